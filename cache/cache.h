@@ -1,0 +1,85 @@
+/* cache: what addonmake remembers between runs — the canonical encoding and
+ * XXH3-128 hash of a layer, the LMDB state store with one versioned record
+ * per layer, and the lock that keeps one run per workspace. It knows nothing
+ * of profiles, targets or Kubernetes: records carry an opaque inventory that
+ * the caller's target defines. */
+#ifndef CACHE_H
+#define CACHE_H
+
+#include <stdint.h>
+#include "../doc/doc.h"
+#include "../lib/lib.h"
+
+/* canonical encoding: maps with keys sorted, comments and layout gone, a
+ * scalar's plain/quoted style kept (it changes the scalar's type) */
+void canon_node(struct buf *out, const struct dnode *n);
+/* one named field of a hash input, so fields cannot run into each other */
+void canon_field(struct buf *out, const char *name, const char *val, size_t len);
+
+struct hash128 {
+	unsigned char b[16]; /* big endian, as XXH128_canonical_t */
+};
+void hash_bytes(const void *p, size_t n, struct hash128 *h);
+void hash_hex(const struct hash128 *h, char out[33]);
+
+enum layer_status {
+	LS_PENDING = 1,
+	LS_APPLIED,
+	LS_READY,
+	LS_FAILED,
+	LS_INTERRUPTED,
+};
+const char *layer_status_name(int st);
+
+struct layer_rec {
+	struct hash128 hash;
+	int64_t order;
+	int status;
+	int64_t started, finished; /* seconds since the epoch, 0 when unknown */
+	uint32_t count;            /* how many times it was applied */
+	const char *type, *ns, *version;
+	const char *inventory;     /* target-defined bytes */
+	size_t ninventory;
+};
+
+struct store;
+/* opens <dir>/state.mdb; with readonly and no state yet, *s is an empty
+ * store that answers "absent" to every lookup and writes nothing */
+int store_open(struct store **s, const char *dir, int readonly, struct buf *err);
+void store_close(struct store *s);
+int store_path_exists(const char *dir);
+
+/* one read transaction for a whole plan */
+int store_read_begin(struct store *s, struct buf *err);
+void store_read_end(struct store *s);
+/* 0 found, 1 absent, -1 corrupt/unknown version (err says which) */
+int store_get_layer(struct store *s, const char *cluster, const char *id,
+		    struct layer_rec *r, struct arena *a, struct buf *err);
+/* every recorded layer of a cluster, in key order */
+typedef void (*store_each_fn)(void *ctx, const char *id,
+			      const struct layer_rec *r);
+int store_each_layer(struct store *s, const char *cluster, store_each_fn fn,
+		     void *ctx, struct arena *a, struct buf *err);
+
+/* writes: each call is one write transaction, committed before it returns;
+ * a full map is grown and the transaction retried */
+struct store_put {
+	const char *id;
+	const struct layer_rec *rec; /* NULL: delete the record */
+};
+int store_write(struct store *s, const char *cluster,
+		const struct store_put *puts, size_t n, struct buf *err);
+int store_clear_cluster(struct store *s, const char *cluster, struct buf *err);
+
+/* encodes/decodes one record (exposed for tests) */
+void layer_rec_encode(struct buf *out, const struct layer_rec *r);
+int layer_rec_decode(const void *p, size_t n, struct layer_rec *r,
+		     struct arena *a);
+
+/* the workspace lock: 0 taken, 1 held by another process (*pid set), -1
+ * error. With wait, blocks until it is free. The lock is released when the
+ * process exits or with run_unlock. */
+int run_lock(const char *dir, int wait, long *pid, int *fd, struct buf *err);
+void run_unlock(int fd);
+
+#endif

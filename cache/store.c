@@ -1,0 +1,370 @@
+/* store: the LMDB state database <state>/state.mdb (MDB_NOSUBDIR) with the
+ * named databases `layers` and `meta`. Every write is its own transaction,
+ * so what finished is on disk before the next layer starts. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "cache.h"
+
+#define SCHEMA_VERSION "1"
+
+struct store {
+	MDB_env *env;
+	MDB_dbi layers, meta;
+	MDB_txn *rtxn; /* the open read transaction, if any */
+	int readonly, empty;
+	char *path;
+};
+
+const char *
+layer_status_name(int st)
+{
+	switch (st) {
+	case LS_PENDING: return "pending";
+	case LS_APPLIED: return "applied";
+	case LS_READY: return "ready";
+	case LS_FAILED: return "failed";
+	case LS_INTERRUPTED: return "interrupted";
+	}
+	return "unknown";
+}
+
+int
+store_path_exists(const char *dir)
+{
+	struct buf p = {0};
+	struct stat st;
+	buf_printf(&p, "%s/state.mdb", dir);
+	int r = stat(p.s, &st) == 0;
+	buf_free(&p);
+	return r;
+}
+
+static void
+lmdb_err(struct buf *err, const char *path, const char *what, int rc)
+{
+	buf_printf(err, "%s: %s: %s", path, what, mdb_strerror(rc));
+	if (rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_VERSION_MISMATCH)
+		buf_adds(err, "; the state is unreadable: run 'addonmake clean' to start afresh");
+}
+
+int
+store_open(struct store **out, const char *dir, int readonly, struct buf *err)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	struct buf p = {0};
+	int rc;
+	buf_printf(&p, "%s/state.mdb", dir);
+	s->path = p.s;
+	s->readonly = readonly;
+	*out = s;
+	if (readonly && !store_path_exists(dir)) {
+		s->empty = 1;
+		return 0;
+	}
+	if (!readonly && (rc = file_mkdirs(dir, 0755))) {
+		buf_printf(err, "%s: cannot create the state directory: %s", dir, strerror(rc));
+		goto fail;
+	}
+	if ((rc = mdb_env_create(&s->env)) ||
+	    (rc = mdb_env_set_maxdbs(s->env, 8)) ||
+	    (rc = mdb_env_set_mapsize(s->env, (size_t)64 << 20))) {
+		lmdb_err(err, s->path, "cannot set up LMDB", rc);
+		goto fail;
+	}
+	rc = mdb_env_open(s->env, s->path,
+			  MDB_NOSUBDIR | MDB_NOTLS | (readonly ? MDB_RDONLY : 0), 0644);
+	if (rc) {
+		lmdb_err(err, s->path, "cannot open the state", rc);
+		goto fail;
+	}
+	MDB_txn *t;
+	if ((rc = mdb_txn_begin(s->env, NULL, readonly ? MDB_RDONLY : 0, &t))) {
+		lmdb_err(err, s->path, "cannot read the state", rc);
+		goto fail;
+	}
+	unsigned flags = readonly ? 0 : MDB_CREATE;
+	rc = mdb_dbi_open(t, "layers", flags, &s->layers);
+	if (!rc)
+		rc = mdb_dbi_open(t, "meta", flags, &s->meta);
+	if (rc == MDB_NOTFOUND && readonly) {
+		mdb_txn_abort(t);
+		mdb_env_close(s->env);
+		s->env = NULL;
+		s->empty = 1;
+		return 0;
+	}
+	if (rc) {
+		mdb_txn_abort(t);
+		lmdb_err(err, s->path, "cannot open the state tables", rc);
+		goto fail;
+	}
+	MDB_val k = {7, "version"}, v;
+	rc = mdb_get(t, s->meta, &k, &v);
+	if (rc == MDB_NOTFOUND && !readonly) {
+		v.mv_data = SCHEMA_VERSION;
+		v.mv_size = 1;
+		rc = mdb_put(t, s->meta, &k, &v, 0);
+	} else if (rc == 0 && (v.mv_size != 1 || memcmp(v.mv_data, SCHEMA_VERSION, 1))) {
+		mdb_txn_abort(t);
+		buf_printf(err, "%s: the state has schema version %.*s, this addonmake reads %s; "
+			   "run 'addonmake clean' to start afresh", s->path,
+			   (int)(v.mv_size > 8 ? 8 : v.mv_size), (char *)v.mv_data,
+			   SCHEMA_VERSION);
+		goto fail;
+	} else if (rc == MDB_NOTFOUND) {
+		rc = 0;
+	}
+	if (rc) {
+		mdb_txn_abort(t);
+		lmdb_err(err, s->path, "cannot read the state", rc);
+		goto fail;
+	}
+	/* commit even when read-only: handles opened in an aborted
+	 * transaction are closed with it */
+	if ((rc = mdb_txn_commit(t))) {
+		lmdb_err(err, s->path, "cannot write the state", rc);
+		goto fail;
+	}
+	return 0;
+fail:
+	store_close(s);
+	*out = NULL;
+	return -1;
+}
+
+void
+store_close(struct store *s)
+{
+	if (!s)
+		return;
+	store_read_end(s);
+	if (s->env)
+		mdb_env_close(s->env);
+	free(s->path);
+	free(s);
+}
+
+int
+store_read_begin(struct store *s, struct buf *err)
+{
+	if (s->empty || s->rtxn)
+		return 0;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
+	if (rc) {
+		s->rtxn = NULL;
+		lmdb_err(err, s->path, "cannot read the state", rc);
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_read_end(struct store *s)
+{
+	if (s->rtxn)
+		mdb_txn_abort(s->rtxn);
+	s->rtxn = NULL;
+}
+
+static void
+make_key(struct buf *k, const char *cluster, const char *id)
+{
+	buf_clear(k);
+	buf_add(k, cluster, strlen(cluster) + 1);
+	if (id)
+		buf_adds(k, id);
+}
+
+static int
+get_in(MDB_txn *t, struct store *s, const char *cluster, const char *id,
+       struct layer_rec *r, struct arena *a, struct buf *err)
+{
+	struct buf k = {0};
+	make_key(&k, cluster, id);
+	MDB_val key = {k.len, k.s}, v;
+	int rc = mdb_get(t, s->layers, &key, &v);
+	buf_free(&k);
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	if (rc) {
+		lmdb_err(err, s->path, "cannot read the state", rc);
+		return -1;
+	}
+	if (layer_rec_decode(v.mv_data, v.mv_size, r, a)) {
+		buf_printf(err, "%s: the record of %s/%s is corrupt or of an unknown version; "
+			   "run 'addonmake clean -c %s' to forget it", s->path, cluster, id, cluster);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_get_layer(struct store *s, const char *cluster, const char *id,
+		struct layer_rec *r, struct arena *a, struct buf *err)
+{
+	if (s->empty)
+		return 1;
+	if (s->rtxn)
+		return get_in(s->rtxn, s, cluster, id, r, a, err);
+	if (store_read_begin(s, err))
+		return -1;
+	int rc = get_in(s->rtxn, s, cluster, id, r, a, err);
+	store_read_end(s);
+	return rc;
+}
+
+int
+store_each_layer(struct store *s, const char *cluster, store_each_fn fn,
+		 void *ctx, struct arena *a, struct buf *err)
+{
+	if (s->empty)
+		return 0;
+	int own = !s->rtxn;
+	if (own && store_read_begin(s, err))
+		return -1;
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(s->rtxn, s->layers, &c);
+	if (rc) {
+		lmdb_err(err, s->path, "cannot read the state", rc);
+		if (own)
+			store_read_end(s);
+		return -1;
+	}
+	struct buf k = {0};
+	make_key(&k, cluster, NULL);
+	size_t plen = k.len;
+	MDB_val key = {k.len, k.s}, v;
+	int ret = 0;
+	for (rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) {
+		if (key.mv_size < plen || memcmp(key.mv_data, k.s, plen))
+			break;
+		char *id = arena_strndup(a, (char *)key.mv_data + plen, key.mv_size - plen);
+		struct layer_rec r;
+		if (layer_rec_decode(v.mv_data, v.mv_size, &r, a)) {
+			buf_printf(err, "%s: the record of %s/%s is corrupt or of an unknown version; "
+				   "run 'addonmake clean -c %s' to forget it", s->path, cluster, id, cluster);
+			ret = -1;
+			break;
+		}
+		fn(ctx, id, &r);
+	}
+	mdb_cursor_close(c);
+	buf_free(&k);
+	if (own)
+		store_read_end(s);
+	return ret;
+}
+
+/* runs fn in a write transaction, growing the map when it is full */
+static int
+write_txn(struct store *s, int (*fn)(MDB_txn *, struct store *, void *),
+	  void *ctx, struct buf *err)
+{
+	if (s->readonly || s->empty) {
+		buf_printf(err, "%s: the state is open read-only", s->path);
+		return -1;
+	}
+	for (int tries = 0; tries < 16; tries++) {
+		MDB_txn *t;
+		int rc = mdb_txn_begin(s->env, NULL, 0, &t);
+		if (rc) {
+			lmdb_err(err, s->path, "cannot write the state", rc);
+			return -1;
+		}
+		rc = fn(t, s, ctx);
+		if (!rc)
+			rc = mdb_txn_commit(t);
+		else
+			mdb_txn_abort(t);
+		if (rc == MDB_MAP_FULL) {
+			MDB_envinfo info;
+			mdb_env_info(s->env, &info);
+			rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+			if (rc) {
+				lmdb_err(err, s->path, "cannot grow the state", rc);
+				return -1;
+			}
+			continue;
+		}
+		if (rc) {
+			lmdb_err(err, s->path, "cannot write the state", rc);
+			return -1;
+		}
+		return 0;
+	}
+	buf_printf(err, "%s: the state cannot grow any further", s->path);
+	return -1;
+}
+
+struct put_ctx {
+	const char *cluster;
+	const struct store_put *puts;
+	size_t n;
+};
+
+static int
+do_puts(MDB_txn *t, struct store *s, void *vctx)
+{
+	struct put_ctx *c = vctx;
+	struct buf k = {0}, v = {0};
+	int rc = 0;
+	for (size_t i = 0; i < c->n && !rc; i++) {
+		make_key(&k, c->cluster, c->puts[i].id);
+		MDB_val key = {k.len, k.s};
+		if (!c->puts[i].rec) {
+			rc = mdb_del(t, s->layers, &key, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+			continue;
+		}
+		buf_clear(&v);
+		layer_rec_encode(&v, c->puts[i].rec);
+		MDB_val val = {v.len, v.s};
+		rc = mdb_put(t, s->layers, &key, &val, 0);
+	}
+	buf_free(&k);
+	buf_free(&v);
+	return rc;
+}
+
+int
+store_write(struct store *s, const char *cluster, const struct store_put *puts,
+	    size_t n, struct buf *err)
+{
+	struct put_ctx c = {cluster, puts, n};
+	return write_txn(s, do_puts, &c, err);
+}
+
+static int
+do_clear(MDB_txn *t, struct store *s, void *vctx)
+{
+	const char *cluster = vctx;
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(t, s->layers, &c);
+	if (rc)
+		return rc;
+	struct buf k = {0};
+	make_key(&k, cluster, NULL);
+	MDB_val key = {k.len, k.s}, v;
+	for (rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) {
+		if (key.mv_size < k.len || memcmp(key.mv_data, k.s, k.len))
+			break;
+		if ((rc = mdb_cursor_del(c, 0)))
+			break;
+	}
+	mdb_cursor_close(c);
+	buf_free(&k);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+store_clear_cluster(struct store *s, const char *cluster, struct buf *err)
+{
+	return write_txn(s, do_clear, (void *)cluster, err);
+}

@@ -1,0 +1,62 @@
+/* doc: a YAML/JSON document as a tree of maps, sequences and scalars, each
+ * node with the file position it came from. Parsing uses libyaml; text that
+ * is embedded in another file (a profile's `values` string) keeps positions
+ * in the outer file through a struct dorigin. */
+#ifndef DOC_H
+#define DOC_H
+
+#include <stddef.h>
+#include "../lib/lib.h"
+
+enum dkind { D_SCALAR, D_MAP, D_SEQ };
+/* only the distinction that changes a scalar's type is kept */
+enum dstyle { DS_PLAIN, DS_QUOTED };
+
+struct dnode {
+	unsigned char kind, style;
+	int line, col;        /* 1-based, in the outer file */
+	const char *s;        /* scalar text (NUL-terminated) */
+	size_t len;
+	struct dnode **items; /* seq: n items; map: key,value pairs (2n) */
+	size_t n;
+};
+
+/* where embedded text sits in its file */
+struct dorigin {
+	const char *file;
+	int line, col; /* position of the text's first character */
+	int indent;    /* column - 1 of lines after the first (block scalars) */
+	int exact;     /* 0: escapes make positions inexact; map to line,col */
+};
+
+/* parses every document of text into *docs (arena-allocated); on a syntax
+ * error adds a diagnostic at the mapped position and returns -1 */
+int doc_parse(struct arena *a, const char *text, size_t len,
+	      const struct dorigin *o, struct dnode ***docs, size_t *ndocs,
+	      struct diag *d);
+/* maps a 1-based position inside embedded text to the outer file */
+void dorigin_map(const struct dorigin *o, int line, int col, int *fline,
+		 int *fcol);
+/* the origin of a scalar node's content, for parsing or substituting it;
+ * src is the outer file's text (block scalars start on the next line) */
+void dorigin_of_scalar(struct dorigin *o, const char *file, const char *src,
+		       const struct dnode *n);
+
+/* map lookup by key; NULL when absent or when m is not a map */
+struct dnode *doc_get(const struct dnode *m, const char *key);
+/* a scalar's text, or NULL */
+const char *doc_str(const struct dnode *n);
+int doc_is_null(const struct dnode *n);
+struct dnode *doc_scalar(struct arena *a, const char *s, int style);
+struct dnode *doc_new(struct arena *a, int kind, size_t n);
+/* deep merge: maps merge key by key with over winning, anything else is
+ * replaced; shares unchanged subtrees */
+struct dnode *doc_merge(struct arena *a, struct dnode *base,
+			struct dnode *over);
+/* follows a dotted path of map keys ("a.b.c") */
+struct dnode *doc_path(const struct dnode *root, const char *path);
+
+/* emits one document as block YAML (keys in source order); 0 or -1 */
+int doc_emit(struct buf *out, const struct dnode *n);
+
+#endif

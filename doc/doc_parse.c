@@ -1,0 +1,277 @@
+/* doc_parse: libyaml events → struct dnode trees. Anchors are resolved by
+ * sharing the anchored node; positions are mapped to the outer file. */
+#include <string.h>
+#include <yaml.h>
+#include "doc.h"
+
+void
+dorigin_map(const struct dorigin *o, int line, int col, int *fline, int *fcol)
+{
+	if (!o->exact) {
+		*fline = o->line;
+		*fcol = o->col;
+	} else if (line <= 1) {
+		*fline = o->line;
+		*fcol = o->col + col - 1;
+	} else {
+		*fline = o->line + line - 1;
+		*fcol = o->indent + col;
+	}
+}
+
+void
+dorigin_of_scalar(struct dorigin *o, const char *file, const char *src,
+		  const struct dnode *n)
+{
+	o->file = file;
+	o->line = n->line;
+	o->col = n->col;
+	o->indent = 0;
+	o->exact = 1;
+	if (!src || n->kind != D_SCALAR)
+		return;
+	/* find the node's line in the source text */
+	const char *p = src;
+	for (int l = 1; l < n->line && *p; p++)
+		if (*p == '\n')
+			l++;
+	const char *at = p;
+	for (int c = 1; c < n->col && *at && *at != '\n'; c++)
+		at++;
+	if (*at == '|' || *at == '>') {
+		/* block scalar: content starts on the next line, at the
+		 * indentation of its first non-empty line */
+		const char *q = strchr(at, '\n');
+		int line = n->line + 1;
+		while (q) {
+			q++;
+			int ind = 0;
+			while (q[ind] == ' ')
+				ind++;
+			if (q[ind] != '\n') {
+				o->line = line;
+				o->col = ind + 1;
+				o->indent = ind;
+				return;
+			}
+			q = strchr(q, '\n');
+			line++;
+		}
+		return;
+	}
+	if (*at == '"' || *at == '\'') {
+		/* a quoted scalar: escapes (JSON's "\n") move positions */
+		o->col = n->col + 1;
+		o->exact = strchr(n->s, '\n') == NULL && !memchr(at, '\\', n->len + 2);
+		return;
+	}
+	o->indent = n->col - 1;
+}
+
+struct anchor {
+	char *name;
+	struct dnode *node;
+};
+
+struct frame {
+	struct dnode *node;
+	struct dnode **kids;
+	size_t n, cap;
+};
+
+struct parser {
+	struct arena *a;
+	const struct dorigin *o;
+	struct frame *st;
+	size_t nst, capst;
+	struct anchor *anc;
+	size_t nanc, capanc;
+};
+
+static void
+pos(struct parser *p, yaml_mark_t m, struct dnode *n)
+{
+	dorigin_map(p->o, (int)m.line + 1, (int)m.column + 1, &n->line, &n->col);
+}
+
+static void
+add_anchor(struct parser *p, const unsigned char *name, struct dnode *n)
+{
+	if (!name)
+		return;
+	if (p->nanc == p->capanc) {
+		p->capanc = p->capanc ? p->capanc * 2 : 8;
+		p->anc = xrealloc(p->anc, p->capanc * sizeof(*p->anc));
+	}
+	p->anc[p->nanc].name = xstrdup((const char *)name);
+	p->anc[p->nanc].node = n;
+	p->nanc++;
+}
+
+static struct dnode *
+find_anchor(struct parser *p, const unsigned char *name)
+{
+	for (size_t i = p->nanc; i-- > 0;)
+		if (strcmp(p->anc[i].name, (const char *)name) == 0)
+			return p->anc[i].node;
+	return NULL;
+}
+
+static void
+push_child(struct parser *p, struct dnode *n)
+{
+	if (!p->nst)
+		return;
+	struct frame *f = &p->st[p->nst - 1];
+	if (f->n == f->cap) {
+		f->cap = f->cap ? f->cap * 2 : 8;
+		f->kids = xrealloc(f->kids, f->cap * sizeof(*f->kids));
+	}
+	f->kids[f->n++] = n;
+}
+
+static void
+open_frame(struct parser *p, struct dnode *n)
+{
+	if (p->nst == p->capst) {
+		p->capst = p->capst ? p->capst * 2 : 16;
+		p->st = xrealloc(p->st, p->capst * sizeof(*p->st));
+	}
+	p->st[p->nst++] = (struct frame){.node = n};
+}
+
+static struct dnode *
+close_frame(struct parser *p)
+{
+	struct frame *f = &p->st[--p->nst];
+	struct dnode *n = f->node;
+	n->items = arena_alloc(p->a, (f->n ? f->n : 1) * sizeof(*n->items));
+	if (f->n)
+		memcpy(n->items, f->kids, f->n * sizeof(*n->items));
+	n->n = n->kind == D_MAP ? f->n / 2 : f->n;
+	free(f->kids);
+	return n;
+}
+
+int
+doc_parse(struct arena *a, const char *text, size_t len,
+	  const struct dorigin *o, struct dnode ***docs, size_t *ndocs,
+	  struct diag *d)
+{
+	yaml_parser_t yp;
+	yaml_event_t ev;
+	struct parser p = {.a = a, .o = o};
+	struct dnode **out = NULL;
+	size_t nout = 0, capout = 0;
+	int rc = 0, done = 0;
+
+	yaml_parser_initialize(&yp);
+	yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
+	while (!done) {
+		if (!yaml_parser_parse(&yp, &ev)) {
+			int l, c;
+			dorigin_map(o, (int)yp.problem_mark.line + 1,
+				    (int)yp.problem_mark.column + 1, &l, &c);
+			diag_add(d, DIAG_ERROR, o->file, l, c,
+				 "malformed YAML: %s%s%s",
+				 yp.problem ? yp.problem : "syntax error",
+				 yp.context ? " " : "",
+				 yp.context ? yp.context : "");
+			rc = -1;
+			break;
+		}
+		struct dnode *n = NULL;
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			open_frame(&p, doc_new(a, D_SEQ, 0));
+			break;
+		case YAML_DOCUMENT_END_EVENT: {
+			struct frame *f = &p.st[p.nst - 1];
+			struct dnode *root = f->n ? f->kids[0] : NULL;
+			free(f->kids);
+			p.nst--;
+			if (root) {
+				if (nout == capout) {
+					capout = capout ? capout * 2 : 4;
+					out = xrealloc(out, capout * sizeof(*out));
+				}
+				out[nout++] = root;
+			}
+			break;
+		}
+		case YAML_SCALAR_EVENT: {
+			n = arena_alloc(a, sizeof(*n));
+			n->kind = D_SCALAR;
+			n->style = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE
+					   ? DS_PLAIN : DS_QUOTED;
+			if (ev.data.scalar.tag && strcmp((char *)ev.data.scalar.tag,
+						 "tag:yaml.org,2002:str") == 0)
+				n->style = DS_QUOTED;
+			n->s = arena_strndup(a, (char *)ev.data.scalar.value,
+					     ev.data.scalar.length);
+			n->len = ev.data.scalar.length;
+			pos(&p, ev.start_mark, n);
+			add_anchor(&p, ev.data.scalar.anchor, n);
+			push_child(&p, n);
+			break;
+		}
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			n = arena_alloc(a, sizeof(*n));
+			n->kind = ev.type == YAML_MAPPING_START_EVENT ? D_MAP : D_SEQ;
+			pos(&p, ev.start_mark, n);
+			add_anchor(&p, ev.type == YAML_MAPPING_START_EVENT
+					       ? ev.data.mapping_start.anchor
+					       : ev.data.sequence_start.anchor, n);
+			push_child(&p, n);
+			open_frame(&p, n);
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			close_frame(&p);
+			break;
+		case YAML_ALIAS_EVENT:
+			n = find_anchor(&p, ev.data.alias.anchor);
+			if (!n) {
+				int l, c;
+				dorigin_map(o, (int)ev.start_mark.line + 1,
+					    (int)ev.start_mark.column + 1, &l, &c);
+				diag_add(d, DIAG_ERROR, o->file, l, c,
+					 "unknown alias *%s", ev.data.alias.anchor);
+				rc = -1;
+				done = 1;
+				break;
+			}
+			push_child(&p, n);
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	while (p.nst)
+		free(p.st[--p.nst].kids);
+	free(p.st);
+	for (size_t i = 0; i < p.nanc; i++)
+		free(p.anc[i].name);
+	free(p.anc);
+	yaml_parser_delete(&yp);
+	if (rc) {
+		free(out);
+		*docs = NULL;
+		*ndocs = 0;
+		return rc;
+	}
+	if (nout) {
+		*docs = arena_alloc(a, nout * sizeof(**docs));
+		memcpy(*docs, out, nout * sizeof(*out));
+	} else {
+		*docs = NULL;
+	}
+	*ndocs = nout;
+	free(out);
+	return 0;
+}

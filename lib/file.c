@@ -1,0 +1,185 @@
+/* file: reading whole files, atomic writes, paths, time and durations. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "lib.h"
+
+int
+file_read(const char *path, struct buf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		return EISDIR;
+	}
+	char tmp[65536];
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof(tmp));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			return e;
+		}
+		if (n == 0)
+			break;
+		buf_add(out, tmp, (size_t)n);
+	}
+	if (!out->s)
+		buf_add(out, "", 0);
+	close(fd);
+	return 0;
+}
+
+int
+file_write_atomic(const char *path, const void *data, size_t len)
+{
+	struct buf tmp = {0};
+	buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
+	int fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int e = errno;
+		buf_free(&tmp);
+		return e;
+	}
+	const char *p = data;
+	size_t left = len;
+	int err = 0;
+	while (left) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			break;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	if (!err && fsync(fd) < 0)
+		err = errno;
+	if (close(fd) < 0 && !err)
+		err = errno;
+	if (!err && rename(tmp.s, path) < 0)
+		err = errno;
+	if (err)
+		unlink(tmp.s);
+	buf_free(&tmp);
+	return err;
+}
+
+int
+file_mkdirs(const char *path, int mode)
+{
+	char *p = xstrdup(path);
+	int err = 0;
+	for (char *s = p + 1;; s++) {
+		if (*s == '/' || *s == 0) {
+			char c = *s;
+			*s = 0;
+			if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
+				err = errno;
+				break;
+			}
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+	free(p);
+	return err;
+}
+
+char *
+path_join(struct arena *a, const char *dir, const char *rel)
+{
+	if (rel[0] == '/' || !dir || !dir[0] || strcmp(dir, ".") == 0)
+		return arena_strdup(a, rel);
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
+	return arena_printf(a, "%s/%s", dir, rel);
+}
+
+char *
+path_dir(struct arena *a, const char *path)
+{
+	const char *s = strrchr(path, '/');
+	if (!s)
+		return arena_strdup(a, ".");
+	if (s == path)
+		return arena_strdup(a, "/");
+	return arena_strndup(a, path, (size_t)(s - path));
+}
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+wall_secs(void)
+{
+	return (int64_t)time(NULL);
+}
+
+int64_t
+duration_parse_ms(const char *s)
+{
+	if (!s || !*s)
+		return -1;
+	if (strcmp(s, "0") == 0)
+		return 0;
+	int64_t total = 0;
+	while (*s) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		int64_t v = 0;
+		while (*s >= '0' && *s <= '9') {
+			v = v * 10 + (*s++ - '0');
+			if (v > 1000000000)
+				return -1;
+		}
+		int64_t unit;
+		if (s[0] == 'm' && s[1] == 's')
+			unit = 1, s += 2;
+		else if (*s == 'h')
+			unit = 3600000, s++;
+		else if (*s == 'm')
+			unit = 60000, s++;
+		else if (*s == 's')
+			unit = 1000, s++;
+		else
+			return -1;
+		total += v * unit;
+	}
+	return total;
+}
+
+void
+duration_format(struct buf *b, int64_t ms)
+{
+	if (ms < 1000 && ms % 1000) {
+		buf_printf(b, "%lldms", (long long)ms);
+		return;
+	}
+	int64_t s = ms / 1000, h = s / 3600, m = (s / 60) % 60;
+	s %= 60;
+	if (h)
+		buf_printf(b, "%lldh", (long long)h);
+	if (m)
+		buf_printf(b, "%lldm", (long long)m);
+	if (s || (!h && !m))
+		buf_printf(b, "%llds", (long long)s);
+}

@@ -1,0 +1,88 @@
+/* lib: the small pieces every module uses — growable buffers, an arena for
+ * data that lives as long as one run, diagnostics with positions, files
+ * written atomically. Nothing here knows about profiles or Kubernetes. */
+#ifndef LIB_H
+#define LIB_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* allocation that dies on exhaustion: callers never see NULL */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t sz);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* growable byte buffer; s is always NUL-terminated after any add */
+struct buf {
+	char *s;
+	size_t len, cap;
+};
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_addc(struct buf *b, char c);
+void buf_adds(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+void buf_clear(struct buf *b);
+void buf_free(struct buf *b);
+
+/* arena: many small allocations freed together at the end of a run */
+struct arena {
+	struct arena_blk *blk;
+};
+void *arena_alloc(struct arena *a, size_t n);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_strdup(struct arena *a, const char *s);
+char *arena_printf(struct arena *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void arena_free(struct arena *a);
+
+/* diagnostics: collected, then printed like a compiler does */
+enum { DIAG_ERROR, DIAG_WARNING };
+struct diag_msg {
+	int severity;
+	char *file;
+	int line, col;
+	char *text;
+};
+struct diag {
+	struct diag_msg *msg;
+	size_t n, cap;
+	int nerr;
+};
+void diag_add(struct diag *d, int severity, const char *file, int line,
+	      int col, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+void diag_vadd(struct diag *d, int severity, const char *file, int line,
+	       int col, const char *fmt, va_list ap);
+/* prints "file:line:col: error: text", one a line */
+void diag_print(const struct diag *d, FILE *f);
+void diag_free(struct diag *d);
+
+/* files */
+/* reads a whole file; returns 0 or an errno value */
+int file_read(const char *path, struct buf *out);
+/* writes via a temporary file in the same directory and rename(2), so a
+ * reader sees the old or the new content, never half; 0 or an errno value */
+int file_write_atomic(const char *path, const void *data, size_t len);
+/* mkdir -p; 0 or an errno value */
+int file_mkdirs(const char *path, int mode);
+/* joins dir and a relative path; an absolute path is returned as is */
+char *path_join(struct arena *a, const char *dir, const char *rel);
+/* the directory part of a path ("." when there is none) */
+char *path_dir(struct arena *a, const char *path);
+
+/* time */
+int64_t now_ms(void);   /* monotonic */
+int64_t wall_secs(void);
+
+/* durations: "500ms", "90s", "2m", "1h30m", "0"; -1 when malformed */
+int64_t duration_parse_ms(const char *s);
+/* formats milliseconds the same way ("1m30s", "500ms") */
+void duration_format(struct buf *b, int64_t ms);
+
+#endif

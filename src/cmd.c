@@ -1,0 +1,400 @@
+/* cmd: sync, plan, graph, status, prune and clean. Read-only commands open
+ * the state read-only and never create it; sync takes the workspace lock
+ * first and opens the state for writing only when there is work, so a
+ * no-op run writes no file. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "cmd.h"
+
+static int
+open_and_plan(struct cmd_ctx *x, struct store **st, int readonly)
+{
+	struct buf err = {0};
+	if (store_open(st, x->w->state, readonly, &err)) {
+		fprintf(stderr, "addonmake: error: %s\n", err.s);
+		buf_free(&err);
+		return -1;
+	}
+	if (store_read_begin(*st, &err))
+		goto fail;
+	struct plan_opts po = {x->ro->force, x->only};
+	for (size_t i = 0; i < x->ncl; i++)
+		if (plan_cluster(*st, x->cl[i], &po, &x->w->a, &err))
+			goto fail;
+	store_read_end(*st);
+	return 0;
+fail:
+	fprintf(stderr, "addonmake: error: %s\n", err.s);
+	buf_free(&err);
+	store_close(*st);
+	*st = NULL;
+	return -1;
+}
+
+static int
+take_lock(struct cmd_ctx *x, int *fd)
+{
+	struct buf err = {0};
+	long pid = 0;
+	int rc = run_lock(x->w->state, x->ro->wait_lock, &pid, fd, &err);
+	if (rc == 1)
+		fprintf(stderr, "addonmake: error: another addonmake (pid %ld) is running in this "
+			"workspace (%s); wait for it to finish, or use --wait-lock\n", pid,
+			x->w->state);
+	else if (rc < 0)
+		fprintf(stderr, "addonmake: error: %s\n", err.s);
+	buf_free(&err);
+	return rc;
+}
+
+static size_t
+count_work(struct cmd_ctx *x, size_t *napply, size_t *nprune)
+{
+	*napply = *nprune = 0;
+	for (size_t i = 0; i < x->ncl; i++) {
+		*napply += plan_count_dirty(x->cl[i]);
+		*nprune += x->cl[i]->nremoved;
+	}
+	return *napply + (x->ro->prune ? *nprune : 0);
+}
+
+static void
+note_removed(struct cmd_ctx *x, size_t nprune)
+{
+	if (nprune && !x->ro->prune && !x->ro->json && !x->ro->quiet)
+		fprintf(stderr, "addonmake: %zu layer%s no longer in the profiles; "
+			"'addonmake prune' (or --prune) deletes %s\n", nprune,
+			nprune == 1 ? " is" : "s are", nprune == 1 ? "it" : "them");
+}
+
+static void
+plan_print(struct cmd_ctx *x, FILE *f)
+{
+	for (size_t i = 0; i < x->ncl; i++) {
+		struct cluster *c = x->cl[i];
+		for (size_t k = 0; k < c->g.n; k++) {
+			struct layer *l = c->g.nodes[k].data;
+			if (!l->dirty)
+				continue;
+			if (x->ro->json) {
+				struct buf b = {0};
+				buf_adds(&b, "{\"cluster\":");
+				json_str(&b, c->name);
+				buf_adds(&b, ",\"layer\":");
+				json_str(&b, l->id);
+				buf_printf(&b, ",\"order\":%lld,\"action\":\"apply\",\"reason\":",
+					   (long long)l->order);
+				json_str(&b, l->reason);
+				buf_adds(&b, "}\n");
+				fputs(b.s, f);
+				buf_free(&b);
+			} else {
+				fprintf(f, "%s: apply %s (order %lld): %s\n", c->name, l->id,
+					(long long)l->order, l->reason);
+			}
+		}
+		if (!x->ro->prune)
+			continue;
+		for (size_t k = 0; k < c->nremoved; k++) {
+			struct removed *rm = &c->removed[k];
+			if (x->ro->json) {
+				struct buf b = {0};
+				buf_adds(&b, "{\"cluster\":");
+				json_str(&b, c->name);
+				buf_adds(&b, ",\"layer\":");
+				json_str(&b, rm->id);
+				buf_printf(&b, ",\"order\":%lld,\"action\":\"prune\",\"reason\":"
+					   "\"removed from the profiles\"}\n", (long long)rm->rec.order);
+				fputs(b.s, f);
+				buf_free(&b);
+			} else {
+				fprintf(f, "%s: prune %s (order %lld): removed from the profiles\n",
+					c->name, rm->id, (long long)rm->rec.order);
+			}
+		}
+	}
+}
+
+int
+cmd_plan(struct cmd_ctx *x)
+{
+	struct store *st;
+	if (open_and_plan(x, &st, 1))
+		return EXIT_FAILED;
+	size_t na, np;
+	size_t work = count_work(x, &na, &np);
+	plan_print(x, stdout);
+	if (!x->ro->json) {
+		if (!work)
+			printf("addonmake: no work to do.\n");
+		else
+			printf("addonmake: %zu layer%s to apply%s", na, na == 1 ? "" : "s",
+			       x->ro->prune ? "" : ".\n");
+		if (work && x->ro->prune)
+			printf(", %zu to prune.\n", np);
+	}
+	note_removed(x, np);
+	store_close(st);
+	return work && x->ro->detailed_exitcode ? EXIT_WORK : EXIT_DONE;
+}
+
+int
+cmd_sync(struct cmd_ctx *x)
+{
+	int lockfd = -1;
+	if (!x->ro->dry_run) {
+		int rc = take_lock(x, &lockfd);
+		if (rc)
+			return rc == 1 ? EXIT_FAILED : EXIT_FAILED;
+	}
+	struct store *st;
+	if (open_and_plan(x, &st, 1)) {
+		run_unlock(lockfd);
+		return EXIT_FAILED;
+	}
+	size_t na, np;
+	if (!count_work(x, &na, &np)) {
+		store_close(st);
+		run_unlock(lockfd);
+		if (!x->ro->json)
+			printf("addonmake: no work to do.\n");
+		note_removed(x, np);
+		return EXIT_DONE;
+	}
+	if (x->ro->dry_run) {
+		plan_print(x, stdout);
+		store_close(st);
+		return EXIT_DONE;
+	}
+	/* there is work: the state is opened for writing only now */
+	store_close(st);
+	if (open_and_plan(x, &st, 0)) {
+		run_unlock(lockfd);
+		return EXIT_FAILED;
+	}
+	count_work(x, &na, &np);
+	struct out o;
+	out_init(&o, stdout, x->ro);
+	struct runner r;
+	runner_init(&r, x->ro, &o, st);
+	int rc = EXIT_DONE;
+	for (size_t i = 0; i < x->ncl; i++) {
+		struct cluster *c = x->cl[i];
+		o.done = 0;
+		o.total = (int)(plan_count_dirty(c) + (x->ro->prune ? c->nremoved : 0));
+		if (x->ro->explain && !x->ro->json)
+			for (size_t k = 0; k < c->g.n; k++) {
+				struct layer *l = c->g.nodes[k].data;
+				if (l->dirty)
+					out_msg(&o, "addonmake explain: %s: %s: %s", c->name, l->id,
+						l->reason);
+			}
+		int crc = run_cluster(&r, x->w, c);
+		if (crc == EXIT_DONE && x->ro->prune)
+			crc = prune_cluster(&r, x->w, c);
+		if (crc != EXIT_DONE) {
+			rc = crc;
+			if (crc == EXIT_INT || crc == EXIT_TERM || !x->ro->keep_going)
+				break;
+		}
+	}
+	out_finish(&o);
+	if (rc == EXIT_DONE && !x->ro->json && !x->ro->quiet)
+		note_removed(x, x->ro->prune ? 0 : np);
+	store_close(st);
+	run_unlock(lockfd);
+	return rc;
+}
+
+int
+cmd_prune(struct cmd_ctx *x)
+{
+	int lockfd = -1;
+	if (take_lock(x, &lockfd))
+		return EXIT_FAILED;
+	struct store *st;
+	if (open_and_plan(x, &st, 1)) {
+		run_unlock(lockfd);
+		return EXIT_FAILED;
+	}
+	size_t na, np;
+	count_work(x, &na, &np);
+	store_close(st);
+	if (!np) {
+		run_unlock(lockfd);
+		printf("addonmake: no work to do.\n");
+		return EXIT_DONE;
+	}
+	if (open_and_plan(x, &st, 0)) {
+		run_unlock(lockfd);
+		return EXIT_FAILED;
+	}
+	struct out o;
+	out_init(&o, stdout, x->ro);
+	struct runner r;
+	runner_init(&r, x->ro, &o, st);
+	int rc = EXIT_DONE;
+	for (size_t i = 0; i < x->ncl && rc == EXIT_DONE; i++) {
+		o.done = 0;
+		o.total = (int)x->cl[i]->nremoved;
+		rc = prune_cluster(&r, x->w, x->cl[i]);
+	}
+	out_finish(&o);
+	store_close(st);
+	run_unlock(lockfd);
+	return rc;
+}
+
+int
+cmd_graph(struct cmd_ctx *x)
+{
+	struct store *st;
+	if (open_and_plan(x, &st, 1))
+		return EXIT_FAILED;
+	graph_dot_begin(stdout);
+	for (size_t i = 0; i < x->ncl; i++) {
+		struct cluster *c = x->cl[i];
+		/* removed layers are drawn in their tier, dashed */
+		struct graph g = {0};
+		for (size_t k = 0; k < c->g.n; k++)
+			graph_add(&g, &c->g.nodes[k]);
+		for (size_t k = 0; k < c->nremoved; k++) {
+			struct gnode gn = {c->removed[k].id, c->removed[k].id,
+					   c->removed[k].rec.order, GS_REMOVED, 0, NULL};
+			graph_add(&g, &gn);
+		}
+		graph_build(&g);
+		graph_dot_cluster(stdout, &g, c->name, 1);
+		graph_free(&g);
+	}
+	graph_dot_end(stdout);
+	store_close(st);
+	return EXIT_DONE;
+}
+
+static void
+fmt_time(char *out, size_t n, int64_t t)
+{
+	if (!t) {
+		snprintf(out, n, "-");
+		return;
+	}
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+cmd_status(struct cmd_ctx *x)
+{
+	struct store *st;
+	if (open_and_plan(x, &st, 1))
+		return EXIT_FAILED;
+	if (!x->ro->json)
+		printf("%-10s %-36s %6s %-9s %-12s %-12s %s\n", "CLUSTER", "LAYER", "ORDER",
+		       "TYPE", "STATE", "HASH", "LAST APPLIED");
+	for (size_t i = 0; i < x->ncl; i++) {
+		struct cluster *c = x->cl[i];
+		for (size_t k = 0; k < c->g.n + c->nremoved; k++) {
+			const char *id, *type, *state;
+			long long order;
+			const struct layer_rec *rec = NULL;
+			char hex[33];
+			if (k < c->g.n) {
+				struct layer *l = c->g.nodes[k].data;
+				id = l->id;
+				type = l->type;
+				order = (long long)l->order;
+				rec = l->has_rec ? &l->rec : NULL;
+				state = !l->dirty ? "up to date"
+					: !l->has_rec ? "new"
+					: l->rec.status == LS_FAILED ? "failed"
+					: l->rec.status == LS_READY ? "dirty"
+					: layer_status_name(l->rec.status);
+				hash_hex(&l->hash, hex);
+			} else {
+				struct removed *rm = &c->removed[k - c->g.n];
+				id = rm->id;
+				type = rm->rec.type;
+				order = (long long)rm->rec.order;
+				rec = &rm->rec;
+				state = "removed";
+				hash_hex(&rm->rec.hash, hex);
+			}
+			char when[32];
+			fmt_time(when, sizeof(when), rec ? rec->finished : 0);
+			if (x->ro->json) {
+				struct buf b = {0};
+				buf_adds(&b, "{\"cluster\":");
+				json_str(&b, c->name);
+				buf_adds(&b, ",\"layer\":");
+				json_str(&b, id);
+				buf_printf(&b, ",\"order\":%lld,\"type\":", order);
+				json_str(&b, type);
+				buf_adds(&b, ",\"state\":");
+				json_str(&b, state);
+				buf_printf(&b, ",\"hash\":\"%s\",\"applied\":%u,\"last_applied\":", hex,
+					   rec ? rec->count : 0);
+				json_str(&b, when);
+				buf_adds(&b, "}\n");
+				fputs(b.s, stdout);
+				buf_free(&b);
+			} else {
+				hex[12] = 0;
+				printf("%-10s %-36s %6lld %-9s %-12s %-12s %s\n", c->name, id, order,
+				       type, state, hex, when);
+			}
+		}
+	}
+	store_close(st);
+	return EXIT_DONE;
+}
+
+int
+cmd_clean(struct cmd_ctx *x, int all)
+{
+	int lockfd = -1;
+	if (take_lock(x, &lockfd))
+		return EXIT_FAILED;
+	int rc = EXIT_DONE;
+	if (all) {
+		/* forget everything; works even on an unreadable state file */
+		const char *names[] = {"state.mdb", "state.mdb-lock"};
+		for (int i = 0; i < 2; i++) {
+			struct buf p = {0};
+			buf_printf(&p, "%s/%s", x->w->state, names[i]);
+			if (unlink(p.s) < 0 && errno != ENOENT) {
+				fprintf(stderr, "addonmake: error: cannot remove %s: %s\n", p.s,
+					strerror(errno));
+				rc = EXIT_FAILED;
+			}
+			buf_free(&p);
+		}
+		if (rc == EXIT_DONE && !x->ro->quiet)
+			printf("addonmake: forgot the recorded state of every cluster.\n");
+	} else if (store_path_exists(x->w->state)) {
+		struct store *st;
+		struct buf err = {0};
+		if (store_open(&st, x->w->state, 0, &err)) {
+			fprintf(stderr, "addonmake: error: %s\n", err.s);
+			rc = EXIT_FAILED;
+		} else {
+			for (size_t i = 0; i < x->ncl && rc == EXIT_DONE; i++) {
+				if (store_clear_cluster(st, x->cl[i]->name, &err)) {
+					fprintf(stderr, "addonmake: error: %s\n", err.s);
+					rc = EXIT_FAILED;
+				} else if (!x->ro->quiet) {
+					printf("addonmake: forgot the recorded state of cluster %s.\n",
+					       x->cl[i]->name);
+				}
+			}
+			store_close(st);
+		}
+		buf_free(&err);
+	}
+	run_unlock(lockfd);
+	return rc;
+}

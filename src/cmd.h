@@ -1,0 +1,23 @@
+/* cmd: the subcommands, each given a loaded, compiled workspace and the
+ * selected clusters. Each returns an exit code. */
+#ifndef CMD_H
+#define CMD_H
+
+#include "run.h"
+
+struct cmd_ctx {
+	struct workspace *w;
+	struct cluster **cl; /* selected clusters */
+	size_t ncl;
+	struct run_opts *ro;
+	char **only;         /* LAYER arguments, or NULL */
+};
+
+int cmd_sync(struct cmd_ctx *x);
+int cmd_plan(struct cmd_ctx *x);
+int cmd_graph(struct cmd_ctx *x);
+int cmd_status(struct cmd_ctx *x);
+int cmd_prune(struct cmd_ctx *x);
+int cmd_clean(struct cmd_ctx *x, int all);
+
+#endif

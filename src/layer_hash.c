@@ -1,0 +1,55 @@
+/* layer_hash: what goes into a layer's hash (DESIGN §4), and the rendered
+ * YAML stream a target receives. Both read the same parsed documents, so
+ * whatever the hash ignores (comments, layout) the output ignores too. */
+#include <string.h>
+#include "model.h"
+
+static void
+field(struct buf *b, const char *name, const char *v)
+{
+	canon_field(b, name, v ? v : "", v ? strlen(v) : 0);
+}
+
+void
+layer_hash(const struct cluster *c, struct layer *l)
+{
+	struct buf b = {0};
+	char num[32];
+	field(&b, "format", "addonmake-layer-1");
+	field(&b, "type", l->type);
+	field(&b, "id", l->id);
+	field(&b, "namespace", l->ns);
+	snprintf(num, sizeof(num), "%lld", (long long)l->order);
+	field(&b, "order", num);
+	field(&b, "pack", l->pack);
+	field(&b, "version", l->version);
+	field(&b, "pack-dir", l->pack_dir ? strrchr(l->pack_dir, '/') : NULL);
+	canon_node(&b, l->values);
+	for (size_t i = 0; i < l->ndocs; i++)
+		canon_node(&b, l->docs[i]);
+	/* the target's identity: moving a cluster to another target re-applies */
+	const struct target_cfg *t = &c->target;
+	snprintf(num, sizeof(num), "%d", t->kind);
+	field(&b, "target", num);
+	field(&b, "dir", t->dir);
+	for (int k = 0; k < 3; k++) {
+		char **argv = k == 0 ? t->apply : k == 1 ? t->check : t->del;
+		for (char **p = argv; p && *p; p++)
+			field(&b, "argv", *p);
+		field(&b, "end", "");
+	}
+	field(&b, "kubeconfig", t->kubeconfig);
+	field(&b, "context", t->context);
+	hash_bytes(b.s, b.len, &l->hash);
+	buf_free(&b);
+}
+
+void
+layer_render(const struct layer *l, struct buf *out)
+{
+	buf_add(out, "", 0);
+	for (size_t i = 0; i < l->ndocs; i++) {
+		buf_adds(out, "---\n");
+		doc_emit(out, l->docs[i]);
+	}
+}

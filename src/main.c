@@ -1,0 +1,218 @@
+/* main: the command line. Loads and compiles the workspace (every error
+ * found is reported, then exit 2 with nothing applied or recorded), then
+ * hands the selected clusters to a subcommand. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cmd.h"
+
+#define VERSION "0.1.0"
+
+static const char usage_text[] =
+"usage: addonmake [COMMAND] [options] [LAYER...]\n"
+"\n"
+"Applies Palette add-on profiles tier by tier (lowest install order first),\n"
+"waiting for every layer of a tier to be ready before the next, and re-applies\n"
+"only what changed since the last run.\n"
+"\n"
+"commands:\n"
+"  sync      apply what changed (the default)\n"
+"  plan      show what sync would apply or prune, and why; applies nothing\n"
+"  graph     print the layer graph as Graphviz DOT (addonmake graph | dot -Tsvg)\n"
+"  status    table of layers: tier, type, state, hash, last applied\n"
+"  prune     delete layers no longer in the profiles, highest order first\n"
+"  clean     forget the recorded state (of the clusters named with -c, or all)\n"
+"\n"
+"options:\n"
+"  -C DIR               change to DIR first\n"
+"  -f FILE              workspace file (default addonmake.yaml)\n"
+"  -c CLUSTER           only this cluster (repeatable; default: all)\n"
+"  -j N                 at most N layers of a tier at once (default: all)\n"
+"  -k                   keep going: after a cluster fails, sync the next one\n"
+"  -n                   dry run: show what sync would do, change nothing\n"
+"  -B                   re-apply every layer (reason \"forced\")\n"
+"  -v, -q               more output / only failures\n"
+"  --explain            say why each layer is applied\n"
+"  --prune              after a successful sync, prune removed layers\n"
+"  --json               JSON Lines output (plan, status, sync events)\n"
+"  --detailed-exitcode  plan: exit 3 when there is work to do\n"
+"  --wait-lock          wait for another run of this workspace instead of failing\n"
+"  -h, --help           this text\n"
+"  --version            the version\n"
+"\n"
+"LAYER is a layer id (PROFILE/LAYER) or a layer name; sync then applies those\n"
+"layers (when dirty, or with -B) and the later tiers that must follow them.\n"
+"\n"
+"exit status: 0 done or nothing to do, 1 a layer failed, 2 bad input or usage,\n"
+"3 plan --detailed-exitcode found work, 130 interrupted (143 on SIGTERM).\n";
+
+static int
+usage_err(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "addonmake: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nRun 'addonmake --help' for usage.\n");
+	return EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct run_opts ro = {0};
+	const char *dir = NULL, *file = "addonmake.yaml", *cmd = NULL;
+	char **clusters = xcalloc((size_t)argc + 1, sizeof(char *));
+	char **layers = xcalloc((size_t)argc + 1, sizeof(char *));
+	size_t ncl = 0, nlayers = 0;
+	static const char *const cmds[] = {"sync", "plan", "graph", "status", "prune", "clean",
+					   NULL};
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		if (a[0] != '-' || !a[1]) {
+			int is_cmd = 0;
+			for (const char *const *c = cmds; *c && !cmd && !nlayers; c++)
+				if (strcmp(a, *c) == 0)
+					is_cmd = 1;
+			if (is_cmd)
+				cmd = a;
+			else
+				layers[nlayers++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			while (++i < argc)
+				layers[nlayers++] = argv[i];
+			break;
+		}
+		if (a[1] == '-') {
+			if (strcmp(a, "--help") == 0) {
+				fputs(usage_text, stdout);
+				return EXIT_DONE;
+			} else if (strcmp(a, "--version") == 0) {
+				printf("addonmake %s\n", VERSION);
+				return EXIT_DONE;
+			} else if (strcmp(a, "--explain") == 0) {
+				ro.explain = 1;
+			} else if (strcmp(a, "--prune") == 0) {
+				ro.prune = 1;
+			} else if (strcmp(a, "--json") == 0) {
+				ro.json = 1;
+			} else if (strcmp(a, "--detailed-exitcode") == 0) {
+				ro.detailed_exitcode = 1;
+			} else if (strcmp(a, "--wait-lock") == 0) {
+				ro.wait_lock = 1;
+			} else {
+				return usage_err("unknown option %s", a);
+			}
+			continue;
+		}
+		for (char *p = a + 1; *p; p++) {
+			const char *val = NULL;
+			if (strchr("Cfcj", *p)) {
+				val = p[1] ? p + 1 : (i + 1 < argc ? argv[++i] : NULL);
+				if (!val) {
+					char opt[3] = {'-', *p, 0};
+					return usage_err("option %s needs a value", opt);
+				}
+			}
+			switch (*p) {
+			case 'C': dir = val; break;
+			case 'f': file = val; break;
+			case 'c': clusters[ncl++] = (char *)val; break;
+			case 'j': {
+				char *end;
+				long n = strtol(val, &end, 10);
+				if (*end || n < 0 || n > 100000)
+					return usage_err("-j needs a number (0 = all), not \"%s\"", val);
+				ro.jobs = (int)n;
+				break;
+			}
+			case 'k': ro.keep_going = 1; break;
+			case 'n': ro.dry_run = 1; break;
+			case 'B': ro.force = 1; break;
+			case 'v': ro.verbose = 1; break;
+			case 'q': ro.quiet = 1; break;
+			case 'h': fputs(usage_text, stdout); return EXIT_DONE;
+			default: {
+				char opt[3] = {'-', *p, 0};
+				return usage_err("unknown option %s", opt);
+			}
+			}
+			if (val)
+				break;
+		}
+	}
+	if (!cmd)
+		cmd = "sync";
+	if (dir && chdir(dir) < 0) {
+		fprintf(stderr, "addonmake: error: cannot change to %s: %s\n", dir, strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (nlayers && strcmp(cmd, "sync") && strcmp(cmd, "plan"))
+		return usage_err("%s takes no LAYER arguments", cmd);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	struct workspace w = {0};
+	struct diag d = {0};
+	int rc = EXIT_USAGE;
+	if (ws_load(&w, file, &d)) {
+		diag_print(&d, stderr);
+		goto out;
+	}
+	struct cluster **sel = arena_alloc(&w.a, (w.nclusters + 1) * sizeof(*sel));
+	size_t nsel = 0;
+	for (size_t i = 0; i < w.nclusters; i++) {
+		int want = ncl == 0;
+		for (size_t k = 0; k < ncl && !want; k++)
+			want = strcmp(clusters[k], w.clusters[i].name) == 0;
+		if (want)
+			sel[nsel++] = &w.clusters[i];
+	}
+	for (size_t k = 0; k < ncl; k++) {
+		int found = 0;
+		for (size_t i = 0; i < w.nclusters && !found; i++)
+			found = strcmp(clusters[k], w.clusters[i].name) == 0;
+		if (!found) {
+			fprintf(stderr, "addonmake: error: %s has no cluster \"%s\"\n", w.file,
+				clusters[k]);
+			goto out;
+		}
+	}
+	struct cmd_ctx x = {&w, sel, nsel, &ro, nlayers ? layers : NULL};
+	if (strcmp(cmd, "clean") == 0) {
+		rc = cmd_clean(&x, ncl == 0);
+		goto out;
+	}
+	for (size_t i = 0; i < nsel; i++)
+		cluster_compile(&w, sel[i], &d);
+	diag_print(&d, stderr);
+	if (d.nerr) {
+		fprintf(stderr, "addonmake: %d error%s; nothing was applied.\n", d.nerr,
+			d.nerr == 1 ? "" : "s");
+		goto out;
+	}
+	struct buf err = {0};
+	if (x.only && plan_check_only(&w, x.only, &err)) {
+		fprintf(stderr, "addonmake: error: %s\n", err.s);
+		buf_free(&err);
+		goto out;
+	}
+	if (strcmp(cmd, "sync") == 0)
+		rc = cmd_sync(&x);
+	else if (strcmp(cmd, "plan") == 0)
+		rc = cmd_plan(&x);
+	else if (strcmp(cmd, "graph") == 0)
+		rc = cmd_graph(&x);
+	else if (strcmp(cmd, "status") == 0)
+		rc = cmd_status(&x);
+	else
+		rc = cmd_prune(&x);
+out:
+	diag_free(&d);
+	ws_free(&w);
+	free(clusters);
+	free(layers);
+	curl_global_cleanup();
+	return rc;
+}

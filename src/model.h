@@ -1,0 +1,173 @@
+/* model: the workspace as addonmake understands it after loading — clusters,
+ * registries, layers with their resolved content — and the loaders that
+ * build it. Everything is allocated in the workspace's arena and lives for
+ * one run. */
+#ifndef MODEL_H
+#define MODEL_H
+
+#include <stdint.h>
+#include "../cache/cache.h"
+#include "../doc/doc.h"
+#include "../graph/graph.h"
+#include "../lib/lib.h"
+
+struct pos {
+	const char *file;
+	int line, col;
+};
+
+struct registry {
+	const char *name, *uid, *kind, *url;
+	struct pos at;
+};
+
+enum { CHECK_COMMAND, CHECK_HTTP };
+struct check {
+	int kind;
+	char **argv;     /* command: NULL-terminated */
+	const char *url; /* http */
+	long expect;
+	const char *desc; /* for messages: "command: sh -c ..." */
+};
+
+struct readiness {
+	int64_t interval_ms, timeout_ms;
+	struct check *checks;
+	size_t nchecks;
+};
+
+struct layer_opts {
+	const char *id;
+	struct pos at;
+	int has_interval, has_timeout;
+	struct readiness r;
+	int used;
+};
+
+enum { TARGET_RENDER = 1, TARGET_EXEC, TARGET_KUBE };
+struct target_cfg {
+	int kind;
+	const char *dir;               /* render */
+	char **apply, **check, **del;  /* exec */
+	const char *kubeconfig, *context;
+};
+
+struct layer {
+	const char *id;       /* PROFILE/LAYER */
+	const char *profile;  /* profile name */
+	const char *name;     /* pack name or display name */
+	const char *pack;     /* the pack's own name */
+	const char *type;     /* spectro, oci, helm, manifest */
+	const char *version;
+	const char *ns;
+	int64_t order;
+	struct pos at;        /* the packs[] entry */
+	struct dnode *values; /* merged values */
+	struct dnode **docs;  /* manifest documents, in order */
+	size_t ndocs;
+	const char **docfiles; /* which file each document came from */
+	size_t capdocs;
+	const char *pack_dir;  /* pack layers: the resolved directory */
+	struct dnode *pack_json;
+	struct hash128 hash;
+	struct readiness r;
+	const char *label;
+	/* filled in by planning */
+	int has_rec;
+	struct layer_rec rec;
+	int dirty;
+	const char *reason;
+};
+
+struct cluster {
+	const char *name;
+	struct pos at;
+	struct target_cfg target;
+	const char **profiles;
+	struct pos *profile_at;
+	size_t nprofiles;
+	struct dnode *variables, *macros;
+	struct layer_opts *lopts;
+	size_t nlopts;
+	struct layer **layers;
+	size_t nlayers;
+	struct graph g;
+	/* recorded layers that are no longer in the profiles */
+	struct removed *removed;
+	size_t nremoved;
+};
+
+struct removed {
+	const char *id;
+	struct layer_rec rec;
+};
+
+struct workspace {
+	struct arena a;
+	const char *dir;   /* the directory of addonmake.yaml */
+	const char *file;  /* addonmake.yaml as given */
+	const char *state; /* the state directory */
+	struct readiness defaults;
+	struct registry *regs;
+	size_t nregs;
+	struct cluster *clusters;
+	size_t nclusters;
+};
+
+/* addonmake.yaml → workspace (no profiles loaded yet); errors go to d */
+int ws_load(struct workspace *w, const char *file, struct diag *d);
+/* loads the profiles of one cluster into c->layers and builds c->g */
+int cluster_compile(struct workspace *w, struct cluster *c, struct diag *d);
+void ws_free(struct workspace *w);
+
+/* a profile file's add-on layers, before pack content is resolved */
+struct profile {
+	const char *file;
+	const char *src;       /* the file's text */
+	const char *name, *version;
+	struct dnode *root;
+	struct dnode *variables; /* spec.variables, or NULL */
+	struct dnode **packs;  /* addon entries of spec.template.packs */
+	size_t npacks;
+};
+int profile_load(struct arena *a, const char *file, struct profile *p,
+		 struct diag *d);
+
+/* spectro variable substitution ({{.spectro.var.X}} and friends) */
+struct subst_ctx {
+	const char *cluster, *profile, *profile_version;
+	struct dnode *profile_vars; /* spec.variables */
+	struct dnode *vars, *macros; /* the cluster's maps */
+	/* values of the cluster's other layers, for {{.spectro.pack.P.x}} */
+	struct dnode *(*pack_values)(void *ctx, const char *pack);
+	void *pack_ctx;
+};
+int subst_text(const struct subst_ctx *c, const char *text, size_t len,
+	       const struct dorigin *o, struct buf *out, struct diag *d);
+
+/* pack manifests: the `{{ .Values.a.b }}` subset of Go templates */
+int tmpl_render(const char *text, size_t len, const struct dnode *values,
+		const char *file, struct buf *out, struct diag *d);
+
+/* resolves a pack layer's content from a file:// registry */
+int pack_resolve(struct workspace *w, struct layer *l, struct dnode *regmeta,
+		 const char *profile_file, struct dnode **base,
+		 const char **base_file, struct diag *d);
+/* renders a pack's kubeManifests with .Values from l->values */
+int pack_manifests(struct workspace *w, struct layer *l, struct diag *d);
+/* appends the documents of a rendered text to the layer */
+int layer_add_docs(struct arena *a, struct layer *l, const char *file,
+		   const char *text, size_t len, const struct dorigin *o,
+		   struct diag *d);
+
+/* the layer's hash over its canonical encoding (DESIGN §4) */
+void layer_hash(const struct cluster *c, struct layer *l);
+/* the layer's documents as one YAML stream */
+void layer_render(const struct layer *l, struct buf *out);
+
+/* Kubernetes-style namespace names */
+int valid_dns_label(const char *s);
+/* install order: "10", 10, "-5"; -1 when not an integer */
+int parse_order(const struct dnode *n, int64_t *out);
+
+#endif

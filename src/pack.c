@@ -1,0 +1,168 @@
+/* pack: resolves a pack layer in a file:// registry (pack-central's layout,
+ * DIR/<name>-<version>/) — pack.json, values.yaml and the manifests that
+ * kubeManifests lists, rendered with .Values = manifests.<basename>. */
+#include <errno.h>
+#include <string.h>
+#include "model.h"
+
+static struct registry *
+find_registry(struct workspace *w, struct dnode *meta)
+{
+	const char *name = doc_str(doc_get(meta, "name"));
+	const char *uid = doc_str(doc_get(meta, "uid"));
+	for (size_t i = 0; i < w->nregs; i++) {
+		struct registry *r = &w->regs[i];
+		if (name && r->name && strcmp(name, r->name) == 0)
+			return r;
+		if (uid && r->uid && strcmp(uid, r->uid) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static struct dnode *
+parse_file(struct arena *a, const char *path, struct diag *d, int *missing)
+{
+	struct buf t = {0};
+	int e = file_read(path, &t);
+	*missing = e == ENOENT;
+	if (e) {
+		if (!*missing)
+			diag_add(d, DIAG_ERROR, path, 0, 0, "cannot read: %s", strerror(e));
+		return NULL;
+	}
+	char *src = arena_strndup(a, t.s, t.len);
+	struct dnode **docs;
+	size_t n;
+	struct dorigin o = {arena_strdup(a, path), 1, 1, 0, 1};
+	int rc = doc_parse(a, src, t.len, &o, &docs, &n, d);
+	buf_free(&t);
+	if (rc)
+		return NULL;
+	return n ? docs[0] : doc_new(a, D_MAP, 0);
+}
+
+int
+pack_resolve(struct workspace *w, struct layer *l, struct dnode *regmeta,
+	     const char *profile_file, struct dnode **base,
+	     const char **base_file, struct diag *d)
+{
+	struct arena *a = &w->a;
+	*base = NULL;
+	*base_file = NULL;
+	const char *rname = doc_str(doc_get(regmeta, "name"));
+	if (!rname)
+		rname = doc_str(doc_get(regmeta, "uid"));
+	struct registry *r = regmeta ? find_registry(w, regmeta) : NULL;
+	if (!r) {
+		diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
+			 "pack \"%s\": unknown registry \"%s\"; add it under registries: in %s "
+			 "(for example: {name: \"%s\", kind: pack, url: file://packs})",
+			 l->pack, rname ? rname : "(none given)", w->file,
+			 rname ? rname : "Palette Registry");
+		return -1;
+	}
+	if (strcmp(r->kind, "pack") != 0) {
+		diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
+			 "pack \"%s\": registry \"%s\" is a %s registry, not a pack registry",
+			 l->pack, r->name, r->kind);
+		return -1;
+	}
+	if (strncmp(r->url, "file://", 7) != 0) {
+		diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
+			 "pack \"%s\": registry \"%s\" is at %s; this version of addonmake "
+			 "reads file:// pack registries only", l->pack, r->name, r->url);
+		return -1;
+	}
+	if (!l->version) {
+		diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
+			 "pack \"%s\" has no version: or tag:", l->pack);
+		return -1;
+	}
+	const char *dir = arena_printf(a, "%s/%s-%s", r->url + 7, l->pack, l->version);
+	int missing;
+	const char *pj = arena_printf(a, "%s/pack.json", dir);
+	struct dnode *meta = parse_file(a, pj, d, &missing);
+	if (!meta) {
+		if (missing)
+			diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
+				 "unknown pack \"%s\" version %s in registry \"%s\" (no %s)",
+				 l->pack, l->version, r->name, pj);
+		return -1;
+	}
+	l->pack_dir = dir;
+	l->pack_json = meta;
+	const char *vf = arena_printf(a, "%s/values.yaml", dir);
+	struct dnode *vals = parse_file(a, vf, d, &missing);
+	if (!vals && !missing)
+		return -1;
+	if (vals && vals->kind != D_MAP && !doc_is_null(vals)) {
+		diag_add(d, DIAG_ERROR, vf, vals->line, vals->col, "values must be a mapping");
+		return -1;
+	}
+	*base = vals && vals->kind == D_MAP ? vals : NULL;
+	*base_file = vf;
+	struct dnode *charts = doc_get(meta, "charts");
+	struct dnode *km = doc_get(meta, "kubeManifests");
+	if (charts && charts->kind == D_SEQ && charts->n && !(km && km->kind == D_SEQ && km->n)) {
+		diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
+			 "pack \"%s\" %s is chart-based (pack.json charts:); this version of "
+			 "addonmake renders manifest-based packs only", l->pack, l->version);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+basename_noext(struct arena *a, const char *path)
+{
+	const char *b = strrchr(path, '/');
+	b = b ? b + 1 : path;
+	const char *dot = strrchr(b, '.');
+	return arena_strndup(a, b, dot ? (size_t)(dot - b) : strlen(b));
+}
+
+int
+pack_manifests(struct workspace *w, struct layer *l, struct diag *d)
+{
+	struct arena *a = &w->a;
+	const char *pj = arena_printf(a, "%s/pack.json", l->pack_dir);
+	struct dnode *km = doc_get(l->pack_json, "kubeManifests");
+	if (!km || doc_is_null(km))
+		return 0;
+	if (km->kind != D_SEQ) {
+		diag_add(d, DIAG_ERROR, pj, km->line, km->col, "kubeManifests must be a list");
+		return -1;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < km->n; i++) {
+		const char *rel = doc_str(km->items[i]);
+		if (!rel || strstr(rel, "..") || rel[0] == '/') {
+			diag_add(d, DIAG_ERROR, pj, km->items[i]->line, km->items[i]->col,
+				 "kubeManifests entries must be relative paths inside the pack");
+			rc = -1;
+			continue;
+		}
+		const char *path = arena_printf(a, "%s/%s", l->pack_dir, rel);
+		struct buf t = {0}, out = {0};
+		int e = file_read(path, &t);
+		if (e) {
+			diag_add(d, DIAG_ERROR, pj, km->items[i]->line, km->items[i]->col,
+				 "cannot read manifest %s: %s", path, strerror(e));
+			rc = -1;
+			continue;
+		}
+		const char *base = basename_noext(a, rel);
+		struct dnode *vals = doc_path(l->values, arena_printf(a, "manifests.%s", base));
+		if (tmpl_render(t.s, t.len, vals, path, &out, d) == 0) {
+			struct dorigin o = {path, 1, 1, 0, 1};
+			if (layer_add_docs(a, l, path, out.s, out.len, &o, d))
+				rc = -1;
+		} else {
+			rc = -1;
+		}
+		buf_free(&t);
+		buf_free(&out);
+	}
+	return rc;
+}

@@ -1,0 +1,216 @@
+/* proc: posix_spawnp with a pipe for stdin and one for stdout+stderr,
+ * pumped with poll(2) so a child that writes a lot while we feed it never
+ * deadlocks. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "proc.h"
+
+extern char **environ;
+
+#define OUT_KEEP 16384
+
+void
+procs_init(struct procs *ps)
+{
+	memset(ps, 0, sizeof(*ps));
+	pthread_mutex_init(&ps->mu, NULL);
+}
+
+void
+procs_stop(struct procs *ps)
+{
+	pthread_mutex_lock(&ps->mu);
+	ps->stopping = 1;
+	for (int i = 0; i < PROC_MAX; i++)
+		if (ps->pids[i] > 0)
+			kill(-ps->pids[i], SIGTERM);
+	pthread_mutex_unlock(&ps->mu);
+}
+
+static int
+reg(struct procs *ps, pid_t pid)
+{
+	pthread_mutex_lock(&ps->mu);
+	for (int i = 0; i < PROC_MAX; i++)
+		if (ps->pids[i] == 0) {
+			ps->pids[i] = pid;
+			pthread_mutex_unlock(&ps->mu);
+			return i;
+		}
+	pthread_mutex_unlock(&ps->mu);
+	return -1;
+}
+
+static void
+unreg(struct procs *ps, int slot)
+{
+	if (slot < 0)
+		return;
+	pthread_mutex_lock(&ps->mu);
+	ps->pids[slot] = 0;
+	pthread_mutex_unlock(&ps->mu);
+}
+
+static void
+keep(struct buf *out, const char *p, size_t n)
+{
+	buf_add(out, p, n);
+	if (out->len > 2 * OUT_KEEP) {
+		memmove(out->s, out->s + out->len - OUT_KEEP, OUT_KEEP);
+		out->len = OUT_KEEP;
+		out->s[out->len] = 0;
+	}
+}
+
+int
+proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
+	 int *status)
+{
+	int in[2], op[2];
+	*status = 127;
+	buf_add(out, "", 0);
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(op, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return -1;
+	}
+	size_t nenv = 0, nextra = 0;
+	while (environ[nenv])
+		nenv++;
+	while (sp->env && sp->env[nextra])
+		nextra++;
+	char **envp = xcalloc(nenv + nextra + 1, sizeof(*envp));
+	size_t k = 0;
+	for (size_t i = 0; i < nextra; i++)
+		envp[k++] = sp->env[i];
+	for (size_t i = 0; i < nenv; i++) {
+		/* our own settings override inherited ones of the same name */
+		const char *eq = strchr(environ[i], '=');
+		size_t nl = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+		int dup = 0;
+		for (size_t j = 0; j < nextra && !dup; j++)
+			dup = strncmp(sp->env[j], environ[i], nl) == 0 && sp->env[j][nl] == '=';
+		if (!dup)
+			envp[k++] = environ[i];
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, op[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, op[1], 2);
+	if (sp->cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, sp->cwd);
+	posix_spawnattr_init(&at);
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&at, &none);
+	sigset_t def;
+	sigemptyset(&def);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGPIPE);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+					      POSIX_SPAWN_SETSIGDEF);
+	pid_t pid = -1;
+	int slot = -1, rc = 0;
+	pthread_mutex_lock(&ps->mu);
+	int stopping = ps->stopping;
+	pthread_mutex_unlock(&ps->mu);
+	int err = stopping ? ECANCELED
+			   : posix_spawnp(&pid, sp->argv[0], &fa, &at, sp->argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	free(envp);
+	close(in[0]);
+	close(op[1]);
+	if (err) {
+		close(in[1]);
+		close(op[0]);
+		if (err != ECANCELED)
+			buf_printf(out, "cannot run %s: %s", sp->argv[0], strerror(err));
+		return err == ECANCELED ? -2 : 0;
+	}
+	slot = reg(ps, pid);
+	pthread_mutex_lock(&ps->mu);
+	if (ps->stopping)
+		kill(-pid, SIGTERM);
+	pthread_mutex_unlock(&ps->mu);
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	size_t off = 0;
+	int wfd = in[1];
+	if (!sp->inlen) {
+		close(wfd);
+		wfd = -1;
+	}
+	int killed = 0;
+	char tmp[8192];
+	for (;;) {
+		struct pollfd pf[2] = {{op[0], POLLIN, 0}, {wfd, POLLOUT, 0}};
+		int wait = 200;
+		if (sp->deadline) {
+			int64_t left = sp->deadline - now_ms();
+			if (left <= 0 && !killed) {
+				kill(-pid, SIGKILL);
+				killed = 1;
+				rc = -1;
+			}
+			if (left < wait)
+				wait = left < 0 ? 0 : (int)left;
+		}
+		int n = poll(pf, wfd >= 0 ? 2 : 1, killed ? 200 : wait);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n <= 0)
+			continue;
+		if (wfd >= 0 && (pf[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			ssize_t w = write(wfd, sp->in + off, sp->inlen - off);
+			if (w > 0)
+				off += (size_t)w;
+			if (w < 0 && errno != EAGAIN && errno != EINTR)
+				off = sp->inlen; /* the child closed stdin: fine */
+			if (off >= sp->inlen) {
+				close(wfd);
+				wfd = -1;
+			}
+		}
+		if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t r = read(op[0], tmp, sizeof(tmp));
+			if (r > 0)
+				keep(out, tmp, (size_t)r);
+			else if (r == 0 || (errno != EINTR && errno != EAGAIN))
+				break;
+		}
+	}
+	if (wfd >= 0)
+		close(wfd);
+	close(op[0]);
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	/* anything the child left in its group goes with it */
+	kill(-pid, SIGKILL);
+	unreg(ps, slot);
+	if (WIFEXITED(st))
+		*status = WEXITSTATUS(st);
+	else if (WIFSIGNALED(st))
+		*status = 128 + WTERMSIG(st);
+	pthread_mutex_lock(&ps->mu);
+	if (ps->stopping)
+		rc = -2;
+	pthread_mutex_unlock(&ps->mu);
+	return rc;
+}

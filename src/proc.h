@@ -1,0 +1,40 @@
+/* proc: child processes without a shell. Each child gets its own process
+ * group, recorded in a registry so that Ctrl-C can stop every child of the
+ * run and none is left behind. */
+#ifndef PROC_H
+#define PROC_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "../lib/lib.h"
+
+#define PROC_MAX 256
+
+struct procs {
+	pthread_mutex_t mu;
+	pid_t pids[PROC_MAX];
+	int stopping;
+};
+
+void procs_init(struct procs *ps);
+/* SIGTERM to every running child's group; later spawns fail */
+void procs_stop(struct procs *ps);
+
+struct proc_spec {
+	char *const *argv;
+	char *const *env;   /* extra NAME=VALUE entries, NULL-terminated */
+	const char *cwd;
+	const char *in;     /* written to stdin, then closed */
+	size_t inlen;
+	int64_t deadline;   /* now_ms() value after which the child is killed; 0 none */
+};
+
+/* runs to completion; *status is the exit code, 128+signal when killed, or
+ * 127 when the program could not be started. out receives stdout and stderr
+ * (the last 16 KiB). Returns 0; -1 past the deadline; -2 when the run is
+ * stopping (Ctrl-C). */
+int proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
+	     int *status);
+
+#endif

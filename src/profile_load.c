@@ -1,0 +1,112 @@
+/* profile_load: one Palette profile export (JSON or YAML; libyaml reads
+ * both) → its add-on pack entries. Exports carry many fields we do not use;
+ * they are ignored, so an export can be dropped into a repository unchanged.
+ * Infrastructure layers are skipped with one warning each: the cluster's
+ * infrastructure owns them. */
+#include <string.h>
+#include "model.h"
+
+static int
+is_infra_layer(const char *layer)
+{
+	static const char *const infra[] = {"os", "k8s", "cni", "csi", "kernel", NULL};
+	for (const char *const *p = infra; *p; p++)
+		if (strcmp(layer, *p) == 0)
+			return 1;
+	return 0;
+}
+
+int
+profile_load(struct arena *a, const char *file, struct profile *p,
+	     struct diag *d)
+{
+	struct buf text = {0};
+	int nerr = d->nerr;
+	memset(p, 0, sizeof(*p));
+	p->file = file;
+	int e = file_read(file, &text);
+	if (e) {
+		diag_add(d, DIAG_ERROR, file, 0, 0, "cannot read the profile: %s", strerror(e));
+		return -1;
+	}
+	p->src = arena_strndup(a, text.s, text.len);
+	struct dnode **docs;
+	size_t n;
+	struct dorigin o = {file, 1, 1, 0, 1};
+	int rc = doc_parse(a, p->src, text.len, &o, &docs, &n, d);
+	buf_free(&text);
+	if (rc)
+		return -1;
+	if (n != 1 || docs[0]->kind != D_MAP) {
+		diag_add(d, DIAG_ERROR, file, n ? docs[0]->line : 1, n ? docs[0]->col : 1,
+			 "a profile must be one mapping with metadata: and spec: (Palette's export format)");
+		return -1;
+	}
+	p->root = docs[0];
+	struct dnode *md = doc_get(p->root, "metadata");
+	struct dnode *spec = doc_get(p->root, "spec");
+	p->name = doc_str(doc_get(md, "name"));
+	if (!p->name || !*p->name) {
+		struct dnode *at = md ? md : p->root;
+		diag_add(d, DIAG_ERROR, file, at->line, at->col,
+			 "the profile has no metadata.name");
+		return -1;
+	}
+	if (strchr(p->name, '/')) {
+		struct dnode *at = doc_get(md, "name");
+		diag_add(d, DIAG_ERROR, file, at->line, at->col,
+			 "profile name \"%s\" must not contain '/'", p->name);
+	}
+	p->version = doc_str(doc_get(spec, "version"));
+	if (!p->version)
+		p->version = "1.0.0";
+	p->variables = doc_get(spec, "variables");
+	if (p->variables && p->variables->kind != D_SEQ) {
+		if (!doc_is_null(p->variables))
+			diag_add(d, DIAG_ERROR, file, p->variables->line, p->variables->col,
+				 "spec.variables must be a list");
+		p->variables = NULL;
+	}
+	struct dnode *packs = doc_path(spec, "template.packs");
+	if (!packs || doc_is_null(packs)) {
+		struct dnode *at = spec ? spec : p->root;
+		diag_add(d, DIAG_ERROR, file, at->line, at->col,
+			 "the profile has no spec.template.packs");
+		return -1;
+	}
+	if (packs->kind != D_SEQ) {
+		diag_add(d, DIAG_ERROR, file, packs->line, packs->col,
+			 "spec.template.packs must be a list");
+		return -1;
+	}
+	p->packs = arena_alloc(a, (packs->n + 1) * sizeof(*p->packs));
+	for (size_t i = 0; i < packs->n; i++) {
+		struct dnode *pk = packs->items[i];
+		if (pk->kind != D_MAP) {
+			diag_add(d, DIAG_ERROR, file, pk->line, pk->col,
+				 "each entry of spec.template.packs must be a mapping");
+			continue;
+		}
+		const char *name = doc_str(doc_get(pk, "name"));
+		if (!name || !*name) {
+			diag_add(d, DIAG_ERROR, file, pk->line, pk->col, "a pack entry has no name");
+			continue;
+		}
+		const char *layer = doc_str(doc_get(pk, "layer"));
+		if (layer && strcmp(layer, "addon") != 0) {
+			if (is_infra_layer(layer))
+				diag_add(d, DIAG_WARNING, file, pk->line, pk->col,
+					 "skipping %s layer \"%s\": infrastructure layers are "
+					 "owned by the cluster's infrastructure, not by add-on syncs",
+					 layer, name);
+			else
+				diag_add(d, DIAG_ERROR, file, doc_get(pk, "layer")->line,
+					 doc_get(pk, "layer")->col,
+					 "layer \"%s\" of pack \"%s\" is not one of addon, os, k8s, cni, csi, kernel",
+					 layer, name);
+			continue;
+		}
+		p->packs[p->npacks++] = pk;
+	}
+	return d->nerr > nerr ? -1 : 0;
+}

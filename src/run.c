@@ -1,0 +1,467 @@
+/* run: the executor. Tiers in ascending order; the dirty layers of a tier
+ * run together (at most -j at once), each in its own thread going
+ * apply → readiness checks on the backoff schedule. The main thread alone
+ * writes the state and prints, so a layer's record is committed the moment
+ * it is ready or failed, and a crash loses nothing that finished. Before the
+ * first apply every layer about to be applied is recorded `pending`, so a
+ * run stopped anywhere — even by SIGKILL between two tiers — leaves exactly
+ * the unfinished layers for the next run. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "run.h"
+
+struct job {
+	struct runner *r;
+	const struct target_ops *ops;
+	struct target_ctx tc;
+	struct layer *l;
+	char *text;
+	size_t len;
+	char **env;
+	int64_t started_wall;
+	pthread_t th;
+	/* written by the worker under r->mu */
+	int done, result, applied, seq;
+	struct buf err, inv, waiting;
+};
+
+static void *
+sig_thread(void *p)
+{
+	struct runner *r = p;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	for (;;) {
+		int sig;
+		if (sigwait(&set, &sig))
+			continue;
+		pthread_mutex_lock(&r->mu);
+		int again = r->stop != 0;
+		if (!again)
+			r->stop = sig;
+		pthread_cond_broadcast(&r->cv);
+		pthread_cond_broadcast(&r->wake);
+		pthread_mutex_unlock(&r->mu);
+		procs_stop(&r->ps);
+		if (again) {
+			/* a second Ctrl-C: the user wants out now; the
+			 * records already say pending for what did not finish */
+			_exit(sig == SIGTERM ? EXIT_TERM : EXIT_INT);
+		}
+	}
+	return NULL;
+}
+
+void
+runner_init(struct runner *r, const struct run_opts *ro, struct out *o,
+	    struct store *st)
+{
+	memset(r, 0, sizeof(*r));
+	r->ro = ro;
+	r->out = o;
+	r->st = st;
+	procs_init(&r->ps);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cv, &ca);
+	pthread_cond_init(&r->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	pthread_t th;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_create(&th, &at, sig_thread, r);
+	pthread_attr_destroy(&at);
+}
+
+static void
+abs_ms(struct timespec *ts, int64_t ms)
+{
+	ts->tv_sec = ms / 1000;
+	ts->tv_nsec = (long)(ms % 1000) * 1000000L;
+}
+
+/* sleeps until the monotonic time `until`; 1 when the run was stopped */
+static int
+sleep_until(struct runner *r, int64_t until)
+{
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop && now_ms() < until) {
+		struct timespec ts;
+		abs_ms(&ts, until);
+		pthread_cond_timedwait(&r->wake, &r->mu, &ts);
+	}
+	int stopped = r->stop != 0;
+	pthread_mutex_unlock(&r->mu);
+	return stopped;
+}
+
+static int
+ready_once(struct job *j, int64_t deadline, struct buf *why)
+{
+	int rc = j->ops->ready(&j->tc, j->l, j->text, j->len, why);
+	for (size_t i = 0; rc == T_OK && i < j->l->r.nchecks; i++)
+		rc = check_run(&j->l->r.checks[i], &j->r->ps, j->tc.w->dir, j->env, deadline, why);
+	return rc;
+}
+
+/* first check right after apply, then 1 s, 2 s, 4 s … capped at interval,
+ * on an absolute schedule, with a last check at the timeout */
+static int
+wait_ready(struct job *j, struct buf *err)
+{
+	const struct readiness *rd = &j->l->r;
+	int64_t t0 = now_ms(), next = t0;
+	int64_t deadline = rd->timeout_ms ? t0 + rd->timeout_ms : 0;
+	for (int k = 0;; k++) {
+		struct buf why = {0};
+		int rc = ready_once(j, deadline, &why);
+		if (rc != T_NOTREADY) {
+			if (rc == T_FAILED)
+				buf_printf(err, "not ready: %s", why.s ? why.s : "");
+			buf_free(&why);
+			return rc;
+		}
+		int64_t now = now_ms();
+		if (deadline && now >= deadline) {
+			struct buf d = {0};
+			duration_format(&d, rd->timeout_ms);
+			buf_printf(err, "not ready after %s (timeout): %s", d.s, why.s ? why.s : "");
+			buf_free(&d);
+			buf_free(&why);
+			return T_FAILED;
+		}
+		next += ready_delay_ms(k, rd->interval_ms);
+		if (deadline && next > deadline)
+			next = deadline;
+		if (next < now)
+			next = now;
+		pthread_mutex_lock(&j->r->mu);
+		buf_clear(&j->waiting);
+		struct buf d = {0};
+		duration_format(&d, next - now);
+		buf_printf(&j->waiting, "%s, next check in %s", why.s ? why.s : "not ready", d.s);
+		buf_free(&d);
+		j->seq++;
+		pthread_cond_broadcast(&j->r->cv);
+		pthread_mutex_unlock(&j->r->mu);
+		buf_free(&why);
+		if (sleep_until(j->r, next))
+			return T_STOPPED;
+	}
+}
+
+static void *
+worker(void *p)
+{
+	struct job *j = p;
+	struct buf err = {0}, inv = {0};
+	int rc = j->ops->apply(&j->tc, j->l, j->text, j->len, &inv, &err);
+	if (rc == T_OK) {
+		pthread_mutex_lock(&j->r->mu);
+		j->applied = 1;
+		pthread_mutex_unlock(&j->r->mu);
+		rc = wait_ready(j, &err);
+	}
+	pthread_mutex_lock(&j->r->mu);
+	j->result = rc;
+	j->err = err;
+	j->inv = inv;
+	j->done = 1;
+	pthread_cond_broadcast(&j->r->cv);
+	pthread_mutex_unlock(&j->r->mu);
+	return NULL;
+}
+
+static struct layer_rec
+record_of(const struct layer *l, int status)
+{
+	struct layer_rec rec = {0};
+	if (l->has_rec)
+		rec = l->rec;
+	rec.hash = l->hash;
+	rec.order = l->order;
+	rec.status = status;
+	rec.type = l->type;
+	rec.ns = l->ns;
+	rec.version = l->version;
+	return rec;
+}
+
+/* commits a finished job's record in its own transaction */
+static int
+commit_job(struct runner *r, struct cluster *c, struct job *j, int status)
+{
+	struct layer_rec rec = record_of(j->l, status);
+	rec.started = j->started_wall;
+	rec.finished = wall_secs();
+	if (j->applied) {
+		rec.count++;
+		rec.inventory = j->inv.s ? j->inv.s : "";
+		rec.ninventory = j->inv.len;
+	}
+	struct store_put put = {j->l->id, &rec};
+	struct buf err = {0};
+	int rc = store_write(r->st, c->name, &put, 1, &err);
+	if (rc)
+		out_msg(r->out, "addonmake: error: %s", err.s);
+	buf_free(&err);
+	return rc;
+}
+
+static int
+mark_pending(struct runner *r, struct cluster *c)
+{
+	size_t n = plan_count_dirty(c), k = 0;
+	struct store_put *puts = xcalloc(n + 1, sizeof(*puts));
+	struct layer_rec *recs = xcalloc(n + 1, sizeof(*recs));
+	for (size_t i = 0; i < c->g.n; i++) {
+		struct layer *l = c->g.nodes[i].data;
+		if (!l->dirty)
+			continue;
+		recs[k] = record_of(l, LS_PENDING);
+		puts[k].id = l->id;
+		puts[k].rec = &recs[k];
+		k++;
+	}
+	struct buf err = {0};
+	int rc = store_write(r->st, c->name, puts, k, &err);
+	if (rc)
+		out_msg(r->out, "addonmake: error: %s", err.s);
+	buf_free(&err);
+	free(puts);
+	free(recs);
+	return rc;
+}
+
+static int
+stop_code(int sig)
+{
+	return sig == SIGTERM ? EXIT_TERM : EXIT_INT;
+}
+
+/* runs the dirty layers of one tier; 0 all ready, 1 some failed, 2 stopped */
+static int
+run_tier(struct runner *r, struct workspace *w, struct cluster *c,
+	 const struct target_ops *ops, size_t t, struct arena *a)
+{
+	const struct gtier *tr = &c->g.tiers[t];
+	struct job *jobs = xcalloc(tr->n, sizeof(*jobs));
+	size_t n = 0;
+	for (size_t i = tr->first; i < tr->first + tr->n; i++) {
+		struct layer *l = c->g.nodes[i].data;
+		if (!l->dirty)
+			continue;
+		struct job *j = &jobs[n++];
+		struct buf text = {0};
+		layer_render(l, &text);
+		j->r = r;
+		j->ops = ops;
+		j->tc = (struct target_ctx){w, c, &r->ps};
+		j->l = l;
+		j->len = text.len;
+		j->text = arena_strndup(a, text.s, text.len);
+		buf_free(&text);
+		j->env = target_env(a, c, l->id, l->ns, (long long)l->order, l->type);
+	}
+	size_t next = 0, running = 0, finished = 0;
+	int failed = 0, stopped = 0, seen_stop = 0;
+	size_t limit = r->ro->jobs > 0 ? (size_t)r->ro->jobs : n;
+	int *seq = xcalloc(n + 1, sizeof(*seq));
+	pthread_mutex_lock(&r->mu);
+	while (finished < n) {
+		if (r->stop && !seen_stop) {
+			seen_stop = 1;
+			pthread_mutex_unlock(&r->mu);
+			out_msg(r->out, "addonmake: interrupted: stopping %zu running layer%s",
+				running, running == 1 ? "" : "s");
+			pthread_mutex_lock(&r->mu);
+		}
+		while (!r->stop && next < n && running < limit) {
+			struct job *j = &jobs[next++];
+			j->started_wall = wall_secs();
+			pthread_mutex_unlock(&r->mu);
+			out_event(r->out, "apply", c->name, j->l->id, (long long)j->l->order,
+				  r->ro->json ? j->l->reason : NULL);
+			pthread_mutex_lock(&r->mu);
+			if (pthread_create(&j->th, NULL, worker, j)) {
+				j->done = 1;
+				j->result = T_FAILED;
+				buf_adds(&j->err, "cannot start a thread");
+			}
+			running++;
+		}
+		if (r->stop && next < n) {
+			/* never started: they stay pending */
+			finished += n - next;
+			next = n;
+			stopped = 1;
+			continue;
+		}
+		int progressed = 0;
+		for (size_t i = 0; i < next; i++) {
+			struct job *j = &jobs[i];
+			if (j->done == 1) {
+				j->done = 2;
+				pthread_mutex_unlock(&r->mu);
+				pthread_join(j->th, NULL);
+				running--;
+				finished++;
+				r->out->done++;
+				int st = j->result == T_OK ? LS_READY
+					 : j->result == T_STOPPED ? LS_INTERRUPTED : LS_FAILED;
+				if (!r->ro->dry_run && commit_job(r, c, j, st))
+					failed = 1;
+				if (j->result == T_OK) {
+					out_event(r->out, "ready", c->name, j->l->id,
+						  (long long)j->l->order, NULL);
+				} else if (j->result == T_STOPPED) {
+					stopped = 1;
+					out_event(r->out, "interrupted", c->name, j->l->id,
+						  (long long)j->l->order, NULL);
+				} else {
+					failed = 1;
+					out_event(r->out, "failed", c->name, j->l->id,
+						  (long long)j->l->order, j->err.s);
+				}
+				progressed = 1;
+				pthread_mutex_lock(&r->mu);
+			} else if (!j->done && j->seq != seq[i]) {
+				seq[i] = j->seq;
+				char *msg = xstrdup(j->waiting.s ? j->waiting.s : "");
+				pthread_mutex_unlock(&r->mu);
+				out_event(r->out, "waiting", c->name, j->l->id,
+					  (long long)j->l->order, msg);
+				free(msg);
+				progressed = 1;
+				pthread_mutex_lock(&r->mu);
+			}
+		}
+		if (!progressed && finished < n) {
+			struct timespec ts;
+			abs_ms(&ts, now_ms() + 1000);
+			pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i].done == 2 && jobs[i].result == T_FAILED)
+			out_msg(r->out, "addonmake: %s: layer %s failed: %s", c->name,
+				jobs[i].l->id, jobs[i].err.s ? jobs[i].err.s : "");
+		buf_free(&jobs[i].err);
+		buf_free(&jobs[i].inv);
+		buf_free(&jobs[i].waiting);
+	}
+	free(seq);
+	free(jobs);
+	return stopped ? 2 : failed ? 1 : 0;
+}
+
+int
+run_cluster(struct runner *r, struct workspace *w, struct cluster *c)
+{
+	struct buf err = {0};
+	const struct target_ops *ops = target_for(c, &err);
+	if (!ops) {
+		out_msg(r->out, "addonmake: error: %s", err.s);
+		buf_free(&err);
+		return EXIT_USAGE;
+	}
+	if (!plan_count_dirty(c))
+		return EXIT_DONE;
+	pthread_mutex_lock(&r->mu);
+	int sig = r->stop;
+	pthread_mutex_unlock(&r->mu);
+	if (sig)
+		return stop_code(sig);
+	if (!r->ro->dry_run && mark_pending(r, c))
+		return EXIT_FAILED;
+	struct arena a = {0};
+	int rc = EXIT_DONE;
+	for (size_t t = 0; t < c->g.ntiers; t++) {
+		int tr = run_tier(r, w, c, ops, t, &a);
+		if (tr == 2) {
+			pthread_mutex_lock(&r->mu);
+			rc = stop_code(r->stop);
+			pthread_mutex_unlock(&r->mu);
+			break;
+		}
+		if (tr == 1) {
+			size_t later = 0;
+			for (size_t u = t + 1; u < c->g.ntiers; u++)
+				for (size_t i = c->g.tiers[u].first;
+				     i < c->g.tiers[u].first + c->g.tiers[u].n; i++)
+					later += ((struct layer *)c->g.nodes[i].data)->dirty != 0;
+			if (later)
+				out_msg(r->out, "addonmake: %s: %zu layer%s of later tiers not started",
+					c->name, later, later == 1 ? "" : "s");
+			rc = EXIT_FAILED;
+			break;
+		}
+	}
+	arena_free(&a);
+	return rc;
+}
+
+int
+prune_cluster(struct runner *r, struct workspace *w, struct cluster *c)
+{
+	struct buf err = {0};
+	if (!c->nremoved)
+		return EXIT_DONE;
+	const struct target_ops *ops = target_for(c, &err);
+	if (!ops) {
+		out_msg(r->out, "addonmake: error: %s", err.s);
+		buf_free(&err);
+		return EXIT_USAGE;
+	}
+	struct target_ctx tc = {w, c, &r->ps};
+	int rc = EXIT_DONE;
+	for (size_t i = 0; i < c->nremoved; i++) {
+		struct removed *rm = &c->removed[i];
+		pthread_mutex_lock(&r->mu);
+		int sig = r->stop;
+		pthread_mutex_unlock(&r->mu);
+		if (sig)
+			return stop_code(sig);
+		out_event(r->out, "prune", c->name, rm->id, (long long)rm->rec.order, NULL);
+		if (r->ro->dry_run) {
+			r->out->done++;
+			continue;
+		}
+		buf_clear(&err);
+		int t = ops->remove(&tc, rm->id, &rm->rec, &err);
+		r->out->done++;
+		if (t == T_STOPPED)
+			return EXIT_INT;
+		if (t != T_OK) {
+			out_event(r->out, "failed", c->name, rm->id, (long long)rm->rec.order, err.s);
+			rc = EXIT_FAILED;
+			break;
+		}
+		struct store_put put = {rm->id, NULL};
+		buf_clear(&err);
+		if (store_write(r->st, c->name, &put, 1, &err)) {
+			out_msg(r->out, "addonmake: error: %s", err.s);
+			rc = EXIT_FAILED;
+			break;
+		}
+		out_event(r->out, "pruned", c->name, rm->id, (long long)rm->rec.order, NULL);
+	}
+	buf_free(&err);
+	return rc;
+}

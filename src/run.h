@@ -1,0 +1,66 @@
+/* run: the options of one run, the output it prints, and the executor that
+ * applies a planned cluster tier by tier and prunes removed layers. */
+#ifndef RUN_H
+#define RUN_H
+
+#include <stdio.h>
+#include "plan.h"
+#include "target.h"
+
+struct run_opts {
+	int jobs;        /* -j: layers of a tier at once; 0 = all */
+	int keep_going;  /* -k: go on with the next cluster after a failure */
+	int dry_run;     /* -n */
+	int force;       /* -B */
+	int explain;     /* --explain */
+	int prune;       /* --prune */
+	int json;        /* --json */
+	int verbose, quiet;
+	int wait_lock;
+	int detailed_exitcode;
+};
+
+/* output: a ninja-style [done/total] line on a terminal, one line per event
+ * otherwise, JSON Lines with --json */
+struct out {
+	FILE *f;
+	int tty, json, quiet, verbose;
+	int done, total;
+	int line_open; /* a status line is on the terminal */
+};
+void out_init(struct out *o, FILE *f, const struct run_opts *ro);
+/* an event of one layer; detail may be NULL. "waiting" only updates the
+ * status line on a terminal. */
+void out_event(struct out *o, const char *event, const char *cluster,
+	       const char *layer, long long order, const char *detail);
+/* a plain message line (clears the status line first) */
+void out_msg(struct out *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void out_finish(struct out *o);
+/* JSON string escaping */
+void json_str(struct buf *b, const char *s);
+
+/* exit codes */
+enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_WORK = 3,
+       EXIT_INT = 130, EXIT_TERM = 143 };
+
+struct runner {
+	const struct run_opts *ro;
+	struct out *out;
+	struct store *st;
+	struct procs ps;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;   /* main waits for workers */
+	pthread_cond_t wake; /* sleeping workers wait for stop */
+	int stop;            /* signal number that stopped the run, or 0 */
+};
+
+/* sets up signal handling (SIGINT/SIGTERM stop the run) */
+void runner_init(struct runner *r, const struct run_opts *ro, struct out *o,
+		 struct store *st);
+/* applies the dirty layers of c; EXIT_DONE, EXIT_FAILED or EXIT_INT/TERM */
+int run_cluster(struct runner *r, struct workspace *w, struct cluster *c);
+/* deletes c's removed layers, highest order first */
+int prune_cluster(struct runner *r, struct workspace *w, struct cluster *c);
+
+#endif

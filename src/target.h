@@ -1,0 +1,47 @@
+/* target: where a cluster's layers go. Every target implements the same
+ * three operations, and the executor drives them without knowing which
+ * target it has: render (files), exec (the user's commands), and — later —
+ * kube (an API server). */
+#ifndef TARGET_H
+#define TARGET_H
+
+#include "model.h"
+#include "proc.h"
+
+struct target_ctx {
+	const struct workspace *w;
+	const struct cluster *c;
+	struct procs *ps;
+};
+
+/* results of apply/ready/remove */
+enum { T_OK = 0, T_NOTREADY = 1, T_FAILED = -1, T_STOPPED = -2 };
+
+struct target_ops {
+	const char *kind;
+	/* applies the rendered layer; inv receives what remove needs later */
+	int (*apply)(const struct target_ctx *t, const struct layer *l,
+		     const char *text, size_t len, struct buf *inv, struct buf *err);
+	/* the target's own readiness check (besides the layer's checks) */
+	int (*ready)(const struct target_ctx *t, const struct layer *l,
+		     const char *text, size_t len, struct buf *why);
+	/* deletes a removed layer from what its record remembers */
+	int (*remove)(const struct target_ctx *t, const char *id,
+		      const struct layer_rec *r, struct buf *err);
+};
+
+extern const struct target_ops target_render;
+extern const struct target_ops target_exec;
+/* the ops for a cluster, or NULL (with err) when the target is not built */
+const struct target_ops *target_for(const struct cluster *c, struct buf *err);
+
+/* the environment a layer's commands run with (ADDONMAKE_*) */
+char **target_env(struct arena *a, const struct cluster *c, const char *id,
+		  const char *ns, long long order, const char *type);
+
+/* one declared readiness check: T_OK, T_NOTREADY (why says what), or
+ * T_STOPPED */
+int check_run(const struct check *k, struct procs *ps, const char *cwd,
+	      char **env, int64_t deadline, struct buf *why);
+
+#endif
