@@ -174,6 +174,15 @@ duration_format(struct buf *b, int64_t ms)
 		buf_printf(b, "%lldms", (long long)ms);
 		return;
 	}
+	if (ms < 60000 && ms % 1000) {
+		/* 1.2s, 1.05s: keep what the user wrote */
+		char frac[8];
+		snprintf(frac, sizeof(frac), "%03lld", (long long)(ms % 1000));
+		for (int i = 2; i > 0 && frac[i] == '0'; i--)
+			frac[i] = 0;
+		buf_printf(b, "%lld.%ss", (long long)(ms / 1000), frac);
+		return;
+	}
 	int64_t s = ms / 1000, h = s / 3600, m = (s / 60) % 60;
 	s %= 60;
 	if (h)

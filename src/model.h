@@ -121,6 +121,7 @@ int cluster_compile(struct workspace *w, struct cluster *c, struct diag *d);
 void ws_free(struct workspace *w);
 
 /* a profile file's add-on layers, before pack content is resolved */
+struct subst_ctx;
 struct profile {
 	const char *file;
 	const char *src;       /* the file's text */
@@ -132,6 +133,12 @@ struct profile {
 };
 int profile_load(struct arena *a, const char *file, struct profile *p,
 		 struct diag *d);
+
+/* a pack entry's values as a mapping: placeholders substituted, then
+ * parsed (positions stay those of the profile file) */
+struct dnode *profile_values(struct arena *a, const struct profile *p,
+			     struct dnode *v, const struct subst_ctx *sc,
+			     struct diag *d);
 
 /* spectro variable substitution ({{.spectro.var.X}} and friends) */
 struct subst_ctx {

@@ -110,3 +110,66 @@ profile_load(struct arena *a, const char *file, struct profile *p,
 	}
 	return d->nerr > nerr ? -1 : 0;
 }
+
+/* values: a YAML string (Palette's export) or, in hand-written repos, a
+ * mapping; placeholders are substituted on the text first */
+struct dnode *
+profile_values(struct arena *a, const struct profile *p, struct dnode *v,
+	       const struct subst_ctx *sc, struct diag *d)
+{
+	if (!v || doc_is_null(v))
+		return doc_new(a, D_MAP, 0);
+	if (v->kind == D_SCALAR) {
+		struct dorigin o;
+		struct buf t = {0};
+		dorigin_of_scalar(&o, p->file, p->src, v);
+		if (subst_text(sc, v->s, v->len, &o, &t, d)) {
+			buf_free(&t);
+			return NULL;
+		}
+		struct dnode **docs;
+		size_t n;
+		char *src = arena_strndup(a, t.s, t.len);
+		int rc = doc_parse(a, src, t.len, &o, &docs, &n, d);
+		buf_free(&t);
+		if (rc)
+			return NULL;
+		if (!n || doc_is_null(docs[0]))
+			return doc_new(a, D_MAP, 0);
+		if (docs[0]->kind != D_MAP) {
+			diag_add(d, DIAG_ERROR, p->file, v->line, v->col,
+				 "values must be a YAML mapping");
+			return NULL;
+		}
+		return docs[0];
+	}
+	if (v->kind == D_SEQ) {
+		diag_add(d, DIAG_ERROR, p->file, v->line, v->col,
+			 "values must be a YAML string or a mapping");
+		return NULL;
+	}
+	/* a mapping: substitute inside each scalar that has a placeholder */
+	struct dnode *m = doc_new(a, D_MAP, v->n);
+	*m = *v;
+	m->items = arena_alloc(a, (2 * v->n + 1) * sizeof(*m->items));
+	for (size_t i = 0; i < 2 * v->n; i++) {
+		struct dnode *c = v->items[i];
+		if (c->kind == D_MAP && i % 2)
+			c = profile_values(a, p, c, sc, d);
+		else if (c->kind == D_SCALAR && strstr(c->s, "{{")) {
+			struct dorigin o;
+			struct buf t = {0};
+			dorigin_of_scalar(&o, p->file, p->src, c);
+			if (!subst_text(sc, c->s, c->len, &o, &t, d)) {
+				struct dnode *s = doc_scalar(a, t.s, c->style);
+				s->line = c->line;
+				s->col = c->col;
+				c = s;
+			}
+			buf_free(&t);
+		}
+		m->items[i] = c ? c : v->items[i];
+	}
+	return m;
+}
+

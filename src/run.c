@@ -110,13 +110,28 @@ sleep_until(struct runner *r, int64_t until)
 	return stopped;
 }
 
+/* one round of checks; each check gets CHECK_MAX_MS of its own, so even the
+ * last check at the timeout has time to answer */
+#define CHECK_MAX_MS 30000
 static int
-ready_once(struct job *j, int64_t deadline, struct buf *why)
+ready_once(struct job *j, struct buf *why)
 {
 	int rc = j->ops->ready(&j->tc, j->l, j->text, j->len, why);
 	for (size_t i = 0; rc == T_OK && i < j->l->r.nchecks; i++)
-		rc = check_run(&j->l->r.checks[i], &j->r->ps, j->tc.w->dir, j->env, deadline, why);
+		rc = check_run(&j->l->r.checks[i], &j->r->ps, j->tc.w->dir, j->env,
+			       now_ms() + CHECK_MAX_MS, why);
 	return rc;
+}
+
+/* a wait as people read it: 200ms, 8s */
+static void
+wait_format(struct buf *b, int64_t ms)
+{
+	if (ms < 1000)
+		ms = (ms + 50) / 100 * 100;
+	else
+		ms = (ms + 500) / 1000 * 1000;
+	duration_format(b, ms ? ms : 100);
 }
 
 /* first check right after apply, then 1 s, 2 s, 4 s … capped at interval,
@@ -129,7 +144,7 @@ wait_ready(struct job *j, struct buf *err)
 	int64_t deadline = rd->timeout_ms ? t0 + rd->timeout_ms : 0;
 	for (int k = 0;; k++) {
 		struct buf why = {0};
-		int rc = ready_once(j, deadline, &why);
+		int rc = ready_once(j, &why);
 		if (rc != T_NOTREADY) {
 			if (rc == T_FAILED)
 				buf_printf(err, "not ready: %s", why.s ? why.s : "");
@@ -153,7 +168,7 @@ wait_ready(struct job *j, struct buf *err)
 		pthread_mutex_lock(&j->r->mu);
 		buf_clear(&j->waiting);
 		struct buf d = {0};
-		duration_format(&d, next - now);
+		wait_format(&d, next - now);
 		buf_printf(&j->waiting, "%s, next check in %s", why.s ? why.s : "not ready", d.s);
 		buf_free(&d);
 		j->seq++;

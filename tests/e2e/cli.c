@@ -1,0 +1,158 @@
+/* e2e command line: help, version, usage errors, dry run, status, clean,
+ * cluster selection, LAYER arguments. */
+#include <stdio.h>
+#include "e2e.h"
+
+Test(cli, help_and_version)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = am(&t, "--help");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "usage: addonmake [COMMAND]"));
+	cr_assert(strstr(r.out, "plan --detailed-exitcode found work"));
+	res_free(&r);
+	r = am(&t, "--version");
+	assert_code(r, 0);
+	cr_assert(strncmp(r.out, "addonmake ", 10) == 0);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(cli, usage_errors_exit_2)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	struct res r = am(&t, "--bogus");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "unknown option --bogus"));
+	res_free(&r);
+	r = am(&t, "-j");
+	assert_code(r, 2);
+	res_free(&r);
+	r = am(&t, "-c nope");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "has no cluster \"nope\""), "%s", r.err);
+	res_free(&r);
+	r = am(&t, "sync p/nope");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "unknown layer \"p/nope\""), "%s", r.err);
+	res_free(&r);
+	r = am(&t, "-f missing.yaml");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "missing.yaml: error: cannot read the workspace file"), "%s", r.err);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(cli, dry_run_writes_nothing)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	char *before = fx_snapshot(&t);
+	struct res r = am(&t, "-n");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, ": apply "), 4, "%s", r.out);
+	char *after = fx_snapshot(&t);
+	cr_assert_str_eq(before, after);
+	cr_assert(!tws_exists(&t, ".addonmake/state.mdb"));
+	free(before);
+	free(after);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(cli, status_table_and_clean)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	struct res r = am(&t, "status");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, " new "), 4, "%s", r.out);
+	res_free(&r);
+	r = am(&t, "-q");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "");
+	res_free(&r);
+	r = am(&t, "status");
+	cr_assert_eq(count_lines(r.out, "up to date"), 4, "%s", r.out);
+	cr_assert(strstr(r.out, "p/crds") && strstr(r.out, "-10"), "%s", r.out);
+	res_free(&r);
+	r = am(&t, "clean -c dev");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "addonmake: forgot the recorded state of cluster dev.\n");
+	res_free(&r);
+	r = am(&t, "plan");
+	cr_assert_eq(count_lines(r.out, "new layer"), 4, "%s", r.out);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(cli, clean_recovers_from_an_unreadable_state)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	tws_put(&t, ".addonmake/state.mdb", "this is not an LMDB file, it is garbage of some length.....\n");
+	r = am(&t, "sync");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "state.mdb"), "%s", r.err);
+	cr_assert(strstr(r.err, "addonmake clean"), "%s", r.err);
+	res_free(&r);
+	r = am(&t, "clean");
+	assert_code(r, 0);
+	res_free(&r);
+	r = am(&t, "sync");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, ": ready "), 4, "%s", r.out);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(cli, naming_a_layer_syncs_it_and_what_follows)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_exec_ws(&t, NULL, NULL);
+	struct res r = am(&t, "p/b");
+	assert_code(r, 0);
+	char *log = tws_get(&t, "log");
+	cr_assert_eq(count_lines(log, "start "), 2, "%s", log);
+	cr_assert_eq(count_eq(log, "start p/b"), 1);
+	cr_assert_eq(count_eq(log, "start p/c"), 1);
+	free(log);
+	res_free(&r);
+	r = am(&t, "-B --json");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, "\"event\":\"ready\""), 4, "%s", r.out);
+	cr_assert(strstr(r.out, "\"event\":\"apply\",\"cluster\":\"dev\",\"layer\":\"p/crds\""), "%s", r.out);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(cli, clusters_run_one_after_another_and_c_selects)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_profile(&t, "one", NULL);
+	tws_put(&t, "addonmake.yaml",
+		"clusters:\n"
+		"  - {name: dev, target: {render: {dir: out/dev}}, profiles: [p.yaml]}\n"
+		"  - {name: prod, target: {render: {dir: out/prod}}, profiles: [p.yaml]}\n");
+	struct res r = am(&t, "-c prod");
+	assert_code(r, 0);
+	cr_assert(tws_exists(&t, "out/prod/0_p_b.yaml"));
+	cr_assert(!tws_exists(&t, "out/dev"));
+	res_free(&r);
+	r = am(&t, "plan --json");
+	cr_assert_eq(count_lines(r.out, "\"cluster\":\"dev\""), 4, "%s", r.out);
+	cr_assert_eq(count_lines(r.out, "\"cluster\":\"prod\""), 0, "%s", r.out);
+	res_free(&r);
+	tws_free(&t);
+}

@@ -1,0 +1,25 @@
+/* e2e: shared fixtures of the end-to-end suites. */
+#ifndef E2E_H
+#define E2E_H
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../testutil.h"
+
+/* an exec-target workspace whose commands log to the file `log`:
+ * tiers -10 (p/crds), 0 (p/a uses variable replicas, p/b), 10 (p/c) */
+void fx_exec_ws(struct tws *t, const char *apply_extra, const char *layers_yaml);
+/* the same profile rendered to out/ */
+void fx_render_ws(struct tws *t);
+/* the profile p.yaml with a value of layer b and a variable default */
+void fx_profile(struct tws *t, const char *b_value, const char *extra_packs);
+/* a listing of every file under the workspace with size and mtime,
+ * skipping lock files: equal listings mean no file was written */
+char *fx_snapshot(struct tws *t);
+
+#define assert_code(r, want) \
+	cr_assert_eq((r).code, (want), "exit %d, want %d\nstdout:\n%s\nstderr:\n%s", (r).code, \
+		     (want), (r).out, (r).err)
+
+#endif

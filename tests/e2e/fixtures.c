@@ -1,0 +1,95 @@
+/* fixtures: the workspaces the end-to-end suites share. */
+#include <stdio.h>
+#include <unistd.h>
+#include "e2e.h"
+
+void
+fx_profile(struct tws *t, const char *b_value, const char *extra_packs)
+{
+	tws_put(t, "p.yaml",
+		"# the test profile\n"
+		"metadata: {name: p}\n"
+		"spec:\n"
+		"  variables:\n"
+		"    - {name: replicas, defaultValue: \"1\", required: true}\n"
+		"  template:\n"
+		"    packs:\n"
+		"      - name: crds\n"
+		"        type: manifest\n"
+		"        values: |\n"
+		"          pack:\n"
+		"            spectrocloud.com/install-priority: \"-10\"\n"
+		"        manifests:\n"
+		"          - {name: m, content: \"kind: CustomResourceDefinition\"}\n"
+		"      - name: a\n"
+		"        type: manifest\n"
+		"        manifests:\n"
+		"          - name: m\n"
+		"            content: |\n"
+		"              kind: Deployment\n"
+		"              spec: {replicas: {{.spectro.var.replicas}}}\n"
+		"      - name: b\n"
+		"        type: manifest\n"
+		"        values: |\n"
+		"          pack:\n"
+		"            namespace: bee\n"
+		"            spectrocloud.com/install-priority: \"0\"\n"
+		"          setting: %s\n"
+		"        manifests:\n"
+		"          - {name: m, content: \"kind: ConfigMap\\ndata: {k: v}\"}\n"
+		"      - name: c\n"
+		"        type: manifest\n"
+		"        values: |\n"
+		"          pack:\n"
+		"            spectrocloud.com/install-priority: \"10\"\n"
+		"        manifests:\n"
+		"          - {name: m, content: \"kind: Service\"}\n"
+		"%s",
+		b_value, extra_packs ? extra_packs : "");
+}
+
+void
+fx_exec_ws(struct tws *t, const char *apply_extra, const char *layers_yaml)
+{
+	tws_put(t, "addonmake.yaml",
+		"clusters:\n"
+		"  - name: dev\n"
+		"    target:\n"
+		"      exec:\n"
+		"        apply: [sh, -c, 'echo \"start $ADDONMAKE_LAYER\" >> log; %s"
+		"cat > \"applied-$(echo $ADDONMAKE_LAYER | tr / _)\"; echo \"end $ADDONMAKE_LAYER\" >> log']\n"
+		"        delete: [sh, -c, 'echo \"delete $ADDONMAKE_LAYER $ADDONMAKE_ORDER\" >> log']\n"
+		"    profiles: [p.yaml]\n"
+		"%s",
+		apply_extra ? apply_extra : "", layers_yaml ? layers_yaml : "");
+	fx_profile(t, "one", NULL);
+}
+
+void
+fx_render_ws(struct tws *t)
+{
+	tws_put(t, "addonmake.yaml",
+		"clusters:\n"
+		"  - name: dev\n"
+		"    target: {render: {dir: out}}\n"
+		"    profiles: [p.yaml]\n");
+	fx_profile(t, "one", NULL);
+}
+
+char *
+fx_snapshot(struct tws *t)
+{
+	char cmd[1024], path[600];
+	snprintf(path, sizeof(path), "%s.snap", t->dir);
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && find . -type f ! -name lock ! -name '*-lock' -printf '%%p %%s %%T@\\n' | sort > '%s'",
+		 t->dir, path);
+	cr_assert_eq(system(cmd), 0);
+	FILE *f = fopen(path, "r");
+	char *s = calloc(1, 65536);
+	size_t n = fread(s, 1, 65535, f);
+	s[n] = 0;
+	fclose(f);
+	unlink(path);
+	return s;
+}

@@ -1,0 +1,260 @@
+/* e2e sync: tier order, no-ops, incremental re-application, prune, the
+ * graph, and the quickstart sample. */
+#include <stdio.h>
+#include "e2e.h"
+
+/* index of the first line equal to want, or -1 */
+static int
+line_of(const char *log, const char *want)
+{
+	int i = 0;
+	for (const char *s = log; s && *s; i++) {
+		const char *nl = strchr(s, '\n');
+		size_t len = nl ? (size_t)(nl - s) : strlen(s);
+		char *line = strndup(s, len);
+		int hit = strcmp(line, want) == 0;
+		free(line);
+		if (hit)
+			return i;
+		s += len + (nl ? 1 : 0);
+	}
+	return -1;
+}
+
+Test(sync, tiers_run_lowest_first_and_wait_for_the_whole_tier)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_exec_ws(&t, "sleep 0.3; ", NULL);
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	char *log = tws_get(&t, "log");
+	cr_assert_not_null(log);
+	int crds_end = line_of(log, "end p/crds");
+	int a_start = line_of(log, "start p/a"), b_start = line_of(log, "start p/b");
+	int a_end = line_of(log, "end p/a"), b_end = line_of(log, "end p/b");
+	int c_start = line_of(log, "start p/c");
+	cr_assert(crds_end >= 0 && a_start >= 0 && b_start >= 0 && c_start >= 0, "%s", log);
+	cr_assert_lt(crds_end, a_start, "%s", log);
+	cr_assert_lt(crds_end, b_start, "%s", log);
+	cr_assert_lt(a_end, c_start, "tier 10 started before tier 0 was ready:\n%s", log);
+	cr_assert_lt(b_end, c_start, "tier 10 started before tier 0 was ready:\n%s", log);
+	/* the two layers of tier 0 ran together */
+	cr_assert_lt(a_start, b_end, "%s", log);
+	cr_assert_lt(b_start, a_end, "%s", log);
+	/* the layer's rendered content reached the command on stdin */
+	char *applied = tws_get(&t, "applied-p_a");
+	cr_assert(strstr(applied, "replicas: 1"), "%s", applied);
+	free(applied);
+	free(log);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(sync, second_run_is_a_noop_that_writes_nothing)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *before = fx_snapshot(&t);
+	r = am(&t, "sync");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	char *after = fx_snapshot(&t);
+	cr_assert_str_eq(before, after, "a no-op run wrote files");
+	free(before);
+	free(after);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(sync, comment_and_reindent_edits_are_noops)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	/* a comment inside values, and the value re-indented in flow style */
+	fx_profile(&t, "one   # a comment that changes nothing", NULL);
+	r = am(&t, "plan --json");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "");
+	res_free(&r);
+	r = am(&t, "sync");
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(sync, a_value_change_reapplies_the_layer_and_later_tiers_only)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_exec_ws(&t, NULL, NULL);
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	fx_profile(&t, "two", NULL);
+	r = am(&t, "plan --json");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out,
+		"{\"cluster\":\"dev\",\"layer\":\"p/b\",\"order\":0,\"action\":\"apply\",\"reason\":\"content changed\"}\n"
+		"{\"cluster\":\"dev\",\"layer\":\"p/c\",\"order\":10,\"action\":\"apply\",\"reason\":\"earlier tier changed: p/b (order 0)\"}\n");
+	res_free(&r);
+	r = am(&t, "plan --detailed-exitcode");
+	assert_code(r, 3);
+	res_free(&r);
+	tws_rm(&t, "log");
+	r = am(&t, "sync");
+	assert_code(r, 0);
+	char *log = tws_get(&t, "log");
+	cr_assert_eq(count_lines(log, "start "), 2, "%s", log);
+	cr_assert_eq(count_eq(log, "start p/b"), 1);
+	cr_assert_eq(count_eq(log, "start p/c"), 1);
+	free(log);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(sync, a_changed_variable_reapplies_only_its_users)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_exec_ws(&t, NULL, "    variables: {replicas: \"2\"}\n");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	fx_exec_ws(&t, NULL, "    variables: {replicas: \"3\"}\n");
+	r = am(&t, "plan --json");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, "\"action\":\"apply\""), 2, "%s", r.out);
+	cr_assert(strstr(r.out, "\"layer\":\"p/a\",\"order\":0,\"action\":\"apply\",\"reason\":\"content changed\""), "%s", r.out);
+	cr_assert(strstr(r.out, "\"layer\":\"p/c\""), "%s", r.out);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(sync, prune_deletes_removed_layers_highest_order_first)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_exec_ws(&t, NULL, NULL);
+	fx_profile(&t, "one",
+		   "      - {name: x5, type: manifest, values: \"pack: {spectrocloud.com/install-priority: '5'}\", manifests: [{name: m, content: 'kind: X'}]}\n"
+		   "      - {name: x20, type: manifest, values: \"pack: {spectrocloud.com/install-priority: '20'}\", manifests: [{name: m, content: 'kind: X'}]}\n");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	fx_profile(&t, "one", NULL);
+	r = am(&t, "sync");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	cr_assert(strstr(r.err, "2 layers are no longer in the profiles"), "%s", r.err);
+	res_free(&r);
+	r = am(&t, "plan --prune --json");
+	cr_assert(strstr(r.out, "{\"cluster\":\"dev\",\"layer\":\"p/x20\",\"order\":20,\"action\":\"prune\""), "%s", r.out);
+	res_free(&r);
+	tws_rm(&t, "log");
+	r = am(&t, "prune");
+	assert_code(r, 0);
+	char *log = tws_get(&t, "log");
+	cr_assert_str_eq(log, "delete p/x20 20\ndelete p/x5 5\n");
+	free(log);
+	res_free(&r);
+	r = am(&t, "prune");
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(sync, prune_removes_rendered_files)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	fx_profile(&t, "one", "      - {name: extra, type: manifest, manifests: [{name: m, content: 'kind: X'}]}\n");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	cr_assert(tws_exists(&t, "out/0_p_extra.yaml"));
+	fx_profile(&t, "one", NULL);
+	r = am(&t, "--prune");
+	assert_code(r, 0);
+	cr_assert(!tws_exists(&t, "out/0_p_extra.yaml"), "the pruned layer's file is still there");
+	cr_assert(tws_exists(&t, "out/0_p_b.yaml"));
+	res_free(&r);
+	r = am(&t, "status --json");
+	cr_assert_eq(count_lines(r.out, "p/extra"), 0, "%s", r.out);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(sync, render_output_is_deterministic_yaml)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *b = tws_get(&t, "out/0_p_b.yaml");
+	cr_assert_str_eq(b, "---\nkind: ConfigMap\ndata:\n  k: v\n");
+	free(b);
+	char *a = tws_get(&t, "out/0_p_a.yaml");
+	cr_assert_str_eq(a, "---\nkind: Deployment\nspec:\n  replicas: 1\n");
+	free(a);
+	cr_assert(tws_exists(&t, "out/-10_p_crds.yaml"));
+	cr_assert(tws_exists(&t, "out/10_p_c.yaml"));
+	tws_free(&t);
+}
+
+Test(sync, graph_renders_with_graphviz_without_warnings)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	struct res r = am(&t, "graph > g.dot && dot -Tsvg g.dot -o g.svg");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.err, "", "dot warned: %s", r.err);
+	char *dot = tws_get(&t, "g.dot");
+	cr_assert(strstr(dot, "label=\"install order -10\""), "%s", dot);
+	cr_assert(strstr(dot, "label=\"install order 10\""), "%s", dot);
+	cr_assert(strstr(dot, "new"), "nodes carry their state: %s", dot);
+	char *svg = tws_get(&t, "g.svg");
+	cr_assert(svg && strstr(svg, "<svg"));
+	free(dot);
+	free(svg);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(sync, quickstart_sample_runs)
+{
+	struct tws t;
+	tws_init(&t);
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "cp -r '%s/samples/quickstart/.' '%s/' && rm -rf '%s/out' '%s/.addonmake'",
+		 getenv("ADDONMAKE_SRC"), t.dir, t.dir, t.dir);
+	cr_assert_eq(system(cmd), 0);
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, ": ready "), 4, "%s", r.out);
+	res_free(&r);
+	char *g = tws_get(&t, "out/dev/0_platform_greeter.yaml");
+	cr_assert(strstr(g, "message: \"hello from dev\""), "%s", g);
+	cr_assert(strstr(g, "replicas: 2"), "%s", g);
+	free(g);
+	char *s = tws_get(&t, "out/dev/10_apps_shop.yaml");
+	cr_assert(strstr(s, "host: shop.dev.example"), "%s", s);
+	cr_assert(strstr(s, "cluster: dev"), "%s", s);
+	free(s);
+	r = am(&t, "sync");
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	tws_free(&t);
+}

@@ -1,0 +1,235 @@
+/* testutil: see testutil.h. Test code may use the shell: the product may
+ * not. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "testutil.h"
+
+void
+tws_init(struct tws *w)
+{
+	const char *t = getenv("TMPDIR");
+	snprintf(w->dir, sizeof(w->dir), "%s/addonmake-test-XXXXXX", t && *t ? t : "/tmp");
+	if (!mkdtemp(w->dir)) {
+		perror("mkdtemp");
+		abort();
+	}
+}
+
+static void
+mkparents(const char *path)
+{
+	char *p = strdup(path);
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = 0;
+			mkdir(p, 0755);
+			*s = '/';
+		}
+	free(p);
+}
+
+void
+tws_put(struct tws *w, const char *rel, const char *fmt, ...)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", w->dir, rel);
+	mkparents(path);
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		perror(path);
+		abort();
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fclose(f);
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *s = malloc(cap);
+	size_t r;
+	while ((r = fread(s + n, 1, cap - n - 1, f)) > 0) {
+		n += r;
+		if (cap - n < 2) {
+			cap *= 2;
+			s = realloc(s, cap);
+		}
+	}
+	s[n] = 0;
+	fclose(f);
+	return s;
+}
+
+char *
+tws_get(struct tws *w, const char *rel)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", w->dir, rel);
+	return slurp(path);
+}
+
+int
+tws_exists(struct tws *w, const char *rel)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", w->dir, rel);
+	return access(path, F_OK) == 0;
+}
+
+void
+tws_rm(struct tws *w, const char *rel)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", w->dir, rel);
+	unlink(path);
+}
+
+int
+tws_procs(struct tws *w, int kill_them)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "n=0; for p in /proc/[0-9]*; do case \"$(readlink $p/cwd 2>/dev/null)\" in "
+		 "'%s'|'%s'/*) n=$((n+1)); %s ;; esac; done; exit $((n > 0))",
+		 w->dir, w->dir, kill_them ? "kill -9 ${p#/proc/} 2>/dev/null" : ":");
+	int st = system(cmd);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 1;
+}
+
+void
+tws_free(struct tws *w)
+{
+	char cmd[600];
+	/* a test that SIGKILLs addonmake orphans its children: end them */
+	tws_procs(w, 1);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", w->dir);
+}
+
+const char *
+shared_data(void)
+{
+	static char path[1024];
+	const char *e = getenv("ADDONMAKE_SHARED_DATA");
+	if (e && *e)
+		snprintf(path, sizeof(path), "%s", e);
+	else
+		snprintf(path, sizeof(path), "%s/../shared/data",
+			 getenv("ADDONMAKE_SRC") ? getenv("ADDONMAKE_SRC") : ".");
+	char probe[1100];
+	snprintf(probe, sizeof(probe), "%s/SOURCES.md", path);
+	return access(probe, R_OK) == 0 ? path : NULL;
+}
+
+static const char *
+bin(void)
+{
+	const char *b = getenv("ADDONMAKE_BIN");
+	return b && *b ? b : "./addonmake";
+}
+
+struct res
+am(struct tws *w, const char *fmt, ...)
+{
+	char args[4096], cmd[8192], o[600], e[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(o, sizeof(o), "%s.out", w->dir);
+	snprintf(e, sizeof(e), "%s.err", w->dir);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' %s >'%s' 2>'%s' </dev/null", w->dir, bin(),
+		 args, o, e);
+	int st = system(cmd);
+	struct res r;
+	r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r.out = slurp(o);
+	r.err = slurp(e);
+	unlink(o);
+	unlink(e);
+	if (!r.out)
+		r.out = strdup("");
+	if (!r.err)
+		r.err = strdup("");
+	return r;
+}
+
+void
+res_free(struct res *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+pid_t
+am_bg(struct tws *w, const char *args)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		setpgid(0, 0);
+		char cmd[4096];
+		snprintf(cmd, sizeof(cmd), "cd '%s' && exec '%s' %s >'%s/bg.out' 2>'%s/bg.err' </dev/null",
+			 w->dir, bin(), args, w->dir, w->dir);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+int
+wait_file(struct tws *w, const char *rel, int ms)
+{
+	for (int i = 0; i < ms / 10; i++) {
+		if (tws_exists(w, rel))
+			return 1;
+		struct timespec ts = {0, 10 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return tws_exists(w, rel);
+}
+
+int
+count_lines(const char *s, const char *needle)
+{
+	int n = 0;
+	while (s && *s) {
+		const char *nl = strchr(s, '\n');
+		size_t len = nl ? (size_t)(nl - s) : strlen(s);
+		char *line = strndup(s, len);
+		if (strstr(line, needle))
+			n++;
+		free(line);
+		s += len + (nl ? 1 : 0);
+	}
+	return n;
+}
+
+int
+count_eq(const char *s, const char *want)
+{
+	int n = 0;
+	while (s && *s) {
+		const char *nl = strchr(s, '\n');
+		size_t len = nl ? (size_t)(nl - s) : strlen(s);
+		n += len == strlen(want) && strncmp(s, want, len) == 0;
+		s += len + (nl ? 1 : 0);
+	}
+	return n;
+}

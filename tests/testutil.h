@@ -1,0 +1,47 @@
+/* testutil: temporary workspaces for tests, and running the built
+ * ./addonmake in them. */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <sys/types.h>
+
+struct tws {
+	char dir[256];
+};
+
+/* a fresh directory under $TMPDIR (or /tmp) */
+void tws_init(struct tws *w);
+/* writes a file (creating directories), printf-style content */
+void tws_put(struct tws *w, const char *rel, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* a file's content (malloc'd), or NULL when missing */
+char *tws_get(struct tws *w, const char *rel);
+int tws_exists(struct tws *w, const char *rel);
+void tws_rm(struct tws *w, const char *rel);
+/* whether a process runs in the workspace (its cwd is inside); with
+ * kill_them, SIGKILLs them */
+int tws_procs(struct tws *w, int kill_them);
+/* removes the directory and everything in it, ending stray processes */
+void tws_free(struct tws *w);
+
+/* ../shared/data of the source tree, or NULL when it is not there */
+const char *shared_data(void);
+
+struct res {
+	int code;
+	char *out, *err;
+};
+/* runs `addonmake ARGS` with -C the workspace; ARGS go through sh */
+struct res am(struct tws *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void res_free(struct res *r);
+/* starts addonmake in the background (its own process group) */
+pid_t am_bg(struct tws *w, const char *args);
+/* waits until a file exists (at most ms); 1 when it does */
+int wait_file(struct tws *w, const char *rel, int ms);
+/* lines of s that contain needle */
+int count_lines(const char *s, const char *needle);
+/* lines of s equal to line */
+int count_eq(const char *s, const char *line);
+
+#endif

@@ -1,0 +1,134 @@
+/* unit tests of lib/: durations, buffers, the arena, atomic writes. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "../../lib/lib.h"
+
+Test(duration, parses_kubernetes_forms)
+{
+	cr_assert_eq(duration_parse_ms("500ms"), 500);
+	cr_assert_eq(duration_parse_ms("90s"), 90000);
+	cr_assert_eq(duration_parse_ms("2m"), 120000);
+	cr_assert_eq(duration_parse_ms("1h30m"), 5400000);
+	cr_assert_eq(duration_parse_ms("1m30s"), 90000);
+	cr_assert_eq(duration_parse_ms("0"), 0);
+}
+
+Test(duration, refuses_malformed)
+{
+	cr_assert_eq(duration_parse_ms(""), -1);
+	cr_assert_eq(duration_parse_ms("10"), -1);
+	cr_assert_eq(duration_parse_ms("1.5s"), -1);
+	cr_assert_eq(duration_parse_ms("ten"), -1);
+	cr_assert_eq(duration_parse_ms("5x"), -1);
+	cr_assert_eq(duration_parse_ms("-1s"), -1);
+}
+
+Test(duration, formats_back)
+{
+	struct buf b = {0};
+	duration_format(&b, 90000);
+	cr_assert_str_eq(b.s, "1m30s");
+	buf_clear(&b);
+	duration_format(&b, 300);
+	cr_assert_str_eq(b.s, "300ms");
+	buf_clear(&b);
+	duration_format(&b, 3600000);
+	cr_assert_str_eq(b.s, "1h");
+	buf_clear(&b);
+	duration_format(&b, 0);
+	cr_assert_str_eq(b.s, "0s");
+	buf_clear(&b);
+	duration_format(&b, 1200);
+	cr_assert_str_eq(b.s, "1.2s");
+	buf_clear(&b);
+	duration_format(&b, 1050);
+	cr_assert_str_eq(b.s, "1.05s");
+	buf_free(&b);
+}
+
+Test(buf, printf_appends_and_terminates)
+{
+	struct buf b = {0};
+	for (int i = 0; i < 1000; i++)
+		buf_printf(&b, "%d,", i);
+	cr_assert_eq(strlen(b.s), b.len);
+	cr_assert(strncmp(b.s, "0,1,2,", 6) == 0);
+	cr_assert(strstr(b.s, "999,") != NULL);
+	buf_free(&b);
+}
+
+Test(arena, keeps_many_allocations_apart)
+{
+	struct arena a = {0};
+	char *p[2000];
+	for (int i = 0; i < 2000; i++)
+		p[i] = arena_printf(&a, "item-%d", i);
+	for (int i = 0; i < 2000; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "item-%d", i);
+		cr_assert_str_eq(p[i], want);
+	}
+	char *big = arena_alloc(&a, 200000);
+	memset(big, 1, 200000);
+	cr_assert_str_eq(p[0], "item-0");
+	arena_free(&a);
+}
+
+Test(diag, prints_like_a_compiler)
+{
+	struct diag d = {0};
+	diag_add(&d, DIAG_ERROR, "p.yaml", 14, 9, "install-priority \"%s\" is not an integer", "ten");
+	diag_add(&d, DIAG_WARNING, "p.yaml", 3, 1, "skipped");
+	char *out = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&out, &n);
+	diag_print(&d, f);
+	fclose(f);
+	cr_assert_str_eq(out, "p.yaml:14:9: error: install-priority \"ten\" is not an integer\n"
+			      "p.yaml:3:1: warning: skipped\n");
+	cr_assert_eq(d.nerr, 1);
+	free(out);
+	diag_free(&d);
+}
+
+Test(file, atomic_write_replaces_and_leaves_no_temp)
+{
+	char dir[] = "/tmp/am-lib-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/a/b/out.yaml", dir);
+	char sub[256];
+	snprintf(sub, sizeof(sub), "%s/a/b", dir);
+	cr_assert_eq(file_mkdirs(sub, 0755), 0);
+	cr_assert_eq(file_write_atomic(path, "one", 3), 0);
+	cr_assert_eq(file_write_atomic(path, "two!", 4), 0);
+	struct buf b = {0};
+	cr_assert_eq(file_read(path, &b), 0);
+	cr_assert_str_eq(b.s, "two!");
+	buf_free(&b);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) -eq 1", sub);
+	cr_assert_eq(system(cmd), 0, "a temporary file was left behind");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	system(cmd);
+}
+
+Test(file, atomic_write_into_missing_dir_fails_cleanly)
+{
+	cr_assert_neq(file_write_atomic("/nonexistent-dir/x/out.yaml", "x", 1), 0);
+}
+
+Test(path, join_and_dir)
+{
+	struct arena a = {0};
+	cr_assert_str_eq(path_join(&a, "ws", "profiles/a.yaml"), "ws/profiles/a.yaml");
+	cr_assert_str_eq(path_join(&a, ".", "a.yaml"), "a.yaml");
+	cr_assert_str_eq(path_join(&a, "ws", "/abs/a.yaml"), "/abs/a.yaml");
+	cr_assert_str_eq(path_join(&a, "ws", "./a.yaml"), "ws/a.yaml");
+	cr_assert_str_eq(path_dir(&a, "ws/profiles/a.yaml"), "ws/profiles");
+	cr_assert_str_eq(path_dir(&a, "a.yaml"), ".");
+	arena_free(&a);
+}

@@ -1,0 +1,257 @@
+/* unit tests of loading: addonmake.yaml, Palette exports (the real ones in
+ * ../shared/data when present), {{.spectro.*}} substitution, pack .Values
+ * templates, compile errors with positions. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../../src/model.h"
+#include "../testutil.h"
+
+static const char *
+data_file(const char *rel)
+{
+	static char path[2048];
+	const char *d = shared_data();
+	if (!d)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%s", d, rel);
+	return path;
+}
+
+static int
+count_warnings(const struct diag *d, const char *needle)
+{
+	int n = 0;
+	for (size_t i = 0; i < d->n; i++)
+		if (d->msg[i].severity == DIAG_WARNING && strstr(d->msg[i].text, needle))
+			n++;
+	return n;
+}
+
+Test(real_exports, mcp_profiles_keep_addons_and_warn_once_per_infra_layer)
+{
+	const char *names[] = {"profiles/get-started-palette-mcp-aws.json",
+			       "profiles/get-started-palette-mcp-azure.json"};
+	for (int k = 0; k < 2; k++) {
+		const char *f = data_file(names[k]);
+		if (!f)
+			cr_skip_test("../shared/data is not here");
+		struct arena a = {0};
+		struct diag d = {0};
+		struct profile p;
+		cr_assert_eq(profile_load(&a, f, &p, &d), 0);
+		cr_assert_eq(d.nerr, 0);
+		cr_assert_eq(p.npacks, 2);
+		cr_assert_str_eq(doc_str(doc_get(p.packs[0], "name")), "hello-universe");
+		cr_assert_str_eq(doc_str(doc_get(p.packs[1], "name")), "cost-analyzer");
+		cr_assert_eq(d.n, 4, "one warning per infrastructure layer, got %zu", d.n);
+		cr_assert_eq(count_warnings(&d, "skipping os layer"), 1);
+		cr_assert_eq(count_warnings(&d, "skipping k8s layer"), 1);
+		cr_assert_eq(count_warnings(&d, "skipping cni layer"), 1);
+		cr_assert_eq(count_warnings(&d, "skipping csi layer"), 1);
+		cr_assert_gt(d.msg[0].line, 0);
+		/* install orders: "0" given, and the default 0 */
+		struct subst_ctx sc = {"dev", p.name, p.version, p.variables, NULL, NULL, NULL, NULL};
+		for (size_t i = 0; i < p.npacks; i++) {
+			struct dnode *v = profile_values(&a, &p, doc_get(p.packs[i], "values"), &sc, &d);
+			cr_assert_not_null(v);
+			int64_t order = 0;
+			struct dnode *n = doc_path(v, "pack");
+			n = doc_get(n, "spectrocloud.com/install-priority");
+			if (n)
+				cr_assert_eq(parse_order(n, &order), 0);
+			cr_assert_eq(order, 0);
+		}
+		cr_assert_eq(d.nerr, 0);
+		arena_free(&a);
+		diag_free(&d);
+	}
+}
+
+Test(real_exports, template_profiles_take_the_variable_default)
+{
+	const char *names[] = {"profiles/cluster-template-profile-aws.json",
+			       "profiles/cluster-template-profile-azure.json"};
+	for (int k = 0; k < 2; k++) {
+		const char *f = data_file(names[k]);
+		if (!f)
+			cr_skip_test("../shared/data is not here");
+		struct arena a = {0};
+		struct diag d = {0};
+		struct profile p;
+		cr_assert_eq(profile_load(&a, f, &p, &d), 0);
+		cr_assert_eq(p.npacks, 1);
+		struct subst_ctx sc = {"dev", p.name, p.version, p.variables, NULL, NULL, NULL, NULL};
+		struct dnode *v = profile_values(&a, &p, doc_get(p.packs[0], "values"), &sc, &d);
+		cr_assert_not_null(v);
+		cr_assert_eq(d.nerr, 0);
+		struct dnode *r = doc_path(v, "manifests.hello-universe.replicas");
+		cr_assert_str_eq(doc_str(r), "1");
+		cr_assert_eq(r->style, DS_QUOTED, "the export quotes the placeholder");
+		/* a cluster value wins over the default */
+		struct arena b = {0};
+		struct dorigin o = {"x", 1, 1, 0, 1};
+		struct dnode **docs;
+		size_t n;
+		doc_parse(&b, "app_replicas: \"3\"", 17, &o, &docs, &n, &d);
+		sc.vars = docs[0];
+		v = profile_values(&a, &p, doc_get(p.packs[0], "values"), &sc, &d);
+		cr_assert_str_eq(doc_str(doc_path(v, "manifests.hello-universe.replicas")), "3");
+		arena_free(&a);
+		arena_free(&b);
+		diag_free(&d);
+	}
+}
+
+static int
+subst(const char *in, struct buf *out, struct diag *d, struct dnode *vars)
+{
+	struct subst_ctx sc = {"dev", "prof", "1.2.0", NULL, vars, NULL, NULL, NULL};
+	struct dorigin o = {"p.yaml", 5, 3, 2, 1};
+	buf_clear(out);
+	return subst_text(&sc, in, strlen(in), &o, out, d);
+}
+
+Test(subst, system_names_pipelines_and_foreign_placeholders)
+{
+	struct buf out = {0};
+	struct diag d = {0};
+	cr_assert_eq(subst("name: {{ .spectro.system.cluster.name }}-{{.spectro.system.clusterprofile.name}}", &out, &d, NULL), 0);
+	cr_assert_str_eq(out.s, "name: dev-prof");
+	cr_assert_eq(subst("v: {{.spectro.system.clusterprofile.version | quote}}", &out, &d, NULL), 0);
+	cr_assert_str_eq(out.s, "v: \"1.2.0\"");
+	cr_assert_eq(subst("v: {{.spectro.var.nope | default \"x\" | upper}}", &out, &d, NULL), 0);
+	cr_assert_str_eq(out.s, "v: X");
+	/* not ours: left alone */
+	cr_assert_eq(subst("msg: '{{ $labels.instance }}'", &out, &d, NULL), 0);
+	cr_assert_str_eq(out.s, "msg: '{{ $labels.instance }}'");
+	cr_assert_eq(d.nerr, 0);
+	buf_free(&out);
+}
+
+Test(subst, unknown_names_are_errors_with_positions)
+{
+	struct buf out = {0};
+	struct diag d = {0};
+	cr_assert_neq(subst("a: 1\nb: {{.spectro.var.missing}}\n", &out, &d, NULL), 0);
+	cr_assert_eq(d.nerr, 1);
+	cr_assert_str_eq(d.msg[0].file, "p.yaml");
+	cr_assert_eq(d.msg[0].line, 6);
+	cr_assert_eq(d.msg[0].col, 6);
+	cr_assert(strstr(d.msg[0].text, "unknown variable \"missing\""), "%s", d.msg[0].text);
+	cr_assert_neq(subst("{{.spectro.macro.m}} {{.spectro.var.x | trunc 3}}", &out, &d, NULL), 0);
+	cr_assert_eq(d.nerr, 3, "every error is reported");
+	cr_assert(strstr(d.msg[2].text, "trunc"), "%s", d.msg[2].text);
+	buf_free(&out);
+	diag_free(&d);
+}
+
+Test(tmpl, values_lookups_and_trim_markers)
+{
+	struct arena a = {0};
+	struct diag d = {0};
+	struct dorigin o = {"v", 1, 1, 0, 1};
+	struct dnode **docs;
+	size_t n;
+	const char *vals = "namespace: hello\nport: 8080\nnested: {image: x:1}\n";
+	doc_parse(&a, vals, strlen(vals), &o, &docs, &n, &d);
+	struct buf out = {0};
+	const char *t = "ns: {{ .Values.namespace }}\nport: {{- .Values.port }}\nimg: {{ .Values.nested.image -}}   \nmissing: '{{ .Values.nope }}'\n";
+	cr_assert_eq(tmpl_render(t, strlen(t), docs[0], "m.yaml", &out, &d), 0);
+	cr_assert_str_eq(out.s, "ns: hello\nport:8080\nimg: x:1missing: ''\n");
+	buf_free(&out);
+	arena_free(&a);
+}
+
+Test(tmpl, unsupported_actions_name_file_and_line)
+{
+	struct diag d = {0};
+	struct buf out = {0};
+	const char *t = "a: 1\n{{ if .Values.x }}\nb: 2\n{{ end }}\n";
+	cr_assert_neq(tmpl_render(t, strlen(t), NULL, "pack/manifests/m.yaml", &out, &d), 0);
+	cr_assert_eq(d.nerr, 2);
+	cr_assert_str_eq(d.msg[0].file, "pack/manifests/m.yaml");
+	cr_assert_eq(d.msg[0].line, 2);
+	cr_assert(strstr(d.msg[0].text, "unsupported template action"), "%s", d.msg[0].text);
+	cr_assert_eq(d.msg[1].line, 4);
+	buf_free(&out);
+	diag_free(&d);
+}
+
+Test(order, integers_only)
+{
+	struct arena a = {0};
+	int64_t v;
+	cr_assert_eq(parse_order(doc_scalar(&a, "10", DS_QUOTED), &v), 0);
+	cr_assert_eq(v, 10);
+	cr_assert_eq(parse_order(doc_scalar(&a, "-5", DS_PLAIN), &v), 0);
+	cr_assert_eq(v, -5);
+	cr_assert_neq(parse_order(doc_scalar(&a, "ten", DS_QUOTED), &v), 0);
+	cr_assert_neq(parse_order(doc_scalar(&a, "1.5", DS_PLAIN), &v), 0);
+	cr_assert_neq(parse_order(doc_scalar(&a, "", DS_PLAIN), &v), 0);
+	cr_assert_neq(parse_order(doc_scalar(&a, "99999999999999999999", DS_PLAIN), &v), 0);
+	cr_assert(valid_dns_label("cert-manager"));
+	cr_assert(!valid_dns_label("Cert"));
+	cr_assert(!valid_dns_label("-x"));
+	arena_free(&a);
+}
+
+static const char *ws_head =
+	"registries:\n  - {name: Local, kind: pack, url: file://packs}\n"
+	"clusters:\n  - name: dev\n    target: {render: {dir: out}}\n";
+
+Test(workspace, unknown_keys_and_bad_durations)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "addonmake.yaml", "stat: x\nclusters:\n  - name: dev\n    target: {render: {dri: out}}\n"
+		"    layers:\n      p/l: {readiness: {timeout: 5 minutes}}\n");
+	char path[512];
+	snprintf(path, sizeof(path), "%s/addonmake.yaml", t.dir);
+	struct workspace w = {0};
+	struct diag d = {0};
+	cr_assert_neq(ws_load(&w, path, &d), 0);
+	cr_assert_geq(d.nerr, 3);
+	cr_assert(strstr(d.msg[0].text, "unknown key \"stat\""), "%s", d.msg[0].text);
+	cr_assert_eq(d.msg[0].line, 1);
+	cr_assert_eq(d.msg[0].col, 1);
+	int dri = 0, dur = 0;
+	for (size_t i = 0; i < d.n; i++) {
+		dri |= strstr(d.msg[i].text, "unknown key \"dri\"") != NULL;
+		dur |= strstr(d.msg[i].text, "is not a duration") != NULL;
+	}
+	cr_assert(dri && dur);
+	ws_free(&w);
+	diag_free(&d);
+	tws_free(&t);
+}
+
+Test(workspace, compiles_tiers_across_profiles)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "addonmake.yaml", "%s    profiles: [a.yaml, b.json]\n", ws_head);
+	tws_put(&t, "a.yaml", "metadata: {name: a}\nspec:\n  template:\n    packs:\n"
+		"      - name: one\n        type: manifest\n        values: |\n          pack:\n            spectrocloud.com/install-priority: \"10\"\n"
+		"        manifests: [{name: m, content: 'kind: ConfigMap'}]\n"
+		"      - name: two\n        type: manifest\n        manifests: [{name: m, content: 'kind: Secret'}]\n");
+	tws_put(&t, "b.json", "{\"metadata\": {\"name\": \"b\"}, \"spec\": {\"template\": {\"packs\": ["
+		"{\"name\": \"three\", \"type\": \"manifest\", \"values\": \"pack:\\n  spectrocloud.com/install-priority: -5\\n\","
+		" \"manifests\": [{\"name\": \"m\", \"content\": \"kind: Pod\"}]}]}}}\n");
+	char path[512];
+	snprintf(path, sizeof(path), "%s/addonmake.yaml", t.dir);
+	struct workspace w = {0};
+	struct diag d = {0};
+	cr_assert_eq(ws_load(&w, path, &d), 0);
+	cr_assert_eq(cluster_compile(&w, &w.clusters[0], &d), 0);
+	diag_print(&d, stderr);
+	struct graph *g = &w.clusters[0].g;
+	cr_assert_eq(g->ntiers, 3);
+	cr_assert_str_eq(g->nodes[0].id, "b/three");
+	cr_assert_eq(g->nodes[0].order, -5);
+	cr_assert_str_eq(g->nodes[1].id, "a/two");
+	cr_assert_str_eq(g->nodes[2].id, "a/one");
+	ws_free(&w);
+	diag_free(&d);
+	tws_free(&t);
+}
