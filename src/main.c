@@ -54,54 +54,56 @@ usage_err(const char *fmt, const char *arg)
 	fprintf(stderr, "addonmake: ");
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\nRun 'addonmake --help' for usage.\n");
-	return EXIT_USAGE;
+	return -1;
 }
 
-int
-main(int argc, char **argv)
+struct args {
+	const char *dir, *file, *cmd;
+	char **clusters, **layers; /* owned; NULL-terminated */
+	size_t ncl, nlayers;
+};
+
+/* 0: go on; 1: done (--help, --version); -1: usage error (printed) */
+static int
+parse_args(int argc, char **argv, struct run_opts *ro, struct args *g)
 {
-	struct run_opts ro = {0};
-	const char *dir = NULL, *file = "addonmake.yaml", *cmd = NULL;
-	char **clusters = xcalloc((size_t)argc + 1, sizeof(char *));
-	char **layers = xcalloc((size_t)argc + 1, sizeof(char *));
-	size_t ncl = 0, nlayers = 0;
 	static const char *const cmds[] = {"sync", "plan", "graph", "status", "prune", "clean",
 					   NULL};
 	for (int i = 1; i < argc; i++) {
 		char *a = argv[i];
 		if (a[0] != '-' || !a[1]) {
 			int is_cmd = 0;
-			for (const char *const *c = cmds; *c && !cmd && !nlayers; c++)
+			for (const char *const *c = cmds; *c && !g->cmd && !g->nlayers; c++)
 				if (strcmp(a, *c) == 0)
 					is_cmd = 1;
 			if (is_cmd)
-				cmd = a;
+				g->cmd = a;
 			else
-				layers[nlayers++] = a;
+				g->layers[g->nlayers++] = a;
 			continue;
 		}
 		if (strcmp(a, "--") == 0) {
 			while (++i < argc)
-				layers[nlayers++] = argv[i];
+				g->layers[g->nlayers++] = argv[i];
 			break;
 		}
 		if (a[1] == '-') {
 			if (strcmp(a, "--help") == 0) {
 				fputs(usage_text, stdout);
-				return EXIT_DONE;
+				return 1;
 			} else if (strcmp(a, "--version") == 0) {
 				printf("addonmake %s\n", VERSION);
-				return EXIT_DONE;
+				return 1;
 			} else if (strcmp(a, "--explain") == 0) {
-				ro.explain = 1;
+				ro->explain = 1;
 			} else if (strcmp(a, "--prune") == 0) {
-				ro.prune = 1;
+				ro->prune = 1;
 			} else if (strcmp(a, "--json") == 0) {
-				ro.json = 1;
+				ro->json = 1;
 			} else if (strcmp(a, "--detailed-exitcode") == 0) {
-				ro.detailed_exitcode = 1;
+				ro->detailed_exitcode = 1;
 			} else if (strcmp(a, "--wait-lock") == 0) {
-				ro.wait_lock = 1;
+				ro->wait_lock = 1;
 			} else {
 				return usage_err("unknown option %s", a);
 			}
@@ -109,48 +111,74 @@ main(int argc, char **argv)
 		}
 		for (char *p = a + 1; *p; p++) {
 			const char *val = NULL;
+			char opt[3] = {'-', *p, 0};
 			if (strchr("Cfcj", *p)) {
 				val = p[1] ? p + 1 : (i + 1 < argc ? argv[++i] : NULL);
-				if (!val) {
-					char opt[3] = {'-', *p, 0};
+				if (!val)
 					return usage_err("option %s needs a value", opt);
-				}
 			}
 			switch (*p) {
-			case 'C': dir = val; break;
-			case 'f': file = val; break;
-			case 'c': clusters[ncl++] = (char *)val; break;
+			case 'C': g->dir = val; break;
+			case 'f': g->file = val; break;
+			case 'c': g->clusters[g->ncl++] = (char *)val; break;
 			case 'j': {
 				char *end;
 				long n = strtol(val, &end, 10);
 				if (*end || n < 0 || n > 100000)
 					return usage_err("-j needs a number (0 = all), not \"%s\"", val);
-				ro.jobs = (int)n;
+				ro->jobs = (int)n;
 				break;
 			}
-			case 'k': ro.keep_going = 1; break;
-			case 'n': ro.dry_run = 1; break;
-			case 'B': ro.force = 1; break;
-			case 'v': ro.verbose = 1; break;
-			case 'q': ro.quiet = 1; break;
-			case 'h': fputs(usage_text, stdout); return EXIT_DONE;
-			default: {
-				char opt[3] = {'-', *p, 0};
-				return usage_err("unknown option %s", opt);
-			}
+			case 'k': ro->keep_going = 1; break;
+			case 'n': ro->dry_run = 1; break;
+			case 'B': ro->force = 1; break;
+			case 'v': ro->verbose = 1; break;
+			case 'q': ro->quiet = 1; break;
+			case 'h': fputs(usage_text, stdout); return 1;
+			default: return usage_err("unknown option %s", opt);
 			}
 			if (val)
 				break;
 		}
 	}
-	if (!cmd)
-		cmd = "sync";
-	if (dir && chdir(dir) < 0) {
-		fprintf(stderr, "addonmake: error: cannot change to %s: %s\n", dir, strerror(errno));
-		return EXIT_USAGE;
+	if (!g->cmd)
+		g->cmd = "sync";
+	if (g->nlayers && strcmp(g->cmd, "sync") && strcmp(g->cmd, "plan"))
+		return usage_err("%s takes no LAYER arguments", g->cmd);
+	return 0;
+}
+
+static int run(struct run_opts *ro, struct args *g);
+
+int
+main(int argc, char **argv)
+{
+	struct run_opts ro = {0};
+	struct args g = {0};
+	g.file = "addonmake.yaml";
+	g.clusters = xcalloc((size_t)argc + 1, sizeof(char *));
+	g.layers = xcalloc((size_t)argc + 1, sizeof(char *));
+	int rc = parse_args(argc, argv, &ro, &g);
+	if (rc == 0 && g.dir && chdir(g.dir) < 0) {
+		fprintf(stderr, "addonmake: error: cannot change to %s: %s\n", g.dir, strerror(errno));
+		rc = -1;
 	}
-	if (nlayers && strcmp(cmd, "sync") && strcmp(cmd, "plan"))
-		return usage_err("%s takes no LAYER arguments", cmd);
+	if (rc == 0)
+		rc = run(&ro, &g);
+	else
+		rc = rc > 0 ? EXIT_DONE : EXIT_USAGE;
+	free(g.clusters);
+	free(g.layers);
+	return rc;
+}
+
+/* loads, compiles and runs the command */
+static int
+run(struct run_opts *ro, struct args *g)
+{
+	const char *file = g->file, *cmd = g->cmd;
+	char **clusters = g->clusters, **layers = g->layers;
+	size_t ncl = g->ncl, nlayers = g->nlayers;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	struct workspace w = {0};
@@ -179,7 +207,7 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
-	struct cmd_ctx x = {&w, sel, nsel, &ro, nlayers ? layers : NULL};
+	struct cmd_ctx x = {&w, sel, nsel, ro, nlayers ? layers : NULL};
 	if (strcmp(cmd, "clean") == 0) {
 		rc = cmd_clean(&x, ncl == 0);
 		goto out;
@@ -211,8 +239,6 @@ main(int argc, char **argv)
 out:
 	diag_free(&d);
 	ws_free(&w);
-	free(clusters);
-	free(layers);
 	curl_global_cleanup();
 	return rc;
 }

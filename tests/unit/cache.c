@@ -294,6 +294,7 @@ Test(store, corrupt_record_is_an_error_naming_clean)
 	cr_assert_eq(store_get_layer(s, "dev", "p/x", &o, &a, &err), -1);
 	cr_assert(strstr(err.s, "corrupt or of an unknown version"), "%s", err.s);
 	cr_assert(strstr(err.s, "addonmake clean"), "%s", err.s);
+	buf_free(&err);
 	store_close(s);
 	arena_free(&a);
 	rmrf(dir);
