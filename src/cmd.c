@@ -69,6 +69,27 @@ note_removed(struct cmd_ctx *x, size_t nprune)
 			nprune == 1 ? " is" : "s are", nprune == 1 ? "it" : "them");
 }
 
+/* one line of plan output: JSON Lines with --json, else text */
+static void
+plan_line(FILE *f, int json, const char *cluster, const char *id,
+	  long long order, const char *action, const char *reason)
+{
+	if (!json) {
+		fprintf(f, "%s: %s %s (order %lld): %s\n", cluster, action, id, order, reason);
+		return;
+	}
+	struct buf b = {0};
+	buf_adds(&b, "{\"cluster\":");
+	json_str(&b, cluster);
+	buf_adds(&b, ",\"layer\":");
+	json_str(&b, id);
+	buf_printf(&b, ",\"order\":%lld,\"action\":\"%s\",\"reason\":", order, action);
+	json_str(&b, reason);
+	buf_adds(&b, "}\n");
+	fputs(b.s, f);
+	buf_free(&b);
+}
+
 static void
 plan_print(struct cmd_ctx *x, FILE *f)
 {
@@ -76,44 +97,14 @@ plan_print(struct cmd_ctx *x, FILE *f)
 		struct cluster *c = x->cl[i];
 		for (size_t k = 0; k < c->g.n; k++) {
 			struct layer *l = c->g.nodes[k].data;
-			if (!l->dirty)
-				continue;
-			if (x->ro->json) {
-				struct buf b = {0};
-				buf_adds(&b, "{\"cluster\":");
-				json_str(&b, c->name);
-				buf_adds(&b, ",\"layer\":");
-				json_str(&b, l->id);
-				buf_printf(&b, ",\"order\":%lld,\"action\":\"apply\",\"reason\":",
-					   (long long)l->order);
-				json_str(&b, l->reason);
-				buf_adds(&b, "}\n");
-				fputs(b.s, f);
-				buf_free(&b);
-			} else {
-				fprintf(f, "%s: apply %s (order %lld): %s\n", c->name, l->id,
-					(long long)l->order, l->reason);
-			}
+			if (l->dirty)
+				plan_line(f, x->ro->json, c->name, l->id, (long long)l->order,
+					  "apply", l->reason);
 		}
-		if (!x->ro->prune)
-			continue;
-		for (size_t k = 0; k < c->nremoved; k++) {
-			struct removed *rm = &c->removed[k];
-			if (x->ro->json) {
-				struct buf b = {0};
-				buf_adds(&b, "{\"cluster\":");
-				json_str(&b, c->name);
-				buf_adds(&b, ",\"layer\":");
-				json_str(&b, rm->id);
-				buf_printf(&b, ",\"order\":%lld,\"action\":\"prune\",\"reason\":"
-					   "\"removed from the profiles\"}\n", (long long)rm->rec.order);
-				fputs(b.s, f);
-				buf_free(&b);
-			} else {
-				fprintf(f, "%s: prune %s (order %lld): removed from the profiles\n",
-					c->name, rm->id, (long long)rm->rec.order);
-			}
-		}
+		for (size_t k = 0; x->ro->prune && k < c->nremoved; k++)
+			plan_line(f, x->ro->json, c->name, c->removed[k].id,
+				  (long long)c->removed[k].rec.order, "prune",
+				  "removed from the profiles");
 	}
 }
 

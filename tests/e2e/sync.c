@@ -88,6 +88,18 @@ Test(sync, comment_and_reindent_edits_are_noops)
 	r = am(&t, "sync");
 	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
 	res_free(&r);
+	/* re-indent: every line nested at 10+ spaces moves right by 2, the
+	 * values block and the manifest block scalars included */
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "sed -i 's/^          /            /' '%s/p.yaml'", t.dir);
+	cr_assert_eq(system(cmd), 0);
+	char *p = tws_get(&t, "p.yaml");
+	cr_assert(strstr(p, "\n            pack:\n"), "the edit re-indented nothing:\n%s", p);
+	free(p);
+	r = am(&t, "plan --json");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "");
+	res_free(&r);
 	tws_free(&t);
 }
 
@@ -255,6 +267,23 @@ Test(sync, quickstart_sample_runs)
 	free(s);
 	r = am(&t, "sync");
 	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(sync, jobs_limit_runs_a_tier_one_layer_at_a_time)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_exec_ws(&t, "sleep 0.2; ", NULL);
+	struct res r = am(&t, "-j 1");
+	assert_code(r, 0);
+	char *log = tws_get(&t, "log");
+	/* with -j 1 the two layers of tier 0 never overlap */
+	int a_start = line_of(log, "start p/a"), a_end = line_of(log, "end p/a");
+	int b_start = line_of(log, "start p/b"), b_end = line_of(log, "end p/b");
+	cr_assert(a_end < b_start || b_end < a_start, "tier 0 ran two layers at once:\n%s", log);
+	free(log);
 	res_free(&r);
 	tws_free(&t);
 }
