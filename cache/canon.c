@@ -5,6 +5,7 @@
  *   of the encoded key (ties keep source order: the later key wins on load
  *   but both are hashed, so a duplicate key is still a change).
  * The format is frozen: changing it changes every recorded hash. */
+#define _GNU_SOURCE /* qsort_r */
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -22,22 +23,22 @@ put_len(struct buf *out, uint64_t v)
 	} while (v);
 }
 
+/* a map entry: its encoded key at keys[off, off+len) */
 struct entry {
-	char *key;
-	size_t klen;
-	size_t idx;
+	size_t off, len, idx;
 };
 
 static int
-entry_cmp(const void *a, const void *b)
+entry_cmp(const void *a, const void *b, void *keys)
 {
 	const struct entry *x = a, *y = b;
-	size_t n = x->klen < y->klen ? x->klen : y->klen;
-	int c = memcmp(x->key, y->key, n);
+	const char *k = keys;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(k + x->off, k + y->off, n);
 	if (c)
 		return c;
-	if (x->klen != y->klen)
-		return x->klen < y->klen ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
@@ -61,21 +62,24 @@ canon_rec(struct buf *out, const struct dnode *n, int depth)
 	case D_MAP: {
 		buf_addc(out, 'm');
 		put_len(out, n->n);
-		struct entry *e = xcalloc(n->n, sizeof(*e));
+		/* keys are encoded into one scratch buffer, sorted by their
+		 * bytes, then copied out with their values */
+		struct entry one[16], *e = n->n <= 16 ? one : xcalloc(n->n, sizeof(*e));
+		struct buf keys = {0};
 		for (size_t i = 0; i < n->n; i++) {
-			struct buf k = {0};
-			canon_rec(&k, n->items[2 * i], depth + 1);
-			e[i].key = k.s;
-			e[i].klen = k.len;
+			e[i].off = keys.len;
+			canon_rec(&keys, n->items[2 * i], depth + 1);
+			e[i].len = keys.len - e[i].off;
 			e[i].idx = i;
 		}
-		qsort(e, n->n, sizeof(*e), entry_cmp);
+		qsort_r(e, n->n, sizeof(*e), entry_cmp, keys.s);
 		for (size_t i = 0; i < n->n; i++) {
-			buf_add(out, e[i].key, e[i].klen);
+			buf_add(out, keys.s + e[i].off, e[i].len);
 			canon_rec(out, n->items[2 * e[i].idx + 1], depth + 1);
-			free(e[i].key);
 		}
-		free(e);
+		buf_free(&keys);
+		if (e != one)
+			free(e);
 		break;
 	}
 	}

@@ -1,4 +1,5 @@
 /* graph: node storage, deterministic ordering and tier formation. */
+#define _GNU_SOURCE /* qsort_r */
 #include <stdlib.h>
 #include <string.h>
 #include "graph.h"
@@ -25,10 +26,24 @@ node_cmp(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+static int
+byid_cmp(const void *a, const void *b, void *nodes)
+{
+	const struct gnode *n = nodes;
+	return strcmp(n[*(const size_t *)a].id, n[*(const size_t *)b].id);
+}
+
 void
 graph_build(struct graph *g)
 {
 	qsort(g->nodes, g->n, sizeof(*g->nodes), node_cmp);
+	free(g->byid);
+	g->byid = malloc((g->n ? g->n : 1) * sizeof(*g->byid));
+	if (!g->byid)
+		abort();
+	for (size_t i = 0; i < g->n; i++)
+		g->byid[i] = i;
+	qsort_r(g->byid, g->n, sizeof(*g->byid), byid_cmp, g->nodes);
 	free(g->tiers);
 	g->tiers = NULL;
 	g->ntiers = 0;
@@ -59,9 +74,17 @@ graph_barrier_before(const struct graph *g, size_t tier)
 long
 graph_find(const struct graph *g, const char *id)
 {
-	for (size_t i = 0; i < g->n; i++)
-		if (strcmp(g->nodes[i].id, id) == 0)
-			return (long)i;
+	size_t lo = 0, hi = g->byid ? g->n : 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(g->nodes[g->byid[mid]].id, id);
+		if (c == 0)
+			return (long)g->byid[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return -1;
 }
 
@@ -70,5 +93,6 @@ graph_free(struct graph *g)
 {
 	free(g->nodes);
 	free(g->tiers);
+	free(g->byid);
 	memset(g, 0, sizeof(*g));
 }

@@ -38,6 +38,7 @@ struct graph {
 	size_t n, cap;
 	struct gtier *tiers;
 	size_t ntiers;
+	size_t *byid; /* node indices sorted by id, for graph_find */
 };
 
 void graph_add(struct graph *g, const struct gnode *n);
@@ -45,7 +46,7 @@ void graph_add(struct graph *g, const struct gnode *n);
 void graph_build(struct graph *g);
 /* the tier whose barrier node k depends on, or -1 for the first tier */
 long graph_barrier_before(const struct graph *g, size_t tier);
-/* index of the node with this id, or -1 */
+/* index of the node with this id, or -1 (O(log n) after graph_build) */
 long graph_find(const struct graph *g, const char *id);
 void graph_free(struct graph *g);
 

@@ -50,6 +50,18 @@ diag_print(const struct diag *d, FILE *f)
 }
 
 void
+diag_truncate(struct diag *d, size_t n)
+{
+	while (d->n > n) {
+		struct diag_msg *m = &d->msg[--d->n];
+		if (m->severity == DIAG_ERROR)
+			d->nerr--;
+		free(m->file);
+		free(m->text);
+	}
+}
+
+void
 diag_free(struct diag *d)
 {
 	for (size_t i = 0; i < d->n; i++) {

@@ -12,17 +12,37 @@
 int
 file_read(const char *path, struct buf *out)
 {
+	struct stat st;
+	return file_read_st(path, out, &st);
+}
+
+int
+file_read_st(const char *path, struct buf *out, struct stat *stp)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno;
 	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return e;
+	}
+	*stp = st;
+	if (S_ISDIR(st.st_mode)) {
 		close(fd);
 		return EISDIR;
 	}
-	char tmp[65536];
+	if (st.st_size > 0 && (size_t)st.st_size > out->cap) {
+		out->s = xrealloc(out->s, (size_t)st.st_size + 1);
+		out->cap = (size_t)st.st_size + 1;
+	}
 	for (;;) {
-		ssize_t n = read(fd, tmp, sizeof(tmp));
+		if (out->cap - out->len < 4096 + 1) {
+			out->cap = out->cap ? out->cap * 2 : 8192;
+			out->s = xrealloc(out->s, out->cap);
+		}
+		ssize_t n = read(fd, out->s + out->len, out->cap - out->len - 1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -32,7 +52,8 @@ file_read(const char *path, struct buf *out)
 		}
 		if (n == 0)
 			break;
-		buf_add(out, tmp, (size_t)n);
+		out->len += (size_t)n;
+		out->s[out->len] = 0;
 	}
 	if (!out->s)
 		buf_add(out, "", 0);

@@ -62,10 +62,29 @@ void diag_vadd(struct diag *d, int severity, const char *file, int line,
 /* prints "file:line:col: error: text", one a line */
 void diag_print(const struct diag *d, FILE *f);
 void diag_free(struct diag *d);
+/* forgets the messages after the first n */
+void diag_truncate(struct diag *d, size_t n);
+
+/* a map from strings to pointers; keys are not copied */
+struct strset {
+	const char **keys;
+	void **vals;
+	size_t n, cap;
+};
+/* the value slot of key, inserting it (value NULL) when absent; *added
+ * says which */
+void **strset_slot(struct strset *s, const char *key, int *added);
+/* the value of key, or NULL */
+void *strset_get(const struct strset *s, const char *key);
+void strset_free(struct strset *s);
 
 /* files */
 /* reads a whole file; returns 0 or an errno value */
 int file_read(const char *path, struct buf *out);
+struct stat;
+/* the same, and the stat of what was read (taken before reading, so a
+ * later change shows as a different mtime next time) */
+int file_read_st(const char *path, struct buf *out, struct stat *st);
 /* writes via a temporary file in the same directory and rename(2), so a
  * reader sees the old or the new content, never half; 0 or an errno value */
 int file_write_atomic(const char *path, const void *data, size_t len);

@@ -81,9 +81,13 @@ layer_add_docs(struct arena *a, struct layer *l, const char *file,
 struct cctx {
 	struct workspace *w;
 	struct cluster *c;
-	struct diag *d;
+	struct ldctx lc;
+	int keep;              /* content stays loaded (cross-layer references) */
+	struct layer *reload;  /* loading the content of this known layer */
 	struct layer **layers;
 	size_t n, cap;
+	struct strset ids;     /* id → layer */
+	size_t prof, entry;    /* where the current entry is */
 };
 
 static struct dnode *
@@ -106,8 +110,8 @@ static void
 manifest_entries(struct cctx *x, struct profile *p, struct layer *l,
 		 struct dnode *ms, const struct subst_ctx *sc)
 {
-	struct arena *a = &x->w->a;
-	struct diag *d = x->d;
+	struct arena *a = x->lc.a;
+	struct diag *d = x->lc.d;
 	if (!ms || doc_is_null(ms))
 		return;
 	if (ms->kind != D_SEQ) {
@@ -129,6 +133,10 @@ manifest_entries(struct cctx *x, struct profile *p, struct layer *l,
 				 "a manifest has either content: or file:, not both");
 			continue;
 		}
+		struct buf t = {0}, out = {0};
+		struct dorigin o;
+		const char *src, *where = p->file;
+		size_t len;
 		if (file) {
 			if (!doc_str(file)) {
 				diag_add(d, DIAG_ERROR, p->file, file->line, file->col,
@@ -136,42 +144,41 @@ manifest_entries(struct cctx *x, struct profile *p, struct layer *l,
 				continue;
 			}
 			const char *path = path_join(a, path_dir(a, p->file), file->s);
-			struct buf t = {0}, out = {0};
-			int e = file_read(path, &t);
+			int e = ld_read(&x->lc, path, &t);
 			if (e) {
 				diag_add(d, DIAG_ERROR, p->file, file->line, file->col,
 					 "cannot read manifest file %s: %s", path, strerror(e));
+				buf_free(&t);
 				continue;
 			}
-			struct dorigin o = {path, 1, 1, 0, 1};
-			if (!subst_text(sc, t.s, t.len, &o, &out, d)) {
-				char *src = arena_strndup(a, out.s, out.len);
-				layer_add_docs(a, l, path, src, out.len, &o, d);
-			}
-			buf_free(&t);
-			buf_free(&out);
+			o = (struct dorigin){path, 1, 1, 0, 1};
+			src = t.s;
+			len = t.len;
+			where = path;
 		} else if (content && content->kind == D_SCALAR) {
-			struct dorigin o;
-			struct buf out = {0};
 			dorigin_of_scalar(&o, p->file, p->src, content);
-			if (!subst_text(sc, content->s, content->len, &o, &out, d)) {
-				char *src = arena_strndup(a, out.s, out.len);
-				layer_add_docs(a, l, p->file, src, out.len, &o, d);
-			}
-			buf_free(&out);
+			src = content->s;
+			len = content->len;
 		} else {
 			diag_add(d, DIAG_ERROR, p->file, m->line, m->col,
 				 "a manifest needs content: (YAML text) or file: (a path)");
+			continue;
 		}
+		if (!subst_text(sc, src, len, &o, &out, d)) {
+			char *text = arena_strndup(a, out.s, out.len);
+			layer_add_docs(a, l, where, text, out.len, &o, d);
+		}
+		buf_free(&t);
+		buf_free(&out);
 	}
 }
 
-static void
-readiness_for(struct cctx *x, struct layer *l)
+void
+layer_readiness(struct workspace *w, struct cluster *c, struct layer *l)
 {
-	l->r = x->w->defaults;
-	for (size_t i = 0; i < x->c->nlopts; i++) {
-		struct layer_opts *o = &x->c->lopts[i];
+	l->r = w->defaults;
+	for (size_t i = 0; i < c->nlopts; i++) {
+		struct layer_opts *o = &c->lopts[i];
 		if (strcmp(o->id, l->id) != 0)
 			continue;
 		o->used = 1;
@@ -186,14 +193,48 @@ readiness_for(struct cctx *x, struct layer *l)
 	}
 }
 
-/* one packs[] entry → a layer */
+static const char *
+keep_str(struct cctx *x, const char *s)
+{
+	return !s || x->keep ? s : arena_strdup(&x->w->a, s);
+}
+
+/* a new layer's metadata, copied out of the content arena */
+static struct layer *
+persist(struct cctx *x, struct layer *l)
+{
+	if (x->keep) {
+		l->content = 1;
+		return l;
+	}
+	struct layer *p = arena_alloc(&x->w->a, sizeof(*p));
+	p->id = keep_str(x, l->id);
+	p->profile = keep_str(x, l->profile);
+	p->name = keep_str(x, l->name);
+	p->pack = keep_str(x, l->pack);
+	p->type = keep_str(x, l->type);
+	p->version = keep_str(x, l->version);
+	p->ns = keep_str(x, l->ns);
+	p->order = l->order;
+	p->at = l->at;
+	p->prof = l->prof;
+	p->entry = l->entry;
+	p->hash = l->hash;
+	p->r = l->r;
+	p->label = l->label;
+	return p;
+}
+
+/* one packs[] entry → a layer (or, when reloading, that layer's content) */
 static void
 layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 {
-	struct arena *a = &x->w->a;
-	struct diag *d = x->d;
+	struct arena *a = x->lc.a;
+	struct diag *d = x->lc.d;
 	struct layer *l = arena_alloc(a, sizeof(*l));
 	l->profile = p->name;
+	l->prof = x->prof;
+	l->entry = x->entry;
 	l->pack = doc_str(doc_get(e, "name"));
 	l->type = doc_str(doc_get(e, "type"));
 	if (!l->type)
@@ -201,7 +242,7 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 	l->version = doc_str(doc_get(e, "version"));
 	if (!l->version)
 		l->version = doc_str(doc_get(e, "tag"));
-	l->at = (struct pos){p->file, e->line, e->col};
+	l->at = (struct pos){x->c->profiles[x->prof], e->line, e->col};
 	struct subst_ctx sc = {x->c->name, p->name, p->version, p->variables,
 			       x->c->variables, x->c->macros, pack_values_of, x};
 	struct dnode *vnode = doc_get(e, "values");
@@ -224,8 +265,8 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 	struct dnode *base = NULL;
 	const char *base_file = NULL;
 	if (is_pack &&
-	    pack_resolve(x->w, l, doc_get(doc_get(e, "registry"), "metadata"), p->file,
-			 &base, &base_file, d))
+	    pack_resolve(&x->lc, l, doc_get(doc_get(e, "registry"), "metadata"), p->file,
+			 &base, &base_file))
 		return;
 	if (strcmp(type, "helm") == 0) {
 		diag_add(d, DIAG_ERROR, p->file, e->line, e->col,
@@ -263,23 +304,42 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 	n = pack_key(lvals, "spectrocloud.com/display-name");
 	l->name = n && doc_str(n) && *n->s ? n->s : l->pack;
 	l->id = arena_printf(a, "%s/%s", p->name, l->name);
-	for (size_t i = 0; i < x->n; i++)
-		if (strcmp(x->layers[i]->id, l->id) == 0) {
+	if (!x->reload) {
+		struct layer *other = strset_get(&x->ids, l->id);
+		if (other) {
 			diag_add(d, DIAG_ERROR, p->file, e->line, e->col,
 				 "duplicate layer %s: already defined at %s:%d:%d (give one a "
 				 "pack.spectrocloud.com/display-name)", l->id,
-				 x->layers[i]->at.file, x->layers[i]->at.line, x->layers[i]->at.col);
+				 other->at.file, other->at.line, other->at.col);
 			return;
 		}
-	if (is_pack && pack_manifests(x->w, l, d))
+	}
+	if (is_pack && pack_manifests(&x->lc, l))
 		return;
 	manifest_entries(x, p, l, doc_get(e, "manifests"), &sc);
-	if (strcmp(type, "manifest") == 0 && !doc_get(e, "manifests"))
+	if (strcmp(type, "manifest") == 0 && !doc_get(e, "manifests") && !x->reload)
 		diag_add(d, DIAG_WARNING, p->file, e->line, e->col,
 			 "manifest layer %s has no manifests", l->id);
-	readiness_for(x, l);
-	l->label = arena_printf(a, "%s\n%s%s%s", l->name, type, l->version ? " " : "",
+	layer_hash(x->c, l);
+	if (x->reload) {
+		if (strcmp(l->id, x->reload->id) == 0) {
+			struct layer *r = x->reload;
+			r->values = l->values;
+			r->docs = l->docs;
+			r->docfiles = l->docfiles;
+			r->ndocs = l->ndocs;
+			r->capdocs = l->capdocs;
+			r->hash = l->hash; /* what is applied is what is recorded */
+			r->content = 1;
+		}
+		return;
+	}
+	layer_readiness(x->w, x->c, l);
+	l->label = arena_printf(&x->w->a, "%s\n%s%s%s", l->name, type, l->version ? " " : "",
 				l->version ? l->version : "");
+	l = persist(x, l);
+	int added;
+	*strset_slot(&x->ids, l->id, &added) = l;
 	if (x->n == x->cap) {
 		x->cap = x->cap ? x->cap * 2 : 16;
 		x->layers = xrealloc(x->layers, x->cap * sizeof(*x->layers));
@@ -287,39 +347,108 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 	x->layers[x->n++] = l;
 }
 
-int
-cluster_compile(struct workspace *w, struct cluster *c, struct diag *d)
+static int
+has_pack_refs(const struct profile *p)
 {
-	struct cctx x = {w, c, d, NULL, 0, 0};
+	for (size_t j = 0; j < p->npacks; j++) {
+		struct dnode *v = doc_get(p->packs[j], "values");
+		if (v && v->kind == D_SCALAR && strstr(v->s, ".spectro.pack."))
+			return 1;
+	}
+	return 0;
+}
+
+/* loads profile i into the content arena and runs its entries */
+static int
+load_profile(struct cctx *x, struct profile *p, size_t i, int pass)
+{
+	x->prof = i;
+	for (size_t j = 0; j < p->npacks; j++) {
+		struct dnode *v = doc_get(p->packs[j], "values");
+		int deferred = v && v->kind == D_SCALAR && strstr(v->s, ".spectro.pack.");
+		x->entry = j;
+		if (x->reload && j != x->reload->entry)
+			continue;
+		if (pass == 0 || deferred)
+			layer_from_entry(x, p, p->packs[j], pass);
+	}
+	return 0;
+}
+
+static void
+check_profile_names(struct cctx *x, struct profile *ps, size_t n, struct strset *names)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!ps[i].name)
+			continue;
+		int added;
+		void **slot = strset_slot(names, ps[i].name, &added);
+		if (added) {
+			*slot = &ps[i];
+			continue;
+		}
+		struct profile *first = *slot;
+		diag_add(x->lc.d, DIAG_ERROR, ps[i].file, ps[i].root->line, ps[i].root->col,
+			 "two profiles of cluster %s are named \"%s\" (the other is %s); "
+			 "layer ids PROFILE/LAYER would collide", x->c->name, ps[i].name,
+			 first->file);
+	}
+}
+
+int
+cluster_compile(struct workspace *w, struct cluster *c, struct deps *deps, struct diag *d)
+{
+	struct cctx x = {w, c, {w, NULL, deps, d}, 0, NULL, NULL, 0, 0, {0}, 0, 0};
 	int nerr = d->nerr;
+	size_t ndeps0 = deps ? deps->n : 0, ndiag0 = d->n;
+	struct strset names = {0};
+	/* names are kept in the workspace arena; trees in one arena per
+	 * profile, freed once its layers are hashed. A cluster whose values
+	 * refer to other packs keeps everything loaded instead. */
 	struct profile *ps = arena_alloc(&w->a, (c->nprofiles + 1) * sizeof(*ps));
-	for (size_t i = 0; i < c->nprofiles; i++) {
-		struct profile *p = &ps[i];
-		if (profile_load(&w->a, c->profiles[i], p, d)) {
-			if (!p->root)
+	struct arena tmp = {0};
+	for (size_t i = 0; i < c->nprofiles && !x.keep; i++) {
+		x.lc.a = &tmp;
+		if (profile_load(&x.lc, c->profiles[i], &ps[i])) {
+			if (!ps[i].root)
 				diag_add(d, DIAG_ERROR, c->profile_at[i].file, c->profile_at[i].line,
 					 c->profile_at[i].col, "cluster %s: profile %s could not be loaded",
 					 c->name, c->profiles[i]);
-			p->npacks = 0;
-			if (!p->name)
-				continue;
+			ps[i].npacks = 0;
 		}
-		for (size_t j = 0; j < i; j++)
-			if (ps[j].name && strcmp(ps[j].name, p->name) == 0)
-				diag_add(d, DIAG_ERROR, p->file, p->root->line, p->root->col,
-					 "two profiles of cluster %s are named \"%s\" (the other is %s); "
-					 "layer ids PROFILE/LAYER would collide", c->name, p->name,
-					 ps[j].file);
+		if (has_pack_refs(&ps[i])) {
+			x.keep = 1;
+			break;
+		}
+		ps[i].name = ps[i].name ? arena_strdup(&w->a, ps[i].name) : NULL;
+		load_profile(&x, &ps[i], i, 0);
+		if (ps[i].root) {
+			/* only the position outlives the profile's arena */
+			struct dnode *r = doc_new(&w->a, D_MAP, 0);
+			r->line = ps[i].root->line;
+			r->col = ps[i].root->col;
+			ps[i].root = r;
+		}
+		arena_free(&tmp);
 	}
-	for (int pass = 0; pass < 2; pass++)
+	if (x.keep) {
+		/* start over with everything in the workspace arena */
+		arena_free(&tmp);
+		x.n = 0;
+		strset_free(&x.ids);
+		if (deps)
+			deps->n = ndeps0;
+		diag_truncate(d, ndiag0);
+		x.lc.a = &w->a;
 		for (size_t i = 0; i < c->nprofiles; i++)
-			for (size_t j = 0; j < ps[i].npacks; j++) {
-				struct dnode *v = doc_get(ps[i].packs[j], "values");
-				int deferred = v && v->kind == D_SCALAR &&
-					       strstr(v->s, ".spectro.pack.");
-				if (pass == 0 || deferred)
-					layer_from_entry(&x, &ps[i], ps[i].packs[j], pass);
-			}
+			if (profile_load(&x.lc, c->profiles[i], &ps[i]))
+				ps[i].npacks = 0;
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t i = 0; i < c->nprofiles; i++)
+				load_profile(&x, &ps[i], i, pass);
+	}
+	check_profile_names(&x, ps, c->nprofiles, &names);
+	strset_free(&names);
 	for (size_t i = 0; i < c->nlopts; i++)
 		if (!c->lopts[i].used)
 			diag_add(d, DIAG_ERROR, c->lopts[i].at.file, c->lopts[i].at.line,
@@ -330,14 +459,48 @@ cluster_compile(struct workspace *w, struct cluster *c, struct diag *d)
 		memcpy(c->layers, x.layers, x.n * sizeof(*x.layers));
 	c->nlayers = x.n;
 	free(x.layers);
+	strset_free(&x.ids);
 	if (d->nerr > nerr)
 		return -1;
+	cluster_graph(c);
+	return 0;
+}
+
+void
+cluster_graph(struct cluster *c)
+{
+	graph_free(&c->g);
 	for (size_t i = 0; i < c->nlayers; i++) {
 		struct layer *l = c->layers[i];
-		layer_hash(c, l);
 		struct gnode gn = {l->id, l->label, l->order, GS_UNKNOWN, 0, l};
 		graph_add(&c->g, &gn);
 	}
 	graph_build(&c->g);
-	return 0;
+}
+
+int
+layer_load_content(struct workspace *w, struct cluster *c, struct layer **ls,
+		   size_t n, struct arena *a, struct diag *d)
+{
+	struct cctx x = {w, c, {w, a, NULL, d}, 0, NULL, NULL, 0, 0, {0}, 0, 0};
+	int nerr = d->nerr;
+	/* one parse per profile: the layers of one profile are handled
+	 * together (n is a tier's dirty layers: a quadratic scan is fine) */
+	for (size_t i = 0; i < n; i++) {
+		if (ls[i]->content)
+			continue;
+		struct profile p;
+		if (profile_load(&x.lc, c->profiles[ls[i]->prof], &p))
+			continue;
+		for (size_t k = i; k < n; k++) {
+			if (ls[k]->content || ls[k]->prof != ls[i]->prof)
+				continue;
+			x.reload = ls[k];
+			load_profile(&x, &p, ls[k]->prof, 0);
+			if (!ls[k]->content && d->nerr == nerr)
+				diag_add(d, DIAG_ERROR, ls[k]->at.file, ls[k]->at.line, ls[k]->at.col,
+					 "layer %s is no longer where it was when the run began", ls[k]->id);
+		}
+	}
+	return d->nerr > nerr ? -1 : 0;
 }

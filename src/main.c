@@ -213,7 +213,7 @@ run(struct run_opts *ro, struct args *g)
 		goto out;
 	}
 	for (size_t i = 0; i < nsel; i++)
-		cluster_compile(&w, sel[i], &d);
+		cluster_compile(&w, sel[i], NULL, &d);
 	diag_print(&d, stderr);
 	if (d.nerr) {
 		fprintf(stderr, "addonmake: %d error%s; nothing was applied.\n", d.nerr,

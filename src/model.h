@@ -52,6 +52,10 @@ struct target_cfg {
 	const char *kubeconfig, *context;
 };
 
+/* A layer's metadata (ids, order, hash, readiness) lives in the workspace
+ * arena for the whole run. Its content (values, documents) lives in a
+ * content arena only while it is needed: while hashing, and again while its
+ * tier is applied (layer_load_content). */
 struct layer {
 	const char *id;       /* PROFILE/LAYER */
 	const char *profile;  /* profile name */
@@ -62,6 +66,8 @@ struct layer {
 	const char *ns;
 	int64_t order;
 	struct pos at;        /* the packs[] entry */
+	size_t prof, entry;   /* cluster profile index, index among its add-on packs */
+	int content;          /* values/docs are loaded */
 	struct dnode *values; /* merged values */
 	struct dnode **docs;  /* manifest documents, in order */
 	size_t ndocs;
@@ -116,9 +122,43 @@ struct workspace {
 
 /* addonmake.yaml → workspace (no profiles loaded yet); errors go to d */
 int ws_load(struct workspace *w, const char *file, struct diag *d);
-/* loads the profiles of one cluster into c->layers and builds c->g */
-int cluster_compile(struct workspace *w, struct cluster *c, struct diag *d);
 void ws_free(struct workspace *w);
+
+/* the files a cluster's layers were read from, with what stat said then;
+ * size -1: the file was absent */
+struct dep {
+	const char *path;
+	int64_t size, mtime_ns, ctime_ns;
+	uint64_t ino;
+};
+struct deps {
+	struct dep *v;
+	size_t n, cap;
+};
+
+/* what every loader needs: where content goes, what was read, errors */
+struct ldctx {
+	struct workspace *w;
+	struct arena *a;    /* content: trees, texts */
+	struct deps *deps;  /* NULL: do not record */
+	struct diag *d;
+};
+/* reads a file, recording it as a dependency; 0 or an errno value */
+int ld_read(struct ldctx *lc, const char *path, struct buf *out);
+
+/* loads the profiles of one cluster into c->layers and builds c->g; the
+ * files read are appended to deps (may be NULL) */
+int cluster_compile(struct workspace *w, struct cluster *c, struct deps *deps,
+		    struct diag *d);
+/* loads the content of layers (all of cluster c) into arena a, each
+ * profile read once; errors go to d and leave that layer unloaded */
+int layer_load_content(struct workspace *w, struct cluster *c,
+		       struct layer **ls, size_t n, struct arena *a,
+		       struct diag *d);
+/* builds c->g from c->layers */
+void cluster_graph(struct cluster *c);
+/* the persistent part of compiling: readiness settings of a layer */
+void layer_readiness(struct workspace *w, struct cluster *c, struct layer *l);
 
 /* a profile file's add-on layers, before pack content is resolved */
 struct subst_ctx;
@@ -131,8 +171,7 @@ struct profile {
 	struct dnode **packs;  /* addon entries of spec.template.packs */
 	size_t npacks;
 };
-int profile_load(struct arena *a, const char *file, struct profile *p,
-		 struct diag *d);
+int profile_load(struct ldctx *lc, const char *file, struct profile *p);
 
 /* a pack entry's values as a mapping: placeholders substituted, then
  * parsed (positions stay those of the profile file) */
@@ -157,11 +196,11 @@ int tmpl_render(const char *text, size_t len, const struct dnode *values,
 		const char *file, struct buf *out, struct diag *d);
 
 /* resolves a pack layer's content from a file:// registry */
-int pack_resolve(struct workspace *w, struct layer *l, struct dnode *regmeta,
+int pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 		 const char *profile_file, struct dnode **base,
-		 const char **base_file, struct diag *d);
+		 const char **base_file);
 /* renders a pack's kubeManifests with .Values from l->values */
-int pack_manifests(struct workspace *w, struct layer *l, struct diag *d);
+int pack_manifests(struct ldctx *lc, struct layer *l);
 /* appends the documents of a rendered text to the layer */
 int layer_add_docs(struct arena *a, struct layer *l, const char *file,
 		   const char *text, size_t len, const struct dorigin *o,

@@ -21,14 +21,17 @@ find_registry(struct workspace *w, struct dnode *meta)
 }
 
 static struct dnode *
-parse_file(struct arena *a, const char *path, struct diag *d, int *missing)
+parse_file(struct ldctx *lc, const char *path, int *missing)
 {
+	struct arena *a = lc->a;
+	struct diag *d = lc->d;
 	struct buf t = {0};
-	int e = file_read(path, &t);
+	int e = ld_read(lc, path, &t);
 	*missing = e == ENOENT;
 	if (e) {
 		if (!*missing)
 			diag_add(d, DIAG_ERROR, path, 0, 0, "cannot read: %s", strerror(e));
+		buf_free(&t);
 		return NULL;
 	}
 	char *src = arena_strndup(a, t.s, t.len);
@@ -43,11 +46,13 @@ parse_file(struct arena *a, const char *path, struct diag *d, int *missing)
 }
 
 int
-pack_resolve(struct workspace *w, struct layer *l, struct dnode *regmeta,
+pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 	     const char *profile_file, struct dnode **base,
-	     const char **base_file, struct diag *d)
+	     const char **base_file)
 {
-	struct arena *a = &w->a;
+	struct workspace *w = lc->w;
+	struct arena *a = lc->a;
+	struct diag *d = lc->d;
 	*base = NULL;
 	*base_file = NULL;
 	const char *rname = doc_str(doc_get(regmeta, "name"));
@@ -82,7 +87,7 @@ pack_resolve(struct workspace *w, struct layer *l, struct dnode *regmeta,
 	const char *dir = arena_printf(a, "%s/%s-%s", r->url + 7, l->pack, l->version);
 	int missing;
 	const char *pj = arena_printf(a, "%s/pack.json", dir);
-	struct dnode *meta = parse_file(a, pj, d, &missing);
+	struct dnode *meta = parse_file(lc, pj, &missing);
 	if (!meta) {
 		if (missing)
 			diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
@@ -93,7 +98,7 @@ pack_resolve(struct workspace *w, struct layer *l, struct dnode *regmeta,
 	l->pack_dir = dir;
 	l->pack_json = meta;
 	const char *vf = arena_printf(a, "%s/values.yaml", dir);
-	struct dnode *vals = parse_file(a, vf, d, &missing);
+	struct dnode *vals = parse_file(lc, vf, &missing);
 	if (!vals && !missing)
 		return -1;
 	if (vals && vals->kind != D_MAP && !doc_is_null(vals)) {
@@ -123,9 +128,10 @@ basename_noext(struct arena *a, const char *path)
 }
 
 int
-pack_manifests(struct workspace *w, struct layer *l, struct diag *d)
+pack_manifests(struct ldctx *lc, struct layer *l)
 {
-	struct arena *a = &w->a;
+	struct arena *a = lc->a;
+	struct diag *d = lc->d;
 	const char *pj = arena_printf(a, "%s/pack.json", l->pack_dir);
 	struct dnode *km = doc_get(l->pack_json, "kubeManifests");
 	if (!km || doc_is_null(km))
@@ -145,10 +151,11 @@ pack_manifests(struct workspace *w, struct layer *l, struct diag *d)
 		}
 		const char *path = arena_printf(a, "%s/%s", l->pack_dir, rel);
 		struct buf t = {0}, out = {0};
-		int e = file_read(path, &t);
+		int e = ld_read(lc, path, &t);
 		if (e) {
 			diag_add(d, DIAG_ERROR, pj, km->items[i]->line, km->items[i]->col,
 				 "cannot read manifest %s: %s", path, strerror(e));
+			buf_free(&t);
 			rc = -1;
 			continue;
 		}

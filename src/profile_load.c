@@ -4,7 +4,35 @@
  * Infrastructure layers are skipped with one warning each: the cluster's
  * infrastructure owns them. */
 #include <string.h>
+#include <sys/stat.h>
 #include "model.h"
+
+int
+ld_read(struct ldctx *lc, const char *path, struct buf *out)
+{
+	struct stat st;
+	int e = file_read_st(path, out, &st);
+	if (!lc->deps)
+		return e;
+	struct deps *ds = lc->deps;
+	if (ds->n == ds->cap) {
+		ds->cap = ds->cap ? ds->cap * 2 : 64;
+		ds->v = xrealloc(ds->v, ds->cap * sizeof(*ds->v));
+	}
+	struct dep *dp = &ds->v[ds->n++];
+	dp->path = arena_strdup(&lc->w->a, path);
+	if (e) {
+		dp->size = -1;
+		dp->mtime_ns = dp->ctime_ns = 0;
+		dp->ino = 0;
+	} else {
+		dp->size = (int64_t)st.st_size;
+		dp->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		dp->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+		dp->ino = (uint64_t)st.st_ino;
+	}
+	return e;
+}
 
 static int
 is_infra_layer(const char *layer)
@@ -17,16 +45,18 @@ is_infra_layer(const char *layer)
 }
 
 int
-profile_load(struct arena *a, const char *file, struct profile *p,
-	     struct diag *d)
+profile_load(struct ldctx *lc, const char *file, struct profile *p)
 {
+	struct arena *a = lc->a;
+	struct diag *d = lc->d;
 	struct buf text = {0};
 	int nerr = d->nerr;
 	memset(p, 0, sizeof(*p));
 	p->file = file;
-	int e = file_read(file, &text);
+	int e = ld_read(lc, file, &text);
 	if (e) {
 		diag_add(d, DIAG_ERROR, file, 0, 0, "cannot read the profile: %s", strerror(e));
+		buf_free(&text);
 		return -1;
 	}
 	p->src = arena_strndup(a, text.s, text.len);

@@ -24,6 +24,7 @@ struct job {
 	char **env;
 	int64_t started_wall;
 	pthread_t th;
+	int thread;     /* th was started */
 	/* written by the worker under r->mu */
 	int done, result, applied, seq;
 	struct buf err, inv, waiting;
@@ -269,13 +270,52 @@ stop_code(int sig)
 	return sig == SIGTERM ? EXIT_TERM : EXIT_INT;
 }
 
+/* loads the content of the tier's dirty layers that do not have it, into
+ * a (one parse per profile); returns the layers loaded, for unload */
+static size_t
+load_tier(struct runner *r, struct workspace *w, struct cluster *c,
+	  const struct gtier *tr, struct arena *a, struct layer **loaded)
+{
+	size_t n = 0;
+	for (size_t i = tr->first; i < tr->first + tr->n; i++) {
+		struct layer *l = c->g.nodes[i].data;
+		if (l->dirty && !l->content)
+			loaded[n++] = l;
+	}
+	if (!n)
+		return 0;
+	struct diag d = {0};
+	layer_load_content(w, c, loaded, n, a, &d);
+	if (d.n) {
+		out_finish(r->out);
+		diag_print(&d, stderr);
+	}
+	diag_free(&d);
+	return n;
+}
+
+static void
+unload(struct layer **ls, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		ls[i]->content = 0;
+		ls[i]->values = NULL;
+		ls[i]->docs = NULL;
+		ls[i]->docfiles = NULL;
+		ls[i]->ndocs = ls[i]->capdocs = 0;
+	}
+}
+
 /* runs the dirty layers of one tier; 0 all ready, 1 some failed, 2 stopped */
 static int
 run_tier(struct runner *r, struct workspace *w, struct cluster *c,
-	 const struct target_ops *ops, size_t t, struct arena *a)
+	 const struct target_ops *ops, size_t t)
 {
 	const struct gtier *tr = &c->g.tiers[t];
 	struct job *jobs = xcalloc(tr->n, sizeof(*jobs));
+	struct layer **loaded = xcalloc(tr->n, sizeof(*loaded));
+	struct arena ta = {0}, *a = &ta;
+	size_t nloaded = load_tier(r, w, c, tr, a, loaded);
 	size_t n = 0;
 	for (size_t i = tr->first; i < tr->first + tr->n; i++) {
 		struct layer *l = c->g.nodes[i].data;
@@ -283,7 +323,8 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 			continue;
 		struct job *j = &jobs[n++];
 		struct buf text = {0};
-		layer_render(l, &text);
+		if (l->content)
+			layer_render(l, &text);
 		j->r = r;
 		j->ops = ops;
 		j->tc = (struct target_ctx){w, c, &r->ps};
@@ -313,12 +354,18 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 			out_event(r->out, "apply", c->name, j->l->id, (long long)j->l->order,
 				  r->ro->json ? j->l->reason : NULL);
 			pthread_mutex_lock(&r->mu);
-			if (pthread_create(&j->th, NULL, worker, j)) {
+			running++;
+			if (!j->l->content) {
+				j->done = 1;
+				j->result = T_FAILED;
+				buf_adds(&j->err, "its content could not be loaded (see the errors above)");
+			} else if (pthread_create(&j->th, NULL, worker, j)) {
 				j->done = 1;
 				j->result = T_FAILED;
 				buf_adds(&j->err, "cannot start a thread");
+			} else {
+				j->thread = 1;
 			}
-			running++;
 		}
 		if (r->stop && next < n) {
 			/* never started: they stay pending */
@@ -333,7 +380,8 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 			if (j->done == 1) {
 				j->done = 2;
 				pthread_mutex_unlock(&r->mu);
-				pthread_join(j->th, NULL);
+				if (j->thread)
+					pthread_join(j->th, NULL);
 				running--;
 				finished++;
 				r->out->done++;
@@ -383,6 +431,9 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 	}
 	free(seq);
 	free(jobs);
+	unload(loaded, nloaded);
+	free(loaded);
+	arena_free(&ta);
 	return stopped ? 2 : failed ? 1 : 0;
 }
 
@@ -405,10 +456,9 @@ run_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 		return stop_code(sig);
 	if (!r->ro->dry_run && mark_pending(r, c))
 		return EXIT_FAILED;
-	struct arena a = {0};
 	int rc = EXIT_DONE;
 	for (size_t t = 0; t < c->g.ntiers; t++) {
-		int tr = run_tier(r, w, c, ops, t, &a);
+		int tr = run_tier(r, w, c, ops, t);
 		if (tr == 2) {
 			pthread_mutex_lock(&r->mu);
 			rc = stop_code(r->stop);
@@ -428,7 +478,6 @@ run_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 			break;
 		}
 	}
-	arena_free(&a);
 	return rc;
 }
 

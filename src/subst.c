@@ -205,46 +205,55 @@ subst_text(const struct subst_ctx *c, const char *text, size_t len,
 	const char *end = text + len;
 	buf_add(out, "", 0);
 	for (const char *p = text; p < end;) {
-		if (p + 1 < end && p[0] == '{' && p[1] == '{') {
-			const char *close = NULL;
-			for (const char *q = p + 2; q + 1 < end; q++)
-				if (q[0] == '}' && q[1] == '}') {
-					close = q;
-					break;
-				}
-			const char *s = p + 2;
-			while (s < (close ? close : end) && isspace((unsigned char)*s))
-				s++;
-			if (close && (size_t)(close - s) >= 9 && strncmp(s, ".spectro.", 9) == 0) {
-				const char *e = s;
-				while (e < close && !isspace((unsigned char)*e) && *e != '|')
-					e++;
-				char *name = arena_strndup(&tmp, s, (size_t)(e - s));
-				char *rest = arena_strndup(&tmp, e, (size_t)(close - e));
-				const char *why = NULL;
-				const char *val = lookup(c, name, &why, &tmp);
-				int pr = pipeline(rest, val, out, &why, &tmp);
-				if (pr) {
-					int fl, fc;
-					dorigin_map(o, line, col, &fl, &fc);
-					if (pr > 0 && !why)
-						why = "unknown name";
-					diag_add(d, DIAG_ERROR, o->file, fl, fc, "%s", why);
-					rc = -1;
-				}
-				for (const char *q = p; q < close + 2; q++)
-					col++;
-				p = close + 2;
-				continue;
-			}
-		}
-		if (*p == '\n') {
+		/* copy up to the next "{{" in one go, counting lines */
+		const char *q = p;
+		while ((q = memchr(q, '{', (size_t)(end - q))) && q + 1 < end && q[1] != '{')
+			q++;
+		if (!q || q + 1 >= end)
+			q = end;
+		for (const char *nl = p; (nl = memchr(nl, '\n', (size_t)(q - nl))); nl++) {
 			line++;
-			col = 1;
-		} else {
-			col++;
+			col = 1 - (int)(nl + 1 - p);
 		}
-		buf_addc(out, *p++);
+		col += (int)(q - p);
+		buf_add(out, p, (size_t)(q - p));
+		p = q;
+		if (p >= end)
+			break;
+		const char *close = NULL;
+		for (const char *c2 = p + 2; c2 + 1 < end; c2++)
+			if (c2[0] == '}' && c2[1] == '}') {
+				close = c2;
+				break;
+			}
+		const char *s = p + 2;
+		while (s < (close ? close : end) && isspace((unsigned char)*s))
+			s++;
+		if (close && (size_t)(close - s) >= 9 && strncmp(s, ".spectro.", 9) == 0) {
+			const char *e = s;
+			while (e < close && !isspace((unsigned char)*e) && *e != '|')
+				e++;
+			char *name = arena_strndup(&tmp, s, (size_t)(e - s));
+			char *rest = arena_strndup(&tmp, e, (size_t)(close - e));
+			const char *why = NULL;
+			const char *val = lookup(c, name, &why, &tmp);
+			int pr = pipeline(rest, val, out, &why, &tmp);
+			if (pr) {
+				int fl, fc;
+				dorigin_map(o, line, col, &fl, &fc);
+				if (pr > 0 && !why)
+					why = "unknown name";
+				diag_add(d, DIAG_ERROR, o->file, fl, fc, "%s", why);
+				rc = -1;
+			}
+			col += (int)(close + 2 - p);
+			p = close + 2;
+			continue;
+		}
+		/* not ours: keep the braces and go on after them */
+		buf_add(out, p, 2);
+		col += 2;
+		p += 2;
 	}
 	arena_free(&tmp);
 	return rc;

@@ -39,7 +39,8 @@ Test(real_exports, mcp_profiles_keep_addons_and_warn_once_per_infra_layer)
 		struct arena a = {0};
 		struct diag d = {0};
 		struct profile p;
-		cr_assert_eq(profile_load(&a, f, &p, &d), 0);
+		struct ldctx lc = {NULL, &a, NULL, &d};
+		cr_assert_eq(profile_load(&lc, f, &p), 0);
 		cr_assert_eq(d.nerr, 0);
 		cr_assert_eq(p.npacks, 2);
 		cr_assert_str_eq(doc_str(doc_get(p.packs[0], "name")), "hello-universe");
@@ -79,7 +80,8 @@ Test(real_exports, template_profiles_take_the_variable_default)
 		struct arena a = {0};
 		struct diag d = {0};
 		struct profile p;
-		cr_assert_eq(profile_load(&a, f, &p, &d), 0);
+		struct ldctx lc = {NULL, &a, NULL, &d};
+		cr_assert_eq(profile_load(&lc, f, &p), 0);
 		cr_assert_eq(p.npacks, 1);
 		struct subst_ctx sc = {"dev", p.name, p.version, p.variables, NULL, NULL, NULL, NULL};
 		struct dnode *v = profile_values(&a, &p, doc_get(p.packs[0], "values"), &sc, &d);
@@ -243,7 +245,7 @@ Test(workspace, compiles_tiers_across_profiles)
 	struct workspace w = {0};
 	struct diag d = {0};
 	cr_assert_eq(ws_load(&w, path, &d), 0);
-	cr_assert_eq(cluster_compile(&w, &w.clusters[0], &d), 0);
+	cr_assert_eq(cluster_compile(&w, &w.clusters[0], NULL, &d), 0);
 	diag_print(&d, stderr);
 	struct graph *g = &w.clusters[0].g;
 	cr_assert_eq(g->ntiers, 3);

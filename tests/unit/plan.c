@@ -41,7 +41,7 @@ load(struct fx *f, int replicas)
 	snprintf(path, sizeof(path), "%s/addonmake.yaml", f->t.dir);
 	memset(&f->w, 0, sizeof(f->w));
 	cr_assert_eq(ws_load(&f->w, path, &f->d), 0);
-	cr_assert_eq(cluster_compile(&f->w, &f->w.clusters[0], &f->d), 0);
+	cr_assert_eq(cluster_compile(&f->w, &f->w.clusters[0], NULL, &f->d), 0);
 }
 
 static struct layer *
