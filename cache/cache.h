@@ -69,7 +69,16 @@ struct store_put {
 };
 int store_write(struct store *s, const char *cluster,
 		const struct store_put *puts, size_t n, struct buf *err);
+/* forgets a cluster's records and snapshot */
 int store_clear_cluster(struct store *s, const char *cluster, struct buf *err);
+
+/* the stat cache: one snapshot per cluster, bytes the caller defines (what
+ * the cluster was compiled from and to). Get copies into a: 0 found, 1
+ * absent, -1 error. Put with p NULL deletes. */
+int store_get_snapshot(struct store *s, const char *cluster, char **p, size_t *n,
+		       struct arena *a, struct buf *err);
+int store_put_snapshot(struct store *s, const char *cluster, const void *p,
+		       size_t n, struct buf *err);
 
 /* encodes/decodes one record (exposed for tests) */
 void layer_rec_encode(struct buf *out, const struct layer_rec *r);

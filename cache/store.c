@@ -13,7 +13,7 @@
 
 struct store {
 	MDB_env *env;
-	MDB_dbi layers, meta;
+	MDB_dbi layers, meta, files;
 	MDB_txn *rtxn; /* the open read transaction, if any */
 	int readonly, empty;
 	char *path;
@@ -90,6 +90,8 @@ store_open(struct store **out, const char *dir, int readonly, struct buf *err)
 	rc = mdb_dbi_open(t, "layers", flags, &s->layers);
 	if (!rc)
 		rc = mdb_dbi_open(t, "meta", flags, &s->meta);
+	if (!rc)
+		rc = mdb_dbi_open(t, "files", flags, &s->files);
 	if (rc == MDB_NOTFOUND && readonly) {
 		mdb_txn_abort(t);
 		mdb_env_close(s->env);
@@ -344,6 +346,10 @@ static int
 do_clear(MDB_txn *t, struct store *s, void *vctx)
 {
 	const char *cluster = vctx;
+	MDB_val sk = {strlen(cluster), (void *)cluster};
+	int drc = mdb_del(t, s->files, &sk, NULL);
+	if (drc && drc != MDB_NOTFOUND)
+		return drc;
 	MDB_cursor *c;
 	int rc = mdb_cursor_open(t, s->layers, &c);
 	if (rc)
@@ -367,4 +373,54 @@ int
 store_clear_cluster(struct store *s, const char *cluster, struct buf *err)
 {
 	return write_txn(s, do_clear, (void *)cluster, err);
+}
+
+int
+store_get_snapshot(struct store *s, const char *cluster, char **p, size_t *n,
+		   struct arena *a, struct buf *err)
+{
+	if (s->empty)
+		return 1;
+	int own = !s->rtxn;
+	if (own && store_read_begin(s, err))
+		return -1;
+	MDB_val key = {strlen(cluster), (void *)cluster}, v;
+	int rc = mdb_get(s->rtxn, s->files, &key, &v);
+	if (rc == 0) {
+		*p = arena_alloc(a, v.mv_size + 1);
+		memcpy(*p, v.mv_data, v.mv_size);
+		*n = v.mv_size;
+	} else if (rc != MDB_NOTFOUND) {
+		lmdb_err(err, s->path, "cannot read the state", rc);
+	}
+	if (own)
+		store_read_end(s);
+	return rc == 0 ? 0 : rc == MDB_NOTFOUND ? 1 : -1;
+}
+
+struct snap_ctx {
+	const char *cluster;
+	const void *p;
+	size_t n;
+};
+
+static int
+do_snapshot(MDB_txn *t, struct store *s, void *vctx)
+{
+	struct snap_ctx *c = vctx;
+	MDB_val key = {strlen(c->cluster), (void *)c->cluster};
+	if (!c->p) {
+		int rc = mdb_del(t, s->files, &key, NULL);
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	MDB_val v = {c->n, (void *)c->p};
+	return mdb_put(t, s->files, &key, &v, 0);
+}
+
+int
+store_put_snapshot(struct store *s, const char *cluster, const void *p, size_t n,
+		   struct buf *err)
+{
+	struct snap_ctx c = {cluster, p, n};
+	return write_txn(s, do_snapshot, &c, err);
 }

@@ -8,29 +8,109 @@
 #include <unistd.h>
 #include "cmd.h"
 
-static int
-open_and_plan(struct cmd_ctx *x, struct store **st, int readonly)
+int
+load_clusters(struct cmd_ctx *x, struct diag *d)
 {
 	struct buf err = {0};
-	if (store_open(st, x->w->state, readonly, &err)) {
+	if (store_read_begin(x->st, &err))
+		goto fail;
+	for (size_t i = 0; i < x->ncl; i++) {
+		struct cluster *c = x->cl[i];
+		char *snap;
+		size_t n;
+		int got = store_get_snapshot(x->st, c->name, &snap, &n, &x->w->a, &err);
+		if (got < 0)
+			goto fail;
+		struct buf why = {0};
+		int use = got == 0 && snapshot_use(x->w, c, snap, n, d, &why) == 0;
+		if (x->ro->verbose)
+			fprintf(stderr, "addonmake: %s: %s (%s)\n", c->name,
+				use ? "layers taken from the stat cache" : "compiling",
+				why.s ? why.s : "no stat cache yet");
+		buf_free(&why);
+		if (use)
+			continue;
+		c->fresh = 1;
+		size_t d0 = d->n;
+		cluster_compile(x->w, c, &c->deps, d);
+		for (size_t k = d0; k < d->n; k++)
+			if (d->msg[k].severity == DIAG_WARNING)
+				diag_add(&c->warnings, DIAG_WARNING, d->msg[k].file, d->msg[k].line,
+					 d->msg[k].col, "%s", d->msg[k].text);
+	}
+	store_read_end(x->st);
+	return 0;
+fail:
+	store_read_end(x->st);
+	fprintf(stderr, "addonmake: error: %s\n", err.s);
+	buf_free(&err);
+	return -1;
+}
+
+/* plans every selected cluster in one read transaction */
+static int
+plan_all(struct cmd_ctx *x)
+{
+	struct buf err = {0};
+	if (store_read_begin(x->st, &err))
+		goto fail;
+	struct plan_opts po = {x->ro->force, x->only};
+	for (size_t i = 0; i < x->ncl; i++)
+		if (plan_cluster(x->st, x->cl[i], &po, &x->w->a, &err))
+			goto fail;
+	store_read_end(x->st);
+	return 0;
+fail:
+	store_read_end(x->st);
+	fprintf(stderr, "addonmake: error: %s\n", err.s);
+	buf_free(&err);
+	return -1;
+}
+
+/* the state, opened again for writing (LMDB: one open per process) */
+static int
+reopen_rw(struct cmd_ctx *x)
+{
+	struct buf err = {0};
+	store_close(x->st);
+	x->st = NULL;
+	if (store_open(&x->st, x->w->state, 0, &err)) {
 		fprintf(stderr, "addonmake: error: %s\n", err.s);
 		buf_free(&err);
 		return -1;
 	}
-	if (store_read_begin(*st, &err))
-		goto fail;
-	struct plan_opts po = {x->ro->force, x->only};
-	for (size_t i = 0; i < x->ncl; i++)
-		if (plan_cluster(*st, x->cl[i], &po, &x->w->a, &err))
-			goto fail;
-	store_read_end(*st);
 	return 0;
-fail:
-	fprintf(stderr, "addonmake: error: %s\n", err.s);
-	buf_free(&err);
-	store_close(*st);
-	*st = NULL;
-	return -1;
+}
+
+/* records the snapshot of every cluster compiled from files this run */
+static int
+save_snapshots(struct cmd_ctx *x)
+{
+	for (size_t i = 0; i < x->ncl; i++) {
+		struct cluster *c = x->cl[i];
+		if (!c->fresh)
+			continue;
+		struct buf b = {0}, err = {0};
+		snapshot_encode(x->w, c, &b);
+		int rc = store_put_snapshot(x->st, c->name, b.s, b.len, &err);
+		buf_free(&b);
+		if (rc) {
+			fprintf(stderr, "addonmake: error: %s\n", err.s);
+			buf_free(&err);
+			return -1;
+		}
+		c->fresh = 0;
+	}
+	return 0;
+}
+
+static int
+any_fresh(struct cmd_ctx *x)
+{
+	for (size_t i = 0; i < x->ncl; i++)
+		if (x->cl[i]->fresh)
+			return 1;
+	return 0;
 }
 
 static int
@@ -111,8 +191,7 @@ plan_print(struct cmd_ctx *x, FILE *f)
 int
 cmd_plan(struct cmd_ctx *x)
 {
-	struct store *st;
-	if (open_and_plan(x, &st, 1))
+	if (plan_all(x))
 		return EXIT_FAILED;
 	size_t na, np;
 	size_t work = count_work(x, &na, &np);
@@ -127,7 +206,6 @@ cmd_plan(struct cmd_ctx *x)
 			printf(", %zu to prune.\n", np);
 	}
 	note_removed(x, np);
-	store_close(st);
 	return work && x->ro->detailed_exitcode ? EXIT_WORK : EXIT_DONE;
 }
 
@@ -135,19 +213,19 @@ int
 cmd_sync(struct cmd_ctx *x)
 {
 	int lockfd = -1;
-	if (!x->ro->dry_run) {
-		int rc = take_lock(x, &lockfd);
-		if (rc)
-			return rc == 1 ? EXIT_FAILED : EXIT_FAILED;
-	}
-	struct store *st;
-	if (open_and_plan(x, &st, 1)) {
+	if (!x->ro->dry_run && take_lock(x, &lockfd))
+		return EXIT_FAILED;
+	if (plan_all(x)) {
 		run_unlock(lockfd);
 		return EXIT_FAILED;
 	}
 	size_t na, np;
 	if (!count_work(x, &na, &np)) {
-		store_close(st);
+		/* a stale snapshot is brought up to date, nothing else */
+		if (!x->ro->dry_run && any_fresh(x) && (reopen_rw(x) || save_snapshots(x))) {
+			run_unlock(lockfd);
+			return EXIT_FAILED;
+		}
 		run_unlock(lockfd);
 		if (!x->ro->json)
 			printf("addonmake: no work to do.\n");
@@ -156,12 +234,10 @@ cmd_sync(struct cmd_ctx *x)
 	}
 	if (x->ro->dry_run) {
 		plan_print(x, stdout);
-		store_close(st);
 		return EXIT_DONE;
 	}
 	/* there is work: the state is opened for writing only now */
-	store_close(st);
-	if (open_and_plan(x, &st, 0)) {
+	if (reopen_rw(x) || plan_all(x) || save_snapshots(x)) {
 		run_unlock(lockfd);
 		return EXIT_FAILED;
 	}
@@ -169,7 +245,7 @@ cmd_sync(struct cmd_ctx *x)
 	struct out o;
 	out_init(&o, stdout, x->ro);
 	struct runner r;
-	runner_init(&r, x->ro, &o, st);
+	runner_init(&r, x->ro, &o, x->st);
 	int rc = EXIT_DONE;
 	for (size_t i = 0; i < x->ncl; i++) {
 		struct cluster *c = x->cl[i];
@@ -194,7 +270,6 @@ cmd_sync(struct cmd_ctx *x)
 	out_finish(&o);
 	if (rc == EXIT_DONE && !x->ro->json && !x->ro->quiet)
 		note_removed(x, x->ro->prune ? 0 : np);
-	store_close(st);
 	run_unlock(lockfd);
 	return rc;
 }
@@ -205,27 +280,25 @@ cmd_prune(struct cmd_ctx *x)
 	int lockfd = -1;
 	if (take_lock(x, &lockfd))
 		return EXIT_FAILED;
-	struct store *st;
-	if (open_and_plan(x, &st, 1)) {
+	if (plan_all(x)) {
 		run_unlock(lockfd);
 		return EXIT_FAILED;
 	}
 	size_t na, np;
 	count_work(x, &na, &np);
-	store_close(st);
 	if (!np) {
 		run_unlock(lockfd);
 		printf("addonmake: no work to do.\n");
 		return EXIT_DONE;
 	}
-	if (open_and_plan(x, &st, 0)) {
+	if (reopen_rw(x) || plan_all(x)) {
 		run_unlock(lockfd);
 		return EXIT_FAILED;
 	}
 	struct out o;
 	out_init(&o, stdout, x->ro);
 	struct runner r;
-	runner_init(&r, x->ro, &o, st);
+	runner_init(&r, x->ro, &o, x->st);
 	int rc = EXIT_DONE;
 	for (size_t i = 0; i < x->ncl && rc == EXIT_DONE; i++) {
 		o.done = 0;
@@ -233,7 +306,6 @@ cmd_prune(struct cmd_ctx *x)
 		rc = prune_cluster(&r, x->w, x->cl[i]);
 	}
 	out_finish(&o);
-	store_close(st);
 	run_unlock(lockfd);
 	return rc;
 }
@@ -241,8 +313,7 @@ cmd_prune(struct cmd_ctx *x)
 int
 cmd_graph(struct cmd_ctx *x)
 {
-	struct store *st;
-	if (open_and_plan(x, &st, 1))
+	if (plan_all(x))
 		return EXIT_FAILED;
 	graph_dot_begin(stdout);
 	for (size_t i = 0; i < x->ncl; i++) {
@@ -261,7 +332,6 @@ cmd_graph(struct cmd_ctx *x)
 		graph_free(&g);
 	}
 	graph_dot_end(stdout);
-	store_close(st);
 	return EXIT_DONE;
 }
 
@@ -281,8 +351,7 @@ fmt_time(char *out, size_t n, int64_t t)
 int
 cmd_status(struct cmd_ctx *x)
 {
-	struct store *st;
-	if (open_and_plan(x, &st, 1))
+	if (plan_all(x))
 		return EXIT_FAILED;
 	if (!x->ro->json)
 		printf("%-10s %-36s %6s %-9s %-12s %-12s %s\n", "CLUSTER", "LAYER", "ORDER",
@@ -340,7 +409,6 @@ cmd_status(struct cmd_ctx *x)
 			}
 		}
 	}
-	store_close(st);
 	return EXIT_DONE;
 }
 

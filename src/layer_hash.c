@@ -31,7 +31,7 @@ layer_hash(const struct cluster *c, struct layer *l)
 	const struct target_cfg *t = &c->target;
 	snprintf(num, sizeof(num), "%d", t->kind);
 	field(&b, "target", num);
-	field(&b, "dir", t->dir);
+	field(&b, "dir", t->rawdir); /* as written: -C and -f do not change it */
 	for (int k = 0; k < 3; k++) {
 		char **argv = k == 0 ? t->apply : k == 1 ? t->check : t->del;
 		for (char **p = argv; p && *p; p++)

@@ -183,6 +183,7 @@ run(struct run_opts *ro, struct args *g)
 
 	struct workspace w = {0};
 	struct diag d = {0};
+	struct cmd_ctx x = {0};
 	int rc = EXIT_USAGE;
 	if (ws_load(&w, file, &d)) {
 		diag_print(&d, stderr);
@@ -207,20 +208,28 @@ run(struct run_opts *ro, struct args *g)
 			goto out;
 		}
 	}
-	struct cmd_ctx x = {&w, sel, nsel, ro, nlayers ? layers : NULL};
+	x = (struct cmd_ctx){&w, NULL, sel, nsel, ro, nlayers ? layers : NULL};
 	if (strcmp(cmd, "clean") == 0) {
 		rc = cmd_clean(&x, ncl == 0);
 		goto out;
 	}
-	for (size_t i = 0; i < nsel; i++)
-		cluster_compile(&w, sel[i], NULL, &d);
+	struct buf err = {0};
+	if (store_open(&x.st, w.state, 1, &err)) {
+		fprintf(stderr, "addonmake: error: %s\n", err.s);
+		buf_free(&err);
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	if (load_clusters(&x, &d)) {
+		rc = EXIT_FAILED;
+		goto out;
+	}
 	diag_print(&d, stderr);
 	if (d.nerr) {
 		fprintf(stderr, "addonmake: %d error%s; nothing was applied.\n", d.nerr,
 			d.nerr == 1 ? "" : "s");
 		goto out;
 	}
-	struct buf err = {0};
 	if (x.only && plan_check_only(&w, x.only, &err)) {
 		fprintf(stderr, "addonmake: error: %s\n", err.s);
 		buf_free(&err);
@@ -237,6 +246,7 @@ run(struct run_opts *ro, struct args *g)
 	else
 		rc = cmd_prune(&x);
 out:
+	store_close(x.st);
 	diag_free(&d);
 	ws_free(&w);
 	curl_global_cleanup();

@@ -47,7 +47,8 @@ struct layer_opts {
 enum { TARGET_RENDER = 1, TARGET_EXEC, TARGET_KUBE };
 struct target_cfg {
 	int kind;
-	const char *dir;               /* render */
+	const char *dir;               /* render: joined with the workspace dir */
+	const char *rawdir;            /* render: as written */
 	char **apply, **check, **del;  /* exec */
 	const char *kubeconfig, *context;
 };
@@ -85,9 +86,25 @@ struct layer {
 	const char *reason;
 };
 
+/* the files a cluster's layers were read from, with what stat said then;
+ * size -1: the file was absent */
+struct dep {
+	const char *path;
+	int64_t size, mtime_ns, ctime_ns;
+	uint64_t ino;
+};
+struct deps {
+	struct dep *v;
+	size_t n, cap;
+};
+
 struct cluster {
 	const char *name;
 	struct pos at;
+	struct dnode *node;  /* its entry in addonmake.yaml */
+	int fresh;           /* compiled from files this run (not from a snapshot) */
+	struct deps deps;    /* the files it was compiled from, when fresh */
+	struct diag warnings; /* what compiling it warned about */
 	struct target_cfg target;
 	const char **profiles;
 	struct pos *profile_at;
@@ -114,6 +131,7 @@ struct workspace {
 	const char *file;  /* addonmake.yaml as given */
 	const char *state; /* the state directory */
 	struct readiness defaults;
+	struct dnode *defaults_node, *regs_node;
 	struct registry *regs;
 	size_t nregs;
 	struct cluster *clusters;
@@ -123,18 +141,6 @@ struct workspace {
 /* addonmake.yaml → workspace (no profiles loaded yet); errors go to d */
 int ws_load(struct workspace *w, const char *file, struct diag *d);
 void ws_free(struct workspace *w);
-
-/* the files a cluster's layers were read from, with what stat said then;
- * size -1: the file was absent */
-struct dep {
-	const char *path;
-	int64_t size, mtime_ns, ctime_ns;
-	uint64_t ino;
-};
-struct deps {
-	struct dep *v;
-	size_t n, cap;
-};
 
 /* what every loader needs: where content goes, what was read, errors */
 struct ldctx {
@@ -159,6 +165,16 @@ int layer_load_content(struct workspace *w, struct cluster *c,
 void cluster_graph(struct cluster *c);
 /* the persistent part of compiling: readiness settings of a layer */
 void layer_readiness(struct workspace *w, struct cluster *c, struct layer *l);
+
+/* the stat cache (DESIGN §4): a cluster's snapshot is what it was compiled
+ * from (its configuration's hash, each file read with its stat) and what
+ * it was compiled to (layer metadata, warnings) */
+void snapshot_encode(struct workspace *w, struct cluster *c, struct buf *out);
+/* when the snapshot is still true (same configuration, every file stats the
+ * same), fills c->layers and c->g from it and returns 0; else 1. why says
+ * which, for -v. */
+int snapshot_use(struct workspace *w, struct cluster *c, const char *p, size_t n,
+		 struct diag *d, struct buf *why);
 
 /* a profile file's add-on layers, before pack content is resolved */
 struct subst_ctx;

@@ -213,6 +213,7 @@ target(struct ld *l, struct cluster *c, const struct dnode *t)
 			return;
 		}
 		c->target.kind = TARGET_RENDER;
+		c->target.rawdir = dir;
 		c->target.dir = path_join(&l->w->a, l->w->dir, dir);
 	} else if ((v = doc_get(t, "exec"))) {
 		static const char *const ek[] = {"apply", "check", "delete", NULL};
@@ -243,6 +244,7 @@ cluster(struct ld *l, struct cluster *c, const struct dnode *m)
 					   "macros", "layers", NULL};
 	struct arena *a = &l->w->a;
 	c->at = (struct pos){l->file, m->line, m->col};
+	c->node = (struct dnode *)m;
 	known_keys(l, m, "a cluster", keys);
 	c->name = str(l, m, "name", "name");
 	if (!c->name) {
@@ -348,7 +350,9 @@ ws_load(struct workspace *w, const char *file, struct diag *d)
 	w->state = path_join(&w->a, w->dir, state ? state : ".addonmake");
 	w->defaults.interval_ms = 2 * 60 * 1000;
 	w->defaults.timeout_ms = 15 * 60 * 1000;
-	const struct dnode *def = doc_get(root, "defaults");
+	struct dnode *def = doc_get(root, "defaults");
+	w->defaults_node = def;
+	w->regs_node = doc_get(root, "registries");
 	if (def && want(&l, def, D_MAP, "defaults")) {
 		static const char *const dk[] = {"readiness", NULL};
 		known_keys(&l, def, "defaults", dk);
@@ -388,7 +392,10 @@ ws_load(struct workspace *w, const char *file, struct diag *d)
 void
 ws_free(struct workspace *w)
 {
-	for (size_t i = 0; i < w->nclusters; i++)
+	for (size_t i = 0; i < w->nclusters; i++) {
 		graph_free(&w->clusters[i].g);
+		free(w->clusters[i].deps.v);
+		diag_free(&w->clusters[i].warnings);
+	}
 	arena_free(&w->a);
 }

@@ -287,3 +287,61 @@ Test(sync, jobs_limit_runs_a_tier_one_layer_at_a_time)
 	res_free(&r);
 	tws_free(&t);
 }
+
+Test(sync, stat_cache_skips_unchanged_files_and_sees_every_edit)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	/* a layer whose manifest is a separate file, and a pack */
+	fx_profile(&t, "one",
+		   "      - {name: filed, type: manifest, manifests: [{name: m, file: m/cm.yaml}]}\n"
+		   "      - {name: greeter, type: spectro, version: 1.0.0, registry: {metadata: {name: Local}}}\n");
+	tws_put(&t, "m/cm.yaml", "kind: ConfigMap\ndata: {v: \"1\"}\n");
+	tws_put(&t, "packs/greeter-1.0.0/pack.json", "{\"name\": \"greeter\", \"version\": \"1.0.0\", \"kubeManifests\": [\"manifests/g.yaml\"]}\n");
+	tws_put(&t, "packs/greeter-1.0.0/values.yaml", "manifests:\n  g:\n    msg: hello\n");
+	tws_put(&t, "packs/greeter-1.0.0/manifests/g.yaml", "kind: ConfigMap\ndata: {msg: \"{{ .Values.msg }}\"}\n");
+	tws_put(&t, "addonmake.yaml",
+		"registries: [{name: Local, kind: pack, url: file://packs}]\n"
+		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n");
+	struct res r = am(&t, "-v");
+	assert_code(r, 0);
+	cr_assert(strstr(r.err, "addonmake: dev: compiling (no stat cache yet)"), "%s", r.err);
+	res_free(&r);
+	r = am(&t, "-v");
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	cr_assert(strstr(r.err, "addonmake: dev: layers taken from the stat cache (5 files unchanged)"), "%s", r.err);
+	res_free(&r);
+	/* each kind of input file is watched */
+	const char *edits[][2] = {
+		{"m/cm.yaml", "kind: ConfigMap\ndata: {v: \"2\"}\n"},
+		{"packs/greeter-1.0.0/values.yaml", "manifests:\n  g:\n    msg: bonjour\n"},
+		{"packs/greeter-1.0.0/manifests/g.yaml", "kind: ConfigMap\ndata: {msg: \"{{ .Values.msg }}!\"}\n"},
+	};
+	const char *layer[] = {"p/filed", "p/greeter", "p/greeter"};
+	for (int i = 0; i < 3; i++) {
+		tws_put(&t, edits[i][0], "%s", edits[i][1]);
+		r = am(&t, "plan --json -v");
+		char want[256];
+		snprintf(want, sizeof(want), "addonmake: dev: compiling (%s changed)", edits[i][0]);
+		cr_assert(strstr(r.err, want), "%s", r.err);
+		snprintf(want, sizeof(want), "\"layer\":\"%s\",\"order\":0,\"action\":\"apply\",\"reason\":\"content changed\"", layer[i]);
+		cr_assert(strstr(r.out, want), "edit %d not seen: %s", i, r.out);
+		res_free(&r);
+		r = am(&t, "-q");
+		assert_code(r, 0);
+		res_free(&r);
+	}
+	char *g = tws_get(&t, "out/0_p_greeter.yaml");
+	cr_assert(strstr(g, "msg: \"bonjour!\""), "%s", g);
+	free(g);
+	/* a changed variable in the workspace file is seen too */
+	tws_put(&t, "addonmake.yaml",
+		"registries: [{name: Local, kind: pack, url: file://packs}]\n"
+		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml], variables: {replicas: \"7\"}}\n");
+	r = am(&t, "plan --json -v");
+	cr_assert(strstr(r.err, "compiling (its configuration in the workspace file changed)"), "%s", r.err);
+	cr_assert(strstr(r.out, "\"layer\":\"p/a\""), "%s", r.out);
+	res_free(&r);
+	tws_free(&t);
+}
