@@ -64,6 +64,12 @@ file_read_st(const char *path, struct buf *out, struct stat *stp)
 int
 file_write_atomic(const char *path, const void *data, size_t len)
 {
+	return file_write_replace(path, data, len, 1);
+}
+
+int
+file_write_replace(const char *path, const void *data, size_t len, int durable)
+{
 	struct buf tmp = {0};
 	buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
 	int fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -86,7 +92,7 @@ file_write_atomic(const char *path, const void *data, size_t len)
 		p += n;
 		left -= (size_t)n;
 	}
-	if (!err && fsync(fd) < 0)
+	if (!err && durable && fsync(fd) < 0)
 		err = errno;
 	if (close(fd) < 0 && !err)
 		err = errno;

@@ -86,8 +86,11 @@ struct stat;
  * later change shows as a different mtime next time) */
 int file_read_st(const char *path, struct buf *out, struct stat *st);
 /* writes via a temporary file in the same directory and rename(2), so a
- * reader sees the old or the new content, never half; 0 or an errno value */
+ * reader sees the old or the new content, never half; 0 or an errno value.
+ * With durable, the data is fsync'd before the rename; without, the caller
+ * makes it durable later (syncfs) before relying on it. */
 int file_write_atomic(const char *path, const void *data, size_t len);
+int file_write_replace(const char *path, const void *data, size_t len, int durable);
 /* mkdir -p; 0 or an errno value */
 int file_mkdirs(const char *path, int mode);
 /* joins dir and a relative path; an absolute path is returned as is */

@@ -218,24 +218,33 @@ record_of(const struct layer *l, int status)
 	return rec;
 }
 
-/* commits a finished job's record in its own transaction */
+/* commits the records of finished jobs, in one transaction */
 static int
-commit_job(struct runner *r, struct cluster *c, struct job *j, int status)
+commit_jobs(struct runner *r, struct cluster *c, struct job **js, size_t n)
 {
-	struct layer_rec rec = record_of(j->l, status);
-	rec.started = j->started_wall;
-	rec.finished = wall_secs();
-	if (j->applied) {
-		rec.count++;
-		rec.inventory = j->inv.s ? j->inv.s : "";
-		rec.ninventory = j->inv.len;
+	struct store_put *puts = xcalloc(n, sizeof(*puts));
+	struct layer_rec *recs = xcalloc(n, sizeof(*recs));
+	for (size_t i = 0; i < n; i++) {
+		struct job *j = js[i];
+		int st = j->result == T_OK ? LS_READY
+			 : j->result == T_STOPPED ? LS_INTERRUPTED : LS_FAILED;
+		recs[i] = record_of(j->l, st);
+		recs[i].started = j->started_wall;
+		recs[i].finished = wall_secs();
+		if (j->applied) {
+			recs[i].count++;
+			recs[i].inventory = j->inv.s ? j->inv.s : "";
+			recs[i].ninventory = j->inv.len;
+		}
+		puts[i] = (struct store_put){j->l->id, &recs[i]};
 	}
-	struct store_put put = {j->l->id, &rec};
 	struct buf err = {0};
-	int rc = store_write(r->st, c->name, &put, 1, &err);
+	int rc = store_write(r->st, c->name, puts, n, &err);
 	if (rc)
 		out_msg(r->out, "addonmake: error: %s", err.s);
 	buf_free(&err);
+	free(puts);
+	free(recs);
 	return rc;
 }
 
@@ -338,6 +347,7 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 	int failed = 0, stopped = 0, seen_stop = 0;
 	size_t limit = r->ro->jobs > 0 ? (size_t)r->ro->jobs : n;
 	int *seq = xcalloc(n + 1, sizeof(*seq));
+	struct job **fin = xcalloc(n + 1, sizeof(*fin));
 	pthread_mutex_lock(&r->mu);
 	while (finished < n) {
 		if (r->stop && !seen_stop) {
@@ -375,20 +385,49 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 			continue;
 		}
 		int progressed = 0;
+		size_t nfin = 0;
 		for (size_t i = 0; i < next; i++) {
 			struct job *j = &jobs[i];
 			if (j->done == 1) {
 				j->done = 2;
+				fin[nfin++] = j;
+			} else if (!j->done && j->seq != seq[i]) {
+				seq[i] = j->seq;
+				char *msg = xstrdup(j->waiting.s ? j->waiting.s : "");
 				pthread_mutex_unlock(&r->mu);
-				if (j->thread)
-					pthread_join(j->th, NULL);
+				out_event(r->out, "waiting", c->name, j->l->id,
+					  (long long)j->l->order, msg);
+				free(msg);
+				progressed = 1;
+				pthread_mutex_lock(&r->mu);
+			}
+		}
+		if (nfin) {
+			/* everything that finished meanwhile is committed in one
+			 * transaction, before anything that depends on it starts */
+			pthread_mutex_unlock(&r->mu);
+			for (size_t k = 0; k < nfin; k++)
+				if (fin[k]->thread)
+					pthread_join(fin[k]->th, NULL);
+			if (ops->flush) {
+				struct buf ferr = {0};
+				if (ops->flush(&fin[0]->tc, &ferr) != T_OK) {
+					/* not durable: not ready */
+					for (size_t k = 0; k < nfin; k++)
+						if (fin[k]->result == T_OK) {
+							fin[k]->result = T_FAILED;
+							buf_adds(&fin[k]->err, ferr.s ? ferr.s : "");
+						}
+				}
+				buf_free(&ferr);
+			}
+			if (!r->ro->dry_run && commit_jobs(r, c, fin, nfin))
+				failed = 1;
+			for (size_t k = 0; k < nfin; k++) {
+				struct job *j = fin[k];
 				running--;
 				finished++;
 				r->out->done++;
-				int st = j->result == T_OK ? LS_READY
-					 : j->result == T_STOPPED ? LS_INTERRUPTED : LS_FAILED;
-				if (!r->ro->dry_run && commit_job(r, c, j, st))
-					failed = 1;
 				if (j->result == T_OK) {
 					out_event(r->out, "ready", c->name, j->l->id,
 						  (long long)j->l->order, NULL);
@@ -401,18 +440,9 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 					out_event(r->out, "failed", c->name, j->l->id,
 						  (long long)j->l->order, j->err.s);
 				}
-				progressed = 1;
-				pthread_mutex_lock(&r->mu);
-			} else if (!j->done && j->seq != seq[i]) {
-				seq[i] = j->seq;
-				char *msg = xstrdup(j->waiting.s ? j->waiting.s : "");
-				pthread_mutex_unlock(&r->mu);
-				out_event(r->out, "waiting", c->name, j->l->id,
-					  (long long)j->l->order, msg);
-				free(msg);
-				progressed = 1;
-				pthread_mutex_lock(&r->mu);
 			}
+			progressed = 1;
+			pthread_mutex_lock(&r->mu);
 		}
 		if (!progressed && finished < n) {
 			struct timespec ts;
@@ -430,6 +460,7 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 		buf_free(&jobs[i].waiting);
 	}
 	free(seq);
+	free(fin);
 	free(jobs);
 	unload(loaded, nloaded);
 	free(loaded);

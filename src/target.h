@@ -28,6 +28,9 @@ struct target_ops {
 	/* deletes a removed layer from what its record remembers */
 	int (*remove)(const struct target_ctx *t, const char *id,
 		      const struct layer_rec *r, struct buf *err);
+	/* optional: makes everything applied so far durable; called before
+	 * finished layers are recorded, so one flush serves many layers */
+	int (*flush)(const struct target_ctx *t, struct buf *err);
 };
 
 extern const struct target_ops target_render;

@@ -1,8 +1,12 @@
 /* target_render: writes each layer's documents to
- * DIR/<order>_<profile>_<layer>.yaml, atomically, so a reader (or a crash)
- * sees the old file or the new one, never half of one. The record keeps the
- * path, so prune and a changed install order remove the old file. */
+ * DIR/<order>_<profile>_<layer>.yaml, atomically, so a reader sees the old
+ * file or the new one, never half of one. Durability is batched: flush runs
+ * syncfs once before the finished layers are recorded ready, so a crash
+ * before it leaves them pending and they are written again. The record keeps
+ * the path, so prune and a changed install order remove the old file. */
+#define _GNU_SOURCE /* syncfs */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include "target.h"
@@ -32,7 +36,7 @@ render_apply(const struct target_ctx *t, const struct layer *l, const char *text
 	char *path = out_path(&a, t->c, l);
 	int e = file_mkdirs(t->c->target.dir, 0755);
 	if (!e)
-		e = file_write_atomic(path, text, len);
+		e = file_write_replace(path, text, len, 0);
 	if (e) {
 		buf_printf(err, "cannot write %s: %s", path, strerror(e));
 		arena_free(&a);
@@ -65,5 +69,21 @@ render_remove(const struct target_ctx *t, const char *id, const struct layer_rec
 	return T_OK;
 }
 
+static int
+render_flush(const struct target_ctx *t, struct buf *err)
+{
+	int fd = open(t->c->target.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? T_OK : T_FAILED;
+	int rc = syncfs(fd);
+	int e = errno;
+	close(fd);
+	if (rc < 0) {
+		buf_printf(err, "cannot flush %s to disk: %s", t->c->target.dir, strerror(e));
+		return T_FAILED;
+	}
+	return T_OK;
+}
+
 const struct target_ops target_render = {"render", render_apply, render_ready,
-					 render_remove};
+					 render_remove, render_flush};
