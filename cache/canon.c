@@ -42,8 +42,20 @@ entry_cmp(const void *a, const void *b, void *keys)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* scratch space per nesting depth, reused by every map at that depth */
+struct scratch {
+	struct buf keys;
+	struct entry *e;
+	size_t cap;
+};
+
+struct canon {
+	struct scratch **s; /* by depth; each slot stays where it is */
+	size_t n;
+};
+
 static void
-canon_rec(struct buf *out, const struct dnode *n, int depth)
+canon_rec(struct canon *cx, struct buf *out, const struct dnode *n, size_t depth)
 {
 	if (depth > 1000)
 		return;
@@ -57,29 +69,40 @@ canon_rec(struct buf *out, const struct dnode *n, int depth)
 		buf_addc(out, 'l');
 		put_len(out, n->n);
 		for (size_t i = 0; i < n->n; i++)
-			canon_rec(out, n->items[i], depth + 1);
+			canon_rec(cx, out, n->items[i], depth + 1);
 		break;
 	case D_MAP: {
 		buf_addc(out, 'm');
 		put_len(out, n->n);
-		/* keys are encoded into one scratch buffer, sorted by their
-		 * bytes, then copied out with their values */
-		struct entry one[16], *e = n->n <= 16 ? one : xcalloc(n->n, sizeof(*e));
-		struct buf keys = {0};
+		if (depth >= cx->n) {
+			size_t nn = depth + 8;
+			cx->s = xrealloc(cx->s, nn * sizeof(*cx->s));
+			for (size_t i = cx->n; i < nn; i++)
+				cx->s[i] = xcalloc(1, sizeof(**cx->s));
+			cx->n = nn;
+		}
+		/* keys are encoded into the scratch buffer of this depth,
+		 * sorted by their bytes, then copied out with their values */
+		struct scratch *sc = cx->s[depth];
+		if (sc->cap < n->n) {
+			sc->cap = n->n * 2;
+			sc->e = xrealloc(sc->e, sc->cap * sizeof(*sc->e));
+		}
+		struct entry *e = sc->e;
+		buf_clear(&sc->keys);
 		for (size_t i = 0; i < n->n; i++) {
-			e[i].off = keys.len;
-			canon_rec(&keys, n->items[2 * i], depth + 1);
-			e[i].len = keys.len - e[i].off;
+			e[i].off = sc->keys.len;
+			canon_rec(cx, &sc->keys, n->items[2 * i], depth + 1);
+			e[i].len = sc->keys.len - e[i].off;
 			e[i].idx = i;
 		}
-		qsort_r(e, n->n, sizeof(*e), entry_cmp, keys.s);
+		if (n->n > 1)
+			qsort_r(e, n->n, sizeof(*e), entry_cmp, sc->keys.s);
 		for (size_t i = 0; i < n->n; i++) {
-			buf_add(out, keys.s + e[i].off, e[i].len);
-			canon_rec(out, n->items[2 * e[i].idx + 1], depth + 1);
+			/* deeper levels use their own scratch: this one holds */
+			buf_add(out, sc->keys.s + e[i].off, e[i].len);
+			canon_rec(cx, out, n->items[2 * e[i].idx + 1], depth + 1);
 		}
-		buf_free(&keys);
-		if (e != one)
-			free(e);
 		break;
 	}
 	}
@@ -92,7 +115,14 @@ canon_node(struct buf *out, const struct dnode *n)
 		buf_addc(out, 'n');
 		return;
 	}
-	canon_rec(out, n, 0);
+	struct canon cx = {0};
+	canon_rec(&cx, out, n, 0);
+	for (size_t i = 0; i < cx.n; i++) {
+		buf_free(&cx.s[i]->keys);
+		free(cx.s[i]->e);
+		free(cx.s[i]);
+	}
+	free(cx.s);
 }
 
 void

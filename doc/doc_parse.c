@@ -130,14 +130,20 @@ push_child(struct parser *p, struct dnode *n)
 	f->kids[f->n++] = n;
 }
 
+/* frames are a stack: a slot keeps its kids array for the next frame that
+ * uses it, so building a tree costs no malloc per node */
 static void
 open_frame(struct parser *p, struct dnode *n)
 {
 	if (p->nst == p->capst) {
-		p->capst = p->capst ? p->capst * 2 : 16;
-		p->st = xrealloc(p->st, p->capst * sizeof(*p->st));
+		size_t cap = p->capst ? p->capst * 2 : 16;
+		p->st = xrealloc(p->st, cap * sizeof(*p->st));
+		memset(p->st + p->capst, 0, (cap - p->capst) * sizeof(*p->st));
+		p->capst = cap;
 	}
-	p->st[p->nst++] = (struct frame){.node = n};
+	struct frame *f = &p->st[p->nst++];
+	f->node = n;
+	f->n = 0;
 }
 
 static struct dnode *
@@ -149,7 +155,6 @@ close_frame(struct parser *p)
 	if (f->n)
 		memcpy(n->items, f->kids, f->n * sizeof(*n->items));
 	n->n = n->kind == D_MAP ? f->n / 2 : f->n;
-	free(f->kids);
 	return n;
 }
 
@@ -191,7 +196,6 @@ doc_parse(struct arena *a, const char *text, size_t len,
 		case YAML_DOCUMENT_END_EVENT: {
 			struct frame *f = &p.st[p.nst - 1];
 			struct dnode *root = f->n ? f->kids[0] : NULL;
-			free(f->kids);
 			p.nst--;
 			if (root) {
 				if (nout == capout) {
@@ -252,8 +256,8 @@ doc_parse(struct arena *a, const char *text, size_t len,
 		}
 		yaml_event_delete(&ev);
 	}
-	while (p.nst)
-		free(p.st[--p.nst].kids);
+	for (size_t i = 0; i < p.capst; i++)
+		free(p.st[i].kids);
 	free(p.st);
 	for (size_t i = 0; i < p.nanc; i++)
 		free(p.anc[i].name);

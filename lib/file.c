@@ -33,12 +33,14 @@ file_read_st(const char *path, struct buf *out, struct stat *stp)
 		close(fd);
 		return EISDIR;
 	}
-	if (st.st_size > 0 && (size_t)st.st_size > out->cap) {
-		out->s = xrealloc(out->s, (size_t)st.st_size + 1);
-		out->cap = (size_t)st.st_size + 1;
+	if (st.st_size > 0 && out->len + (size_t)st.st_size + 2 > out->cap) {
+		out->cap = out->len + (size_t)st.st_size + 2;
+		out->s = xrealloc(out->s, out->cap);
 	}
 	for (;;) {
-		if (out->cap - out->len < 4096 + 1) {
+		/* grow only when full: a file whose size stat told costs one
+		 * allocation */
+		if (out->cap - out->len < 2) {
 			out->cap = out->cap ? out->cap * 2 : 8192;
 			out->s = xrealloc(out->s, out->cap);
 		}

@@ -330,3 +330,16 @@ Test(lock, second_holder_is_refused_with_pid)
 	run_unlock(fd);
 	rmrf(dir);
 }
+
+Test(canon, mapping_keys_and_deep_nesting)
+{
+	/* a mapping used as a key, nested deeper than the scratch grows at
+	 * once, must encode the same whatever the key order */
+	struct buf x = {0}, y = {0};
+	canon_of("? {a: {b: {c: {d: {e: {f: {g: {h: {i: 1}}}}}}}}}\n: v\nz: [ {q: 1, p: 2} ]\n", &x);
+	canon_of("z: [ {p: 2, q: 1} ]\n? {a: {b: {c: {d: {e: {f: {g: {h: {i: 1}}}}}}}}}\n: v\n", &y);
+	cr_assert_eq(x.len, y.len);
+	cr_assert_eq(memcmp(x.s, y.s, x.len), 0);
+	buf_free(&x);
+	buf_free(&y);
+}
