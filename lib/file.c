@@ -128,14 +128,57 @@ file_mkdirs(const char *path, int mode)
 	return err;
 }
 
+/* lexical clean-up in place: "a/./b" → "a/b", "a/x/../b" → "a/b" (as
+ * ninja does); a ".." that has nothing to cancel stays, except above "/" */
+static void
+path_clean(char *p)
+{
+	size_t n = strlen(p), k = 0;
+	const char **c = xmalloc((n / 2 + 2) * sizeof(*c));
+	size_t *cl = xmalloc((n / 2 + 2) * sizeof(*cl));
+	int abs = p[0] == '/';
+	char *copy = xstrdup(p);
+	for (char *s = copy; *s;) {
+		char *e = strchr(s, '/');
+		size_t l = e ? (size_t)(e - s) : strlen(s);
+		int dotdot = l == 2 && s[0] == '.' && s[1] == '.';
+		if (l == 0 || (l == 1 && s[0] == '.')) {
+			/* nothing */
+		} else if (dotdot && k && !(cl[k - 1] == 2 && c[k - 1][0] == '.' && c[k - 1][1] == '.')) {
+			k--;
+		} else if (!(dotdot && abs && k == 0)) {
+			c[k] = s;
+			cl[k++] = l;
+		}
+		s += l + (e ? 1 : 0);
+	}
+	char *out = p;
+	if (abs)
+		*out++ = '/';
+	for (size_t i = 0; i < k; i++) {
+		if (i)
+			*out++ = '/';
+		memcpy(out, c[i], cl[i]);
+		out += cl[i];
+	}
+	if (out == p)
+		*out++ = '.';
+	*out = 0;
+	free(copy);
+	free(c);
+	free(cl);
+}
+
 char *
 path_join(struct arena *a, const char *dir, const char *rel)
 {
+	char *p;
 	if (rel[0] == '/' || !dir || !dir[0] || strcmp(dir, ".") == 0)
-		return arena_strdup(a, rel);
-	while (rel[0] == '.' && rel[1] == '/')
-		rel += 2;
-	return arena_printf(a, "%s/%s", dir, rel);
+		p = arena_strdup(a, rel);
+	else
+		p = arena_printf(a, "%s/%s", dir, rel);
+	path_clean(p);
+	return p;
 }
 
 char *

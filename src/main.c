@@ -1,7 +1,6 @@
 /* main: the command line. Loads and compiles the workspace (every error
  * found is reported, then exit 2 with nothing applied or recorded), then
  * hands the selected clusters to a subcommand. */
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,7 +178,6 @@ run(struct run_opts *ro, struct args *g)
 	const char *file = g->file, *cmd = g->cmd;
 	char **clusters = g->clusters, **layers = g->layers;
 	size_t ncl = g->ncl, nlayers = g->nlayers;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	struct workspace w = {0};
 	struct diag d = {0};
@@ -249,6 +247,5 @@ out:
 	store_close(x.st);
 	diag_free(&d);
 	ws_free(&w);
-	curl_global_cleanup();
 	return rc;
 }

@@ -128,6 +128,13 @@ Test(path, join_and_dir)
 	cr_assert_str_eq(path_join(&a, ".", "a.yaml"), "a.yaml");
 	cr_assert_str_eq(path_join(&a, "ws", "/abs/a.yaml"), "/abs/a.yaml");
 	cr_assert_str_eq(path_join(&a, "ws", "./a.yaml"), "ws/a.yaml");
+	cr_assert_str_eq(path_join(&a, "profiles", "../manifests/x.yaml"), "manifests/x.yaml");
+	cr_assert_str_eq(path_join(&a, "a/b", "../../c"), "c");
+	cr_assert_str_eq(path_join(&a, "a", "../../c"), "../c");
+	cr_assert_str_eq(path_join(&a, "..", "../c"), "../../c");
+	cr_assert_str_eq(path_join(&a, "/x/y", "../z//w/./v"), "/x/z/w/v");
+	cr_assert_str_eq(path_join(&a, "a", ".."), ".");
+	cr_assert_str_eq(path_join(&a, ".", "./"), ".");
 	cr_assert_str_eq(path_dir(&a, "ws/profiles/a.yaml"), "ws/profiles");
 	cr_assert_str_eq(path_dir(&a, "a.yaml"), ".");
 	arena_free(&a);
