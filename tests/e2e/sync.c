@@ -345,3 +345,45 @@ Test(sync, stat_cache_skips_unchanged_files_and_sees_every_edit)
 	res_free(&r);
 	tws_free(&t);
 }
+
+Test(sync, values_can_refer_to_another_packs_values)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "addonmake.yaml",
+		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [base.yaml, app.yaml]}\n");
+	tws_put(&t, "base.yaml", "metadata: {name: base}\nspec:\n  template:\n    packs:\n"
+		"      - name: db\n        type: manifest\n        values: |\n          service:\n            port: 5432\n"
+		"        manifests: [{name: m, content: 'kind: Service'}]\n");
+	tws_put(&t, "app.yaml", "metadata: {name: app}\nspec:\n  template:\n    packs:\n"
+		"      - name: web\n        type: manifest\n        values: |\n"
+		"          pack: {spectrocloud.com/install-priority: \"5\"}\n"
+		"          dbport: \"{{.spectro.pack.db.service.port}}\"\n"
+		"        manifests: [{name: m, content: 'kind: ConfigMap'}]\n");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	/* the referenced value reaches the layer's hash: changing it
+	 * re-applies the referring layer */
+	tws_put(&t, "base.yaml", "metadata: {name: base}\nspec:\n  template:\n    packs:\n"
+		"      - name: db\n        type: manifest\n        values: |\n          service:\n            port: 6543\n"
+		"        manifests: [{name: m, content: 'kind: Service'}]\n");
+	r = am(&t, "plan --json");
+	cr_assert(strstr(r.out, "\"layer\":\"base/db\",\"order\":0,\"action\":\"apply\",\"reason\":\"content changed\""), "%s", r.out);
+	cr_assert(strstr(r.out, "\"layer\":\"app/web\",\"order\":5,\"action\":\"apply\",\"reason\":\"content changed\""), "%s", r.out);
+	res_free(&r);
+	r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	r = am(&t, "plan --json");
+	cr_assert_str_eq(r.out, "");
+	res_free(&r);
+	tws_put(&t, "app.yaml", "metadata: {name: app}\nspec:\n  template:\n    packs:\n"
+		"      - name: web\n        type: manifest\n        values: |\n"
+		"          dbport: \"{{.spectro.pack.nosuch.port}}\"\n");
+	r = am(&t, "plan");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "app.yaml:8:20: error: unknown pack \"nosuch\""), "%s", r.err);
+	res_free(&r);
+	tws_free(&t);
+}
