@@ -65,6 +65,19 @@ void diag_free(struct diag *d);
 /* forgets the messages after the first n */
 void diag_truncate(struct diag *d, size_t n);
 
+/* records: big-endian integers, strings with a u32 length */
+void put_be(struct buf *b, uint64_t v, int bytes);
+void put_str(struct buf *b, const char *s);
+void put_bytes(struct buf *b, const char *s, size_t n);
+struct reader {
+	const unsigned char *p;
+	size_t n, off;
+	int bad; /* set on reading past the end */
+};
+uint64_t get_be(struct reader *r, int bytes);
+/* a copy in a (NUL-terminated); *len may be NULL */
+const char *get_str(struct reader *r, struct arena *a, size_t *len);
+
 /* a map from strings to pointers; keys are not copied */
 struct strset {
 	const char **keys;

@@ -207,6 +207,11 @@ struct subst_ctx {
 int subst_text(const struct subst_ctx *c, const char *text, size_t len,
 	       const struct dorigin *o, struct buf *out, struct diag *d);
 
+/* copies text from p up to the next "{{" (or end) into out, counting
+ * lines and columns; returns where it stopped */
+const char *text_copy_plain(const char *p, const char *end, struct buf *out,
+			    int *line, int *col);
+
 /* pack manifests: the `{{ .Values.a.b }}` subset of Go templates */
 int tmpl_render(const char *text, size_t len, const struct dnode *values,
 		const char *file, struct buf *out, struct diag *d);

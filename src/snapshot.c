@@ -17,21 +17,6 @@
 #define SNAP_VERSION 1
 #define SNAP_FORMAT "addonmake-snapshot-1"
 
-static void
-put_u(struct buf *b, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--)
-		buf_addc(b, (char)((v >> (8 * i)) & 0xff));
-}
-
-static void
-put_s(struct buf *b, const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	put_u(b, n, 4);
-	buf_add(b, s ? s : "", n);
-}
-
 /* everything in addonmake.yaml that can change what a cluster compiles to */
 static void
 config_hash(struct workspace *w, struct cluster *c, struct hash128 *h)
@@ -53,74 +38,49 @@ snapshot_encode(struct workspace *w, struct cluster *c, struct buf *out)
 	config_hash(w, c, &h);
 	buf_addc(out, SNAP_VERSION);
 	buf_add(out, h.b, 16);
-	put_u(out, c->deps.n, 4);
+	put_be(out, c->deps.n, 4);
 	for (size_t i = 0; i < c->deps.n; i++) {
 		const struct dep *d = &c->deps.v[i];
-		put_s(out, d->path);
-		put_u(out, (uint64_t)d->size, 8);
-		put_u(out, (uint64_t)d->mtime_ns, 8);
-		put_u(out, (uint64_t)d->ctime_ns, 8);
-		put_u(out, d->ino, 8);
+		put_str(out, d->path);
+		put_be(out, (uint64_t)d->size, 8);
+		put_be(out, (uint64_t)d->mtime_ns, 8);
+		put_be(out, (uint64_t)d->ctime_ns, 8);
+		put_be(out, d->ino, 8);
 	}
-	put_u(out, c->warnings.n, 4);
+	put_be(out, c->warnings.n, 4);
 	for (size_t i = 0; i < c->warnings.n; i++) {
 		const struct diag_msg *m = &c->warnings.msg[i];
-		put_s(out, m->file);
-		put_u(out, (uint64_t)(int64_t)m->line, 4);
-		put_u(out, (uint64_t)(int64_t)m->col, 4);
-		put_s(out, m->text);
+		put_str(out, m->file);
+		put_be(out, (uint64_t)(int64_t)m->line, 4);
+		put_be(out, (uint64_t)(int64_t)m->col, 4);
+		put_str(out, m->text);
 	}
-	put_u(out, c->nlayers, 4);
+	put_be(out, c->nlayers, 4);
 	for (size_t i = 0; i < c->nlayers; i++) {
 		const struct layer *l = c->layers[i];
-		put_s(out, l->id);
-		put_s(out, l->profile);
-		put_s(out, l->name);
-		put_s(out, l->pack);
-		put_s(out, l->type);
-		put_s(out, l->version);
-		put_s(out, l->ns);
-		put_u(out, (uint64_t)l->order, 8);
+		put_str(out, l->id);
+		put_str(out, l->profile);
+		put_str(out, l->name);
+		put_str(out, l->pack);
+		put_str(out, l->type);
+		put_str(out, l->version);
+		put_str(out, l->ns);
+		put_be(out, (uint64_t)l->order, 8);
 		buf_add(out, l->hash.b, 16);
-		put_u(out, l->prof, 4);
-		put_u(out, l->entry, 4);
-		put_u(out, (uint64_t)(int64_t)l->at.line, 4);
-		put_u(out, (uint64_t)(int64_t)l->at.col, 4);
+		put_be(out, l->prof, 4);
+		put_be(out, l->entry, 4);
+		put_be(out, (uint64_t)(int64_t)l->at.line, 4);
+		put_be(out, (uint64_t)(int64_t)l->at.col, 4);
 	}
-}
-
-struct rd {
-	const unsigned char *p;
-	size_t n, off;
-	int bad;
-	struct arena *a;
-};
-
-static uint64_t
-get_u(struct rd *r, int bytes)
-{
-	uint64_t v = 0;
-	if (r->bad || r->n - r->off < (size_t)bytes) {
-		r->bad = 1;
-		return 0;
-	}
-	for (int i = 0; i < bytes; i++)
-		v = v << 8 | r->p[r->off++];
-	return v;
 }
 
 /* a string; NULL for an empty one when nullable */
 static const char *
-get_s(struct rd *r, int nullable)
+get_s(struct reader *r, struct arena *a, int nullable)
 {
-	size_t n = (size_t)get_u(r, 4);
-	if (r->bad || n > r->n - r->off) {
-		r->bad = 1;
-		return "";
-	}
-	const char *s = n || !nullable ? arena_strndup(r->a, (const char *)r->p + r->off, n) : NULL;
-	r->off += n;
-	return s;
+	size_t n;
+	const char *s = get_str(r, a, &n);
+	return n || !nullable ? s : NULL;
 }
 
 static int
@@ -139,9 +99,9 @@ int
 snapshot_use(struct workspace *w, struct cluster *c, const char *p, size_t n,
 	     struct diag *d, struct buf *why)
 {
-	struct rd r = {(const unsigned char *)p, n, 0, 0, &w->a};
+	struct reader r = {(const unsigned char *)p, n, 0, 0};
 	struct hash128 h;
-	if (get_u(&r, 1) != SNAP_VERSION || n < 17) {
+	if (get_be(&r, 1) != SNAP_VERSION || n < 17) {
 		buf_adds(why, "the stat cache is of another version");
 		return 1;
 	}
@@ -152,32 +112,32 @@ snapshot_use(struct workspace *w, struct cluster *c, const char *p, size_t n,
 	}
 	r.off = 17;
 	/* every file first: nothing is built unless all of them still hold */
-	size_t nf = (size_t)get_u(&r, 4);
+	size_t nf = (size_t)get_be(&r, 4);
 	for (size_t i = 0; i < nf && !r.bad; i++) {
-		size_t len = (size_t)get_u(&r, 4);
+		size_t len = (size_t)get_be(&r, 4);
 		if (r.bad || len > r.n - r.off || len >= 4096)
 			return 1;
 		char path[4096];
 		memcpy(path, p + r.off, len);
 		path[len] = 0;
 		r.off += len;
-		int64_t size = (int64_t)get_u(&r, 8), mt = (int64_t)get_u(&r, 8);
-		int64_t ct = (int64_t)get_u(&r, 8);
-		uint64_t ino = get_u(&r, 8);
+		int64_t size = (int64_t)get_be(&r, 8), mt = (int64_t)get_be(&r, 8);
+		int64_t ct = (int64_t)get_be(&r, 8);
+		uint64_t ino = get_be(&r, 8);
 		if (r.bad || !same_stat(path, size, mt, ct, ino)) {
 			buf_printf(why, "%s changed", path);
 			return 1;
 		}
 	}
-	size_t nw = (size_t)get_u(&r, 4);
+	size_t nw = (size_t)get_be(&r, 4);
 	struct diag warn = {0};
 	for (size_t i = 0; i < nw && !r.bad; i++) {
-		const char *file = get_s(&r, 1);
-		int line = (int)(int32_t)get_u(&r, 4), col = (int)(int32_t)get_u(&r, 4);
-		const char *text = get_s(&r, 0);
+		const char *file = get_s(&r, &w->a, 1);
+		int line = (int)(int32_t)get_be(&r, 4), col = (int)(int32_t)get_be(&r, 4);
+		const char *text = get_s(&r, &w->a, 0);
 		diag_add(&warn, DIAG_WARNING, file, line, col, "%s", text);
 	}
-	size_t nl = (size_t)get_u(&r, 4);
+	size_t nl = (size_t)get_be(&r, 4);
 	if (r.bad || nl > n) {
 		diag_free(&warn);
 		buf_adds(why, "the stat cache is unreadable");
@@ -186,24 +146,24 @@ snapshot_use(struct workspace *w, struct cluster *c, const char *p, size_t n,
 	struct layer **ls = arena_alloc(&w->a, (nl + 1) * sizeof(*ls));
 	for (size_t i = 0; i < nl && !r.bad; i++) {
 		struct layer *l = arena_alloc(&w->a, sizeof(*l));
-		l->id = get_s(&r, 0);
-		l->profile = get_s(&r, 0);
-		l->name = get_s(&r, 0);
-		l->pack = get_s(&r, 0);
-		l->type = get_s(&r, 0);
-		l->version = get_s(&r, 1);
-		l->ns = get_s(&r, 0);
-		l->order = (int64_t)get_u(&r, 8);
+		l->id = get_s(&r, &w->a, 0);
+		l->profile = get_s(&r, &w->a, 0);
+		l->name = get_s(&r, &w->a, 0);
+		l->pack = get_s(&r, &w->a, 0);
+		l->type = get_s(&r, &w->a, 0);
+		l->version = get_s(&r, &w->a, 1);
+		l->ns = get_s(&r, &w->a, 0);
+		l->order = (int64_t)get_be(&r, 8);
 		if (r.bad || r.n - r.off < 16) {
 			r.bad = 1;
 			break;
 		}
 		memcpy(l->hash.b, p + r.off, 16);
 		r.off += 16;
-		l->prof = (size_t)get_u(&r, 4);
-		l->entry = (size_t)get_u(&r, 4);
-		l->at.line = (int)(int32_t)get_u(&r, 4);
-		l->at.col = (int)(int32_t)get_u(&r, 4);
+		l->prof = (size_t)get_be(&r, 4);
+		l->entry = (size_t)get_be(&r, 4);
+		l->at.line = (int)(int32_t)get_be(&r, 4);
+		l->at.col = (int)(int32_t)get_be(&r, 4);
 		if (l->prof >= c->nprofiles) {
 			r.bad = 1;
 			break;

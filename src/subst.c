@@ -205,19 +205,7 @@ subst_text(const struct subst_ctx *c, const char *text, size_t len,
 	const char *end = text + len;
 	buf_add(out, "", 0);
 	for (const char *p = text; p < end;) {
-		/* copy up to the next "{{" in one go, counting lines */
-		const char *q = p;
-		while ((q = memchr(q, '{', (size_t)(end - q))) && q + 1 < end && q[1] != '{')
-			q++;
-		if (!q || q + 1 >= end)
-			q = end;
-		for (const char *nl = p; (nl = memchr(nl, '\n', (size_t)(q - nl))); nl++) {
-			line++;
-			col = 1 - (int)(nl + 1 - p);
-		}
-		col += (int)(q - p);
-		buf_add(out, p, (size_t)(q - p));
-		p = q;
+		p = text_copy_plain(p, end, out, &line, &col);
 		if (p >= end)
 			break;
 		const char *close = NULL;

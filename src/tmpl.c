@@ -7,6 +7,23 @@
 #include <string.h>
 #include "model.h"
 
+const char *
+text_copy_plain(const char *p, const char *end, struct buf *out, int *line, int *col)
+{
+	const char *q = p;
+	while ((q = memchr(q, '{', (size_t)(end - q))) && q + 1 < end && q[1] != '{')
+		q++;
+	if (!q || q + 1 >= end)
+		q = end;
+	for (const char *nl = p; (nl = memchr(nl, '\n', (size_t)(q - nl))); nl++) {
+		(*line)++;
+		*col = 1 - (int)(nl + 1 - p);
+	}
+	*col += (int)(q - p);
+	buf_add(out, p, (size_t)(q - p));
+	return q;
+}
+
 int
 tmpl_render(const char *text, size_t len, const struct dnode *values,
 	    const char *file, struct buf *out, struct diag *d)
@@ -16,19 +33,7 @@ tmpl_render(const char *text, size_t len, const struct dnode *values,
 	buf_add(out, "", 0);
 	for (const char *p = text; p < end;) {
 		if (!(p + 1 < end && p[0] == '{' && p[1] == '{')) {
-			/* plain text up to the next "{{", in one copy */
-			const char *q = p;
-			while ((q = memchr(q, '{', (size_t)(end - q))) && q + 1 < end && q[1] != '{')
-				q++;
-			if (!q || q + 1 >= end)
-				q = end;
-			for (const char *nl = p; (nl = memchr(nl, '\n', (size_t)(q - nl))); nl++) {
-				line++;
-				col = 1 - (int)(nl + 1 - p);
-			}
-			col += (int)(q - p);
-			buf_add(out, p, (size_t)(q - p));
-			p = q;
+			p = text_copy_plain(p, end, out, &line, &col);
 			continue;
 		}
 		const char *close = NULL;
