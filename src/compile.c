@@ -314,6 +314,15 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 			return;
 		}
 	}
+	if (is_pack && !x->lc.spectro) {
+		/* .Spectro: the cluster's name, and its macros; made once,
+		 * in the workspace arena (profile arenas come and go) */
+		struct arena *wa = &x->w->a;
+		struct dnode *sp = doc_new(wa, D_MAP, 1);
+		sp->items[0] = doc_scalar(wa, "cluster", DS_PLAIN);
+		sp->items[1] = doc_scalar(wa, x->c->name, DS_QUOTED);
+		x->lc.spectro = doc_merge(wa, x->c->macros, sp);
+	}
 	if (is_pack && pack_manifests(&x->lc, l))
 		return;
 	manifest_entries(x, p, l, doc_get(e, "manifests"), &sc);
@@ -398,7 +407,7 @@ check_profile_names(struct cctx *x, struct profile *ps, size_t n, struct strset 
 int
 cluster_compile(struct workspace *w, struct cluster *c, struct deps *deps, struct diag *d)
 {
-	struct cctx x = {w, c, {w, NULL, deps, d}, 0, NULL, NULL, 0, 0, {0}, 0, 0};
+	struct cctx x = {w, c, {w, NULL, deps, d, NULL}, 0, NULL, NULL, 0, 0, {0}, 0, 0};
 	int nerr = d->nerr;
 	size_t ndeps0 = deps ? deps->n : 0, ndiag0 = d->n;
 	struct strset names = {0};
@@ -482,7 +491,7 @@ int
 layer_load_content(struct workspace *w, struct cluster *c, struct layer **ls,
 		   size_t n, struct arena *a, struct diag *d)
 {
-	struct cctx x = {w, c, {w, a, NULL, d}, 0, NULL, NULL, 0, 0, {0}, 0, 0};
+	struct cctx x = {w, c, {w, a, NULL, d, NULL}, 0, NULL, NULL, 0, 0, {0}, 0, 0};
 	int nerr = d->nerr;
 	/* one parse per profile: the layers of one profile are handled
 	 * together (n is a tier's dirty layers: a quadratic scan is fine) */

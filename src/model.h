@@ -148,6 +148,7 @@ struct ldctx {
 	struct arena *a;    /* content: trees, texts */
 	struct deps *deps;  /* NULL: do not record */
 	struct diag *d;
+	struct dnode *spectro; /* .Spectro of pack templates */
 };
 /* reads a file, recording it as a dependency; 0 or an errno value */
 int ld_read(struct ldctx *lc, const char *path, struct buf *out);
@@ -212,9 +213,11 @@ int subst_text(const struct subst_ctx *c, const char *text, size_t len,
 const char *text_copy_plain(const char *p, const char *end, struct buf *out,
 			    int *line, int *col);
 
-/* pack manifests: the `{{ .Values.a.b }}` subset of Go templates */
+/* pack manifests: the subset of Go templates of DESIGN §2.4, with .Values
+ * and .Spectro as the root; trees and texts go to a */
 int tmpl_render(const char *text, size_t len, const struct dnode *values,
-		const char *file, struct buf *out, struct diag *d);
+		const struct dnode *spectro, const char *file, struct arena *a,
+		struct buf *out, struct diag *d);
 
 /* resolves a pack layer's content from a file:// registry */
 int pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,

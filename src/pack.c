@@ -161,7 +161,7 @@ pack_manifests(struct ldctx *lc, struct layer *l)
 		}
 		const char *base = basename_noext(a, rel);
 		struct dnode *vals = doc_path(l->values, arena_printf(a, "manifests.%s", base));
-		if (tmpl_render(t.s, t.len, vals, path, &out, d) == 0) {
+		if (tmpl_render(t.s, t.len, vals, lc->spectro, path, a, &out, d) == 0) {
 			struct dorigin o = {path, 1, 1, 0, 1};
 			if (layer_add_docs(a, l, path, out.s, out.len, &o, d))
 				rc = -1;

@@ -387,3 +387,52 @@ Test(sync, values_can_refer_to_another_packs_values)
 	res_free(&r);
 	tws_free(&t);
 }
+
+Test(sync, real_manifest_packs_render)
+{
+	const char *data = shared_data();
+	if (!data)
+		cr_skip_test("../shared/data is not here");
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "addonmake.yaml",
+		"registries: [{name: Palette Registry, kind: pack, url: \"file://%s/packs\"}]\n"
+		"clusters:\n  - name: dev\n    target: {render: {dir: out}}\n    profiles: [p.yaml]\n"
+		"    macros: {apiServer: \"api.dev.example:6443\"}\n", data);
+	tws_put(&t, "p.yaml", "metadata: {name: real}\nspec:\n  template:\n    packs:\n"
+		"      - {name: hello-universe, type: oci, version: 1.3.1, registry: {metadata: {name: Palette Registry}}}\n"
+		"      - {name: permission-manager, type: oci, version: 1.0.0, registry: {metadata: {name: Palette Registry}}}\n"
+		"      - {name: tekton-chains, type: oci, version: 0.12.0, registry: {metadata: {name: Palette Registry}}}\n"
+		"      - name: external-snapshotter\n        type: oci\n        version: 4.0.1\n"
+		"        registry: {metadata: {name: Palette Registry}}\n"
+		"        values: |\n          manifests:\n            vsclass: {isDefaultClass: false}\n");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	/* the published vsclass.yaml opens an if it never closes */
+	cr_assert(strstr(r.err, "external-snapshotter-4.0.1/manifests/vsclass.yaml:6:5: warning: {{ if }} has no {{ end }}"), "%s", r.err);
+	res_free(&r);
+	char *h = tws_get(&t, "out/0_real_hello-universe.yaml");
+	cr_assert(strstr(h, "kind: Deployment") && strstr(h, "replicas: 1") &&
+		  strstr(h, "image: ghcr.io/spectrocloud/hello-universe:1.3.2") &&
+		  strstr(h, "namespace: hello-universe"), "%s", h);
+	cr_assert(!strstr(h, "hello-universe-api"), "apiEnabled is false: no API objects\n%s", h);
+	free(h);
+	char *p = tws_get(&t, "out/0_real_permission-manager.yaml");
+	cr_assert(strstr(p, "value: \"dev\""), "the cluster name from .Spectro.cluster");
+	cr_assert(strstr(p, "value: \"https://api.dev.example:6443\""), "printf over .Spectro.apiServer");
+	free(p);
+	char *e = tws_get(&t, "out/0_real_external-snapshotter.yaml");
+	cr_assert(strstr(e, "kind: VolumeSnapshotClass\nmetadata:\n  name: \"spectro-vsclass\"\n"), "%s", e);
+	cr_assert_geq(count_lines(e, "kind: CustomResourceDefinition"), 3);
+	free(e);
+	cr_assert(tws_exists(&t, "out/0_real_tekton-chains.yaml"));
+	/* with the pack's default values, its stray "{- end}" text is reported
+	 * where it is */
+	tws_put(&t, "p.yaml", "metadata: {name: real}\nspec:\n  template:\n    packs:\n"
+		"      - {name: external-snapshotter, type: oci, version: 4.0.1, registry: {metadata: {name: Palette Registry}}}\n");
+	r = am(&t, "plan");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "external-snapshotter-4.0.1/manifests/vsclass.yaml:8:1: error: malformed YAML"), "%s", r.err);
+	res_free(&r);
+	tws_free(&t);
+}

@@ -39,7 +39,7 @@ Test(real_exports, mcp_profiles_keep_addons_and_warn_once_per_infra_layer)
 		struct arena a = {0};
 		struct diag d = {0};
 		struct profile p;
-		struct ldctx lc = {NULL, &a, NULL, &d};
+		struct ldctx lc = {NULL, &a, NULL, &d, NULL};
 		cr_assert_eq(profile_load(&lc, f, &p), 0);
 		cr_assert_eq(d.nerr, 0);
 		cr_assert_eq(p.npacks, 2);
@@ -80,7 +80,7 @@ Test(real_exports, template_profiles_take_the_variable_default)
 		struct arena a = {0};
 		struct diag d = {0};
 		struct profile p;
-		struct ldctx lc = {NULL, &a, NULL, &d};
+		struct ldctx lc = {NULL, &a, NULL, &d, NULL};
 		cr_assert_eq(profile_load(&lc, f, &p), 0);
 		cr_assert_eq(p.npacks, 1);
 		struct subst_ctx sc = {"dev", p.name, p.version, p.variables, NULL, NULL, NULL, NULL};
@@ -159,7 +159,7 @@ Test(tmpl, values_lookups_and_trim_markers)
 	doc_parse(&a, vals, strlen(vals), &o, &docs, &n, &d);
 	struct buf out = {0};
 	const char *t = "ns: {{ .Values.namespace }}\nport: {{- .Values.port }}\nimg: {{ .Values.nested.image -}}   \nmissing: '{{ .Values.nope }}'\n";
-	cr_assert_eq(tmpl_render(t, strlen(t), docs[0], "m.yaml", &out, &d), 0);
+	cr_assert_eq(tmpl_render(t, strlen(t), docs[0], NULL, "m.yaml", &a, &out, &d), 0);
 	cr_assert_str_eq(out.s, "ns: hello\nport:8080\nimg: x:1missing: ''\n");
 	buf_free(&out);
 	arena_free(&a);
@@ -169,15 +169,20 @@ Test(tmpl, unsupported_actions_name_file_and_line)
 {
 	struct diag d = {0};
 	struct buf out = {0};
-	const char *t = "a: 1\n{{ if .Values.x }}\nb: 2\n{{ end }}\n";
-	cr_assert_neq(tmpl_render(t, strlen(t), NULL, "pack/manifests/m.yaml", &out, &d), 0);
-	cr_assert_eq(d.nerr, 2);
+	struct arena a = {0};
+	const char *t = "a: 1\n{{ include \"x\" . }}\nb: {{ .Values.x | trunc 3 }}\n{{ template \"y\" }}\n";
+	cr_assert_neq(tmpl_render(t, strlen(t), NULL, NULL, "pack/manifests/m.yaml", &a, &out, &d), 0);
+	cr_assert_eq(d.nerr, 3);
 	cr_assert_str_eq(d.msg[0].file, "pack/manifests/m.yaml");
 	cr_assert_eq(d.msg[0].line, 2);
-	cr_assert(strstr(d.msg[0].text, "unsupported template action"), "%s", d.msg[0].text);
-	cr_assert_eq(d.msg[1].line, 4);
+	cr_assert(strstr(d.msg[0].text, "the template function \"include\" is not supported"), "%s", d.msg[0].text);
+	cr_assert_eq(d.msg[1].line, 3);
+	cr_assert(strstr(d.msg[1].text, "\"trunc\""), "%s", d.msg[1].text);
+	cr_assert_eq(d.msg[2].line, 4);
+	cr_assert(strstr(d.msg[2].text, "{{ template }} is not supported"), "%s", d.msg[2].text);
 	buf_free(&out);
 	diag_free(&d);
+	arena_free(&a);
 }
 
 Test(order, integers_only)
@@ -256,4 +261,104 @@ Test(workspace, compiles_tiers_across_profiles)
 	ws_free(&w);
 	diag_free(&d);
 	tws_free(&t);
+}
+
+/* renders t with the given values (YAML text); returns the output */
+static char *
+render(const char *vals, const char *t, struct diag *d)
+{
+	static struct arena a;
+	struct dorigin o = {"v", 1, 1, 0, 1};
+	struct dnode **docs = NULL;
+	size_t n = 0;
+	doc_parse(&a, vals, strlen(vals), &o, &docs, &n, d);
+	struct dnode *sp = doc_new(&a, D_MAP, 1);
+	sp->items[0] = doc_scalar(&a, "cluster", DS_PLAIN);
+	sp->items[1] = doc_scalar(&a, "dev", DS_QUOTED);
+	struct buf out = {0};
+	int rc = tmpl_render(t, strlen(t), n ? docs[0] : NULL, sp, "m.yaml", &a, &out, d);
+	char *s = strdup(rc ? "(failed)" : out.s);
+	buf_free(&out);
+	return s;
+}
+
+#define RENDERS(vals, tmpl, want) do { \
+		struct diag d_ = {0}; \
+		char *got_ = render(vals, tmpl, &d_); \
+		diag_print(&d_, stderr); \
+		cr_assert_eq(d_.nerr, 0); \
+		cr_assert_str_eq(got_, want); \
+		free(got_); \
+		diag_free(&d_); \
+	} while (0)
+
+Test(tmpl, conditionals)
+{
+	RENDERS("on: true\noff: false\nname: x\n",
+		"{{ if .Values.on }}A{{ end }}{{ if .Values.off }}B{{ else }}C{{ end }}"
+		"{{ if not .Values.on }}D{{ else if eq .Values.name \"x\" }}E{{ else }}F{{ end }}"
+		"{{ if and .Values.on .Values.name }}G{{ end }}{{ if or .Values.off .Values.nope }}H{{ end }}"
+		"{{ if ne .Values.name \"y\" }}I{{ end }}",
+		"ACEGI");
+	/* "false" as a quoted string is a non-empty string: true, as in Go */
+	RENDERS("s: \"false\"\n", "{{ if .Values.s }}yes{{ end }}", "yes");
+}
+
+Test(tmpl, range_over_lists_and_maps_in_key_order)
+{
+	RENDERS("l: [a, b]\nm: {zeta: 1, alpha: 2}\n",
+		"{{ range .Values.l }}[{{ . }}]{{ end }}"
+		"{{ range $k, $v := .Values.m }}{{ $k }}={{ $v }};{{ end }}"
+		"{{ range $i, $x := .Values.l }}{{ $i }}:{{ $x }} {{ end }}"
+		"{{ range .Values.none }}x{{ else }}empty{{ end }}",
+		"[a][b]alpha=2;zeta=1;0:a 1:b empty");
+}
+
+Test(tmpl, trimming_variables_with_and_root)
+{
+	RENDERS("ing: {path: /x, hosts: [h1, h2]}\nns: web\n",
+		"hosts:\n"
+		"{{- $p := .Values.ing.path }}\n"
+		"{{- range .Values.ing.hosts }}\n"
+		"  - host: {{ . | quote }}\n"
+		"    path: {{ $p }}\n"
+		"    ns: {{ $.Values.ns }}\n"
+		"{{- end }}\n"
+		"{{ with .Values.ing }}first: {{ .path }}{{ end }}\n",
+		"hosts:\n  - host: \"h1\"\n    path: /x\n    ns: web\n  - host: \"h2\"\n    path: /x\n    ns: web\nfirst: /x\n");
+}
+
+Test(tmpl, functions)
+{
+	RENDERS("s: \" Hi \"\nm: {a: 1, b: [x]}\nhost: api.example\n",
+		"{{ .Values.s | trim | upper }}|{{ .Values.s | lower | quote }}|"
+		"{{ .Values.nope | default \"d\" }}|{{ default \"d\" .Values.host }}|"
+		"{{ printf \"%s:%d\" .Values.host 443 }}|{{ if hasPrefix \"https://\" .Values.host }}x{{ else }}{{ printf \"%s%s\" \"https://\" .Values.host | quote }}{{ end }}|"
+		"{{ .Spectro.cluster }}|{{ toYaml .Values.m | nindent 2 }}|{{ \"a\\nb\" | indent 3 }}",
+		"HI|\" hi \"|d|api.example|api.example:443|\"https://api.example\"|dev|\n  a: 1\n  b:\n  - x|   a\n   b");
+}
+
+Test(tmpl, missing_values_are_empty_and_quote_of_nothing_is_empty)
+{
+	RENDERS("a: {}\n", "[{{ .Values.a.b.c }}][{{ .Values.x | quote }}]", "[][]");
+}
+
+Test(tmpl, unclosed_block_at_the_end_is_closed_with_a_warning)
+{
+	struct diag d = {0};
+	char *got = render("on: true\n", "x\n{{- if .Values.on }}\ny\n", &d);
+	cr_assert_eq(d.nerr, 0);
+	cr_assert_eq(d.n, 1);
+	cr_assert_eq(d.msg[0].severity, DIAG_WARNING);
+	cr_assert_eq(d.msg[0].line, 2);
+	cr_assert(strstr(d.msg[0].text, "{{ if }} has no {{ end }}"), "%s", d.msg[0].text);
+	cr_assert_str_eq(got, "x\ny\n");
+	free(got);
+	diag_free(&d);
+	/* a stray end is an error */
+	got = render("", "a{{ end }}", &d);
+	cr_assert_eq(d.nerr, 1);
+	cr_assert(strstr(d.msg[0].text, "{{ end }} without a matching"), "%s", d.msg[0].text);
+	free(got);
+	diag_free(&d);
 }
