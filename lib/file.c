@@ -1,6 +1,7 @@
 /* file: reading whole files, atomic writes, paths, time and durations. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,21 @@ path_clean(char *p)
 	free(copy);
 	free(c);
 	free(cl);
+}
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return (flag == FTW_DP ? rmdir(p) : unlink(p)) < 0 ? errno : 0;
+}
+
+int
+file_rmtree(const char *path)
+{
+	int rc = nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return rc < 0 ? errno : rc;
 }
 
 char *

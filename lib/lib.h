@@ -106,6 +106,8 @@ int file_write_atomic(const char *path, const void *data, size_t len);
 int file_write_replace(const char *path, const void *data, size_t len, int durable);
 /* mkdir -p; 0 or an errno value */
 int file_mkdirs(const char *path, int mode);
+/* rm -rf, without following symbolic links; 0 or an errno value */
+int file_rmtree(const char *path);
 /* joins dir and a relative path; an absolute path is returned as is */
 char *path_join(struct arena *a, const char *dir, const char *rel);
 /* the directory part of a path ("." when there is none) */

@@ -70,7 +70,7 @@ check_run(const struct check *k, struct procs *ps, const char *cwd,
 		return http_check(k, deadline, why);
 	struct buf out = {0};
 	int status;
-	struct proc_spec sp = {k->argv, env, cwd, NULL, 0, deadline};
+	struct proc_spec sp = {k->argv, env, cwd, NULL, 0, deadline, NULL};
 	int rc = proc_run(ps, &sp, &out, &status);
 	if (rc == -2) {
 		buf_free(&out);

@@ -222,6 +222,8 @@ persist(struct cctx *x, struct layer *l)
 	p->hash = l->hash;
 	p->r = l->r;
 	p->label = l->label;
+	p->digest = keep_str(x, l->digest);
+	p->helm_yaml = keep_str(x, l->helm_yaml);
 	return p;
 }
 
@@ -268,12 +270,6 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 	    pack_resolve(&x->lc, l, doc_get(doc_get(e, "registry"), "metadata"), p->file,
 			 &base, &base_file))
 		return;
-	if (strcmp(type, "helm") == 0) {
-		diag_add(d, DIAG_ERROR, p->file, e->line, e->col,
-			 "helm layer \"%s\": helm charts need remote content support, which this "
-			 "version of addonmake does not have yet", l->pack);
-		return;
-	}
 	l->values = doc_merge(a, base, lvals);
 	/* pack: settings: the layer's own values win over the pack's */
 	struct dnode *n;
@@ -325,6 +321,18 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 	}
 	if (is_pack && pack_manifests(&x->lc, l))
 		return;
+	if (strcmp(type, "helm") == 0 && x->reload && x->reload->helm_yaml) {
+		/* rendered earlier in this run: helm runs once per layer */
+		struct dorigin ho = {"helm template", 1, 1, 0, 1};
+		l->digest = x->reload->digest;
+		l->version = x->reload->version;
+		if (layer_add_docs(a, l, "helm template", x->reload->helm_yaml,
+				   strlen(x->reload->helm_yaml), &ho, d))
+			return;
+	} else if (strcmp(type, "helm") == 0 &&
+		   helm_layer(&x->lc, l, doc_get(doc_get(e, "registry"), "metadata"), p->file)) {
+		return;
+	}
 	manifest_entries(x, p, l, doc_get(e, "manifests"), &sc);
 	if (strcmp(type, "manifest") == 0 && !doc_get(e, "manifests") && !x->reload)
 		diag_add(d, DIAG_WARNING, p->file, e->line, e->col,

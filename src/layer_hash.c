@@ -24,6 +24,8 @@ layer_hash(const struct cluster *c, struct layer *l)
 	field(&b, "pack", l->pack);
 	field(&b, "version", l->version);
 	field(&b, "pack-dir", l->pack_dir ? strrchr(l->pack_dir, '/') : NULL);
+	if (l->digest) /* absent for other layers: their hashes stay as they were */
+		field(&b, "digest", l->digest);
 	canon_node(&b, l->values);
 	for (size_t i = 0; i < l->ndocs; i++)
 		canon_node(&b, l->docs[i]);

@@ -75,6 +75,8 @@ struct layer {
 	const char **docfiles; /* which file each document came from */
 	size_t capdocs;
 	const char *pack_dir;  /* pack layers: the resolved directory */
+	const char *digest;    /* helm layers: the chart's SHA-256 */
+	const char *helm_yaml; /* helm layers: what helm rendered, kept for the run */
 	struct dnode *pack_json;
 	struct hash128 hash;
 	struct readiness r;
@@ -218,6 +220,20 @@ const char *text_copy_plain(const char *p, const char *end, struct buf *out,
 int tmpl_render(const char *text, size_t len, const struct dnode *values,
 		const struct dnode *spectro, const char *file, struct arena *a,
 		struct buf *out, struct diag *d);
+
+/* the workspace registry a profile's registry.metadata names (name or uid) */
+struct registry *registry_find(struct workspace *w, struct dnode *meta);
+/* a helm layer: resolves its chart in a file:// Helm repository (index,
+ * version or constraint, SHA-256 digest) and renders it with the helm
+ * binary into l's documents */
+int helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
+	       const char *profile_file);
+/* semver: compare two versions; does version satisfy constraint (1, 0, or
+ * -1 for a constraint that cannot be read) */
+int semver_cmp(const char *a, const char *b);
+int semver_match(const char *constraint, const char *version);
+/* unpacks a chart .tgz into dir, safely (DESIGN §2.4); 0 or -1 with err */
+int tgz_unpack(const char *data, size_t len, const char *dir, struct buf *err);
 
 /* resolves a pack layer's content from a file:// registry */
 int pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,

@@ -5,8 +5,8 @@
 #include <string.h>
 #include "model.h"
 
-static struct registry *
-find_registry(struct workspace *w, struct dnode *meta)
+struct registry *
+registry_find(struct workspace *w, struct dnode *meta)
 {
 	const char *name = doc_str(doc_get(meta, "name"));
 	const char *uid = doc_str(doc_get(meta, "uid"));
@@ -58,7 +58,7 @@ pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 	const char *rname = doc_str(doc_get(regmeta, "name"));
 	if (!rname)
 		rname = doc_str(doc_get(regmeta, "uid"));
-	struct registry *r = regmeta ? find_registry(w, regmeta) : NULL;
+	struct registry *r = regmeta ? registry_find(w, regmeta) : NULL;
 	if (!r) {
 		diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
 			 "pack \"%s\": unknown registry \"%s\"; add it under registries: in %s "

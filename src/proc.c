@@ -108,7 +108,11 @@ proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, op[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, op[1], 2);
+	if (sp->err_path)
+		posix_spawn_file_actions_addopen(&fa, 2, sp->err_path,
+						 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	else
+		posix_spawn_file_actions_adddup2(&fa, op[1], 2);
 	if (sp->cwd)
 		posix_spawn_file_actions_addchdir_np(&fa, sp->cwd);
 	posix_spawnattr_init(&at);

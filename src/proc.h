@@ -28,6 +28,7 @@ struct proc_spec {
 	const char *in;     /* written to stdin, then closed */
 	size_t inlen;
 	int64_t deadline;   /* now_ms() value after which the child is killed; 0 none */
+	const char *err_path; /* stderr goes to this file instead of out */
 };
 
 /* runs to completion; *status is the exit code, 128+signal when killed, or

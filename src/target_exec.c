@@ -11,7 +11,7 @@ run(const struct target_ctx *t, char **argv, char **env, const char *text,
 {
 	struct buf out = {0};
 	int status;
-	struct proc_spec sp = {argv, env, t->w->dir, text, len, 0};
+	struct proc_spec sp = {argv, env, t->w->dir, text, len, 0, NULL};
 	int rc = proc_run(t->ps, &sp, &out, &status);
 	if (rc == -2) {
 		buf_free(&out);

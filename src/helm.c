@@ -1,0 +1,230 @@
+/* helm: a helm layer's chart from a file:// Helm repository — index.yaml,
+ * the version asked for (exact, else the newest release matching it as a
+ * constraint), the .tgz checked against the index's SHA-256 digest — then
+ * rendered by the helm binary (ADDONMAKE_HELM, else helm on PATH) with
+ * `helm template`, in a temporary directory removed afterwards. A chart
+ * URL that is absolute is looked up by its file name in the repository's
+ * directory: an index copied from a web repository still works offline. */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "model.h"
+#include "proc.h"
+
+static void
+sha256_hex(const char *p, size_t n, char out[65])
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+	EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static const char *
+helm_binary(struct arena *a)
+{
+	const char *e = getenv("ADDONMAKE_HELM");
+	if (e && *e)
+		return e;
+	const char *path = getenv("PATH");
+	for (const char *s = path; s && *s;) {
+		const char *c = strchr(s, ':');
+		size_t l = c ? (size_t)(c - s) : strlen(s);
+		char *cand = arena_printf(a, "%.*s/helm", (int)l, s);
+		if (l && access(cand, X_OK) == 0)
+			return cand;
+		s += l + (c ? 1 : 0);
+	}
+	return NULL;
+}
+
+/* the index entry for chart name at the version asked for */
+static struct dnode *
+pick(struct dnode *versions, const char *want, int *bad_constraint)
+{
+	struct dnode *best = NULL;
+	*bad_constraint = 0;
+	for (size_t i = 0; i < versions->n; i++) {
+		const char *v = doc_str(doc_get(versions->items[i], "version"));
+		if (v && strcmp(v, want) == 0)
+			return versions->items[i];
+	}
+	for (size_t i = 0; i < versions->n; i++) {
+		const char *v = doc_str(doc_get(versions->items[i], "version"));
+		if (!v)
+			continue;
+		int m = semver_match(want, v);
+		if (m < 0) {
+			*bad_constraint = 1;
+			return NULL;
+		}
+		if (m && (!best || semver_cmp(v, doc_str(doc_get(best, "version"))) > 0))
+			best = versions->items[i];
+	}
+	return best;
+}
+
+static char *
+render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
+       size_t ntgz, struct buf *err)
+{
+	struct arena *a = lc->a;
+	const char *helm = helm_binary(a);
+	if (!helm) {
+		buf_adds(err, "rendering a chart needs the helm binary: install helm, or set "
+			 "ADDONMAKE_HELM to its path");
+		return NULL;
+	}
+	const char *t = getenv("TMPDIR");
+	char *dir = arena_printf(a, "%s/addonmake-chart-XXXXXX", t && *t ? t : "/tmp");
+	if (!mkdtemp(dir)) {
+		buf_printf(err, "cannot make a temporary directory: %s", strerror(errno));
+		return NULL;
+	}
+	char *out = NULL;
+	char *cdir = arena_printf(a, "%s/chart", dir);
+	char *vfile = arena_printf(a, "%s/values.yaml", dir);
+	char *efile = arena_printf(a, "%s/stderr", dir);
+	struct buf vals = {0}, res = {0};
+	/* the chart's values are charts.<chart> of the layer's values */
+	struct dnode *cv = doc_get(doc_get(l->values, "charts"), chart);
+	if (cv && !doc_is_null(cv))
+		doc_emit(&vals, cv);
+	const char *rel = doc_str(doc_get(doc_get(doc_get(l->values, "pack"),
+						  "releaseNameOverride"), chart));
+	int e;
+	if (tgz_unpack(tgz, ntgz, cdir, err)) {
+		buf_printf(err, " (chart %s %s)", chart, l->version);
+	} else if ((e = file_write_replace(vfile, vals.s ? vals.s : "", vals.len, 0))) {
+		buf_printf(err, "cannot write %s: %s", vfile, strerror(e));
+	} else {
+		char *argv[] = {(char *)helm, "template", (char *)(rel ? rel : l->name), cdir,
+				"--namespace", (char *)l->ns, "--values", vfile, NULL};
+		struct procs ps;
+		procs_init(&ps);
+		struct proc_spec sp = {argv, NULL, NULL, NULL, 0, now_ms() + 120000, efile};
+		int status;
+		int rc = proc_run(&ps, &sp, &res, &status);
+		if (rc == 0 && status == 0) {
+			out = arena_strndup(a, res.s ? res.s : "", res.len);
+		} else {
+			struct buf eb = {0};
+			file_read(efile, &eb);
+			while (eb.len && eb.s[eb.len - 1] == '\n')
+				eb.s[--eb.len] = 0;
+			buf_printf(err, "%s template failed (%s %d)%s%s", helm,
+				   rc ? "timed out:" : "exit", rc ? 120 : status,
+				   eb.len ? ": " : "", eb.len ? eb.s : "");
+			buf_free(&eb);
+		}
+		pthread_mutex_destroy(&ps.mu);
+	}
+	buf_free(&vals);
+	buf_free(&res);
+	file_rmtree(dir);
+	return out;
+}
+
+int
+helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
+	   const char *profile_file)
+{
+	struct arena *a = lc->a;
+	struct diag *d = lc->d;
+	const char *rname = doc_str(doc_get(regmeta, "name"));
+	if (!rname)
+		rname = doc_str(doc_get(regmeta, "uid"));
+	struct registry *r = regmeta ? registry_find(lc->w, regmeta) : NULL;
+#define FAIL(...) do { diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col, __VA_ARGS__); return -1; } while (0)
+	if (!r)
+		FAIL("helm layer \"%s\": unknown registry \"%s\"; add it under registries: in %s "
+		     "(for example: {name: \"%s\", kind: helm, url: file://charts})", l->pack,
+		     rname ? rname : "(none given)", lc->w->file, rname ? rname : "charts");
+	if (strcmp(r->kind, "helm") != 0)
+		FAIL("helm layer \"%s\": registry \"%s\" is a %s registry, not a helm registry",
+		     l->pack, r->name, r->kind);
+	if (strncmp(r->url, "file://", 7) != 0)
+		FAIL("helm layer \"%s\": registry \"%s\" is at %s; this version of addonmake reads "
+		     "file:// Helm repositories only", l->pack, r->name, r->url);
+	if (!l->version)
+		FAIL("helm layer \"%s\" has no version: or tag:", l->pack);
+	const char *dir = r->url + 7;
+	const char *ipath = arena_printf(a, "%s/index.yaml", dir);
+	struct buf t = {0};
+	int e = ld_read(lc, ipath, &t);
+	if (e) {
+		buf_free(&t);
+		FAIL("helm layer \"%s\": cannot read %s: %s", l->pack, ipath, strerror(e));
+	}
+	struct dorigin o = {ipath, 1, 1, 0, 1};
+	struct dnode **docs;
+	size_t n;
+	char *src = arena_strndup(a, t.s, t.len);
+	int rc = doc_parse(a, src, t.len, &o, &docs, &n, d);
+	buf_free(&t);
+	if (rc)
+		return -1;
+	struct dnode *versions = n ? doc_get(doc_get(docs[0], "entries"), l->pack) : NULL;
+	if (!versions || versions->kind != D_SEQ || !versions->n)
+		FAIL("unknown chart \"%s\" in Helm repository \"%s\" (%s)", l->pack, r->name, ipath);
+	int bad;
+	struct dnode *ent = pick(versions, l->version, &bad);
+	if (bad)
+		FAIL("helm layer \"%s\": \"%s\" is neither a version nor a constraint "
+		     "(such as 1.2.3, ~1.2, ^1, >=1.0 <2.0)", l->pack, l->version);
+	if (!ent) {
+		struct buf av = {0};
+		for (size_t i = 0; i < versions->n && i < 5; i++)
+			buf_printf(&av, "%s%s", i ? ", " : "",
+				   doc_str(doc_get(versions->items[i], "version")));
+		diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
+			 "chart \"%s\" has no version matching \"%s\" in \"%s\" (it has %s%s)",
+			 l->pack, l->version, r->name, av.s ? av.s : "none",
+			 versions->n > 5 ? ", …" : "");
+		buf_free(&av);
+		return -1;
+	}
+	l->version = doc_str(doc_get(ent, "version"));
+	struct dnode *urls = doc_get(ent, "urls");
+	const char *url = urls && urls->kind == D_SEQ && urls->n ? doc_str(urls->items[0]) : NULL;
+	if (!url)
+		FAIL("chart \"%s\" %s has no urls in %s", l->pack, l->version, ipath);
+	const char *cpath;
+	if (strncmp(url, "file://", 7) == 0)
+		cpath = url + 7;
+	else if (strstr(url, "://"))
+		cpath = arena_printf(a, "%s/%s", dir, strrchr(url, '/') + 1);
+	else
+		cpath = path_join(a, dir, url);
+	struct buf tgz = {0};
+	if ((e = ld_read(lc, cpath, &tgz))) {
+		buf_free(&tgz);
+		FAIL("chart \"%s\" %s: cannot read %s: %s", l->pack, l->version, cpath, strerror(e));
+	}
+	char hex[65];
+	sha256_hex(tgz.s, tgz.len, hex);
+	const char *want = doc_str(doc_get(ent, "digest"));
+	if (want && strcmp(want, hex) != 0) {
+		buf_free(&tgz);
+		FAIL("chart \"%s\" %s: %s has SHA-256 %s, but the index says %s: the chart was "
+		     "changed or corrupted; nothing was applied", l->pack, l->version, cpath, hex, want);
+	}
+	l->digest = arena_strdup(a, hex);
+	struct buf err = {0};
+	char *yaml = render(lc, l, l->pack, tgz.s, tgz.len, &err);
+	buf_free(&tgz);
+	if (!yaml) {
+		diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col, "helm layer %s: %s",
+			 l->id, err.s);
+		buf_free(&err);
+		return -1;
+	}
+	l->helm_yaml = yaml;
+	char *what = arena_printf(a, "helm template of %s %s", l->pack, l->version);
+	struct dorigin yo = {what, 1, 1, 0, 1};
+	return layer_add_docs(a, l, what, yaml, strlen(yaml), &yo, d);
+#undef FAIL
+}

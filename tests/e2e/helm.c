@@ -1,0 +1,171 @@
+/* e2e helm layers: charts from a file:// Helm repository, checked against
+ * the index's digest and rendered by a stand-in helm binary. */
+#include <stdio.h>
+#include <sys/stat.h>
+#include "../../lib/lib.h"
+#include "e2e.h"
+
+/* a stand-in for `helm template RELEASE CHART --namespace NS --values F`:
+ * records its arguments and renders one ConfigMap from the chart and the
+ * values */
+static void
+fake_helm(struct tws *t)
+{
+	tws_put(t, "fakehelm",
+		"#!/bin/sh\n"
+		"echo \"$@\" | sed 's#/[^ ]*/addonmake-chart-[^/]*#TMP#g' >> \"$(dirname \"$0\")/helm-args\"\n"
+		"name=$(sed -n 's/^name: //p' \"$3/Chart.yaml\"); ver=$(sed -n 's/^version: //p' \"$3/Chart.yaml\")\n"
+		"printf -- '---\\nkind: ConfigMap\\nmetadata: {name: %%s, namespace: %%s}\\ndata:\\n  chart: \"%%s-%%s\"\\n  values: |\\n' \"$2\" \"$5\" \"$name\" \"$ver\"\n"
+		"sed 's/^/    /' \"$7\"\n"
+		"echo 'a warning on stderr' >&2\n");
+	char p[600];
+	snprintf(p, sizeof(p), "%s/fakehelm", t->dir);
+	chmod(p, 0755);
+	setenv("ADDONMAKE_HELM", p, 1);
+}
+
+/* a repository in repo/ with mychart 1.0.0 and 1.1.0 (and a 2.0.0-rc) */
+static void
+repo(struct tws *t, const char *v110_extra)
+{
+	const char *vers[] = {"1.0.0", "1.1.0", "2.0.0-rc.1"};
+	struct buf idx = {0};
+	buf_adds(&idx, "apiVersion: v1\nentries:\n  mychart:\n");
+	for (int i = 0; i < 3; i++) {
+		char rel[128];
+		snprintf(rel, sizeof(rel), "src/%s/mychart/Chart.yaml", vers[i]);
+		tws_put(t, rel, "apiVersion: v2\nname: mychart\nversion: %s\n%s", vers[i],
+			i == 1 && v110_extra ? v110_extra : "");
+		char cmd[1024];
+		snprintf(cmd, sizeof(cmd), "cd '%s/src/%s' && mkdir -p ../../repo && tar czf ../../repo/mychart-%s.tgz mychart"
+			 " && sha256sum ../../repo/mychart-%s.tgz | cut -c1-64 > ../../sum", t->dir, vers[i], vers[i], vers[i]);
+		cr_assert_eq(system(cmd), 0);
+		char *sum = tws_get(t, "sum");
+		sum[64] = 0;
+		buf_printf(&idx, "  - name: mychart\n    version: %s\n    digest: %s\n    urls: [mychart-%s.tgz]\n",
+			   vers[i], sum, vers[i]);
+		free(sum);
+	}
+	tws_put(t, "repo/index.yaml", "%s", idx.s);
+	buf_free(&idx);
+}
+
+static void
+ws(struct tws *t, const char *version)
+{
+	tws_put(t, "addonmake.yaml",
+		"registries: [{name: charts, kind: helm, url: file://repo}]\n"
+		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n");
+	tws_put(t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n"
+		"      - name: mychart\n        type: helm\n        version: \"%s\"\n"
+		"        registry: {metadata: {name: charts}}\n        values: |\n"
+		"          pack:\n            namespace: web\n            releaseNameOverride: {mychart: front}\n"
+		"          charts:\n            mychart: {replicas: 2}\n", version);
+}
+
+Test(helm, chart_from_a_file_repository_rendered_by_helm)
+{
+	struct tws t;
+	tws_init(&t);
+	fake_helm(&t);
+	repo(&t, NULL);
+	ws(&t, "1.0.0");
+	/* a TMPDIR of its own, to see that the chart directory goes away */
+	char tmp[600];
+	snprintf(tmp, sizeof(tmp), "%s/tmp", t.dir);
+	mkdir(tmp, 0755);
+	setenv("TMPDIR", tmp, 1);
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *args = tws_get(&t, "helm-args");
+	cr_assert_str_eq(args, "template front TMP/chart --namespace web --values TMP/values.yaml\n");
+	free(args);
+	char *out = tws_get(&t, "out/0_apps_mychart.yaml");
+	cr_assert_str_eq(out, "---\nkind: ConfigMap\nmetadata:\n  name: front\n  namespace: web\n"
+			      "data:\n  chart: \"mychart-1.0.0\"\n  values: |\n    replicas: 2\n");
+	free(out);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", tmp);
+	cr_assert_eq(system(cmd), 0, "a temporary chart directory was left behind");
+	r = am(&t, "sync");
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(helm, a_constraint_takes_the_newest_release_and_a_republished_chart_is_seen)
+{
+	struct tws t;
+	tws_init(&t);
+	fake_helm(&t);
+	repo(&t, NULL);
+	ws(&t, "~1.0 || ^1.1");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *out = tws_get(&t, "out/0_apps_mychart.yaml");
+	cr_assert(strstr(out, "chart: \"mychart-1.1.0\""), "not 2.0.0-rc.1, a pre-release:\n%s", out);
+	free(out);
+	/* 1.1.0 republished with other content: a new digest in the index */
+	repo(&t, "description: republished\n");
+	r = am(&t, "plan --json");
+	cr_assert_str_eq(r.out, "{\"cluster\":\"dev\",\"layer\":\"apps/mychart\",\"order\":0,\"action\":\"apply\",\"reason\":\"content changed\"}\n");
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(helm, digest_mismatch_and_missing_versions_are_errors)
+{
+	struct tws t;
+	tws_init(&t);
+	fake_helm(&t);
+	repo(&t, NULL);
+	ws(&t, "1.0.0");
+	/* the archive changed behind the index's back */
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "cp '%s/repo/mychart-1.1.0.tgz' '%s/repo/mychart-1.0.0.tgz'", t.dir, t.dir);
+	cr_assert_eq(system(cmd), 0);
+	struct res r = am(&t, "sync");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "p.yaml:5:9: error: chart \"mychart\" 1.0.0: repo/mychart-1.0.0.tgz has SHA-256 "), "%s", r.err);
+	cr_assert(strstr(r.err, "but the index says "), "%s", r.err);
+	cr_assert(!tws_exists(&t, "out"), "nothing was rendered");
+	res_free(&r);
+	ws(&t, "3.x");
+	r = am(&t, "plan");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "chart \"mychart\" has no version matching \"3.x\" in \"charts\" (it has 1.0.0, 1.1.0, 2.0.0-rc.1)"), "%s", r.err);
+	res_free(&r);
+	unsetenv("ADDONMAKE_HELM");
+	setenv("PATH", "/usr/bin:/bin", 1);
+	ws(&t, "1.1.0");
+	r = am(&t, "plan");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "rendering a chart needs the helm binary: install helm, or set ADDONMAKE_HELM"), "%s", r.err);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(helm, the_real_repository_index_and_chart_verify)
+{
+	const char *data = shared_data();
+	if (!data)
+		cr_skip_test("../shared/data is not here");
+	struct tws t;
+	tws_init(&t);
+	fake_helm(&t);
+	tws_put(&t, "addonmake.yaml",
+		"registries: [{name: cagriekin, kind: helm, url: \"file://%s/helm\"}]\n"
+		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n", data);
+	tws_put(&t, "p.yaml", "metadata: {name: db}\nspec:\n  template:\n    packs:\n"
+		"      - {name: etcd, type: helm, version: 0.1.5, registry: {metadata: {name: cagriekin}},\n"
+		"         values: \"pack: {namespace: etcd}\"}\n");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *out = tws_get(&t, "out/0_db_etcd.yaml");
+	cr_assert(strstr(out, "chart: \"etcd-0.1.5\""), "%s", out);
+	free(out);
+	tws_free(&t);
+}
