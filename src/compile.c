@@ -321,6 +321,14 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 	}
 	if (is_pack && pack_manifests(&x->lc, l))
 		return;
+	if (is_pack && x->reload && x->reload->helm_yaml) {
+		struct dorigin ho = {"helm template", 1, 1, 0, 1};
+		if (layer_add_docs(a, l, "helm template", x->reload->helm_yaml,
+				   strlen(x->reload->helm_yaml), &ho, d))
+			return;
+	} else if (is_pack && pack_charts(&x->lc, l, p->file)) {
+		return;
+	}
 	if (strcmp(type, "helm") == 0 && x->reload && x->reload->helm_yaml) {
 		/* rendered earlier in this run: helm runs once per layer */
 		struct dorigin ho = {"helm template", 1, 1, 0, 1};

@@ -67,6 +67,32 @@ pick(struct dnode *versions, const char *want, int *bad_constraint)
 	return best;
 }
 
+/* the name in an unpacked chart's Chart.yaml */
+static const char *
+chart_name(struct ldctx *lc, const char *cdir)
+{
+	struct buf t = {0};
+	const char *path = arena_printf(lc->a, "%s/Chart.yaml", cdir);
+	if (file_read(path, &t)) {
+		buf_free(&t);
+		return NULL;
+	}
+	struct dorigin o = {path, 1, 1, 0, 1};
+	struct dnode **docs;
+	size_t n;
+	char *src = arena_strndup(lc->a, t.s, t.len);
+	struct diag quiet = {0};
+	const char *name = NULL;
+	if (!doc_parse(lc->a, src, t.len, &o, &docs, &n, &quiet) && n)
+		name = doc_str(doc_get(docs[0], "name"));
+	diag_free(&quiet);
+	buf_free(&t);
+	return name;
+}
+
+/* renders one chart archive with helm template; the chart's values are
+ * charts.<chart> of the layer's values, its release name
+ * pack.releaseNameOverride.<chart>, else <layer>-<chart> (Palette's) */
 static char *
 render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
        size_t ntgz, struct buf *err)
@@ -89,19 +115,27 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 	char *vfile = arena_printf(a, "%s/values.yaml", dir);
 	char *efile = arena_printf(a, "%s/stderr", dir);
 	struct buf vals = {0}, res = {0};
-	/* the chart's values are charts.<chart> of the layer's values */
-	struct dnode *cv = doc_get(doc_get(l->values, "charts"), chart);
-	if (cv && !doc_is_null(cv))
-		doc_emit(&vals, cv);
-	const char *rel = doc_str(doc_get(doc_get(doc_get(l->values, "pack"),
-						  "releaseNameOverride"), chart));
 	int e;
+	const char *rel = NULL;
 	if (tgz_unpack(tgz, ntgz, cdir, err)) {
-		buf_printf(err, " (chart %s %s)", chart, l->version);
+		buf_printf(err, " (chart %s)", chart ? chart : "archive");
+	} else if (!chart && !(chart = chart_name(lc, cdir))) {
+		buf_adds(err, "the chart archive has no Chart.yaml with a name");
+	} else {
+		struct dnode *cv = doc_get(doc_get(l->values, "charts"), chart);
+		if (cv && !doc_is_null(cv))
+			doc_emit(&vals, cv);
+		rel = doc_str(doc_get(doc_get(doc_get(l->values, "pack"), "releaseNameOverride"),
+				      chart));
+		if (!rel)
+			rel = arena_printf(a, "%s-%s", l->name, chart);
+	}
+	if (err->len) {
+		/* reported below */
 	} else if ((e = file_write_replace(vfile, vals.s ? vals.s : "", vals.len, 0))) {
 		buf_printf(err, "cannot write %s: %s", vfile, strerror(e));
 	} else {
-		char *argv[] = {(char *)helm, "template", (char *)(rel ? rel : l->name), cdir,
+		char *argv[] = {(char *)helm, "template", (char *)rel, cdir,
 				"--namespace", (char *)l->ns, "--values", vfile, NULL};
 		struct procs ps;
 		procs_init(&ps);
@@ -227,4 +261,55 @@ helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 	struct dorigin yo = {what, 1, 1, 0, 1};
 	return layer_add_docs(a, l, what, yaml, strlen(yaml), &yo, d);
 #undef FAIL
+}
+
+int
+pack_charts(struct ldctx *lc, struct layer *l, const char *profile_file)
+{
+	struct arena *a = lc->a;
+	struct dnode *charts = doc_get(l->pack_json, "charts");
+	if (!charts || doc_is_null(charts))
+		return 0;
+	const char *pj = arena_printf(a, "%s/pack.json", l->pack_dir);
+	if (charts->kind != D_SEQ) {
+		diag_add(lc->d, DIAG_ERROR, pj, charts->line, charts->col, "charts must be a list");
+		return -1;
+	}
+	int rc = 0;
+	struct buf all = {0};
+	for (size_t i = 0; i < charts->n; i++) {
+		const char *rel = doc_str(charts->items[i]);
+		if (!rel || strstr(rel, "..") || rel[0] == '/') {
+			diag_add(lc->d, DIAG_ERROR, pj, charts->items[i]->line, charts->items[i]->col,
+				 "charts entries must be relative paths inside the pack");
+			rc = -1;
+			continue;
+		}
+		const char *path = arena_printf(a, "%s/%s", l->pack_dir, rel);
+		struct buf tgz = {0}, err = {0};
+		int e = ld_read(lc, path, &tgz);
+		char *yaml = NULL;
+		if (e)
+			buf_printf(&err, "cannot read %s: %s", path, strerror(e));
+		else
+			yaml = render(lc, l, NULL, tgz.s, tgz.len, &err);
+		if (!yaml) {
+			diag_add(lc->d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
+				 "pack %s %s, chart %s: %s", l->pack, l->version, rel, err.s);
+			rc = -1;
+		} else {
+			char *what = arena_printf(a, "helm template of %s", path);
+			struct dorigin o = {what, 1, 1, 0, 1};
+			if (layer_add_docs(a, l, what, yaml, strlen(yaml), &o, lc->d))
+				rc = -1;
+			buf_printf(&all, "%s%s", all.len ? "\n---\n" : "", yaml);
+		}
+		buf_free(&tgz);
+		buf_free(&err);
+	}
+	/* kept for the run, like a helm layer's: helm runs once */
+	if (!rc && all.len)
+		l->helm_yaml = arena_strndup(a, all.s, all.len);
+	buf_free(&all);
+	return rc;
 }

@@ -228,6 +228,8 @@ struct registry *registry_find(struct workspace *w, struct dnode *meta);
  * binary into l's documents */
 int helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 	       const char *profile_file);
+/* renders the charts a pack.json lists (charts/x.tgz) into l's documents */
+int pack_charts(struct ldctx *lc, struct layer *l, const char *profile_file);
 /* semver: compare two versions; does version satisfy constraint (1, 0, or
  * -1 for a constraint that cannot be read) */
 int semver_cmp(const char *a, const char *b);

@@ -107,14 +107,6 @@ pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 	}
 	*base = vals && vals->kind == D_MAP ? vals : NULL;
 	*base_file = vf;
-	struct dnode *charts = doc_get(meta, "charts");
-	struct dnode *km = doc_get(meta, "kubeManifests");
-	if (charts && charts->kind == D_SEQ && charts->n && !(km && km->kind == D_SEQ && km->n)) {
-		diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
-			 "pack \"%s\" %s is chart-based (pack.json charts:); this version of "
-			 "addonmake renders manifest-based packs only", l->pack, l->version);
-		return -1;
-	}
 	return 0;
 }
 

@@ -169,3 +169,75 @@ Test(helm, the_real_repository_index_and_chart_verify)
 	free(out);
 	tws_free(&t);
 }
+
+Test(helm, chart_based_pack_renders_each_chart_once_per_run)
+{
+	struct tws t;
+	tws_init(&t);
+	fake_helm(&t);
+	repo(&t, NULL);
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/packs/web-1.0.0/charts' && cp '%s/repo/mychart-1.1.0.tgz' '%s/packs/web-1.0.0/charts/'",
+		 t.dir, t.dir, t.dir);
+	cr_assert_eq(system(cmd), 0);
+	tws_put(&t, "packs/web-1.0.0/pack.json", "{\"name\": \"web\", \"version\": \"1.0.0\", \"charts\": [\"charts/mychart-1.1.0.tgz\"]}\n");
+	tws_put(&t, "packs/web-1.0.0/values.yaml", "pack:\n  namespace: web\n  spectrocloud.com/install-priority: \"7\"\ncharts:\n  mychart: {replicas: 1}\n");
+	tws_put(&t, "addonmake.yaml",
+		"registries: [{name: packs, kind: pack, url: file://packs}]\n"
+		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n");
+	tws_put(&t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n"
+		"      - name: web\n        type: spectro\n        version: 1.0.0\n        registry: {metadata: {name: packs}}\n"
+		"        values: |\n          charts:\n            mychart: {replicas: 4}\n");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *args = tws_get(&t, "helm-args");
+	cr_assert_str_eq(args, "template web-mychart TMP/chart --namespace web --values TMP/values.yaml\n",
+			 "helm runs once, with Palette's default release name");
+	free(args);
+	char *out = tws_get(&t, "out/7_apps_web.yaml");
+	cr_assert(strstr(out, "chart: \"mychart-1.1.0\"") && strstr(out, "replicas: 4"),
+		  "the layer's values win over the pack's:\n%s", out);
+	free(out);
+	tws_free(&t);
+}
+
+Test(helm, the_real_chart_packs_render)
+{
+	const char *data = shared_data();
+	if (!data)
+		cr_skip_test("../shared/data is not here");
+	struct tws t;
+	tws_init(&t);
+	fake_helm(&t);
+	tws_put(&t, "addonmake.yaml",
+		"registries: [{name: Palette Registry, kind: pack, url: \"file://%s/packs\"}]\n"
+		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n", data);
+	const char *packs[][2] = {{"spegel", "0.7.2"}, {"crossplane", "2.1.4"}, {"kubevious", "1.0.10"},
+				  {"fluentbit", "5.0.5"}, {"nvidia-dra-driver", "25.8.1"},
+				  {"nvidia-vss-core-nims", "1.0.0"}, {"nvidia-vss-application", "1.0.0"},
+				  {"piraeus-operator", "2.9.0"}};
+	struct buf p = {0};
+	buf_adds(&p, "metadata: {name: real}\nspec:\n  template:\n    packs:\n");
+	for (int i = 0; i < 8; i++)
+		buf_printf(&p, "      - {name: %s, type: oci, version: %s, registry: {metadata: {name: Palette Registry}}}\n",
+			   packs[i][0], packs[i][1]);
+	tws_put(&t, "p.yaml", "%s", p.s);
+	buf_free(&p);
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	/* eleven charts (piraeus-operator has four), each rendered once */
+	char *args = tws_get(&t, "helm-args");
+	cr_assert_eq(count_lines(args, "template "), 11, "%s", args);
+	free(args);
+	/* install orders from the packs' own values.yaml */
+	cr_assert(tws_exists(&t, "out/10_real_nvidia-vss-core-nims.yaml"));
+	cr_assert(tws_exists(&t, "out/15_real_nvidia-vss-application.yaml"));
+	cr_assert(tws_exists(&t, "out/25_real_nvidia-dra-driver.yaml"));
+	cr_assert(tws_exists(&t, "out/0_real_spegel.yaml"));
+	char *pi = tws_get(&t, "out/0_real_piraeus-operator.yaml");
+	cr_assert_eq(count_lines(pi, "kind: ConfigMap"), 4, "%s", pi);
+	free(pi);
+	tws_free(&t);
+}
