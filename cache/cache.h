@@ -72,13 +72,16 @@ int store_write(struct store *s, const char *cluster,
 /* forgets a cluster's records and snapshot */
 int store_clear_cluster(struct store *s, const char *cluster, struct buf *err);
 
-/* the stat cache: one snapshot per cluster, bytes the caller defines (what
- * the cluster was compiled from and to). Get copies into a: 0 found, 1
- * absent, -1 error. Put with p NULL deletes. */
-int store_get_snapshot(struct store *s, const char *cluster, char **p, size_t *n,
-		       struct arena *a, struct buf *err);
-int store_put_snapshot(struct store *s, const char *cluster, const void *p,
-		       size_t n, struct buf *err);
+/* blobs whose bytes the caller defines, by key, in one of two tables:
+ * STORE_FILES, the stat cache (one snapshot per cluster: what it was
+ * compiled from and to), and STORE_FETCH (downloads: ETag and digest by
+ * URL). Get copies into a: 0 found, 1 absent, -1 error. Put with p NULL
+ * deletes. */
+enum { STORE_FILES, STORE_FETCH };
+int store_get_blob(struct store *s, int table, const char *key, char **p,
+		   size_t *n, struct arena *a, struct buf *err);
+int store_put_blob(struct store *s, int table, const char *key, const void *p,
+		   size_t n, struct buf *err);
 
 /* encodes/decodes one record (exposed for tests) */
 void layer_rec_encode(struct buf *out, const struct layer_rec *r);

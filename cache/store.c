@@ -13,7 +13,7 @@
 
 struct store {
 	MDB_env *env;
-	MDB_dbi layers, meta, files;
+	MDB_dbi layers, meta, files, fetch;
 	MDB_txn *rtxn; /* the open read transaction, if any */
 	int readonly, empty;
 	char *path;
@@ -92,6 +92,8 @@ store_open(struct store **out, const char *dir, int readonly, struct buf *err)
 		rc = mdb_dbi_open(t, "meta", flags, &s->meta);
 	if (!rc)
 		rc = mdb_dbi_open(t, "files", flags, &s->files);
+	if (!rc)
+		rc = mdb_dbi_open(t, "fetch", flags, &s->fetch);
 	if (rc == MDB_NOTFOUND && readonly) {
 		mdb_txn_abort(t);
 		mdb_env_close(s->env);
@@ -376,16 +378,17 @@ store_clear_cluster(struct store *s, const char *cluster, struct buf *err)
 }
 
 int
-store_get_snapshot(struct store *s, const char *cluster, char **p, size_t *n,
-		   struct arena *a, struct buf *err)
+store_get_blob(struct store *s, int table, const char *cluster, char **p, size_t *n,
+	       struct arena *a, struct buf *err)
 {
+	MDB_dbi dbi = table == STORE_FETCH ? s->fetch : s->files;
 	if (s->empty)
 		return 1;
 	int own = !s->rtxn;
 	if (own && store_read_begin(s, err))
 		return -1;
 	MDB_val key = {strlen(cluster), (void *)cluster}, v;
-	int rc = mdb_get(s->rtxn, s->files, &key, &v);
+	int rc = mdb_get(s->rtxn, dbi, &key, &v);
 	if (rc == 0) {
 		*p = arena_alloc(a, v.mv_size + 1);
 		memcpy(*p, v.mv_data, v.mv_size);
@@ -398,29 +401,31 @@ store_get_snapshot(struct store *s, const char *cluster, char **p, size_t *n,
 	return rc == 0 ? 0 : rc == MDB_NOTFOUND ? 1 : -1;
 }
 
-struct snap_ctx {
+struct blob_ctx {
+	int table;
 	const char *cluster;
 	const void *p;
 	size_t n;
 };
 
 static int
-do_snapshot(MDB_txn *t, struct store *s, void *vctx)
+do_blob(MDB_txn *t, struct store *s, void *vctx)
 {
-	struct snap_ctx *c = vctx;
+	struct blob_ctx *c = vctx;
+	MDB_dbi dbi = c->table == STORE_FETCH ? s->fetch : s->files;
 	MDB_val key = {strlen(c->cluster), (void *)c->cluster};
 	if (!c->p) {
-		int rc = mdb_del(t, s->files, &key, NULL);
+		int rc = mdb_del(t, dbi, &key, NULL);
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	}
 	MDB_val v = {c->n, (void *)c->p};
-	return mdb_put(t, s->files, &key, &v, 0);
+	return mdb_put(t, dbi, &key, &v, 0);
 }
 
 int
-store_put_snapshot(struct store *s, const char *cluster, const void *p, size_t n,
-		   struct buf *err)
+store_put_blob(struct store *s, int table, const char *cluster, const void *p, size_t n,
+	       struct buf *err)
 {
-	struct snap_ctx c = {cluster, p, n};
-	return write_txn(s, do_snapshot, &c, err);
+	struct blob_ctx c = {table, cluster, p, n};
+	return write_txn(s, do_blob, &c, err);
 }

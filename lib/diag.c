@@ -71,5 +71,5 @@ diag_free(struct diag *d)
 	free(d->msg);
 	d->msg = NULL;
 	d->n = d->cap = 0;
-	d->nerr = 0;
+	d->nerr = d->nremote = 0;
 }

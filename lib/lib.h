@@ -53,6 +53,7 @@ struct diag {
 	struct diag_msg *msg;
 	size_t n, cap;
 	int nerr;
+	int nremote; /* errors of a remote server, not of the input */
 };
 void diag_add(struct diag *d, int severity, const char *file, int line,
 	      int col, const char *fmt, ...)

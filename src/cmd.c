@@ -18,11 +18,13 @@ load_clusters(struct cmd_ctx *x, struct diag *d)
 		struct cluster *c = x->cl[i];
 		char *snap;
 		size_t n;
-		int got = store_get_snapshot(x->st, c->name, &snap, &n, &x->w->a, &err);
+		int got = store_get_blob(x->st, STORE_FILES, c->name, &snap, &n, &x->w->a, &err);
 		if (got < 0)
 			goto fail;
 		struct buf why = {0};
-		int use = got == 0 && snapshot_use(x->w, c, snap, n, d, &why) == 0;
+		int use = !x->w->refresh && got == 0 && snapshot_use(x->w, c, snap, n, d, &why) == 0;
+		if (x->w->refresh)
+			buf_adds(&why, "--refresh");
 		if (x->ro->verbose)
 			fprintf(stderr, "addonmake: %s: %s (%s)\n", c->name,
 				use ? "layers taken from the stat cache" : "compiling",
@@ -82,17 +84,32 @@ reopen_rw(struct cmd_ctx *x)
 	return 0;
 }
 
-/* records the snapshot of every cluster compiled from files this run */
+/* records the snapshot of every cluster compiled from files this run, and
+ * what was downloaded */
 static int
 save_snapshots(struct cmd_ctx *x)
 {
+	struct workspace *w = x->w;
+	for (size_t i = 0; i < w->nfetched; i++) {
+		struct fetch_rec *f = &w->fetched[i];
+		struct buf b = {0}, err = {0};
+		buf_printf(&b, "%s\n%s", f->etag ? f->etag : "", f->digest);
+		int rc = store_put_blob(x->st, STORE_FETCH, f->key, b.s, b.len, &err);
+		buf_free(&b);
+		if (rc) {
+			fprintf(stderr, "addonmake: error: %s\n", err.s);
+			buf_free(&err);
+			return -1;
+		}
+	}
+	w->nfetched = 0;
 	for (size_t i = 0; i < x->ncl; i++) {
 		struct cluster *c = x->cl[i];
 		if (!c->fresh)
 			continue;
 		struct buf b = {0}, err = {0};
 		snapshot_encode(x->w, c, &b);
-		int rc = store_put_snapshot(x->st, c->name, b.s, b.len, &err);
+		int rc = store_put_blob(x->st, STORE_FILES, c->name, b.s, b.len, &err);
 		buf_free(&b);
 		if (rc) {
 			fprintf(stderr, "addonmake: error: %s\n", err.s);
@@ -107,6 +124,8 @@ save_snapshots(struct cmd_ctx *x)
 static int
 any_fresh(struct cmd_ctx *x)
 {
+	if (x->w->nfetched)
+		return 1;
 	for (size_t i = 0; i < x->ncl; i++)
 		if (x->cl[i]->fresh)
 			return 1;

@@ -5,23 +5,13 @@
  * `helm template`, in a temporary directory removed afterwards. A chart
  * URL that is absolute is looked up by its file name in the repository's
  * directory: an index copied from a web repository still works offline. */
+#include <ctype.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "model.h"
 #include "proc.h"
-
-static void
-sha256_hex(const char *p, size_t n, char out[65])
-{
-	unsigned char md[32];
-	unsigned int len = 0;
-	EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
 
 static const char *
 helm_binary(struct arena *a)
@@ -162,6 +152,142 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 	return out;
 }
 
+/* a chart URL from an index, resolved against the repository URL */
+static const char *
+resolve_url(struct arena *a, const char *repo, const char *u)
+{
+	if (strstr(u, "://"))
+		return u;
+	if (u[0] == '/') {
+		const char *s = strstr(repo, "://");
+		const char *slash = s ? strchr(s + 3, '/') : NULL;
+		size_t n = slash ? (size_t)(slash - repo) : strlen(repo);
+		return arena_printf(a, "%.*s%s", (int)n, repo, u);
+	}
+	size_t n = strlen(repo);
+	return arena_printf(a, "%.*s/%s", (int)(n && repo[n - 1] == '/' ? n - 1 : n), repo, u);
+}
+
+/* a remote error: the server's fault, not the input's (exit 1) */
+static void
+remote_err(struct ldctx *lc, struct layer *l, const char *file, const char *msg)
+{
+	diag_add(lc->d, DIAG_ERROR, file, l->at.line, l->at.col, "%s", msg);
+	lc->d->nremote++;
+}
+
+/* the index of a remote repository: revalidated with If-None-Match, kept in
+ * the download cache; offline, the last one fetched */
+static int
+remote_index(struct ldctx *lc, struct registry *r, struct layer *l, const char *pfile,
+	     const char *iurl, struct buf *body)
+{
+	struct workspace *w = lc->w;
+	char *key = arena_printf(lc->a, "index:%s", iurl);
+	const char *etag, *digest;
+	int have = fetch_rec_get(w, key, &etag, &digest) == 0 && dl_get(w, digest, body) == 0;
+	if (w->offline) {
+		if (have)
+			return 0;
+		char *shown = url_shown(iurl);
+		char *m = arena_printf(lc->a, "helm layer %s: --offline, and %s is not in the "
+				       "download cache (run once without --offline)", l->id, shown);
+		free(shown);
+		remote_err(lc, l, pfile, m);
+		return -1;
+	}
+	struct fetch f = {iurl, r, have ? etag : NULL, NULL, NULL};
+	struct fetched got;
+	struct buf err = {0};
+	int rc = fetch_url(&f, &got, &err);
+	if (rc == 0 && got.code == 304 && have) {
+		fetched_free(&got);
+		buf_free(&err);
+		return 0;
+	}
+	if (rc == 0 && got.code == 200) {
+		char hex[65];
+		sha256_hex(got.body.s, got.body.len, hex);
+		buf_clear(body);
+		buf_add(body, got.body.s, got.body.len);
+		if (!dl_put(w, hex, got.body.s, got.body.len))
+			fetch_rec_put(w, key, got.etag, hex);
+		fetched_free(&got);
+		buf_free(&err);
+		return 0;
+	}
+	if (rc == 0) {
+		char *shown = url_shown(iurl);
+		buf_printf(&err, "GET %s: HTTP %ld%s", shown, got.code,
+			   got.code == 401 || got.code == 403 ? " (check the registry's credentials)" : "");
+		free(shown);
+	}
+	remote_err(lc, l, pfile, arena_printf(lc->a, "helm layer %s: %s", l->id, err.s));
+	buf_free(&err);
+	fetched_free(&got);
+	return -1;
+}
+
+/* the chart archive with the wanted digest: from the cache, else fetched
+ * and checked before it enters the cache */
+static int
+remote_chart(struct ldctx *lc, struct registry *r, struct layer *l, const char *pfile,
+	     const char *url, const char *want, struct buf *tgz)
+{
+	struct workspace *w = lc->w;
+	if (want && dl_get(w, want, tgz) == 0)
+		return 0;
+	char *shown = url_shown(url);
+	if (w->offline) {
+		remote_err(lc, l, pfile, arena_printf(lc->a, "helm layer %s: --offline, and %s is "
+						      "not in the download cache", l->id, shown));
+		free(shown);
+		return -1;
+	}
+	struct fetch f = {url, r, NULL, NULL, NULL};
+	struct fetched got;
+	struct buf err = {0};
+	int rc = fetch_url(&f, &got, &err);
+	if (rc == 0 && got.code != 200)
+		buf_printf(&err, "GET %s: HTTP %ld", shown, got.code);
+	if (rc == 0 && got.code == 200) {
+		char hex[65];
+		sha256_hex(got.body.s, got.body.len, hex);
+		if (want && strcmp(hex, want) != 0) {
+			buf_printf(&err, "GET %s: the chart's SHA-256 is %s, but the index says %s; "
+				   "nothing was cached", shown, hex, want);
+		} else if (dl_put(w, hex, got.body.s, got.body.len)) {
+			buf_printf(&err, "cannot write the download cache under %s", w->state);
+		} else {
+			buf_clear(tgz);
+			buf_add(tgz, got.body.s, got.body.len);
+			fetched_free(&got);
+			buf_free(&err);
+			free(shown);
+			return 0;
+		}
+	}
+	remote_err(lc, l, pfile, arena_printf(lc->a, "helm layer %s: %s", l->id, err.s));
+	buf_free(&err);
+	fetched_free(&got);
+	free(shown);
+	return -1;
+}
+
+/* "1.2.3" (not a constraint): a version that, once cached, needs no request */
+static int
+pinned(const char *v)
+{
+	int dots = 0;
+	for (const char *s = v; *s; s++) {
+		if (*s == '.')
+			dots++;
+		else if (!isdigit((unsigned char)*s) && *s != '-' && *s != '+' && !isalpha((unsigned char)*s))
+			return 0;
+	}
+	return dots == 2 && isdigit((unsigned char)v[0]);
+}
+
 int
 helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 	   const char *profile_file)
@@ -180,16 +306,33 @@ helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 	if (strcmp(r->kind, "helm") != 0)
 		FAIL("helm layer \"%s\": registry \"%s\" is a %s registry, not a helm registry",
 		     l->pack, r->name, r->kind);
-	if (strncmp(r->url, "file://", 7) != 0)
+	int remote = strncmp(r->url, "http://", 7) == 0 || strncmp(r->url, "https://", 8) == 0;
+	if (!remote && strncmp(r->url, "file://", 7) != 0)
 		FAIL("helm layer \"%s\": registry \"%s\" is at %s; this version of addonmake reads "
-		     "file:// Helm repositories only", l->pack, r->name, r->url);
+		     "file://, http:// and https:// Helm repositories", l->pack, r->name, r->url);
 	if (!l->version)
 		FAIL("helm layer \"%s\" has no version: or tag:", l->pack);
-	const char *dir = r->url + 7;
-	const char *ipath = arena_printf(a, "%s/index.yaml", dir);
-	struct buf t = {0};
-	int e = ld_read(lc, ipath, &t);
-	if (e) {
+	const char *dir = remote ? r->url : r->url + 7;
+	struct buf t = {0}, tgz = {0};
+	const char *want = NULL, *where;
+	/* a pinned version already in the download cache costs no request */
+	char *pin = arena_printf(a, "chart:%s|%s|%s", r->url, l->pack, l->version);
+	const char *pe, *pd;
+	if (remote && !lc->w->refresh && pinned(l->version) && fetch_rec_get(lc->w, pin, &pe, &pd) == 0 &&
+	    dl_get(lc->w, pd, &tgz) == 0) {
+		want = pd;
+		where = arena_printf(a, "the download cache (%s)", pd);
+		goto verified;
+	}
+	const char *ipath = remote ? resolve_url(a, dir, "index.yaml")
+				   : arena_printf(a, "%s/index.yaml", dir);
+	int e = 0;
+	if (remote) {
+		if (remote_index(lc, r, l, profile_file, ipath, &t)) {
+			buf_free(&t);
+			return -1;
+		}
+	} else if ((e = ld_read(lc, ipath, &t))) {
 		buf_free(&t);
 		FAIL("helm layer \"%s\": cannot read %s: %s", l->pack, ipath, strerror(e));
 	}
@@ -226,25 +369,40 @@ helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 	const char *url = urls && urls->kind == D_SEQ && urls->n ? doc_str(urls->items[0]) : NULL;
 	if (!url)
 		FAIL("chart \"%s\" %s has no urls in %s", l->pack, l->version, ipath);
-	const char *cpath;
-	if (strncmp(url, "file://", 7) == 0)
-		cpath = url + 7;
-	else if (strstr(url, "://"))
-		cpath = arena_printf(a, "%s/%s", dir, strrchr(url, '/') + 1);
-	else
-		cpath = path_join(a, dir, url);
-	struct buf tgz = {0};
-	if ((e = ld_read(lc, cpath, &tgz))) {
-		buf_free(&tgz);
-		FAIL("chart \"%s\" %s: cannot read %s: %s", l->pack, l->version, cpath, strerror(e));
+	want = doc_str(doc_get(ent, "digest"));
+	if (remote) {
+		where = resolve_url(a, dir, url);
+		if (remote_chart(lc, r, l, profile_file, where, want, &tgz)) {
+			buf_free(&tgz);
+			return -1;
+		}
+		if (!want) {
+			char hx[65];
+			sha256_hex(tgz.s, tgz.len, hx);
+			want = arena_strdup(a, hx);
+		}
+		fetch_rec_put(lc->w, arena_printf(a, "chart:%s|%s|%s", r->url, l->pack, l->version),
+			      NULL, want);
+	} else {
+		if (strncmp(url, "file://", 7) == 0)
+			where = url + 7;
+		else if (strstr(url, "://"))
+			where = arena_printf(a, "%s/%s", dir, strrchr(url, '/') + 1);
+		else
+			where = path_join(a, dir, url);
+		if ((e = ld_read(lc, where, &tgz))) {
+			buf_free(&tgz);
+			FAIL("chart \"%s\" %s: cannot read %s: %s", l->pack, l->version, where,
+			     strerror(e));
+		}
 	}
+verified:;
 	char hex[65];
 	sha256_hex(tgz.s, tgz.len, hex);
-	const char *want = doc_str(doc_get(ent, "digest"));
 	if (want && strcmp(want, hex) != 0) {
 		buf_free(&tgz);
 		FAIL("chart \"%s\" %s: %s has SHA-256 %s, but the index says %s: the chart was "
-		     "changed or corrupted; nothing was applied", l->pack, l->version, cpath, hex, want);
+		     "changed or corrupted; nothing was applied", l->pack, l->version, where, hex, want);
 	}
 	l->digest = arena_strdup(a, hex);
 	struct buf err = {0};

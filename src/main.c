@@ -38,14 +38,17 @@ static const char usage_text[] =
 "  --json               JSON Lines output (plan, status, sync events)\n"
 "  --detailed-exitcode  plan: exit 3 when there is work to do\n"
 "  --wait-lock          wait for another run of this workspace instead of failing\n"
+"  --offline            use downloaded charts from the cache only; no network\n"
+"  --refresh            revalidate every remote index (picks up a chart\n"
+"                       republished under the same version)\n"
 "  -h, --help           this text\n"
 "  --version            the version\n"
 "\n"
 "LAYER is a layer id (PROFILE/LAYER) or a layer name; sync then applies those\n"
 "layers (when dirty, or with -B) and the later tiers that must follow them.\n"
 "\n"
-"exit status: 0 done or nothing to do, 1 a layer failed, 2 bad input or usage,\n"
-"3 plan --detailed-exitcode found work, 130 interrupted (143 on SIGTERM).\n";
+"exit status: 0 done or nothing to do, 1 a layer or a download failed, 2 bad input\n"
+"or usage, 3 plan --detailed-exitcode found work, 130 interrupted (143 on SIGTERM).\n";
 
 static int
 usage_err(const char *fmt, const char *arg)
@@ -103,6 +106,10 @@ parse_args(int argc, char **argv, struct run_opts *ro, struct args *g)
 				ro->detailed_exitcode = 1;
 			} else if (strcmp(a, "--wait-lock") == 0) {
 				ro->wait_lock = 1;
+			} else if (strcmp(a, "--offline") == 0) {
+				ro->offline = 1;
+			} else if (strcmp(a, "--refresh") == 0) {
+				ro->refresh = 1;
 			} else {
 				return usage_err("unknown option %s", a);
 			}
@@ -218,6 +225,13 @@ run(struct run_opts *ro, struct args *g)
 		rc = EXIT_FAILED;
 		goto out;
 	}
+	w.st = x.st;
+	w.offline = ro->offline;
+	w.refresh = ro->refresh;
+	if (w.offline && w.refresh) {
+		fprintf(stderr, "addonmake: --offline and --refresh exclude each other\n");
+		goto out;
+	}
 	if (load_clusters(&x, &d)) {
 		rc = EXIT_FAILED;
 		goto out;
@@ -226,6 +240,9 @@ run(struct run_opts *ro, struct args *g)
 	if (d.nerr) {
 		fprintf(stderr, "addonmake: %d error%s; nothing was applied.\n", d.nerr,
 			d.nerr == 1 ? "" : "s");
+		/* only downloads failed: that is not bad input */
+		if (d.nerr == d.nremote)
+			rc = EXIT_FAILED;
 		goto out;
 	}
 	if (x.only && plan_check_only(&w, x.only, &err)) {

@@ -18,6 +18,11 @@ struct pos {
 
 struct registry {
 	const char *name, *uid, *kind, *url;
+	/* credentials: from the file or from the named environment variables;
+	 * never printed */
+	const char *username, *password, *password_env, *token, *token_env;
+	const char *ca;          /* PEM file, relative to the workspace */
+	int insecure;            /* insecureSkipVerify */
 	struct pos at;
 };
 
@@ -127,8 +132,17 @@ struct removed {
 	struct layer_rec rec;
 };
 
+struct fetch_rec {
+	const char *key, *etag, *digest;
+};
+
 struct workspace {
 	struct arena a;
+	int offline;       /* --offline: the download cache only */
+	int refresh;       /* --refresh: revalidate every remote index */
+	struct store *st;  /* the state, read-only while loading */
+	struct fetch_rec *fetched; /* records to write with the state */
+	size_t nfetched, capfetched;
 	const char *dir;   /* the directory of addonmake.yaml */
 	const char *file;  /* addonmake.yaml as given */
 	const char *state; /* the state directory */
@@ -220,6 +234,40 @@ const char *text_copy_plain(const char *p, const char *end, struct buf *out,
 int tmpl_render(const char *text, size_t len, const struct dnode *values,
 		const struct dnode *spectro, const char *file, struct arena *a,
 		struct buf *out, struct diag *d);
+
+/* fetch: one GET (DESIGN §2.4 downloads); 0 with any HTTP answer but 429
+ * and 5xx, -1 with err after the retries */
+struct fetch {
+	const char *url;
+	const struct registry *reg; /* credentials and TLS, or NULL */
+	const char *etag;           /* If-None-Match */
+	const char *accept;
+	const char *bearer;         /* a token instead of the registry's */
+};
+struct fetched {
+	long code;
+	struct buf body;
+	char *etag, *www_auth;
+	int retry_after;
+};
+int fetch_url(const struct fetch *f, struct fetched *out, struct buf *err);
+void fetched_free(struct fetched *f);
+/* a URL without its user:password@, for messages */
+char *url_shown(const char *url);
+
+/* the download cache: <state>/cache/sha256/<hex>, written only after the
+ * content was verified; a file whose content does not hash to its name is
+ * not used */
+int dl_get(struct workspace *w, const char *hex, struct buf *out);
+int dl_put(struct workspace *w, const char *hex, const char *p, size_t n);
+void sha256_hex(const char *p, size_t n, char out[65]);
+/* what was fetched, by key (index:URL, chart:REPO|NAME|VERSION): read from
+ * the state's fetch table; new records wait in w->fetched until the state
+ * is written */
+int fetch_rec_get(struct workspace *w, const char *key, const char **etag,
+		  const char **digest);
+void fetch_rec_put(struct workspace *w, const char *key, const char *etag,
+		   const char *digest);
 
 /* the workspace registry a profile's registry.metadata names (name or uid) */
 struct registry *registry_find(struct workspace *w, struct dnode *meta);

@@ -18,6 +18,8 @@ struct run_opts {
 	int verbose, quiet;
 	int wait_lock;
 	int detailed_exitcode;
+	int offline;     /* --offline */
+	int refresh;     /* --refresh */
 };
 
 /* output: a ninja-style [done/total] line on a terminal, one line per event

@@ -301,6 +301,18 @@ registry(struct ld *l, struct registry *r, const struct dnode *m)
 	r->uid = str(l, m, "uid", "uid");
 	r->kind = str(l, m, "kind", "kind");
 	r->url = str(l, m, "url", "url");
+	r->username = str(l, m, "username", "username");
+	r->password = str(l, m, "password", "password");
+	r->password_env = str(l, m, "passwordEnv", "passwordEnv");
+	r->token = str(l, m, "token", "token");
+	r->token_env = str(l, m, "tokenEnv", "tokenEnv");
+	const char *ca = str(l, m, "ca", "ca");
+	r->ca = ca ? path_join(&l->w->a, l->w->dir, ca) : NULL;
+	const char *insec = str(l, m, "insecureSkipVerify", "insecureSkipVerify");
+	if (insec && strcmp(insec, "true") && strcmp(insec, "false"))
+		err(l, doc_get(m, "insecureSkipVerify"), "insecureSkipVerify must be true or false, not \"%s\"%s",
+		    insec, NULL);
+	r->insecure = insec && strcmp(insec, "true") == 0;
 	if (!r->name && !r->uid)
 		err(l, m, "a registry needs name: (or uid:)%s%s", NULL, NULL);
 	if (!r->url)
@@ -397,5 +409,6 @@ ws_free(struct workspace *w)
 		free(w->clusters[i].deps.v);
 		diag_free(&w->clusters[i].warnings);
 	}
+	free(w->fetched);
 	arena_free(&w->a);
 }

@@ -233,3 +233,68 @@ count_eq(const char *s, const char *want)
 	}
 	return n;
 }
+
+pid_t
+srv_start(const char *root, const char *extra, int *port)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return 0;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		char script[1200];
+		snprintf(script, sizeof(script), "%s/tests/servers/registry.py",
+			 getenv("ADDONMAKE_SRC") ? getenv("ADDONMAKE_SRC") : ".");
+		char cmd[4096];
+		/* stderr away from the test's: a pipe held open by a server
+		 * would keep whoever reads the test's output waiting */
+		snprintf(cmd, sizeof(cmd), "exec python3 '%s' '%s' %s 2>/dev/null", script, root,
+			 extra ? extra : "");
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	/* the first line is the port; read all of it before closing */
+	char line[32] = {0};
+	size_t got = 0;
+	while (got < sizeof(line) - 1 && !strchr(line, '\n')) {
+		ssize_t n = read(p[0], line + got, sizeof(line) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(p[0]);
+	*port = atoi(line);
+	if (!*port) {
+		srv_stop(pid);
+		return 0;
+	}
+	return pid;
+}
+
+void
+srv_stop(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+char *
+srv_get(int port, const char *path)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "curl -s 'http://127.0.0.1:%d%s'", port, path);
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return strdup("");
+	char *s = calloc(1, 4096);
+	size_t n = fread(s, 1, 4095, f);
+	s[n] = 0;
+	pclose(f);
+	return s;
+}

@@ -44,4 +44,12 @@ int count_lines(const char *s, const char *needle);
 /* lines of s equal to line */
 int count_eq(const char *s, const char *line);
 
+/* the loopback registry server (tests/servers/registry.py) serving root;
+ * extra: more arguments. Returns its pid and sets *port; 0 when python3
+ * is not there. */
+pid_t srv_start(const char *root, const char *extra, int *port);
+void srv_stop(pid_t pid);
+/* GET http://127.0.0.1:port/path with curl(1): the body (malloc'd) */
+char *srv_get(int port, const char *path);
+
 #endif

@@ -1,0 +1,232 @@
+/* e2e remote content: helm layers from a Helm repository over HTTP, served
+ * by tests/servers/registry.py on loopback — request counts, ETag
+ * revalidation, digest checks, retries, --offline, --refresh, credentials. */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "../../lib/lib.h"
+#include "e2e.h"
+
+struct rfx {
+	struct tws t;
+	pid_t srv;
+	int port;
+};
+
+static void
+fake_helm(struct tws *t)
+{
+	tws_put(t, "fakehelm",
+		"#!/bin/sh\n"
+		"ver=$(sed -n 's/^version: //p' \"$3/Chart.yaml\"); desc=$(sed -n 's/^description: //p' \"$3/Chart.yaml\")\n"
+		"printf -- '---\\nkind: ConfigMap\\nmetadata: {name: %%s}\\ndata: {version: \"%%s\", description: \"%%s\"}\\n' \"$2\" \"$ver\" \"$desc\"\n");
+	char p[600];
+	snprintf(p, sizeof(p), "%s/fakehelm", t->dir);
+	chmod(p, 0755);
+	setenv("ADDONMAKE_HELM", p, 1);
+}
+
+/* srv/charts/: index.yaml (relative URLs) and mychart 1.0.0 */
+static void
+publish(struct rfx *f, const char *desc)
+{
+	tws_put(&f->t, "src/mychart/Chart.yaml", "apiVersion: v2\nname: mychart\nversion: 1.0.0\ndescription: %s\n", desc);
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "cd '%s/src' && mkdir -p ../srv/charts && tar czf ../srv/charts/mychart-1.0.0.tgz mychart"
+		 " && sha256sum ../srv/charts/mychart-1.0.0.tgz | cut -c1-64 > ../sum", f->t.dir);
+	cr_assert_eq(system(cmd), 0);
+	char *sum = tws_get(&f->t, "sum");
+	sum[64] = 0;
+	tws_put(&f->t, "srv/charts/index.yaml",
+		"apiVersion: v1\nentries:\n  mychart:\n  - name: mychart\n    version: 1.0.0\n"
+		"    digest: %s\n    urls: [mychart-1.0.0.tgz]\n", sum);
+	free(sum);
+}
+
+static void
+setup(struct rfx *f, const char *version, const char *srv_extra, const char *reg_extra)
+{
+	tws_init(&f->t);
+	fake_helm(&f->t);
+	publish(f, "first");
+	char root[600];
+	snprintf(root, sizeof(root), "%s/srv", f->t.dir);
+	f->srv = srv_start(root, srv_extra, &f->port);
+	if (!f->srv)
+		cr_skip_test("python3 is not here to run the test registry");
+	tws_put(&f->t, "addonmake.yaml",
+		"registries:\n  - {name: charts, kind: helm, url: \"http://127.0.0.1:%d/charts\"%s}\n"
+		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n",
+		f->port, reg_extra ? reg_extra : "");
+	tws_put(&f->t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n"
+		"      - {name: mychart, type: helm, version: \"%s\", registry: {metadata: {name: charts}}}\n",
+		version);
+}
+
+static int
+served(struct rfx *f, const char *path)
+{
+	char q[256];
+	snprintf(q, sizeof(q), path ? "/__count?path=%s" : "/__count", path ? path : "");
+	char *s = srv_get(f->port, q);
+	int n = atoi(s);
+	free(s);
+	return n;
+}
+
+static void
+fault(struct rfx *f, const char *path, const char *mode, int n)
+{
+	char q[256];
+	snprintf(q, sizeof(q), "/__fault?path=%s&mode=%s&n=%d", path, mode, n);
+	free(srv_get(f->port, q));
+}
+
+static void
+teardown(struct rfx *f)
+{
+	srv_stop(f->srv);
+	tws_free(&f->t);
+}
+
+Test(remote, helm_repo_over_http_and_a_second_sync_makes_no_request)
+{
+	struct rfx f;
+	setup(&f, "1.0.0", NULL, NULL);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	cr_assert_eq(served(&f, "/charts/index.yaml"), 1);
+	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 1);
+	char *out = tws_get(&f.t, "out/0_apps_mychart.yaml");
+	cr_assert(strstr(out, "description: \"first\""), "%s", out);
+	free(out);
+	r = am(&f.t, "sync");
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	cr_assert_eq(served(&f, NULL), 2, "the second sync made requests");
+	/* recompiling (the profile changed) a pinned, cached version: still none */
+	tws_put(&f.t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n"
+		"      - {name: mychart, type: helm, version: \"1.0.0\", registry: {metadata: {name: charts}},\n"
+		"         values: \"charts: {mychart: {a: 1}}\"}\n");
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	cr_assert_eq(served(&f, NULL), 2, "a pinned version in the cache needs no request");
+	teardown(&f);
+}
+
+Test(remote, a_republished_chart_is_refetched_with_refresh_and_reapplied)
+{
+	struct rfx f;
+	setup(&f, "1.0.0", NULL, NULL);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	publish(&f, "second");
+	r = am(&f.t, "--refresh -v");
+	assert_code(r, 0);
+	cr_assert(strstr(r.err, "compiling (--refresh)"), "%s", r.err);
+	cr_assert(strstr(r.out, "ready apps/mychart"), "%s", r.out);
+	res_free(&r);
+	cr_assert_eq(served(&f, "/charts/index.yaml"), 2);
+	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 2);
+	char *out = tws_get(&f.t, "out/0_apps_mychart.yaml");
+	cr_assert(strstr(out, "description: \"second\""), "%s", out);
+	free(out);
+	/* an unchanged index is revalidated with its ETag: 304, nothing else */
+	r = am(&f.t, "--refresh");
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	cr_assert_eq(served(&f, "/charts/index.yaml"), 3);
+	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 2);
+	teardown(&f);
+}
+
+Test(remote, a_wrong_digest_fails_and_caches_nothing)
+{
+	struct rfx f;
+	setup(&f, "1.0.0", NULL, NULL);
+	fault(&f, "/charts/mychart-1.0.0.tgz", "corrupt", 10);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 1);
+	char want[256];
+	snprintf(want, sizeof(want), "helm layer apps/mychart: GET http://127.0.0.1:%d/charts/mychart-1.0.0.tgz: the chart's SHA-256 is ", f.port);
+	cr_assert(strstr(r.err, want), "%s", r.err);
+	cr_assert(strstr(r.err, ", but the index says ") && strstr(r.err, "nothing was cached"), "%s", r.err);
+	res_free(&r);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "test $(ls '%s/.addonmake/cache/sha256' | wc -l) -eq 1", f.t.dir);
+	cr_assert_eq(system(cmd), 0, "only the index is in the cache");
+	cr_assert(!tws_exists(&f.t, "out"));
+	teardown(&f);
+}
+
+Test(remote, five_hundreds_and_truncated_transfers_are_retried)
+{
+	struct rfx f;
+	setup(&f, "1.0.0", NULL, NULL);
+	fault(&f, "/charts/index.yaml", "500", 2);
+	fault(&f, "/charts/mychart-1.0.0.tgz", "truncate", 1);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	cr_assert_eq(served(&f, "/charts/index.yaml"), 3);
+	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 2);
+	/* a server that keeps failing: bounded retries, then a clear error */
+	fault(&f, "/charts/index.yaml", "500", 100);
+	r = am(&f.t, "--refresh");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "/charts/index.yaml: HTTP 503 (after 4 tries)"), "%s", r.err);
+	res_free(&r);
+	teardown(&f);
+}
+
+Test(remote, offline_works_from_a_warm_cache_with_the_server_down)
+{
+	struct rfx f;
+	setup(&f, "~1.0", NULL, NULL);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	srv_stop(f.srv);
+	f.srv = 0;
+	/* force a compile: the profile changes, the chart does not */
+	tws_put(&f.t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n"
+		"      - {name: mychart, type: helm, version: \"~1.0\", registry: {metadata: {name: charts}},\n"
+		"         values: \"charts: {mychart: {a: 2}}\"}\n");
+	r = am(&f.t, "--offline");
+	assert_code(r, 0);
+	res_free(&r);
+	/* a cold cache offline is a clear error (another edit forces a compile) */
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/.addonmake/cache'", f.t.dir);
+	cr_assert_eq(system(cmd), 0);
+	tws_put(&f.t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n"
+		"      - {name: mychart, type: helm, version: \"~1.0\", registry: {metadata: {name: charts}},\n"
+		"         values: \"charts: {mychart: {a: 3}}\"}\n");
+	r = am(&f.t, "plan --offline");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "--offline, and http://127.0.0.1:") && strstr(r.err, "is not in the download cache"), "%s", r.err);
+	res_free(&r);
+	teardown(&f);
+}
+
+Test(remote, credentials_come_from_the_environment_and_are_never_printed)
+{
+	struct rfx f;
+	setup(&f, "1.0.0", "--token s3cr3t-t0ken", ", tokenEnv: CHART_TOKEN");
+	setenv("CHART_TOKEN", "wr0ng-t0ken", 1);
+	struct res r = am(&f.t, "sync -v");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "HTTP 401 (check the registry's credentials)"), "%s", r.err);
+	cr_assert(!strstr(r.err, "wr0ng-t0ken") && !strstr(r.out, "wr0ng-t0ken"), "a secret was printed");
+	res_free(&r);
+	setenv("CHART_TOKEN", "s3cr3t-t0ken", 1);
+	r = am(&f.t, "sync -v --json");
+	assert_code(r, 0);
+	cr_assert(!strstr(r.err, "s3cr3t") && !strstr(r.out, "s3cr3t"), "a secret was printed");
+	res_free(&r);
+	teardown(&f);
+}

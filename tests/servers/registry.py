@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""registry: a loopback HTTP server for addonmake's tests.
+
+  registry.py ROOT [--token T]
+
+Serves the files under ROOT (ETag, If-None-Match -> 304), counts requests,
+and injects faults. Prints its port on the first line of stdout. Control:
+  GET /__count[?path=/x]          requests served (of one path)
+  GET /__fault?path=/x&mode=M&n=N the next N requests of /x: M is
+      500 (503 Service Unavailable), truncate (half the body, then the
+      connection drops) or corrupt (other bytes, same length)
+With --token, every other request needs "Authorization: Bearer T" (401
+with a WWW-Authenticate challenge otherwise). Loopback only; it stops with its
+parent's signal, when its parent exits, or after 10 minutes.
+"""
+import hashlib, http.server, os, socket, sys, threading, urllib.parse
+
+ROOT = sys.argv[1]
+TOKEN = sys.argv[sys.argv.index("--token") + 1] if "--token" in sys.argv else None
+count, faults, lock = {}, {}, threading.Lock()
+
+
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def text(self, code, body, extra=()):
+        b = body.encode()
+        self.send_response(code)
+        for k, v in extra:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+
+    def do_GET(self):
+        u = urllib.parse.urlparse(self.path)
+        q = urllib.parse.parse_qs(u.query)
+        if u.path == "/__count":
+            with lock:
+                n = count.get(q["path"][0], 0) if "path" in q else sum(count.values())
+            return self.text(200, str(n))
+        if u.path == "/__fault":
+            with lock:
+                faults[q["path"][0]] = [q["mode"][0], int(q.get("n", ["1"])[0])]
+            return self.text(200, "ok")
+        with lock:
+            count[u.path] = count.get(u.path, 0) + 1
+            f, mode = faults.get(u.path), None
+            if f and f[1] > 0:
+                f[1] -= 1
+                mode = f[0]
+        if TOKEN and self.headers.get("Authorization") != "Bearer " + TOKEN:
+            return self.text(401, "unauthorized", [("WWW-Authenticate", 'Bearer realm="test"')])
+        if mode == "500":
+            return self.text(503, "try again")
+        path = os.path.normpath(os.path.join(ROOT, u.path.lstrip("/")))
+        if not path.startswith(os.path.abspath(ROOT)) or not os.path.isfile(path):
+            return self.text(404, "not found")
+        data = open(path, "rb").read()
+        if mode == "corrupt":
+            data = bytes(b ^ 0x5A for b in data)
+        etag = '"%s"' % hashlib.sha1(data).hexdigest()
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if mode == "truncate":
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        self.wfile.write(data)
+
+
+def watchdog(parent, deadline):
+    """ends the server with the test that started it, and after 10 minutes
+    in any case: a test server stops by itself"""
+    import time
+    while os.getppid() == parent and time.time() < deadline:
+        time.sleep(0.2)
+    os._exit(0)
+
+
+threading.Thread(target=watchdog, args=(os.getppid(), __import__("time").time() + 600),
+                 daemon=True).start()
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv.daemon_threads = True
+try:
+    sys.stdout.write("%d\n" % srv.server_address[1])
+    sys.stdout.flush()
+    # the parent reads one line and closes the pipe: nothing more goes there
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+except BrokenPipeError:
+    pass
+srv.serve_forever()
