@@ -2,19 +2,8 @@
  * command: [argv] (ready when it exits 0) and http: {url, expect} (ready
  * when a GET answers the expected status). */
 #include <curl/curl.h>
-#include <pthread.h>
 #include <string.h>
 #include "target.h"
-
-/* curl (and the TLS library under it) is set up on the first http check
- * only: most runs never need it */
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void
-curl_setup(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static size_t
 discard(char *p, size_t sz, size_t n, void *u)
@@ -27,7 +16,7 @@ discard(char *p, size_t sz, size_t n, void *u)
 static int
 http_check(const struct check *k, int64_t deadline, struct buf *why)
 {
-	pthread_once(&curl_once, curl_setup);
+	fetch_init();
 	CURL *h = curl_easy_init();
 	if (!h) {
 		buf_adds(why, "cannot start an HTTP client");

@@ -15,12 +15,20 @@
 #define FETCH_MAX (256L << 20)
 #define FETCH_TRIES 4
 
+/* curl (and the TLS library under it) is set up on first use only: most
+ * runs never need it */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void
 setup(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void
+fetch_init(void)
+{
+	pthread_once(&once, setup);
 }
 
 struct sink {
@@ -107,7 +115,7 @@ secret(const char *value, const char *env)
 int
 fetch_url(const struct fetch *f, struct fetched *out, struct buf *err)
 {
-	pthread_once(&once, setup);
+	fetch_init();
 	memset(out, 0, sizeof(*out));
 	char *shown = url_shown(f->url);
 	int rc = -1, tries = 0;

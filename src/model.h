@@ -251,6 +251,8 @@ struct fetched {
 	int retry_after;
 };
 int fetch_url(const struct fetch *f, struct fetched *out, struct buf *err);
+/* sets up libcurl once (thread-safe); fetch_url and http checks call it */
+void fetch_init(void);
 void fetched_free(struct fetched *f);
 /* a URL without its user:password@, for messages */
 char *url_shown(const char *url);
