@@ -75,12 +75,13 @@ reopen_rw(struct cmd_ctx *x)
 {
 	struct buf err = {0};
 	store_close(x->st);
-	x->st = NULL;
+	x->st = x->w->st = NULL;
 	if (store_open(&x->st, x->w->state, 0, &err)) {
 		fprintf(stderr, "addonmake: error: %s\n", err.s);
 		buf_free(&err);
 		return -1;
 	}
+	x->w->st = x->st; /* loaders read fetch records through it */
 	return 0;
 }
 

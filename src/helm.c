@@ -274,6 +274,30 @@ remote_chart(struct ldctx *lc, struct registry *r, struct layer *l, const char *
 	return -1;
 }
 
+/* a verified chart archive (freed here) → the layer's documents, the
+ * digest in its hash, the rendering kept for the run */
+static int
+render_chart(struct ldctx *lc, struct layer *l, const char *profile_file, struct buf *tgz)
+{
+	struct arena *a = lc->a;
+	char hex[65];
+	sha256_hex(tgz->s, tgz->len, hex);
+	l->digest = arena_strdup(a, hex);
+	struct buf err = {0};
+	char *yaml = render(lc, l, l->pack, tgz->s, tgz->len, &err);
+	buf_free(tgz);
+	if (!yaml) {
+		diag_add(lc->d, DIAG_ERROR, profile_file, l->at.line, l->at.col, "helm layer %s: %s",
+			 l->id, err.s);
+		buf_free(&err);
+		return -1;
+	}
+	l->helm_yaml = yaml;
+	char *what = arena_printf(a, "helm template of %s %s", l->pack, l->version);
+	struct dorigin yo = {what, 1, 1, 0, 1};
+	return layer_add_docs(a, l, what, yaml, strlen(yaml), &yo, lc->d);
+}
+
 /* "1.2.3" (not a constraint): a version that, once cached, needs no request */
 static int
 pinned(const char *v)
@@ -307,11 +331,33 @@ helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 		FAIL("helm layer \"%s\": registry \"%s\" is a %s registry, not a helm registry",
 		     l->pack, r->name, r->kind);
 	int remote = strncmp(r->url, "http://", 7) == 0 || strncmp(r->url, "https://", 8) == 0;
-	if (!remote && strncmp(r->url, "file://", 7) != 0)
-		FAIL("helm layer \"%s\": registry \"%s\" is at %s; this version of addonmake reads "
-		     "file://, http:// and https:// Helm repositories", l->pack, r->name, r->url);
+	int oci = strncmp(r->url, "oci://", 6) == 0;
+	if (!remote && !oci && strncmp(r->url, "file://", 7) != 0)
+		FAIL("helm layer \"%s\": registry \"%s\" is at %s; addonmake reads file://, "
+		     "http://, https:// and oci:// Helm registries", l->pack, r->name, r->url);
 	if (!l->version)
 		FAIL("helm layer \"%s\" has no version: or tag:", l->pack);
+	if (oci) {
+		/* <registry>/<path>/<chart>:<version> */
+		if (!pinned(l->version))
+			FAIL("helm layer \"%s\": \"%s\" is a constraint, and an OCI registry needs an "
+			     "exact chart version", l->pack, l->version);
+		static const char *const media[] = {"application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+						    "application/tar+gzip", NULL};
+		const char *base = strchr(r->url + 6, '/');
+		const char *repo = base ? arena_printf(a, "%s/%s", base + 1, l->pack) : l->pack;
+		struct buf blob = {0}, err = {0};
+		char hx[65];
+		if (oci_pull(lc, r, repo, l->version, media, &blob, hx, &err)) {
+			remote_err(lc, l, profile_file, arena_printf(a, "helm layer %s: %s", l->id, err.s));
+			buf_free(&blob);
+			buf_free(&err);
+			return -1;
+		}
+		buf_free(&err);
+		struct buf tgz0 = blob;
+		return render_chart(lc, l, profile_file, &tgz0);
+	}
 	const char *dir = remote ? r->url : r->url + 7;
 	struct buf t = {0}, tgz = {0};
 	const char *want = NULL, *where;
@@ -404,20 +450,7 @@ verified:;
 		FAIL("chart \"%s\" %s: %s has SHA-256 %s, but the index says %s: the chart was "
 		     "changed or corrupted; nothing was applied", l->pack, l->version, where, hex, want);
 	}
-	l->digest = arena_strdup(a, hex);
-	struct buf err = {0};
-	char *yaml = render(lc, l, l->pack, tgz.s, tgz.len, &err);
-	buf_free(&tgz);
-	if (!yaml) {
-		diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col, "helm layer %s: %s",
-			 l->id, err.s);
-		buf_free(&err);
-		return -1;
-	}
-	l->helm_yaml = yaml;
-	char *what = arena_printf(a, "helm template of %s %s", l->pack, l->version);
-	struct dorigin yo = {what, 1, 1, 0, 1};
-	return layer_add_docs(a, l, what, yaml, strlen(yaml), &yo, d);
+	return render_chart(lc, l, profile_file, &tgz);
 #undef FAIL
 }
 

@@ -23,6 +23,7 @@ struct registry {
 	const char *username, *password, *password_env, *token, *token_env;
 	const char *ca;          /* PEM file, relative to the workspace */
 	int insecure;            /* insecureSkipVerify */
+	int insecure_http;       /* plainHTTP: an oci:// registry without TLS */
 	struct pos at;
 };
 
@@ -270,6 +271,13 @@ int fetch_rec_get(struct workspace *w, const char *key, const char **etag,
 		  const char **digest);
 void fetch_rec_put(struct workspace *w, const char *key, const char *etag,
 		   const char *digest);
+
+/* pulls repo:version from r (oci://host[/base]): the blob of the first
+ * layer with one of the media types (NULL-terminated), digest-checked and
+ * cached; hex receives its SHA-256 */
+int oci_pull(struct ldctx *lc, struct registry *r, const char *repo,
+	     const char *version, const char *const *media, struct buf *blob,
+	     char *hex, struct buf *err);
 
 /* the workspace registry a profile's registry.metadata names (name or uid) */
 struct registry *registry_find(struct workspace *w, struct dnode *meta);

@@ -3,6 +3,8 @@
  * kubeManifests lists, rendered with .Values = manifests.<basename>. */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "model.h"
 
 struct registry *
@@ -45,6 +47,42 @@ parse_file(struct ldctx *lc, const char *path, int *missing)
 	return n ? docs[0] : doc_new(a, D_MAP, 0);
 }
 
+/* a Palette OCI pack (<base>/spectro-packs/archive/<name>:<version>, a
+ * tar.gz of the pack directory), unpacked once per digest into
+ * <state>/cache/packs/<sha256>; NULL with err */
+static const char *
+oci_pack_dir(struct ldctx *lc, struct registry *r, struct layer *l, struct buf *err)
+{
+	static const char *const media[] = {"application/vnd.oci.image.layer.v1.tar+gzip",
+					    "application/vnd.oci.image.layer.v1.tar",
+					    "application/tar+gzip", NULL};
+	struct arena *a = lc->a;
+	const char *base = strchr(r->url + 6, '/');
+	const char *repo = arena_printf(a, "%s%sspectro-packs/archive/%s", base ? base + 1 : "",
+					base ? "/" : "", l->pack);
+	struct buf blob = {0};
+	char hex[65];
+	if (oci_pull(lc, r, repo, l->version, media, &blob, hex, err)) {
+		buf_free(&blob);
+		return NULL;
+	}
+	const char *dir = arena_printf(a, "%s/cache/packs/%s", lc->w->state, hex);
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		char *tmp = arena_printf(a, "%s.tmp.%ld", dir, (long)getpid());
+		file_rmtree(tmp);
+		if (tgz_unpack(blob.s, blob.len, tmp, err) || rename(tmp, dir) != 0) {
+			if (!err->len)
+				buf_printf(err, "cannot unpack into %s: %s", dir, strerror(errno));
+			file_rmtree(tmp);
+			buf_free(&blob);
+			return NULL;
+		}
+	}
+	buf_free(&blob);
+	return dir;
+}
+
 int
 pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 	     const char *profile_file, struct dnode **base,
@@ -73,10 +111,11 @@ pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 			 l->pack, r->name, r->kind);
 		return -1;
 	}
-	if (strncmp(r->url, "file://", 7) != 0) {
+	int oci = strncmp(r->url, "oci://", 6) == 0;
+	if (!oci && strncmp(r->url, "file://", 7) != 0) {
 		diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
-			 "pack \"%s\": registry \"%s\" is at %s; this version of addonmake "
-			 "reads file:// pack registries only", l->pack, r->name, r->url);
+			 "pack \"%s\": registry \"%s\" is at %s; addonmake reads file:// and "
+			 "oci:// pack registries", l->pack, r->name, r->url);
 		return -1;
 	}
 	if (!l->version) {
@@ -84,7 +123,21 @@ pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 			 "pack \"%s\" has no version: or tag:", l->pack);
 		return -1;
 	}
-	const char *dir = arena_printf(a, "%s/%s-%s", r->url + 7, l->pack, l->version);
+	const char *dir;
+	if (oci) {
+		struct buf err = {0};
+		dir = oci_pack_dir(lc, r, l, &err);
+		if (!dir) {
+			diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col, "pack \"%s\" %s: %s",
+				 l->pack, l->version, err.s);
+			d->nremote++;
+			buf_free(&err);
+			return -1;
+		}
+		buf_free(&err);
+	} else {
+		dir = arena_printf(a, "%s/%s-%s", r->url + 7, l->pack, l->version);
+	}
 	int missing;
 	const char *pj = arena_printf(a, "%s/pack.json", dir);
 	struct dnode *meta = parse_file(lc, pj, &missing);

@@ -294,7 +294,7 @@ registry(struct ld *l, struct registry *r, const struct dnode *m)
 {
 	static const char *const keys[] = {"name", "uid", "kind", "url", "username",
 					   "password", "passwordEnv", "token", "tokenEnv",
-					   "ca", "insecureSkipVerify", NULL};
+					   "ca", "insecureSkipVerify", "plainHTTP", NULL};
 	known_keys(l, m, "a registry", keys);
 	r->at = (struct pos){l->file, m->line, m->col};
 	r->name = str(l, m, "name", "name");
@@ -313,6 +313,10 @@ registry(struct ld *l, struct registry *r, const struct dnode *m)
 		err(l, doc_get(m, "insecureSkipVerify"), "insecureSkipVerify must be true or false, not \"%s\"%s",
 		    insec, NULL);
 	r->insecure = insec && strcmp(insec, "true") == 0;
+	const char *plain = str(l, m, "plainHTTP", "plainHTTP");
+	if (plain && strcmp(plain, "true") && strcmp(plain, "false"))
+		err(l, doc_get(m, "plainHTTP"), "plainHTTP must be true or false, not \"%s\"%s", plain, NULL);
+	r->insecure_http = plain && strcmp(plain, "true") == 0;
 	if (!r->name && !r->uid)
 		err(l, m, "a registry needs name: (or uid:)%s%s", NULL, NULL);
 	if (!r->url)

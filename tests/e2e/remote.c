@@ -230,3 +230,102 @@ Test(remote, credentials_come_from_the_environment_and_are_never_printed)
 	res_free(&r);
 	teardown(&f);
 }
+
+/* puts blob (a file of the workspace) into srv/v2/<repo> under tag, with
+ * a manifest whose one layer has the media type; returns the blob's hex */
+static char *
+oci_push(struct rfx *f, const char *repo, const char *tag, const char *file, const char *media)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "cd '%s' && sha256sum '%s' | cut -c1-64 > sum && mkdir -p 'srv/v2/%s/blobs' 'srv/v2/%s/manifests'"
+		 " && cp '%s' \"srv/v2/%s/blobs/sha256:$(cat sum)\"", f->t.dir, file, repo, repo, file, repo);
+	cr_assert_eq(system(cmd), 0);
+	char *sum = tws_get(&f->t, "sum");
+	sum[64] = 0;
+	char rel[512];
+	snprintf(rel, sizeof(rel), "srv/v2/%s/manifests/%s", repo, tag);
+	tws_put(&f->t, rel, "{\"schemaVersion\": 2, \"mediaType\": \"application/vnd.oci.image.manifest.v1+json\","
+		" \"config\": {\"mediaType\": \"application/vnd.cncf.helm.config.v1+json\", \"digest\": \"sha256:%s\", \"size\": 2},"
+		" \"layers\": [{\"mediaType\": \"%s\", \"digest\": \"sha256:%s\", \"size\": 1}]}\n", sum, media, sum);
+	return sum;
+}
+
+static void
+oci_setup(struct rfx *f, const char *kind, const char *layers)
+{
+	tws_init(&f->t);
+	fake_helm(&f->t);
+	char root[600];
+	snprintf(root, sizeof(root), "%s/srv", f->t.dir);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", root);
+	cr_assert_eq(system(cmd), 0);
+	f->srv = srv_start(root, "--oci-token 0ci-t0ken", &f->port);
+	if (!f->srv)
+		cr_skip_test("python3 is not here to run the test registry");
+	tws_put(&f->t, "addonmake.yaml",
+		"registries:\n  - {name: ocir, kind: %s, url: \"oci://127.0.0.1:%d/base\", plainHTTP: true}\n"
+		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n", kind, f->port);
+	tws_put(&f->t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n%s", layers);
+}
+
+Test(remote, helm_chart_from_an_oci_registry_with_a_bearer_token)
+{
+	struct rfx f;
+	oci_setup(&f, "helm", "      - {name: mychart, type: helm, version: 1.0.0+b7, registry: {metadata: {name: ocir}}}\n");
+	tws_put(&f.t, "src/mychart/Chart.yaml", "apiVersion: v2\nname: mychart\nversion: 1.0.0+b7\ndescription: oci\n");
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "cd '%s/src' && tar czf ../chart.tgz mychart", f.t.dir);
+	cr_assert_eq(system(cmd), 0);
+	free(oci_push(&f, "base/mychart", "1.0.0_b7", "chart.tgz", "application/vnd.cncf.helm.chart.content.v1.tar+gzip"));
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *out = tws_get(&f.t, "out/0_apps_mychart.yaml");
+	cr_assert(strstr(out, "description: \"oci\""), "%s", out);
+	free(out);
+	/* the token dance: a 401, the token, the manifest again, the blob */
+	cr_assert_eq(served(&f, "/token"), 1);
+	cr_assert_eq(served(&f, "/v2/base/mychart/manifests/1.0.0_b7"), 2);
+	int total = served(&f, NULL);
+	r = am(&f.t, "sync");
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	cr_assert_eq(served(&f, NULL), total, "the second sync made requests");
+	teardown(&f);
+}
+
+Test(remote, palette_pack_from_an_oci_registry)
+{
+	struct rfx f;
+	oci_setup(&f, "pack", "      - {name: greeter, type: oci, version: 1.2.0, registry: {metadata: {name: ocir}}}\n");
+	tws_put(&f.t, "src/greeter-1.2.0/pack.json", "{\"name\": \"greeter\", \"version\": \"1.2.0\", \"kubeManifests\": [\"manifests/g.yaml\"]}\n");
+	tws_put(&f.t, "src/greeter-1.2.0/values.yaml", "pack: {namespace: greet}\nmanifests:\n  g: {msg: hello-oci}\n");
+	tws_put(&f.t, "src/greeter-1.2.0/manifests/g.yaml", "kind: ConfigMap\ndata: {msg: {{ .Values.msg | quote }}}\n");
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "cd '%s/src' && tar czf ../greeter-1.2.0.tar.gz greeter-1.2.0", f.t.dir);
+	cr_assert_eq(system(cmd), 0);
+	free(oci_push(&f, "base/spectro-packs/archive/greeter", "1.2.0", "greeter-1.2.0.tar.gz",
+		      "application/vnd.oci.image.layer.v1.tar+gzip"));
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *out = tws_get(&f.t, "out/0_apps_greeter.yaml");
+	cr_assert_str_eq(out, "---\nkind: ConfigMap\ndata:\n  msg: \"hello-oci\"\n");
+	free(out);
+	/* a corrupted blob: the digest check fails, nothing is cached */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/.addonmake'", f.t.dir);
+	cr_assert_eq(system(cmd), 0);
+	char *sum = tws_get(&f.t, "sum");
+	sum[64] = 0;
+	char path[256];
+	snprintf(path, sizeof(path), "/v2/base/spectro-packs/archive/greeter/blobs/sha256:%s", sum);
+	free(sum);
+	fault(&f, path, "corrupt", 10);
+	r = am(&f.t, "plan");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "the blob's SHA-256 is ") && strstr(r.err, "nothing was cached"), "%s", r.err);
+	res_free(&r);
+	cr_assert(!tws_exists(&f.t, ".addonmake/cache/packs"), "an unverified pack was unpacked");
+	teardown(&f);
+}

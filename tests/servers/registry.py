@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """registry: a loopback HTTP server for addonmake's tests.
 
-  registry.py ROOT [--token T]
+  registry.py ROOT [--token T] [--oci-token T]
 
 Serves the files under ROOT (ETag, If-None-Match -> 304), counts requests,
 and injects faults. Prints its port on the first line of stdout. Control:
@@ -10,13 +10,17 @@ and injects faults. Prints its port on the first line of stdout. Control:
       500 (503 Service Unavailable), truncate (half the body, then the
       connection drops) or corrupt (other bytes, same length)
 With --token, every other request needs "Authorization: Bearer T" (401
-with a WWW-Authenticate challenge otherwise). Loopback only; it stops with its
+with a WWW-Authenticate challenge otherwise). With --oci-token, requests
+under /v2/ need it, and a 401 carries the OCI Bearer challenge whose realm,
+/token, hands it out. Files under ROOT/v2/ are an OCI registry's: a
+manifest is served as application/vnd.oci.image.manifest.v1+json. Loopback only; it stops with its
 parent's signal, when its parent exits, or after 10 minutes.
 """
 import hashlib, http.server, os, socket, sys, threading, urllib.parse
 
 ROOT = sys.argv[1]
 TOKEN = sys.argv[sys.argv.index("--token") + 1] if "--token" in sys.argv else None
+OCI_TOKEN = sys.argv[sys.argv.index("--oci-token") + 1] if "--oci-token" in sys.argv else None
 count, faults, lock = {}, {}, threading.Lock()
 
 
@@ -54,6 +58,14 @@ class H(http.server.BaseHTTPRequestHandler):
                 mode = f[0]
         if TOKEN and self.headers.get("Authorization") != "Bearer " + TOKEN:
             return self.text(401, "unauthorized", [("WWW-Authenticate", 'Bearer realm="test"')])
+        if u.path == "/token" and OCI_TOKEN:
+            return self.text(200, '{"token": "%s"}' % OCI_TOKEN, [("Content-Type", "application/json")])
+        if OCI_TOKEN and u.path.startswith("/v2/") and \
+                self.headers.get("Authorization") != "Bearer " + OCI_TOKEN:
+            repo = u.path[4:].split("/manifests/")[0].split("/blobs/")[0]
+            realm = "http://127.0.0.1:%d/token" % self.server.server_address[1]
+            chal = 'Bearer realm="%s",service="addonmake-test",scope="repository:%s:pull"' % (realm, repo)
+            return self.text(401, '{"errors":[{"code":"UNAUTHORIZED"}]}', [("WWW-Authenticate", chal)])
         if mode == "500":
             return self.text(503, "try again")
         path = os.path.normpath(os.path.join(ROOT, u.path.lstrip("/")))
@@ -71,6 +83,8 @@ class H(http.server.BaseHTTPRequestHandler):
             return
         self.send_response(200)
         self.send_header("ETag", etag)
+        if "/manifests/" in u.path:
+            self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if mode == "truncate":

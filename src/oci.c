@@ -1,0 +1,187 @@
+/* oci: pulls one artifact from an OCI registry (distribution spec v2):
+ * the manifest of repo:tag, then the blob of its first layer whose media
+ * type is accepted, verified against the digest the manifest gives. A 401
+ * with a Bearer challenge is answered by fetching a token from the realm
+ * (with the registry's basic credentials, if any). Tags hold "_" where a
+ * version has "+". Blobs go through the download cache; a pinned tag
+ * already pulled costs no request. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "model.h"
+
+/* value of key="..." in a WWW-Authenticate challenge */
+static char *
+challenge(const char *h, const char *key, struct arena *a)
+{
+	size_t kl = strlen(key);
+	for (const char *p = h; (p = strstr(p, key)); p++) {
+		if ((p == h || p[-1] == ' ' || p[-1] == ',') && p[kl] == '=' && p[kl + 1] == '"') {
+			const char *s = p + kl + 2, *e = strchr(s, '"');
+			return e ? arena_strndup(a, s, (size_t)(e - s)) : NULL;
+		}
+	}
+	return NULL;
+}
+
+/* the bearer token a 401 challenge asks for */
+static char *
+get_token(struct ldctx *lc, struct registry *r, const char *www, struct buf *err)
+{
+	struct arena *a = lc->a;
+	if (!www || strncasecmp(www, "Bearer ", 7) != 0) {
+		buf_adds(err, "the registry answered 401 without a Bearer challenge (check the credentials)");
+		return NULL;
+	}
+	char *realm = challenge(www, "realm", a), *service = challenge(www, "service", a);
+	char *scope = challenge(www, "scope", a);
+	if (!realm) {
+		buf_adds(err, "the registry's Bearer challenge has no realm");
+		return NULL;
+	}
+	char *url = arena_printf(a, "%s%s%s%s%s%s", realm, strchr(realm, '?') ? "&" : "?",
+				 service ? "service=" : "", service ? service : "",
+				 scope ? "&scope=" : "", scope ? scope : "");
+	/* the token endpoint takes basic credentials, not a token */
+	struct registry basic = *r;
+	basic.token = basic.token_env = NULL;
+	struct fetch f = {url, &basic, NULL, "application/json", NULL};
+	struct fetched got;
+	char *tok = NULL;
+	if (fetch_url(&f, &got, err) == 0) {
+		if (got.code != 200) {
+			char *shown = url_shown(realm);
+			buf_printf(err, "the token service %s answered %ld (check the registry's credentials)",
+				   shown, got.code);
+			free(shown);
+		} else {
+			struct dorigin o = {"token", 1, 1, 0, 1};
+			struct dnode **docs;
+			size_t n;
+			struct diag quiet = {0};
+			char *src = arena_strndup(a, got.body.s, got.body.len);
+			if (!doc_parse(a, src, got.body.len, &o, &docs, &n, &quiet) && n) {
+				const char *t = doc_str(doc_get(docs[0], "token"));
+				if (!t)
+					t = doc_str(doc_get(docs[0], "access_token"));
+				tok = t ? arena_strdup(a, t) : NULL;
+			}
+			diag_free(&quiet);
+			if (!tok)
+				buf_adds(err, "the token service's answer has no token");
+		}
+	}
+	fetched_free(&got);
+	return tok;
+}
+
+/* GET with the token dance; the token is kept for the next request */
+static int
+oci_get(struct ldctx *lc, struct registry *r, const char *url, const char *accept,
+	char **token, struct fetched *got, struct buf *err)
+{
+	for (int round = 0; round < 2; round++) {
+		struct fetch f = {url, r, NULL, accept, *token};
+		if (fetch_url(&f, got, err))
+			return -1;
+		if (got->code != 401 || round || *token)
+			break;
+		*token = get_token(lc, r, got->www_auth, err);
+		fetched_free(got);
+		if (!*token)
+			return -1;
+	}
+	if (got->code != 200) {
+		char *shown = url_shown(url);
+		buf_printf(err, "GET %s: HTTP %ld%s", shown, got->code,
+			   got->code == 401 || got->code == 403 ? " (check the registry's credentials)"
+			   : got->code == 404 ? " (no such artifact)" : "");
+		free(shown);
+		return -1;
+	}
+	return 0;
+}
+
+int
+oci_pull(struct ldctx *lc, struct registry *r, const char *repo, const char *version,
+	 const char *const *media, struct buf *blob, char *hex, struct buf *err)
+{
+	struct workspace *w = lc->w;
+	struct arena *a = lc->a;
+	/* oci://host[:port][/base] */
+	const char *hostpath = r->url + 6;
+	const char *slash = strchr(hostpath, '/');
+	char *host = arena_strndup(a, hostpath, slash ? (size_t)(slash - hostpath) : strlen(hostpath));
+	char *tag = arena_strdup(a, version);
+	for (char *p = tag; *p; p++)
+		if (*p == '+')
+			*p = '_';
+	char *pin = arena_printf(a, "oci:%s/%s:%s", host, repo, tag);
+	const char *pe, *pd;
+	if (!w->refresh && fetch_rec_get(w, pin, &pe, &pd) == 0 && dl_get(w, pd, blob) == 0) {
+		snprintf(hex, 65, "%s", pd);
+		return 0;
+	}
+	if (w->offline) {
+		buf_printf(err, "--offline, and %s/%s:%s is not in the download cache", host, repo, tag);
+		return -1;
+	}
+	const char *scheme = r->insecure_http ? "http" : "https";
+	char *murl = arena_printf(a, "%s://%s/v2/%s/manifests/%s", scheme, host, repo, tag);
+	char *token = NULL;
+	struct fetched got;
+	if (oci_get(lc, r, murl, "application/vnd.oci.image.manifest.v1+json", &token, &got, err)) {
+		fetched_free(&got);
+		return -1;
+	}
+	struct dorigin o = {murl, 1, 1, 0, 1};
+	struct dnode **docs;
+	size_t n;
+	struct diag quiet = {0};
+	char *src = arena_strndup(a, got.body.s, got.body.len);
+	fetched_free(&got);
+	struct dnode *layers = NULL;
+	if (!doc_parse(a, src, strlen(src), &o, &docs, &n, &quiet) && n)
+		layers = doc_get(docs[0], "layers");
+	diag_free(&quiet);
+	const char *digest = NULL;
+	for (size_t i = 0; layers && layers->kind == D_SEQ && i < layers->n && !digest; i++) {
+		const char *mt = doc_str(doc_get(layers->items[i], "mediaType"));
+		for (const char *const *m = media; mt && *m && !digest; m++)
+			if (strcmp(mt, *m) == 0)
+				digest = doc_str(doc_get(layers->items[i], "digest"));
+	}
+	if (!digest || strncmp(digest, "sha256:", 7) || strlen(digest) != 71) {
+		buf_printf(err, "%s/%s:%s: the manifest has no layer of type %s", host, repo, tag, media[0]);
+		return -1;
+	}
+	const char *want = digest + 7;
+	if (dl_get(w, want, blob) != 0) {
+		char *burl = arena_printf(a, "%s://%s/v2/%s/blobs/%s", scheme, host, repo, digest);
+		if (oci_get(lc, r, burl, NULL, &token, &got, err)) {
+			fetched_free(&got);
+			return -1;
+		}
+		char h[65];
+		sha256_hex(got.body.s, got.body.len, h);
+		if (strcmp(h, want) != 0) {
+			char *shown = url_shown(burl);
+			buf_printf(err, "GET %s: the blob's SHA-256 is %s, but the manifest says %s; "
+				   "nothing was cached", shown, h, want);
+			free(shown);
+			fetched_free(&got);
+			return -1;
+		}
+		if (dl_put(w, want, got.body.s, got.body.len)) {
+			buf_printf(err, "cannot write the download cache under %s", w->state);
+			fetched_free(&got);
+			return -1;
+		}
+		buf_clear(blob);
+		buf_add(blob, got.body.s, got.body.len);
+		fetched_free(&got);
+	}
+	fetch_rec_put(w, pin, NULL, want);
+	snprintf(hex, 65, "%s", want);
+	return 0;
+}
