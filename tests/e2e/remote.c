@@ -67,7 +67,7 @@ setup(struct rfx *f, const char *version, const char *srv_extra, const char *reg
 static int
 served(struct rfx *f, const char *path)
 {
-	char q[256];
+	char q[600];
 	snprintf(q, sizeof(q), path ? "/__count?path=%s" : "/__count", path ? path : "");
 	char *s = srv_get(f->port, q);
 	int n = atoi(s);
@@ -78,7 +78,7 @@ served(struct rfx *f, const char *path)
 static void
 fault(struct rfx *f, const char *path, const char *mode, int n)
 {
-	char q[256];
+	char q[600];
 	snprintf(q, sizeof(q), "/__fault?path=%s&mode=%s&n=%d", path, mode, n);
 	free(srv_get(f->port, q));
 }
