@@ -329,3 +329,41 @@ Test(remote, palette_pack_from_an_oci_registry)
 	cr_assert(!tws_exists(&f.t, ".addonmake/cache/packs"), "an unverified pack was unpacked");
 	teardown(&f);
 }
+
+Test(remote, tls_is_verified_against_the_registrys_ca_or_skipped_on_request)
+{
+	struct rfx f;
+	tws_init(&f.t);
+	fake_helm(&f.t);
+	publish(&f, "over tls");
+	/* a self-signed certificate for 127.0.0.1, made now */
+	char cmd[1600];
+	snprintf(cmd, sizeof(cmd), "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+		 "-addext subjectAltName=IP:127.0.0.1 -keyout key.pem -out cert.pem >/dev/null 2>&1", f.t.dir);
+	if (system(cmd) != 0)
+		cr_skip_test("openssl is not here to make a certificate");
+	char root[600], extra[1300];
+	snprintf(root, sizeof(root), "%s/srv", f.t.dir);
+	snprintf(extra, sizeof(extra), "--tls '%s/cert.pem' '%s/key.pem'", f.t.dir, f.t.dir);
+	f.srv = srv_start(root, extra, &f.port);
+	if (!f.srv)
+		cr_skip_test("python3 is not here to run the test registry");
+	const char *variants[] = {"", ", ca: cert.pem", ", insecureSkipVerify: true"};
+	int want[] = {1, 0, 0};
+	for (int i = 0; i < 3; i++) {
+		tws_put(&f.t, "addonmake.yaml",
+			"registries:\n  - {name: charts, kind: helm, url: \"https://127.0.0.1:%d/charts\"%s}\n"
+			"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n",
+			f.port, variants[i]);
+		tws_put(&f.t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n"
+			"      - {name: mychart, type: helm, version: \"1.0.0\", registry: {metadata: {name: charts}}}\n");
+		struct res r = am(&f.t, "plan --refresh");
+		assert_code(r, want[i]);
+		if (want[i])
+			cr_assert(strstr(r.err, "certificate"), "the error names the certificate problem: %s", r.err);
+		else
+			cr_assert(strstr(r.out, "\"apps/mychart\"") || strstr(r.out, "apply apps/mychart"), "%s", r.out);
+		res_free(&r);
+	}
+	teardown(&f);
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """registry: a loopback HTTP server for addonmake's tests.
 
-  registry.py ROOT [--token T] [--oci-token T]
+  registry.py ROOT [--token T] [--oci-token T] [--tls CERT KEY]
 
 Serves the files under ROOT (ETag, If-None-Match -> 304), counts requests,
 and injects faults. Prints its port on the first line of stdout. Control:
@@ -13,7 +13,8 @@ With --token, every other request needs "Authorization: Bearer T" (401
 with a WWW-Authenticate challenge otherwise). With --oci-token, requests
 under /v2/ need it, and a 401 carries the OCI Bearer challenge whose realm,
 /token, hands it out. Files under ROOT/v2/ are an OCI registry's: a
-manifest is served as application/vnd.oci.image.manifest.v1+json. Loopback only; it stops with its
+manifest is served as application/vnd.oci.image.manifest.v1+json. With
+--tls, it speaks HTTPS with that certificate and key. Loopback only; it stops with its
 parent's signal, when its parent exits, or after 10 minutes.
 """
 import hashlib, http.server, os, socket, sys, threading, urllib.parse
@@ -109,6 +110,12 @@ threading.Thread(target=watchdog, args=(os.getppid(), __import__("time").time() 
                  daemon=True).start()
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 srv.daemon_threads = True
+if "--tls" in sys.argv:
+    import ssl
+    i = sys.argv.index("--tls")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[i + 1], sys.argv[i + 2])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 try:
     sys.stdout.write("%d\n" % srv.server_address[1])
     sys.stdout.flush()
