@@ -227,6 +227,28 @@ persist(struct cctx *x, struct layer *l)
 	return p;
 }
 
+/* values that name another pack ({{.spectro.pack.P.x}}) need every
+ * layer's values first: such entries load in a second pass */
+static int
+refers_to_packs(struct dnode *entry)
+{
+	struct dnode *v = doc_get(entry, "values");
+	return v && v->kind == D_SCALAR && strstr(v->s, ".spectro.pack.") != NULL;
+}
+
+/* a rendering kept from earlier in this run (helm runs once per layer and
+ * run): the reloaded layer takes its documents, digest and version */
+static int
+add_kept_rendering(struct arena *a, struct layer *l, const struct layer *kept,
+		   struct diag *d)
+{
+	struct dorigin ho = {"helm template", 1, 1, 0, 1};
+	l->digest = kept->digest;
+	l->version = kept->version;
+	return layer_add_docs(a, l, "helm template", kept->helm_yaml, strlen(kept->helm_yaml),
+			      &ho, d);
+}
+
 /* one packs[] entry → a layer (or, when reloading, that layer's content) */
 static void
 layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
@@ -248,9 +270,7 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 	struct subst_ctx sc = {x->c->name, p->name, p->version, p->variables,
 			       x->c->variables, x->c->macros, pack_values_of, x};
 	struct dnode *vnode = doc_get(e, "values");
-	/* placeholders naming another pack need every layer's values: those
-	 * layers are loaded in a second pass */
-	if (!pass2 && vnode && vnode->kind == D_SCALAR && strstr(vnode->s, ".spectro.pack."))
+	if (!pass2 && refers_to_packs(e))
 		return;
 	struct dnode *lvals = profile_values(a, p, vnode, &sc, d);
 	if (!lvals)
@@ -321,23 +341,13 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 	}
 	if (is_pack && pack_manifests(&x->lc, l))
 		return;
-	if (is_pack && x->reload && x->reload->helm_yaml) {
-		struct dorigin ho = {"helm template", 1, 1, 0, 1};
-		if (layer_add_docs(a, l, "helm template", x->reload->helm_yaml,
-				   strlen(x->reload->helm_yaml), &ho, d))
+	int is_helm = strcmp(type, "helm") == 0;
+	if ((is_pack || is_helm) && x->reload && x->reload->helm_yaml) {
+		if (add_kept_rendering(a, l, x->reload, d))
 			return;
 	} else if (is_pack && pack_charts(&x->lc, l, p->file)) {
 		return;
-	}
-	if (strcmp(type, "helm") == 0 && x->reload && x->reload->helm_yaml) {
-		/* rendered earlier in this run: helm runs once per layer */
-		struct dorigin ho = {"helm template", 1, 1, 0, 1};
-		l->digest = x->reload->digest;
-		l->version = x->reload->version;
-		if (layer_add_docs(a, l, "helm template", x->reload->helm_yaml,
-				   strlen(x->reload->helm_yaml), &ho, d))
-			return;
-	} else if (strcmp(type, "helm") == 0 &&
+	} else if (is_helm &&
 		   helm_layer(&x->lc, l, doc_get(doc_get(e, "registry"), "metadata"), p->file)) {
 		return;
 	}
@@ -375,11 +385,9 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 static int
 has_pack_refs(const struct profile *p)
 {
-	for (size_t j = 0; j < p->npacks; j++) {
-		struct dnode *v = doc_get(p->packs[j], "values");
-		if (v && v->kind == D_SCALAR && strstr(v->s, ".spectro.pack."))
+	for (size_t j = 0; j < p->npacks; j++)
+		if (refers_to_packs(p->packs[j]))
 			return 1;
-	}
 	return 0;
 }
 
@@ -389,12 +397,10 @@ load_profile(struct cctx *x, struct profile *p, size_t i, int pass)
 {
 	x->prof = i;
 	for (size_t j = 0; j < p->npacks; j++) {
-		struct dnode *v = doc_get(p->packs[j], "values");
-		int deferred = v && v->kind == D_SCALAR && strstr(v->s, ".spectro.pack.");
 		x->entry = j;
 		if (x->reload && j != x->reload->entry)
 			continue;
-		if (pass == 0 || deferred)
+		if (pass == 0 || refers_to_packs(p->packs[j]))
 			layer_from_entry(x, p, p->packs[j], pass);
 	}
 	return 0;
