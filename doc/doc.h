@@ -34,6 +34,11 @@ struct dorigin {
 int doc_parse(struct arena *a, const char *text, size_t len,
 	      const struct dorigin *o, struct dnode ***docs, size_t *ndocs,
 	      struct diag *d);
+/* the first document of text (NULL when there is none) in *root; -1 on a
+ * syntax error, reported to d, or not at all when d is NULL. The text need
+ * not outlive the tree: every scalar is copied into a. */
+int doc_parse_first(struct arena *a, const char *text, size_t len,
+		    const struct dorigin *o, struct dnode **root, struct diag *d);
 /* maps a 1-based position inside embedded text to the outer file */
 void dorigin_map(const struct dorigin *o, int line, int col, int *fline,
 		 int *fcol);

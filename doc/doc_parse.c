@@ -279,3 +279,20 @@ doc_parse(struct arena *a, const char *text, size_t len,
 	free(out);
 	return 0;
 }
+
+int
+doc_parse_first(struct arena *a, const char *text, size_t len,
+		const struct dorigin *o, struct dnode **root, struct diag *d)
+{
+	struct diag quiet = {0};
+	struct dnode **docs;
+	size_t n;
+	*root = NULL;
+	int rc = doc_parse(a, text, len, o, &docs, &n, d ? d : &quiet);
+	diag_free(&quiet);
+	if (rc)
+		return -1;
+	if (n)
+		*root = docs[0];
+	return 0;
+}

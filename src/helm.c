@@ -68,14 +68,10 @@ chart_name(struct ldctx *lc, const char *cdir)
 		return NULL;
 	}
 	struct dorigin o = {path, 1, 1, 0, 1};
-	struct dnode **docs;
-	size_t n;
-	char *src = arena_strndup(lc->a, t.s, t.len);
-	struct diag quiet = {0};
+	struct dnode *root;
 	const char *name = NULL;
-	if (!doc_parse(lc->a, src, t.len, &o, &docs, &n, &quiet) && n)
-		name = doc_str(doc_get(docs[0], "name"));
-	diag_free(&quiet);
+	if (!doc_parse_first(lc->a, t.s, t.len, &o, &root, NULL))
+		name = doc_str(doc_get(root, "name"));
 	buf_free(&t);
 	return name;
 }
@@ -383,14 +379,12 @@ helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 		FAIL("helm layer \"%s\": cannot read %s: %s", l->pack, ipath, strerror(e));
 	}
 	struct dorigin o = {ipath, 1, 1, 0, 1};
-	struct dnode **docs;
-	size_t n;
-	char *src = arena_strndup(a, t.s, t.len);
-	int rc = doc_parse(a, src, t.len, &o, &docs, &n, d);
+	struct dnode *index;
+	int rc = doc_parse_first(a, t.s, t.len, &o, &index, d);
 	buf_free(&t);
 	if (rc)
 		return -1;
-	struct dnode *versions = n ? doc_get(doc_get(docs[0], "entries"), l->pack) : NULL;
+	struct dnode *versions = doc_get(doc_get(index, "entries"), l->pack);
 	if (!versions || versions->kind != D_SEQ || !versions->n)
 		FAIL("unknown chart \"%s\" in Helm repository \"%s\" (%s)", l->pack, r->name, ipath);
 	int bad;

@@ -56,17 +56,13 @@ get_token(struct ldctx *lc, struct registry *r, const char *www, struct buf *err
 			free(shown);
 		} else {
 			struct dorigin o = {"token", 1, 1, 0, 1};
-			struct dnode **docs;
-			size_t n;
-			struct diag quiet = {0};
-			char *src = arena_strndup(a, got.body.s, got.body.len);
-			if (!doc_parse(a, src, got.body.len, &o, &docs, &n, &quiet) && n) {
-				const char *t = doc_str(doc_get(docs[0], "token"));
+			struct dnode *root;
+			if (!doc_parse_first(a, got.body.s, got.body.len, &o, &root, NULL)) {
+				const char *t = doc_str(doc_get(root, "token"));
 				if (!t)
-					t = doc_str(doc_get(docs[0], "access_token"));
+					t = doc_str(doc_get(root, "access_token"));
 				tok = t ? arena_strdup(a, t) : NULL;
 			}
-			diag_free(&quiet);
 			if (!tok)
 				buf_adds(err, "the token service's answer has no token");
 		}
@@ -135,15 +131,10 @@ oci_pull(struct ldctx *lc, struct registry *r, const char *repo, const char *ver
 		return -1;
 	}
 	struct dorigin o = {murl, 1, 1, 0, 1};
-	struct dnode **docs;
-	size_t n;
-	struct diag quiet = {0};
-	char *src = arena_strndup(a, got.body.s, got.body.len);
+	struct dnode *manifest = NULL;
+	doc_parse_first(a, got.body.s, got.body.len, &o, &manifest, NULL);
 	fetched_free(&got);
-	struct dnode *layers = NULL;
-	if (!doc_parse(a, src, strlen(src), &o, &docs, &n, &quiet) && n)
-		layers = doc_get(docs[0], "layers");
-	diag_free(&quiet);
+	struct dnode *layers = doc_get(manifest, "layers");
 	const char *digest = NULL;
 	for (size_t i = 0; layers && layers->kind == D_SEQ && i < layers->n && !digest; i++) {
 		const char *mt = doc_str(doc_get(layers->items[i], "mediaType"));

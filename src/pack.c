@@ -36,15 +36,13 @@ parse_file(struct ldctx *lc, const char *path, int *missing)
 		buf_free(&t);
 		return NULL;
 	}
-	char *src = arena_strndup(a, t.s, t.len);
-	struct dnode **docs;
-	size_t n;
-	struct dorigin o = {arena_strdup(a, path), 1, 1, 0, 1};
-	int rc = doc_parse(a, src, t.len, &o, &docs, &n, d);
+	struct dnode *root;
+	struct dorigin o = {path, 1, 1, 0, 1};
+	int rc = doc_parse_first(a, t.s, t.len, &o, &root, d);
 	buf_free(&t);
 	if (rc)
 		return NULL;
-	return n ? docs[0] : doc_new(a, D_MAP, 0);
+	return root ? root : doc_new(a, D_MAP, 0);
 }
 
 /* a Palette OCI pack (<base>/spectro-packs/archive/<name>:<version>, a

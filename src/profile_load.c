@@ -157,21 +157,19 @@ profile_values(struct arena *a, const struct profile *p, struct dnode *v,
 			buf_free(&t);
 			return NULL;
 		}
-		struct dnode **docs;
-		size_t n;
-		char *src = arena_strndup(a, t.s, t.len);
-		int rc = doc_parse(a, src, t.len, &o, &docs, &n, d);
+		struct dnode *root;
+		int rc = doc_parse_first(a, t.s, t.len, &o, &root, d);
 		buf_free(&t);
 		if (rc)
 			return NULL;
-		if (!n || doc_is_null(docs[0]))
+		if (!root || doc_is_null(root))
 			return doc_new(a, D_MAP, 0);
-		if (docs[0]->kind != D_MAP) {
+		if (root->kind != D_MAP) {
 			diag_add(d, DIAG_ERROR, p->file, v->line, v->col,
 				 "values must be a YAML mapping");
 			return NULL;
 		}
-		return docs[0];
+		return root;
 	}
 	if (v->kind == D_SEQ) {
 		diag_add(d, DIAG_ERROR, p->file, v->line, v->col,

@@ -1,6 +1,7 @@
 /* unit tests of doc/: parsing with positions, embedded text, merging,
  * emission. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 #include "../../doc/doc.h"
 
@@ -125,5 +126,28 @@ Test(doc, null_detection)
 	cr_assert(doc_is_null(doc_get(r, "b")));
 	cr_assert(doc_is_null(doc_get(r, "c")));
 	cr_assert(!doc_is_null(doc_get(r, "d")));
+	arena_free(&a);
+}
+
+Test(doc, parse_first_does_not_need_the_text_afterwards)
+{
+	struct arena a = {0};
+	struct diag d = {0};
+	struct dorigin o = {"t.yaml", 1, 1, 0, 1};
+	char *text = strdup("a: {b: hello}\n---\nsecond: 2\n");
+	struct dnode *root;
+	cr_assert_eq(doc_parse_first(&a, text, strlen(text), &o, &root, &d), 0);
+	memset(text, 'x', strlen(text));
+	free(text);
+	cr_assert_str_eq(doc_str(doc_path(root, "a.b")), "hello");
+	cr_assert_null(doc_get(root, "second"), "only the first document");
+	cr_assert_eq(doc_parse_first(&a, "", 0, &o, &root, &d), 0);
+	cr_assert_null(root);
+	/* errors go to d, or nowhere with NULL */
+	cr_assert_eq(doc_parse_first(&a, "a: [", 4, &o, &root, NULL), -1);
+	cr_assert_eq(d.nerr, 0);
+	cr_assert_eq(doc_parse_first(&a, "a: [", 4, &o, &root, &d), -1);
+	cr_assert_eq(d.nerr, 1);
+	diag_free(&d);
 	arena_free(&a);
 }
