@@ -29,7 +29,8 @@ struct dorigin {
 	int exact;     /* 0: escapes make positions inexact; map to line,col */
 };
 
-/* parses every document of text into *docs (arena-allocated); on a syntax
+/* parses every document of text into *docs (arena-allocated; o NULL: the
+ * text is a file of its own, positions are its own); on a syntax
  * error adds a diagnostic at the mapped position and returns -1 */
 int doc_parse(struct arena *a, const char *text, size_t len,
 	      const struct dorigin *o, struct dnode ***docs, size_t *ndocs,
@@ -63,5 +64,10 @@ struct dnode *doc_path(const struct dnode *root, const char *path);
 
 /* emits one document as block YAML (keys in source order); 0 or -1 */
 int doc_emit(struct buf *out, const struct dnode *n);
+/* emits a tree as compact JSON, plain scalars typed as YAML 1.1 types them
+ * (as kubectl sends a manifest) */
+void doc_emit_json(struct buf *out, const struct dnode *n);
+/* s as a JSON string, quotes included */
+void doc_json_str(struct buf *out, const char *s);
 
 #endif

@@ -7,7 +7,11 @@
 void
 dorigin_map(const struct dorigin *o, int line, int col, int *fline, int *fcol)
 {
-	if (!o->exact) {
+	if (!o) {
+		/* text of its own (a server's answer): positions as they are */
+		*fline = line;
+		*fcol = col;
+	} else if (!o->exact) {
 		*fline = o->line;
 		*fcol = o->col;
 	} else if (line <= 1) {
@@ -177,7 +181,7 @@ doc_parse(struct arena *a, const char *text, size_t len,
 			int l, c;
 			dorigin_map(o, (int)yp.problem_mark.line + 1,
 				    (int)yp.problem_mark.column + 1, &l, &c);
-			diag_add(d, DIAG_ERROR, o->file, l, c,
+			diag_add(d, DIAG_ERROR, o ? o->file : "(text)", l, c,
 				 "malformed YAML: %s%s%s",
 				 yp.problem ? yp.problem : "syntax error",
 				 yp.context ? " " : "",
@@ -243,7 +247,7 @@ doc_parse(struct arena *a, const char *text, size_t len,
 				int l, c;
 				dorigin_map(o, (int)ev.start_mark.line + 1,
 					    (int)ev.start_mark.column + 1, &l, &c);
-				diag_add(d, DIAG_ERROR, o->file, l, c,
+				diag_add(d, DIAG_ERROR, o ? o->file : "(text)", l, c,
 					 "unknown alias *%s", ev.data.alias.anchor);
 				rc = -1;
 				done = 1;

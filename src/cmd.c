@@ -180,11 +180,11 @@ plan_line(FILE *f, int json, const char *cluster, const char *id,
 	}
 	struct buf b = {0};
 	buf_adds(&b, "{\"cluster\":");
-	json_str(&b, cluster);
+	doc_json_str(&b, cluster);
 	buf_adds(&b, ",\"layer\":");
-	json_str(&b, id);
+	doc_json_str(&b, id);
 	buf_printf(&b, ",\"order\":%lld,\"action\":\"%s\",\"reason\":", order, action);
-	json_str(&b, reason);
+	doc_json_str(&b, reason);
 	buf_adds(&b, "}\n");
 	fputs(b.s, f);
 	buf_free(&b);
@@ -409,16 +409,16 @@ cmd_status(struct cmd_ctx *x)
 			if (x->ro->json) {
 				struct buf b = {0};
 				buf_adds(&b, "{\"cluster\":");
-				json_str(&b, c->name);
+				doc_json_str(&b, c->name);
 				buf_adds(&b, ",\"layer\":");
-				json_str(&b, id);
+				doc_json_str(&b, id);
 				buf_printf(&b, ",\"order\":%lld,\"type\":", order);
-				json_str(&b, type);
+				doc_json_str(&b, type);
 				buf_adds(&b, ",\"state\":");
-				json_str(&b, state);
+				doc_json_str(&b, state);
 				buf_printf(&b, ",\"hash\":\"%s\",\"applied\":%u,\"last_applied\":", hex,
 					   rec ? rec->count : 0);
-				json_str(&b, when);
+				doc_json_str(&b, when);
 				buf_adds(&b, "}\n");
 				fputs(b.s, stdout);
 				buf_free(&b);

@@ -18,26 +18,6 @@ out_init(struct out *o, FILE *f, const struct run_opts *ro)
 	o->tty = !o->json && isatty(fileno(f)) && !(term && strcmp(term, "dumb") == 0);
 }
 
-void
-json_str(struct buf *b, const char *s)
-{
-	buf_addc(b, '"');
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c == '\n')
-			buf_adds(b, "\\n");
-		else if (c == '\t')
-			buf_adds(b, "\\t");
-		else if (c < 0x20)
-			buf_printf(b, "\\u%04x", c);
-		else
-			buf_addc(b, (char)c);
-	}
-	buf_addc(b, '"');
-}
-
 static void
 clear_line(struct out *o)
 {
@@ -54,15 +34,15 @@ out_event(struct out *o, const char *event, const char *cluster,
 	if (o->json) {
 		struct buf b = {0};
 		buf_adds(&b, "{\"event\":");
-		json_str(&b, event);
+		doc_json_str(&b, event);
 		buf_adds(&b, ",\"cluster\":");
-		json_str(&b, cluster);
+		doc_json_str(&b, cluster);
 		buf_adds(&b, ",\"layer\":");
-		json_str(&b, layer);
+		doc_json_str(&b, layer);
 		buf_printf(&b, ",\"order\":%lld,\"done\":%d,\"total\":%d", order, o->done, o->total);
 		if (detail) {
 			buf_adds(&b, ",\"detail\":");
-			json_str(&b, detail);
+			doc_json_str(&b, detail);
 		}
 		buf_adds(&b, "}\n");
 		fputs(b.s, o->f);

@@ -20,6 +20,7 @@ struct run_opts {
 	int detailed_exitcode;
 	int offline;     /* --offline */
 	int refresh;     /* --refresh */
+	int force_conflicts; /* --force-conflicts */
 };
 
 /* output: a ninja-style [done/total] line on a terminal, one line per event
@@ -39,8 +40,6 @@ void out_event(struct out *o, const char *event, const char *cluster,
 void out_msg(struct out *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void out_finish(struct out *o);
-/* JSON string escaping */
-void json_str(struct buf *b, const char *s);
 
 /* exit codes */
 enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_WORK = 3,
