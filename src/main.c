@@ -41,6 +41,7 @@ static const char usage_text[] =
 "  --offline            use downloaded charts from the cache only; no network\n"
 "  --refresh            revalidate every remote index (picks up a chart\n"
 "                       republished under the same version)\n"
+"  --force-conflicts    kube target: take over fields another field manager owns\n"
 "  -h, --help           this text\n"
 "  --version            the version\n"
 "\n"
@@ -110,6 +111,8 @@ parse_args(int argc, char **argv, struct run_opts *ro, struct args *g)
 				ro->offline = 1;
 			} else if (strcmp(a, "--refresh") == 0) {
 				ro->refresh = 1;
+			} else if (strcmp(a, "--force-conflicts") == 0) {
+				ro->force_conflicts = 1;
 			} else {
 				return usage_err("unknown option %s", a);
 			}

@@ -117,7 +117,7 @@ sleep_until(struct runner *r, int64_t until)
 static int
 ready_once(struct job *j, struct buf *why)
 {
-	int rc = j->ops->ready(&j->tc, j->l, j->text, j->len, why);
+	int rc = j->ops->ready(&j->tc, j->l, j->text, j->len, &j->inv, why);
 	for (size_t i = 0; rc == T_OK && i < j->l->r.nchecks; i++)
 		rc = check_run(&j->l->r.checks[i], &j->r->ps, j->tc.w->dir, j->env,
 			       now_ms() + CHECK_MAX_MS, why);
@@ -185,8 +185,9 @@ static void *
 worker(void *p)
 {
 	struct job *j = p;
-	struct buf err = {0}, inv = {0};
-	int rc = j->ops->apply(&j->tc, j->l, j->text, j->len, &inv, &err);
+	struct buf err = {0};
+	/* j->inv is the worker's until done is set */
+	int rc = j->ops->apply(&j->tc, j->l, j->text, j->len, &j->inv, &err);
 	if (rc == T_OK) {
 		pthread_mutex_lock(&j->r->mu);
 		j->applied = 1;
@@ -196,7 +197,6 @@ worker(void *p)
 	pthread_mutex_lock(&j->r->mu);
 	j->result = rc;
 	j->err = err;
-	j->inv = inv;
 	j->done = 1;
 	pthread_cond_broadcast(&j->r->cv);
 	pthread_mutex_unlock(&j->r->mu);
@@ -231,8 +231,11 @@ commit_jobs(struct runner *r, struct cluster *c, struct job **js, size_t n)
 		recs[i] = record_of(j->l, st);
 		recs[i].started = j->started_wall;
 		recs[i].finished = wall_secs();
-		if (j->applied) {
+		if (j->applied)
 			recs[i].count++;
+		if (j->applied || j->inv.len) {
+			/* a failed apply's inventory too: what it did apply
+			 * must stay findable */
 			recs[i].inventory = j->inv.s ? j->inv.s : "";
 			recs[i].ninventory = j->inv.len;
 		}
@@ -318,7 +321,7 @@ unload(struct layer **ls, size_t n)
 /* runs the dirty layers of one tier; 0 all ready, 1 some failed, 2 stopped */
 static int
 run_tier(struct runner *r, struct workspace *w, struct cluster *c,
-	 const struct target_ops *ops, size_t t)
+	 const struct target_ops *ops, const struct target_ctx *tc, size_t t)
 {
 	const struct gtier *tr = &c->g.tiers[t];
 	struct job *jobs = xcalloc(tr->n, sizeof(*jobs));
@@ -336,7 +339,7 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 			layer_render(l, &text);
 		j->r = r;
 		j->ops = ops;
-		j->tc = (struct target_ctx){w, c, &r->ps};
+		j->tc = *tc;
 		j->l = l;
 		j->len = text.len;
 		j->text = arena_strndup(a, text.s, text.len);
@@ -468,16 +471,26 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 	return stopped ? 2 : failed ? 1 : 0;
 }
 
+/* the cluster's target, opened (connected) for this run: 0, or an exit code */
+static int
+open_target(struct runner *r, struct workspace *w, struct cluster *c,
+	    struct target_ctx *tc, const struct target_ops **ops)
+{
+	struct buf err = {0};
+	*tc = (struct target_ctx){w, c, &r->ps, NULL, r->ro->force_conflicts};
+	int rc = target_open(tc, ops, &err);
+	if (rc < 0) {
+		out_msg(r->out, "addonmake: error: %s", err.s);
+		/* a kube target that cannot connect is not bad input */
+		rc = c->target.kind == TARGET_KUBE && *ops ? EXIT_FAILED : EXIT_USAGE;
+	}
+	buf_free(&err);
+	return rc;
+}
+
 int
 run_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 {
-	struct buf err = {0};
-	const struct target_ops *ops = target_for(c, &err);
-	if (!ops) {
-		out_msg(r->out, "addonmake: error: %s", err.s);
-		buf_free(&err);
-		return EXIT_USAGE;
-	}
 	if (!plan_count_dirty(c))
 		return EXIT_DONE;
 	pthread_mutex_lock(&r->mu);
@@ -485,11 +498,18 @@ run_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 	pthread_mutex_unlock(&r->mu);
 	if (sig)
 		return stop_code(sig);
-	if (!r->ro->dry_run && mark_pending(r, c))
+	struct target_ctx tc;
+	const struct target_ops *ops;
+	int orc = open_target(r, w, c, &tc, &ops);
+	if (orc)
+		return orc;
+	if (!r->ro->dry_run && mark_pending(r, c)) {
+		target_close(&tc, ops);
 		return EXIT_FAILED;
+	}
 	int rc = EXIT_DONE;
 	for (size_t t = 0; t < c->g.ntiers; t++) {
-		int tr = run_tier(r, w, c, ops, t);
+		int tr = run_tier(r, w, c, ops, &tc, t);
 		if (tr == 2) {
 			pthread_mutex_lock(&r->mu);
 			rc = stop_code(r->stop);
@@ -509,6 +529,7 @@ run_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 			break;
 		}
 	}
+	target_close(&tc, ops);
 	return rc;
 }
 
@@ -518,21 +539,21 @@ prune_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 	struct buf err = {0};
 	if (!c->nremoved)
 		return EXIT_DONE;
-	const struct target_ops *ops = target_for(c, &err);
-	if (!ops) {
-		out_msg(r->out, "addonmake: error: %s", err.s);
-		buf_free(&err);
-		return EXIT_USAGE;
-	}
-	struct target_ctx tc = {w, c, &r->ps};
+	struct target_ctx tc;
+	const struct target_ops *ops;
+	int orc = open_target(r, w, c, &tc, &ops);
+	if (orc)
+		return orc;
 	int rc = EXIT_DONE;
 	for (size_t i = 0; i < c->nremoved; i++) {
 		struct removed *rm = &c->removed[i];
 		pthread_mutex_lock(&r->mu);
 		int sig = r->stop;
 		pthread_mutex_unlock(&r->mu);
-		if (sig)
-			return stop_code(sig);
+		if (sig) {
+			rc = stop_code(sig);
+			break;
+		}
 		out_event(r->out, "prune", c->name, rm->id, (long long)rm->rec.order, NULL);
 		if (r->ro->dry_run) {
 			r->out->done++;
@@ -541,8 +562,10 @@ prune_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 		buf_clear(&err);
 		int t = ops->remove(&tc, rm->id, &rm->rec, &err);
 		r->out->done++;
-		if (t == T_STOPPED)
-			return EXIT_INT;
+		if (t == T_STOPPED) {
+			rc = EXIT_INT;
+			break;
+		}
 		if (t != T_OK) {
 			out_event(r->out, "failed", c->name, rm->id, (long long)rm->rec.order, err.s);
 			rc = EXIT_FAILED;
@@ -558,5 +581,6 @@ prune_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 		out_event(r->out, "pruned", c->name, rm->id, (long long)rm->rec.order, NULL);
 	}
 	buf_free(&err);
+	target_close(&tc, ops);
 	return rc;
 }

@@ -12,12 +12,29 @@ target_for(const struct cluster *c, struct buf *err)
 	case TARGET_EXEC:
 		return &target_exec;
 	case TARGET_KUBE:
-		buf_printf(err, "cluster %s: the kube target is not available in this version "
-			   "of addonmake; use render or exec", c->name);
-		return NULL;
+		return &target_kube;
 	}
 	buf_printf(err, "cluster %s has no target", c->name);
 	return NULL;
+}
+
+int
+target_open(struct target_ctx *t, const struct target_ops **ops, struct buf *err)
+{
+	*ops = target_for(t->c, err);
+	if (!*ops)
+		return -1;
+	if ((*ops)->open && (*ops)->open(t, err) < 0)
+		return -1;
+	return 0;
+}
+
+void
+target_close(struct target_ctx *t, const struct target_ops *ops)
+{
+	if (ops && ops->close)
+		ops->close(t);
+	t->priv = NULL;
 }
 
 char **

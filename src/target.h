@@ -1,7 +1,7 @@
 /* target: where a cluster's layers go. Every target implements the same
- * three operations, and the executor drives them without knowing which
- * target it has: render (files), exec (the user's commands), and — later —
- * kube (an API server). */
+ * few operations, and the executor drives them without knowing which
+ * target it has: render (files), exec (the user's commands) and kube (an
+ * API server). */
 #ifndef TARGET_H
 #define TARGET_H
 
@@ -12,6 +12,8 @@ struct target_ctx {
 	const struct workspace *w;
 	const struct cluster *c;
 	struct procs *ps;
+	void *priv;          /* what open made: lives until close */
+	int force_conflicts; /* --force-conflicts */
 };
 
 /* results of apply/ready/remove */
@@ -19,24 +21,34 @@ enum { T_OK = 0, T_NOTREADY = 1, T_FAILED = -1, T_STOPPED = -2 };
 
 struct target_ops {
 	const char *kind;
-	/* applies the rendered layer; inv receives what remove needs later */
+	/* applies the rendered layer; inv receives what remove needs later
+	 * (also when apply fails: what it did apply must not be forgotten) */
 	int (*apply)(const struct target_ctx *t, const struct layer *l,
 		     const char *text, size_t len, struct buf *inv, struct buf *err);
-	/* the target's own readiness check (besides the layer's checks) */
+	/* the target's own readiness check (besides the layer's checks); inv
+	 * is what apply returned */
 	int (*ready)(const struct target_ctx *t, const struct layer *l,
-		     const char *text, size_t len, struct buf *why);
+		     const char *text, size_t len, const struct buf *inv,
+		     struct buf *why);
 	/* deletes a removed layer from what its record remembers */
 	int (*remove)(const struct target_ctx *t, const char *id,
 		      const struct layer_rec *r, struct buf *err);
 	/* optional: makes everything applied so far durable; called before
 	 * finished layers are recorded, so one flush serves many layers */
 	int (*flush)(const struct target_ctx *t, struct buf *err);
+	/* optional: connects once per cluster and run (sets t->priv) */
+	int (*open)(struct target_ctx *t, struct buf *err);
+	void (*close)(struct target_ctx *t);
 };
 
 extern const struct target_ops target_render;
 extern const struct target_ops target_exec;
+extern const struct target_ops target_kube;
 /* the ops for a cluster, or NULL (with err) when the target is not built */
 const struct target_ops *target_for(const struct cluster *c, struct buf *err);
+/* target_for and open: 0, or -1 with err */
+int target_open(struct target_ctx *t, const struct target_ops **ops, struct buf *err);
+void target_close(struct target_ctx *t, const struct target_ops *ops);
 
 /* the environment a layer's commands run with (ADDONMAKE_*) */
 char **target_env(struct arena *a, const struct cluster *c, const char *id,

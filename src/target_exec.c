@@ -42,8 +42,9 @@ exec_apply(const struct target_ctx *t, const struct layer *l, const char *text,
 
 static int
 exec_ready(const struct target_ctx *t, const struct layer *l, const char *text,
-	   size_t len, struct buf *why)
+	   size_t len, const struct buf *inv, struct buf *why)
 {
+	(void)inv;
 	if (!t->c->target.check)
 		return T_OK;
 	struct arena a = {0};
@@ -66,4 +67,5 @@ exec_remove(const struct target_ctx *t, const char *id, const struct layer_rec *
 	return rc;
 }
 
-const struct target_ops target_exec = {"exec", exec_apply, exec_ready, exec_remove, NULL};
+const struct target_ops target_exec = {"exec", exec_apply, exec_ready, exec_remove, NULL,
+				       NULL, NULL};

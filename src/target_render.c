@@ -51,7 +51,7 @@ render_apply(const struct target_ctx *t, const struct layer *l, const char *text
 
 static int
 render_ready(const struct target_ctx *t, const struct layer *l, const char *text,
-	     size_t len, struct buf *why)
+	     size_t len, const struct buf *inv, struct buf *why)
 {
 	return T_OK;
 }
@@ -86,4 +86,4 @@ render_flush(const struct target_ctx *t, struct buf *err)
 }
 
 const struct target_ops target_render = {"render", render_apply, render_ready,
-					 render_remove, render_flush};
+					 render_remove, render_flush, NULL, NULL};

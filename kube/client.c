@@ -1,0 +1,568 @@
+/* client: requests to one API server. Every thread takes an easy handle
+ * from a small pool; the handles share one connection cache, DNS cache and
+ * TLS sessions, so a run makes one handshake per concurrent stream, not one
+ * per request. Credentials (a token, a token file, an exec plugin's token
+ * or certificate) are fetched once and refreshed on a 401. */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include "internal.h"
+
+#define KUBE_TRIES 5
+
+static void
+sh_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
+{
+	(void)h, (void)a;
+	struct kube *k = u;
+	pthread_mutex_lock(&k->shmu[d]);
+}
+
+static void
+sh_unlock(CURL *h, curl_lock_data d, void *u)
+{
+	(void)h;
+	struct kube *k = u;
+	pthread_mutex_unlock(&k->shmu[d]);
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void
+global_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct kube *
+kube_open(struct kube_cfg *cfg, kube_exec_fn run, void *u, const int *cancel)
+{
+	pthread_once(&once, global_init);
+	struct kube *k = xcalloc(1, sizeof(*k));
+	k->cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
+	k->run = run;
+	k->run_u = u;
+	k->cancel = cancel;
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_mutex_init(&k->dmu, NULL);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&k->shmu[i], NULL);
+	k->sh = curl_share_init();
+	curl_share_setopt(k->sh, CURLSHOPT_LOCKFUNC, sh_lock);
+	curl_share_setopt(k->sh, CURLSHOPT_UNLOCKFUNC, sh_unlock);
+	curl_share_setopt(k->sh, CURLSHOPT_USERDATA, k);
+	curl_share_setopt(k->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	curl_share_setopt(k->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(k->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	return k;
+}
+
+void
+kube_close(struct kube *k)
+{
+	if (!k)
+		return;
+	for (int i = 0; i < k->npool; i++)
+		curl_easy_cleanup(k->pool[i]);
+	curl_share_cleanup(k->sh);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&k->shmu[i]);
+	free(k->bearer);
+	buf_free(&k->exec_cert);
+	if (k->exec_key.s)
+		memset(k->exec_key.s, 0, k->exec_key.len);
+	buf_free(&k->exec_key);
+	kube_config_free(&k->cfg);
+	strset_free(&k->gvs);
+	free(k->gvkeys);
+	arena_free(&k->da);
+	pthread_mutex_destroy(&k->mu);
+	pthread_mutex_destroy(&k->dmu);
+	free(k);
+}
+
+const struct kube_cfg *
+kube_cfg_of(const struct kube *k)
+{
+	return &k->cfg;
+}
+
+long
+kube_requests(struct kube *k)
+{
+	pthread_mutex_lock(&k->mu);
+	long n = k->nreq;
+	pthread_mutex_unlock(&k->mu);
+	return n;
+}
+
+static int
+cancelled(const struct kube *k)
+{
+	return k->cancel && __atomic_load_n(k->cancel, __ATOMIC_RELAXED);
+}
+
+/* "2018-03-05T17:30:20-08:00" or "...Z" -> seconds since the epoch */
+static int64_t
+rfc3339(const char *s)
+{
+	struct tm tm = {0};
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return 0;
+	int64_t t = (int64_t)timegm(&tm);
+	while (*p == '.' || (*p >= '0' && *p <= '9'))
+		p++;
+	if ((*p == '+' || *p == '-') && strlen(p) >= 6) {
+		int off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		t += *p == '+' ? -off : off;
+	}
+	return t;
+}
+
+/* the exec plugin's ExecCredential: a token, or a client certificate */
+static int
+run_exec(struct kube *k, struct buf *err)
+{
+	struct buf out = {0}, perr = {0};
+	if (!k->run || k->run(k->run_u, k->cfg.exec_argv, k->cfg.exec_env, &out, &perr) < 0) {
+		buf_printf(err, "the exec credential plugin %s failed: %s", k->cfg.exec_argv[0],
+			   perr.s ? perr.s : "it could not be run");
+		buf_free(&out);
+		buf_free(&perr);
+		return -1;
+	}
+	buf_free(&perr);
+	struct arena a = {0};
+	struct dnode *root = NULL;
+	int rc = -1;
+	if (doc_parse_first(&a, out.s ? out.s : "", out.len, NULL, &root, NULL) < 0 || !root) {
+		buf_printf(err, "the exec credential plugin %s printed no ExecCredential JSON",
+			   k->cfg.exec_argv[0]);
+		goto done;
+	}
+	const struct dnode *st = doc_get(root, "status");
+	const char *tok = doc_str(doc_get(st, "token"));
+	const char *cert = doc_str(doc_get(st, "clientCertificateData"));
+	const char *key = doc_str(doc_get(st, "clientKeyData"));
+	if (!(tok && *tok) && !(cert && key)) {
+		buf_printf(err, "the exec credential plugin %s gave neither status.token nor "
+			   "status.clientCertificateData and clientKeyData", k->cfg.exec_argv[0]);
+		goto done;
+	}
+	free(k->bearer);
+	k->bearer = tok && *tok ? xstrdup(tok) : NULL;
+	buf_clear(&k->exec_cert);
+	buf_clear(&k->exec_key);
+	if (cert && key) {
+		buf_adds(&k->exec_cert, cert);
+		buf_adds(&k->exec_key, key);
+	}
+	const char *exp = doc_str(doc_get(st, "expirationTimestamp"));
+	k->bearer_exp = exp ? rfc3339(exp) : 0;
+	rc = 0;
+done:
+	if (out.s)
+		memset(out.s, 0, out.len); /* it held a secret */
+	buf_free(&out);
+	arena_free(&a);
+	return rc;
+}
+
+/* makes the credential current (k->mu held): 0, or -1 with err */
+static int
+credential(struct kube *k, int refresh, struct buf *err)
+{
+	if (k->cfg.exec_argv) {
+		int expired = k->bearer_exp && wall_secs() >= k->bearer_exp - 10;
+		if (refresh || expired || (!k->bearer && !k->exec_cert.len))
+			return run_exec(k, err);
+		return 0;
+	}
+	if (k->cfg.token_file && !k->cfg.token && (refresh || !k->bearer)) {
+		struct buf t = {0};
+		if (file_read(k->cfg.token_file, &t) < 0) {
+			buf_printf(err, "cannot read the token file %s", k->cfg.token_file);
+			return -1;
+		}
+		size_t n = t.len;
+		while (n && (t.s[n - 1] == '\n' || t.s[n - 1] == '\r' || t.s[n - 1] == ' '))
+			n--;
+		free(k->bearer);
+		k->bearer = xstrndup(t.s, n);
+		memset(t.s, 0, t.len);
+		buf_free(&t);
+	}
+	return 0;
+}
+
+struct sink {
+	const struct kube *k;
+	struct kube_resp *r;
+	int retry_after;
+};
+
+static size_t
+on_body(char *p, size_t sz, size_t n, void *u)
+{
+	struct sink *s = u;
+	if (s->r->body.len + sz * n > (64u << 20))
+		return 0;
+	buf_add(&s->r->body, p, sz * n);
+	return sz * n;
+}
+
+static size_t
+on_header(char *p, size_t sz, size_t n, void *u)
+{
+	struct sink *s = u;
+	size_t len = sz * n;
+	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
+		s->retry_after = atoi(p + 12);
+	if (len > 13 && strncasecmp(p, "Content-Type:", 13) == 0) {
+		const char *v = p + 13;
+		size_t vl = len - 13;
+		while (vl && *v == ' ')
+			v++, vl--;
+		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+			vl--;
+		free(s->r->ctype);
+		s->r->ctype = xstrndup(v, vl);
+	}
+	return len;
+}
+
+static int
+on_progress(void *u, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	(void)a, (void)b, (void)c, (void)d;
+	return cancelled(((struct sink *)u)->k);
+}
+
+static CURL *
+take_handle(struct kube *k)
+{
+	CURL *h = NULL;
+	pthread_mutex_lock(&k->mu);
+	if (k->npool)
+		h = k->pool[--k->npool];
+	k->nreq++;
+	pthread_mutex_unlock(&k->mu);
+	if (!h)
+		h = curl_easy_init();
+	else
+		curl_easy_reset(h);
+	return h;
+}
+
+static void
+give_handle(struct kube *k, CURL *h)
+{
+	pthread_mutex_lock(&k->mu);
+	if (k->npool < POOL_MAX)
+		k->pool[k->npool++] = h, h = NULL;
+	pthread_mutex_unlock(&k->mu);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
+static void
+blob(CURL *h, CURLoption opt, const struct buf *b)
+{
+	struct curl_blob bl = {b->s, b->len, CURL_BLOB_COPY};
+	curl_easy_setopt(h, opt, &bl);
+}
+
+/* host and port of an https://host:port URL, for CONNECT_TO */
+static void
+host_port(const char *url, struct buf *host, struct buf *port)
+{
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	const char *end = p + strcspn(p, "/");
+	const char *colon = NULL;
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(end - p));
+		colon = rb && rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = memchr(p, ':', (size_t)(end - p));
+	}
+	buf_add(host, p, (size_t)((colon ? colon : end) - p));
+	if (colon)
+		buf_add(port, colon + 1, (size_t)(end - colon - 1));
+	else
+		buf_adds(port, strncmp(url, "http://", 7) == 0 ? "80" : "443");
+}
+
+/* one try: 0 with an answer, -1 with err (transient set when another try
+ * may help) */
+static int
+try_once(struct kube *k, const char *method, const char *url, const char *ctype,
+	 const char *body, size_t len, struct kube_resp *r, int *retry_after,
+	 int *transient, struct buf *err)
+{
+	CURL *h = take_handle(k);
+	struct sink sk = {k, r, 0};
+	char ebuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdr = NULL;
+	struct buf ah = {0}, target = {0}, host = {0}, port = {0}, cto = {0};
+	curl_easy_setopt(h, CURLOPT_SHARE, k->sh);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 120000L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "addonmake/0.1");
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sk);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &sk);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &sk);
+	if (body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	const struct kube_cfg *c = &k->cfg;
+	struct curl_slist *ct = NULL;
+	if (c->tls_server_name) {
+		/* verify the certificate (and send SNI) for tls-server-name while
+		 * connecting to the server's address */
+		host_port(c->server, &host, &port);
+		const char *rest = strstr(url, "://");
+		rest = rest ? rest + 3 : url;
+		rest += strcspn(rest, "/");
+		buf_printf(&target, "https://%s:%s%s", c->tls_server_name, port.s, rest);
+		buf_printf(&cto, "%s:%s:%s:%s", c->tls_server_name, port.s, host.s, port.s);
+		ct = curl_slist_append(NULL, cto.s);
+		curl_easy_setopt(h, CURLOPT_CONNECT_TO, ct);
+		curl_easy_setopt(h, CURLOPT_URL, target.s);
+	} else {
+		curl_easy_setopt(h, CURLOPT_URL, url);
+	}
+	hdr = curl_slist_append(hdr, "Accept: application/json");
+	if (c->ca.len)
+		blob(h, CURLOPT_CAINFO_BLOB, &c->ca);
+	if (c->insecure) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	pthread_mutex_lock(&k->mu);
+	const struct buf *cert = k->exec_cert.len ? &k->exec_cert : &c->cert;
+	const struct buf *key = k->exec_key.len ? &k->exec_key : &c->key;
+	if (cert->len && key->len) {
+		blob(h, CURLOPT_SSLCERT_BLOB, cert);
+		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+		blob(h, CURLOPT_SSLKEY_BLOB, key);
+		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	const char *tok = c->token ? c->token : k->bearer;
+	if (tok) {
+		buf_printf(&ah, "Authorization: Bearer %s", tok);
+		hdr = curl_slist_append(hdr, ah.s);
+	} else if (c->username) {
+		curl_easy_setopt(h, CURLOPT_USERNAME, c->username);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, c->password ? c->password : "");
+	}
+	pthread_mutex_unlock(&k->mu);
+	if (ctype) {
+		struct buf b = {0};
+		buf_printf(&b, "Content-Type: %s", ctype);
+		hdr = curl_slist_append(hdr, b.s);
+		buf_free(&b);
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	CURLcode cc = curl_easy_perform(h);
+	long code = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
+	give_handle(k, h);
+	curl_slist_free_all(ct);
+	curl_slist_free_all(hdr);
+	if (ah.s)
+		memset(ah.s, 0, ah.len); /* it held a secret */
+	buf_free(&ah);
+	buf_free(&target);
+	buf_free(&host);
+	buf_free(&port);
+	buf_free(&cto);
+	*retry_after = sk.retry_after;
+	r->code = code;
+	if (cc == CURLE_OK) {
+		*transient = code == 429 || code == 502 || code == 503 || code == 504 || code == 500;
+		return 0;
+	}
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		buf_adds(err, "interrupted");
+		*transient = 0;
+		return -1;
+	}
+	buf_printf(err, "%s", ebuf[0] ? ebuf : curl_easy_strerror(cc));
+	*transient = cc != CURLE_UNSUPPORTED_PROTOCOL && cc != CURLE_URL_MALFORMAT &&
+		     cc != CURLE_PEER_FAILED_VERIFICATION && cc != CURLE_SSL_CACERT_BADFILE &&
+		     cc != CURLE_SSL_CERTPROBLEM && cc != CURLE_WRITE_ERROR &&
+		     cc != CURLE_SSL_CONNECT_ERROR;
+	return -1;
+}
+
+static void
+nap_ms(const struct kube *k, long ms)
+{
+	for (long t = 0; t < ms && !cancelled(k); t += 50) {
+		struct timespec ts = {0, (ms - t < 50 ? ms - t : 50) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+int
+kube_call(struct kube *k, const char *method, const char *path, const char *query,
+	  const char *ctype, const char *body, size_t len, struct kube_resp *r,
+	  struct buf *err)
+{
+	memset(r, 0, sizeof(*r));
+	struct buf url = {0};
+	buf_printf(&url, "%s%s%s%s", k->cfg.server, path, query && *query ? "?" : "",
+		   query ? query : "");
+	int rc = -1, refreshed = 0;
+	pthread_mutex_lock(&k->mu);
+	int cred = credential(k, 0, err);
+	pthread_mutex_unlock(&k->mu);
+	if (cred < 0) {
+		buf_free(&url);
+		return -1;
+	}
+	for (int attempt = 0; attempt < KUBE_TRIES; attempt++) {
+		int ra = 0, transient = 0;
+		buf_clear(&r->body);
+		free(r->ctype);
+		r->ctype = NULL;
+		struct buf e = {0};
+		int t = try_once(k, method, url.s, ctype, body, len, r, &ra, &transient, &e);
+		if (t == 0 && r->code == 401 && !refreshed &&
+		    (k->cfg.exec_argv || (k->cfg.token_file && !k->cfg.token))) {
+			/* the credential may have expired: fetch it again, once */
+			refreshed = 1;
+			pthread_mutex_lock(&k->mu);
+			int c2 = credential(k, 1, err);
+			pthread_mutex_unlock(&k->mu);
+			buf_free(&e);
+			if (c2 < 0)
+				break;
+			attempt--;
+			continue;
+		}
+		if (t == 0 && !transient) {
+			buf_free(&e);
+			rc = 0;
+			break;
+		}
+		buf_clear(err);
+		if (t == 0)
+			buf_printf(err, "%s %s: HTTP %ld", method, path, r->code);
+		else
+			buf_printf(err, "%s %s: %s", method, path, e.s ? e.s : "failed");
+		buf_free(&e);
+		if (!transient || cancelled(k) || attempt + 1 == KUBE_TRIES) {
+			if (t == 0 && attempt + 1 == KUBE_TRIES)
+				rc = 0; /* the last answer, for the caller to report */
+			if (attempt)
+				buf_printf(err, " (after %d tries)", attempt + 1);
+			break;
+		}
+		long wait = 250L << attempt;
+		if (ra > 0 || (t == 0 && ra == 0 && r->code == 429))
+			wait = ra > 5 ? 5000 : ra * 1000L;
+		nap_ms(k, wait ? wait : 100);
+	}
+	if (rc == 0)
+		buf_clear(err);
+	buf_free(&url);
+	return rc;
+}
+
+void
+kube_resp_free(struct kube_resp *r)
+{
+	buf_free(&r->body);
+	free(r->ctype);
+	memset(r, 0, sizeof(*r));
+}
+
+struct dnode *
+kube_json(struct arena *a, const struct kube_resp *r)
+{
+	struct dnode *root = NULL;
+	if (!r->body.len)
+		return NULL;
+	if (doc_parse_first(a, r->body.s, r->body.len, NULL, &root, NULL) < 0)
+		return NULL;
+	return root;
+}
+
+void
+kube_error(struct kube *k, const char *what, const struct kube_resp *r, struct buf *err)
+{
+	struct arena a = {0};
+	struct dnode *st = kube_json(&a, r);
+	const char *kind = doc_str(doc_get(st, "kind"));
+	int is_status = kind && strcmp(kind, "Status") == 0;
+	const char *msg = is_status ? doc_str(doc_get(st, "message")) : NULL;
+	const char *reason = is_status ? doc_str(doc_get(st, "reason")) : NULL;
+	const struct dnode *details = doc_get(st, "details");
+	const struct dnode *causes = doc_get(details, "causes");
+	buf_printf(err, "%s: ", what);
+	int conflict = 0;
+	for (size_t i = 0; causes && causes->kind == D_SEQ && i < causes->n; i++) {
+		const char *cr = doc_str(doc_get(causes->items[i], "reason"));
+		if (cr && strcmp(cr, "FieldManagerConflict") == 0)
+			conflict = 1;
+	}
+	if (r->code == 409 && conflict) {
+		buf_adds(err, "conflict: fields owned by another field manager:");
+		for (size_t i = 0; i < causes->n; i++) {
+			const char *f = doc_str(doc_get(causes->items[i], "field"));
+			const char *m = doc_str(doc_get(causes->items[i], "message"));
+			buf_printf(err, " %s (%s)%s", f ? f : "?", m ? m : "?",
+				   i + 1 < causes->n ? ";" : "");
+		}
+		buf_adds(err, "; run with --force-conflicts to take them over, or remove them "
+			      "from the manifest");
+	} else if (r->code == 401) {
+		buf_printf(err, "unauthorized (HTTP 401): the server did not accept %s (%s)",
+			   k->cfg.cred ? k->cfg.cred : "the credential", k->cfg.where);
+	} else if (r->code == 403) {
+		buf_printf(err, "forbidden (HTTP 403): %s; used %s (%s)", msg ? msg : "access denied",
+			   k->cfg.cred ? k->cfg.cred : "no credential", k->cfg.where);
+	} else if (r->code == 404 && !is_status) {
+		buf_adds(err, "the server has no such resource (HTTP 404; is the API group served, "
+			      "or its CRD installed?)");
+	} else if (r->code == 404 && details &&
+		   doc_str(doc_get(details, "kind")) &&
+		   strcmp(doc_str(doc_get(details, "kind")), "namespaces") == 0 && what &&
+		   msg && strstr(msg, "namespaces \"")) {
+		buf_printf(err, "namespace %s does not exist (HTTP 404): create it in an earlier "
+			   "layer, or give the layer that namespace",
+			   doc_str(doc_get(details, "name")) ? doc_str(doc_get(details, "name")) : "?");
+	} else if (r->code == 415) {
+		buf_adds(err, "the server does not support server-side apply (HTTP 415)");
+	} else {
+		buf_printf(err, "%s (HTTP %ld%s%s)", msg ? msg : "the request failed", r->code,
+			   reason ? ", " : "", reason ? reason : "");
+		for (size_t i = 0; causes && causes->kind == D_SEQ && i < causes->n; i++) {
+			const char *f = doc_str(doc_get(causes->items[i], "field"));
+			const char *m = doc_str(doc_get(causes->items[i], "message"));
+			if (msg && m && f && strstr(msg, m))
+				continue; /* already said */
+			buf_printf(err, "; %s%s%s", f ? f : "", f ? ": " : "", m ? m : "");
+		}
+	}
+	arena_free(&a);
+}

@@ -1,0 +1,34 @@
+/* internal: what the files of kube/ share and nobody else sees. */
+#ifndef KUBE_INTERNAL_H
+#define KUBE_INTERNAL_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include "kube.h"
+
+#define POOL_MAX 16
+
+struct kube {
+	struct kube_cfg cfg;
+	kube_exec_fn run;
+	void *run_u;
+	const int *cancel;
+	CURLSH *sh;
+	pthread_mutex_t shmu[CURL_LOCK_DATA_LAST];
+	pthread_mutex_t mu; /* the pool, the credential, the counters */
+	CURL *pool[POOL_MAX];
+	int npool;
+	char *bearer;       /* from the token file or the exec plugin */
+	int64_t bearer_exp; /* wall seconds; 0: no expiry */
+	struct buf exec_cert, exec_key;
+	long nreq;
+	/* discovery, guarded by dmu */
+	pthread_mutex_t dmu;
+	struct strset gvs;  /* apiVersion -> struct gvres */
+	char **gvkeys;      /* every apiVersion asked, for kube_forget */
+	size_t ngvkeys;
+	struct arena da;
+};
+
+
+#endif

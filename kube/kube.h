@@ -1,0 +1,101 @@
+/* kube: a client of the Kubernetes API — kubeconfig, one connection pool
+ * per cluster, discovery, server-side apply's wire format, Status errors
+ * and kstatus readiness. It knows YAML trees (doc/) and nothing of
+ * profiles, layers or the executor. */
+#ifndef KUBE_H
+#define KUBE_H
+
+#include <stdint.h>
+#include "../doc/doc.h"
+#include "../lib/lib.h"
+
+/* A resolved connection: what a kubeconfig context (or the in-cluster
+ * service account) says. PEM material is held in memory. */
+struct kube_cfg {
+	char *server;           /* https://host:port, no trailing / */
+	struct buf ca, cert, key; /* PEM bytes, empty when not given */
+	char *token, *token_file;
+	char *username, *password;
+	int insecure;
+	char *tls_server_name;
+	char *ns;               /* the context's namespace, or NULL */
+	char *where;            /* "context C of FILE" or "in-cluster config" */
+	char *cred;             /* which credential, for 401/403: "token of user U" */
+	/* exec credential plugin */
+	char **exec_argv, **exec_env; /* env: NAME=VALUE, NULL-terminated */
+	char *exec_info;        /* KUBERNETES_EXEC_INFO */
+	char *exec_api;
+};
+
+/* kubeconfig: path (only that file) or else $KUBECONFIG (merged, first
+ * wins) or else ~/.kube/config, or else the in-cluster service account;
+ * context NULL takes current-context. sa_dir: where the service account
+ * files are (NULL: /var/run/secrets/kubernetes.io/serviceaccount). */
+int kube_config_load(const char *path, const char *context, const char *sa_dir,
+		     struct kube_cfg *cfg, struct buf *err);
+void kube_config_free(struct kube_cfg *cfg);
+
+/* runs an exec credential plugin: stdout into out, 0 when it exited 0,
+ * else -1 with a message in err; supplied by the caller, who owns child
+ * processes */
+typedef int (*kube_exec_fn)(void *u, char *const *argv, char *const *env,
+			    struct buf *out, struct buf *err);
+
+struct kube;
+/* takes cfg; requests made from several threads share one connection
+ * cache, DNS cache and TLS sessions. cancel, when non-NULL, is read
+ * between tries and during transfers: non-zero ends them. */
+struct kube *kube_open(struct kube_cfg *cfg, kube_exec_fn run, void *u,
+		       const int *cancel);
+void kube_close(struct kube *k);
+const struct kube_cfg *kube_cfg_of(const struct kube *k);
+/* requests made so far (for tests and benchmarks) */
+long kube_requests(struct kube *k);
+
+struct kube_resp {
+	long code;
+	struct buf body;
+	char *ctype;
+};
+/* one request, retried with backoff on connection errors, 429 and 5xx
+ * (Retry-After honoured), credentials refreshed once on 401. 0 with any
+ * other answer in r; -1 with err when no answer came. */
+int kube_call(struct kube *k, const char *method, const char *path,
+	      const char *query, const char *ctype, const char *body,
+	      size_t len, struct kube_resp *r, struct buf *err);
+void kube_resp_free(struct kube_resp *r);
+/* what a failed answer says, for a user: the Status message, the fields of
+ * a conflict with their manager, the causes of 400/422, the credential of
+ * 401/403 */
+void kube_error(struct kube *k, const char *what, const struct kube_resp *r,
+		struct buf *err);
+/* the answer's body as a tree (into a), or NULL */
+struct dnode *kube_json(struct arena *a, const struct kube_resp *r);
+
+/* discovery: apiVersion + kind -> resource */
+struct kube_res {
+	const char *group, *version, *resource, *kind;
+	int namespaced;
+};
+/* 0 found; 1 the server has no such kind (after one refresh of that
+ * group-version); -1 error (err). Results live as long as k. */
+int kube_resource(struct kube *k, const char *api_version, const char *kind,
+		  struct kube_res *out, struct buf *err);
+/* forgets what discovery said about a group (after a CRD of it changed) */
+void kube_forget(struct kube *k, const char *group);
+/* the URL path of an object (name NULL: its collection) */
+void kube_path(struct buf *b, const struct kube_res *r, const char *ns,
+	       const char *name);
+
+/* kstatus (sigs.k8s.io/cli-utils): the status of a live object */
+enum kstatus { KS_CURRENT, KS_INPROGRESS, KS_FAILED, KS_TERMINATING,
+	       KS_NOTFOUND, KS_UNKNOWN };
+/* why receives kstatus's reason and message when not Current; now is the
+ * wall clock in seconds (Pods that stay unschedulable fail after 15 s) */
+int kube_kstatus(const struct dnode *obj, int64_t now, struct buf *why);
+const char *kube_kstatus_name(int st);
+
+/* base64 (standard alphabet, padding optional); -1 on bad input */
+int kube_b64_decode(const char *s, size_t n, struct buf *out);
+
+#endif

@@ -1,0 +1,885 @@
+/* target_kube: layers applied to an API server with server-side apply.
+ * Within a layer: its namespace first (created when missing, as Palette
+ * does), then Namespaces, CRDs (waited for until Established, then
+ * discovery is asked again), ServiceAccounts and RBAC, ConfigMaps and
+ * Secrets, the rest, custom resources last. Every object is labelled with
+ * its layer and recorded in the layer's inventory with its uid; readiness
+ * is kstatus over that inventory; prune deletes exactly what was recorded,
+ * with the uid as a precondition. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include "../kube/kube.h"
+#include "target.h"
+
+#define INV_VERSION 1
+enum { OBJ_CREATED = 1, OBJ_LAYER_NS = 2, OBJ_CURRENT = 4 };
+#define CRD_WAIT_MS 120000
+
+struct kt {
+	struct kube *k;
+	pthread_mutex_t mu;
+	struct strset failing; /* layer id -> consecutive Failed checks */
+	struct arena a;
+};
+
+/* one object of an inventory */
+struct iobj {
+	const char *path, *api, *kind, *ns, *name, *uid;
+	unsigned flags;
+};
+
+static void
+inv_put(struct buf *b, const struct iobj *v, size_t n)
+{
+	put_be(b, INV_VERSION, 1);
+	put_be(b, n, 4);
+	for (size_t i = 0; i < n; i++) {
+		put_str(b, v[i].path);
+		put_str(b, v[i].api);
+		put_str(b, v[i].kind);
+		put_str(b, v[i].ns ? v[i].ns : "");
+		put_str(b, v[i].name);
+		put_str(b, v[i].uid ? v[i].uid : "");
+		put_be(b, v[i].flags, 1);
+	}
+}
+
+/* the objects of an inventory (into a); -1 when it is not ours */
+static int
+inv_get(const char *p, size_t len, struct arena *a, struct iobj **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!len)
+		return 0;
+	struct reader r = {(const unsigned char *)p, len, 0, 0};
+	if (get_be(&r, 1) != INV_VERSION)
+		return -1;
+	size_t cnt = get_be(&r, 4);
+	if (r.bad || cnt > len)
+		return -1;
+	struct iobj *v = arena_alloc(a, (cnt ? cnt : 1) * sizeof(*v));
+	for (size_t i = 0; i < cnt && !r.bad; i++) {
+		v[i].path = get_str(&r, a, NULL);
+		v[i].api = get_str(&r, a, NULL);
+		v[i].kind = get_str(&r, a, NULL);
+		v[i].ns = get_str(&r, a, NULL);
+		v[i].name = get_str(&r, a, NULL);
+		v[i].uid = get_str(&r, a, NULL);
+		v[i].flags = (unsigned)get_be(&r, 1);
+	}
+	if (r.bad)
+		return -1;
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* "Deployment addons/web" */
+static void
+obj_name(struct buf *b, const char *kind, const char *ns, const char *name)
+{
+	buf_printf(b, "%s %s%s%s", kind, ns && *ns ? ns : "", ns && *ns ? "/" : "", name);
+}
+
+/* exec credential plugins run as the run's children: Ctrl-C stops them */
+static int
+run_plugin(void *u, char *const *argv, char *const *env, struct buf *out, struct buf *err)
+{
+	struct procs *ps = u;
+	char tmpl[] = "/tmp/addonmake-exec-XXXXXX";
+	int fd = mkstemp(tmpl);
+	if (fd < 0) {
+		buf_adds(err, "cannot make a temporary file");
+		return -1;
+	}
+	close(fd);
+	struct proc_spec sp = {argv, env, NULL, NULL, 0, now_ms() + 60000, tmpl};
+	int status = 0;
+	int rc = proc_run(ps, &sp, out, &status);
+	struct buf e = {0};
+	file_read(tmpl, &e);
+	unlink(tmpl);
+	while (e.len && e.s[e.len - 1] == '\n')
+		e.s[--e.len] = 0;
+	if (rc < 0 || status != 0) {
+		if (rc == -2)
+			buf_adds(err, "interrupted");
+		else if (rc == -1)
+			buf_adds(err, "it did not finish within 60s");
+		else if (status == 127)
+			buf_printf(err, "%s could not be run (is it installed?)", argv[0]);
+		else
+			buf_printf(err, "it exited with status %d%s%s", status, e.len ? ": " : "",
+				   e.len ? e.s : "");
+		buf_free(&e);
+		return -1;
+	}
+	buf_free(&e);
+	return 0;
+}
+
+static int
+kube_open_target(struct target_ctx *t, struct buf *err)
+{
+	const struct cluster *c = t->c;
+	struct arena a = {0};
+	const char *path = c->target.kubeconfig;
+	if (path && path[0] == '~' && path[1] == '/' && getenv("HOME"))
+		path = arena_printf(&a, "%s/%s", getenv("HOME"), path + 2);
+	else if (path)
+		path = path_join(&a, t->w->dir, path);
+	struct kube_cfg cfg;
+	struct buf e = {0};
+	if (kube_config_load(path, c->target.context, getenv("ADDONMAKE_SERVICEACCOUNT_DIR"),
+			     &cfg, &e) < 0) {
+		buf_printf(err, "cluster %s: %s", c->name, e.s);
+		buf_free(&e);
+		arena_free(&a);
+		return -1;
+	}
+	arena_free(&a);
+	struct kt *kt = xcalloc(1, sizeof(*kt));
+	pthread_mutex_init(&kt->mu, NULL);
+	kt->k = kube_open(&cfg, run_plugin, t->ps, &t->ps->stopping);
+	t->priv = kt;
+	return 0;
+}
+
+static void
+kube_close_target(struct target_ctx *t)
+{
+	struct kt *kt = t->priv;
+	if (!kt)
+		return;
+	kube_close(kt->k);
+	strset_free(&kt->failing);
+	arena_free(&kt->a);
+	pthread_mutex_destroy(&kt->mu);
+	free(kt);
+}
+
+static int
+stopping(const struct target_ctx *t)
+{
+	return __atomic_load_n(&t->ps->stopping, __ATOMIC_RELAXED) != 0;
+}
+
+/* the order of kinds within a layer */
+static int
+category(const char *group, const char *kind, int custom)
+{
+	if (custom)
+		return 5;
+	if (!*group && strcmp(kind, "Namespace") == 0)
+		return 0;
+	if (strcmp(kind, "CustomResourceDefinition") == 0)
+		return 1;
+	if ((!*group && strcmp(kind, "ServiceAccount") == 0) ||
+	    strcmp(group, "rbac.authorization.k8s.io") == 0)
+		return 2;
+	if (!*group && (strcmp(kind, "ConfigMap") == 0 || strcmp(kind, "Secret") == 0))
+		return 3;
+	return 4;
+}
+
+static int
+builtin_group(const char *g)
+{
+	static const char *const groups[] = {
+		"", "apps", "batch", "policy", "autoscaling", "extensions", "networking.k8s.io",
+		"storage.k8s.io", "rbac.authorization.k8s.io", "apiextensions.k8s.io",
+		"admissionregistration.k8s.io", "scheduling.k8s.io", "coordination.k8s.io",
+		"discovery.k8s.io", "node.k8s.io", "certificates.k8s.io", "events.k8s.io",
+		"flowcontrol.apiserver.k8s.io", "apiregistration.k8s.io", "resource.k8s.io",
+		"authentication.k8s.io", "authorization.k8s.io", NULL};
+	for (const char *const *p = groups; *p; p++)
+		if (strcmp(*p, g) == 0)
+			return 1;
+	return 0;
+}
+
+/* an object of the layer on its way to the server */
+struct obj {
+	const struct dnode *doc;
+	const char *file, *api, *kind, *name, *ns;
+	int line, col, cat, resolved;
+	struct kube_res res;
+};
+
+static void
+where(struct buf *b, const struct obj *o)
+{
+	buf_printf(b, "%s:%d:%d: ", o->file, o->line, o->col);
+}
+
+/* label value naming the layer: [a-z0-9] only, so any layer id fits */
+static void
+layer_label(char out[17], const char *cluster, const char *id)
+{
+	XXH3_state_t *s = XXH3_createState();
+	XXH3_64bits_reset(s);
+	XXH3_64bits_update(s, cluster, strlen(cluster) + 1);
+	XXH3_64bits_update(s, id, strlen(id));
+	snprintf(out, 17, "%016llx", (unsigned long long)XXH3_64bits_digest(s));
+	XXH3_freeState(s);
+}
+
+static struct dnode *
+pair_map(struct arena *a, const char *const *kv, size_t n)
+{
+	struct dnode *m = doc_new(a, D_MAP, n);
+	for (size_t i = 0; i < n; i++) {
+		m->items[2 * i] = doc_scalar(a, kv[2 * i], DS_QUOTED);
+		m->items[2 * i + 1] = doc_scalar(a, kv[2 * i + 1], DS_QUOTED);
+	}
+	return m;
+}
+
+/* the object as applied: the layer's labels and annotations, and its
+ * namespace when the manifest has none */
+static void
+body_of(struct arena *a, const struct target_ctx *t, const char *id, const struct obj *o,
+	struct buf *out)
+{
+	char label[17];
+	layer_label(label, t->c->name, id);
+	const char *labels[] = {"app.kubernetes.io/managed-by", "addonmake",
+				"addonmake.io/layer", label};
+	const char *ann[] = {"addonmake.io/cluster", t->c->name, "addonmake.io/layer", id};
+	size_t nmd = o->res.namespaced ? 3 : 2;
+	struct dnode *md = doc_new(a, D_MAP, nmd);
+	md->items[0] = doc_scalar(a, "labels", DS_PLAIN);
+	md->items[1] = pair_map(a, labels, 2);
+	md->items[2] = doc_scalar(a, "annotations", DS_PLAIN);
+	md->items[3] = pair_map(a, ann, 2);
+	if (nmd == 3) {
+		md->items[4] = doc_scalar(a, "namespace", DS_PLAIN);
+		md->items[5] = doc_scalar(a, o->ns, DS_QUOTED);
+	}
+	struct dnode *over = doc_new(a, D_MAP, 1);
+	over->items[0] = doc_scalar(a, "metadata", DS_PLAIN);
+	over->items[1] = md;
+	doc_emit_json(out, doc_merge(a, (struct dnode *)o->doc, over));
+}
+
+struct applied {
+	struct iobj *v;
+	size_t n, cap;
+};
+
+static void
+applied_add(struct applied *ap, struct arena *a, const char *path, const struct obj *o,
+	    const char *uid, unsigned flags)
+{
+	if (ap->n == ap->cap) {
+		ap->cap = ap->cap ? 2 * ap->cap : 16;
+		ap->v = xrealloc(ap->v, ap->cap * sizeof(*ap->v));
+	}
+	ap->v[ap->n++] = (struct iobj){arena_strdup(a, path), o->api, o->kind,
+				       o->res.namespaced ? o->ns : "", o->name,
+				       arena_strdup(a, uid ? uid : ""), flags};
+}
+
+/* what an earlier run recorded for this path */
+static const struct iobj *
+old_of(const struct iobj *old, size_t nold, const char *path)
+{
+	for (size_t i = 0; i < nold; i++)
+		if (strcmp(old[i].path, path) == 0)
+			return &old[i];
+	return NULL;
+}
+
+/* server-side apply of one object; T_OK or T_FAILED with err */
+static int
+apply_one(const struct target_ctx *t, struct kt *kt, const struct layer *l, struct obj *o,
+	  const struct iobj *old, size_t nold, struct applied *ap, struct arena *a,
+	  unsigned extra, struct buf *err)
+{
+	struct buf path = {0}, body = {0}, e = {0}, what = {0};
+	kube_path(&path, &o->res, o->ns, o->name);
+	body_of(a, t, l->id, o, &body);
+	const char *q = t->force_conflicts
+		? "fieldManager=addonmake&fieldValidation=Strict&force=true"
+		: "fieldManager=addonmake&fieldValidation=Strict&force=false";
+	struct kube_resp r;
+	int rc = T_FAILED;
+	if (kube_call(kt->k, "PATCH", path.s, q, "application/apply-patch+yaml", body.s, body.len,
+		      &r, &e) < 0) {
+		where(err, o);
+		obj_name(err, o->kind, o->res.namespaced ? o->ns : NULL, o->name);
+		buf_printf(err, ": %s", e.s);
+	} else if (r.code == 200 || r.code == 201) {
+		struct arena ra = {0};
+		struct dnode *live = kube_json(&ra, &r);
+		const char *uid = doc_str(doc_path(live, "metadata.uid"));
+		const struct iobj *was = old_of(old, nold, path.s);
+		unsigned flags = extra;
+		if (r.code == 201 || (was && (was->flags & OBJ_CREATED) &&
+				      strcmp(was->uid, uid ? uid : "") == 0))
+			flags |= OBJ_CREATED;
+		struct buf why = {0};
+		if (live && kube_kstatus(live, wall_secs(), &why) == KS_CURRENT &&
+		    !doc_path(live, "status.observedGeneration"))
+			flags |= OBJ_CURRENT; /* nothing will change it: no GET later */
+		buf_free(&why);
+		applied_add(ap, a, path.s, o, uid, flags);
+		arena_free(&ra);
+		rc = T_OK;
+	} else {
+		where(&what, o);
+		buf_adds(&what, "apply ");
+		obj_name(&what, o->kind, o->res.namespaced ? o->ns : NULL, o->name);
+		kube_error(kt->k, what.s, &r, err);
+	}
+	kube_resp_free(&r);
+	buf_free(&path);
+	buf_free(&body);
+	buf_free(&e);
+	buf_free(&what);
+	return rc;
+}
+
+/* GET an object: 1 with it in *live, 0 when it is gone, -1 on error */
+static int
+get_obj(struct kt *kt, const char *path, struct arena *a, struct dnode **live, struct buf *err)
+{
+	struct kube_resp r;
+	int rc = -1;
+	*live = NULL;
+	if (kube_call(kt->k, "GET", path, NULL, NULL, NULL, 0, &r, err) < 0)
+		return -1;
+	if (r.code == 200) {
+		*live = kube_json(a, &r);
+		rc = 1;
+	} else if (r.code == 404) {
+		rc = 0;
+	} else {
+		kube_error(kt->k, path, &r, err);
+	}
+	kube_resp_free(&r);
+	return rc;
+}
+
+/* waits until the layer's CRDs are Established, then forgets what discovery
+ * said about their groups */
+static int
+wait_crds(const struct target_ctx *t, struct kt *kt, struct obj *objs, size_t n,
+	  struct buf *err)
+{
+	int64_t deadline = now_ms() + CRD_WAIT_MS;
+	for (size_t i = 0; i < n; i++) {
+		struct obj *o = &objs[i];
+		if (o->cat != 1)
+			continue;
+		struct buf path = {0};
+		kube_path(&path, &o->res, NULL, o->name);
+		for (int64_t nap = 100;; nap = nap < 1000 ? nap * 2 : 1000) {
+			struct arena a = {0};
+			struct dnode *live;
+			struct buf why = {0};
+			int g = get_obj(kt, path.s, &a, &live, err);
+			int st = g == 1 ? kube_kstatus(live, wall_secs(), &why) : KS_NOTFOUND;
+			arena_free(&a);
+			if (g < 0 || st == KS_CURRENT || st == KS_FAILED || stopping(t) ||
+			    now_ms() > deadline) {
+				if (st == KS_FAILED)
+					buf_printf(err, "CustomResourceDefinition %s: %s", o->name, why.s);
+				else if (g >= 0 && st != KS_CURRENT && !stopping(t))
+					buf_printf(err, "CustomResourceDefinition %s is not Established "
+						   "after %ds: %s", o->name, CRD_WAIT_MS / 1000,
+						   why.s ? why.s : "not found");
+				buf_free(&why);
+				buf_free(&path);
+				if (stopping(t))
+					return T_STOPPED;
+				if (g < 0 || st != KS_CURRENT)
+					return T_FAILED;
+				break;
+			}
+			buf_free(&why);
+			struct timespec ts = {nap / 1000, (nap % 1000) * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+		buf_free(&path);
+		const char *grp = doc_str(doc_path(o->doc, "spec.group"));
+		if (grp)
+			kube_forget(kt->k, grp);
+	}
+	return T_OK;
+}
+
+static int
+by_category(const void *a, const void *b)
+{
+	const struct obj *x = a, *y = b;
+	if (x->cat != y->cat)
+		return x->cat - y->cat;
+	return x < y ? -1 : x > y;
+}
+
+/* kinds that CRDs of this layer define */
+static int
+crd_defines(const struct obj *objs, size_t n, const char *api, const char *kind)
+{
+	const char *slash = strchr(api, '/');
+	if (!slash)
+		return 0;
+	size_t gl = (size_t)(slash - api);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(objs[i].kind, "CustomResourceDefinition") != 0)
+			continue;
+		const char *g = doc_str(doc_path(objs[i].doc, "spec.group"));
+		const char *k = doc_str(doc_path(objs[i].doc, "spec.names.kind"));
+		if (g && k && strlen(g) == gl && strncmp(g, api, gl) == 0 && strcmp(k, kind) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* resolves an object's resource; T_OK, T_NOTREADY (a CRD of the layer will
+ * define it), T_FAILED */
+static int
+resolve(struct kt *kt, struct obj *o, const struct obj *objs, size_t n, const char *dns,
+	int final, struct buf *err)
+{
+	struct buf e = {0};
+	int r = kube_resource(kt->k, o->api, o->kind, &o->res, &e);
+	if (r < 0) {
+		where(err, o);
+		buf_printf(err, "%s", e.s);
+		buf_free(&e);
+		return T_FAILED;
+	}
+	buf_free(&e);
+	if (r == 1) {
+		if (!final && crd_defines(objs, n, o->api, o->kind))
+			return T_NOTREADY;
+		where(err, o);
+		buf_printf(err, "the server has no kind %s in %s (is its CRD installed? a CRD "
+			   "from an earlier layer must be Established first)", o->kind, o->api);
+		return T_FAILED;
+	}
+	o->resolved = 1;
+	const char *mns = doc_str(doc_path(o->doc, "metadata.namespace"));
+	o->ns = o->res.namespaced ? (mns && *mns ? mns : dns) : NULL;
+	o->cat = category(o->res.group, o->kind, !builtin_group(o->res.group));
+	return T_OK;
+}
+
+/* the objects of the layer, checked for what apply needs */
+static int
+collect(const struct layer *l, struct obj **out, size_t *nout, struct buf *err)
+{
+	struct obj *objs = xcalloc(l->ndocs + 1, sizeof(*objs));
+	size_t n = 0;
+	for (size_t i = 0; i < l->ndocs; i++) {
+		const struct dnode *d = l->docs[i];
+		if (!d || doc_is_null(d) || (d->kind == D_MAP && d->n == 0))
+			continue;
+		struct obj *o = &objs[n];
+		o->doc = d;
+		o->file = l->docfiles && l->docfiles[i] ? l->docfiles[i] : l->id;
+		o->line = d->line;
+		o->col = d->col;
+		o->api = doc_str(doc_get(d, "apiVersion"));
+		o->kind = doc_str(doc_get(d, "kind"));
+		o->name = doc_str(doc_path(d, "metadata.name"));
+		if (d->kind != D_MAP || !o->api || !*o->api || !o->kind || !*o->kind || !o->name ||
+		    !*o->name) {
+			where(err, o);
+			buf_printf(err, "document %zu of layer %s is not a Kubernetes object: it needs "
+				   "apiVersion, kind and metadata.name", i + 1, l->id);
+			free(objs);
+			return -1;
+		}
+		n++;
+	}
+	*out = objs;
+	*nout = n;
+	return 0;
+}
+
+/* the layer's namespace, created when missing (as Palette does) */
+static int
+ensure_ns(const struct target_ctx *t, struct kt *kt, const struct layer *l, const char *ns,
+	  const struct obj *objs, size_t n, const struct iobj *old, size_t nold,
+	  struct applied *ap, struct arena *a, struct buf *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (objs[i].cat == 0 && strcmp(objs[i].name, ns) == 0)
+			return T_OK; /* the layer applies it itself */
+	struct buf path = {0};
+	buf_printf(&path, "/api/v1/namespaces/%s", ns);
+	struct dnode *live;
+	struct arena ga = {0};
+	int g = get_obj(kt, path.s, &ga, &live, err);
+	arena_free(&ga);
+	int rc = T_OK;
+	const struct iobj *was = old_of(old, nold, path.s);
+	if (g == 0 || (g == 1 && was && (was->flags & OBJ_LAYER_NS))) {
+		/* missing, or ours from an earlier run: (re)apply it */
+		struct dnode *doc = doc_new(a, D_MAP, 3);
+		doc->items[0] = doc_scalar(a, "apiVersion", DS_PLAIN);
+		doc->items[1] = doc_scalar(a, "v1", DS_PLAIN);
+		doc->items[2] = doc_scalar(a, "kind", DS_PLAIN);
+		doc->items[3] = doc_scalar(a, "Namespace", DS_PLAIN);
+		doc->items[4] = doc_scalar(a, "metadata", DS_PLAIN);
+		doc->items[5] = doc_new(a, D_MAP, 1);
+		doc->items[5]->items[0] = doc_scalar(a, "name", DS_PLAIN);
+		doc->items[5]->items[1] = doc_scalar(a, ns, DS_QUOTED);
+		struct obj o = {doc, l->id, "v1", "Namespace", ns, NULL, l->at.line, l->at.col, 0,
+				1, {"", "v1", "namespaces", "Namespace", 0}};
+		o.file = l->at.file ? l->at.file : l->id;
+		rc = apply_one(t, kt, l, &o, old, nold, ap, a, OBJ_LAYER_NS, err);
+	} else if (g < 0) {
+		rc = T_FAILED;
+	}
+	buf_free(&path);
+	return rc;
+}
+
+/* DELETE with the recorded uid as precondition: 0 deleted (or already
+ * gone, or replaced by an object we did not make), -1 error */
+static int
+delete_obj(struct kt *kt, const struct iobj *o, struct buf *err)
+{
+	struct buf body = {0}, e = {0};
+	buf_adds(&body, "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
+			"\"propagationPolicy\":\"Background\"");
+	if (o->uid && *o->uid) {
+		buf_adds(&body, ",\"preconditions\":{\"uid\":");
+		doc_json_str(&body, o->uid);
+		buf_addc(&body, '}');
+	}
+	buf_addc(&body, '}');
+	struct kube_resp r;
+	int rc = 0;
+	if (kube_call(kt->k, "DELETE", o->path, NULL, "application/json", body.s, body.len, &r,
+		      &e) < 0) {
+		obj_name(err, o->kind, o->ns, o->name);
+		buf_printf(err, ": %s", e.s);
+		rc = -1;
+	} else if (r.code != 200 && r.code != 202 && r.code != 404 && r.code != 409) {
+		struct buf what = {0};
+		buf_adds(&what, "delete ");
+		obj_name(&what, o->kind, o->ns, o->name);
+		kube_error(kt->k, what.s, &r, err);
+		buf_free(&what);
+		rc = -1;
+	}
+	kube_resp_free(&r);
+	buf_free(&body);
+	buf_free(&e);
+	return rc;
+}
+
+/* whether an inventory object may be deleted: never a namespace that
+ * addonmake did not create */
+static int
+deletable(const struct iobj *o)
+{
+	return strcmp(o->kind, "Namespace") != 0 || strcmp(o->api, "v1") != 0 ||
+	       (o->flags & OBJ_CREATED);
+}
+
+static int
+kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, size_t len,
+	   struct buf *inv, struct buf *err)
+{
+	struct kt *kt = t->priv;
+	struct arena a = {0};
+	struct iobj *old = NULL;
+	size_t nold = 0;
+	if (l->has_rec && inv_get(l->rec.inventory, l->rec.ninventory, &a, &old, &nold) < 0)
+		old = NULL, nold = 0; /* another target's record: nothing of ours */
+	struct obj *objs = NULL;
+	size_t n = 0;
+	struct applied ap = {0};
+	int rc = T_OK;
+	const struct kube_cfg *cfg = kube_cfg_of(kt->k);
+	const char *dns = l->ns && *l->ns ? l->ns : cfg->ns ? cfg->ns : "default";
+	if (collect(l, &objs, &n, err) < 0) {
+		rc = T_FAILED;
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc == T_OK; i++) {
+		int r = resolve(kt, &objs[i], objs, n, dns, 0, err);
+		if (r == T_FAILED)
+			rc = T_FAILED;
+		else if (r == T_NOTREADY)
+			objs[i].cat = 5; /* a custom resource of a CRD of this layer */
+	}
+	if (rc != T_OK)
+		goto out;
+	qsort(objs, n, sizeof(*objs), by_category);
+	if (l->ns && *l->ns)
+		rc = ensure_ns(t, kt, l, l->ns, objs, n, old, nold, &ap, &a, err);
+	int crds_waited = 0;
+	for (size_t i = 0; i < n && rc == T_OK; i++) {
+		struct obj *o = &objs[i];
+		if (stopping(t)) {
+			rc = T_STOPPED;
+			break;
+		}
+		if (o->cat >= 2 && !crds_waited) {
+			crds_waited = 1;
+			if ((rc = wait_crds(t, kt, objs, i, err)) != T_OK)
+				break;
+		}
+		if (!o->resolved && resolve(kt, o, objs, n, dns, 1, err) != T_OK) {
+			rc = T_FAILED;
+			break;
+		}
+		rc = apply_one(t, kt, l, o, old, nold, &ap, &a, 0, err);
+	}
+	if (rc == T_OK && !crds_waited)
+		rc = wait_crds(t, kt, objs, n, err);
+	/* what an earlier run applied and this one did not: deleted now */
+	size_t nkeep = ap.n;
+	for (size_t i = 0; i < nold; i++) {
+		int still = 0;
+		for (size_t j = 0; j < nkeep && !still; j++)
+			still = strcmp(ap.v[j].path, old[i].path) == 0;
+		if (still)
+			continue;
+		if (rc == T_OK && deletable(&old[i])) {
+			struct buf e = {0};
+			if (delete_obj(kt, &old[i], &e) == 0) {
+				buf_free(&e);
+				continue;
+			}
+			buf_printf(err, "%s", e.s);
+			buf_free(&e);
+			rc = T_FAILED;
+		} else if (rc == T_OK) {
+			continue; /* a namespace we did not create: forget it */
+		}
+		/* not applied or not deleted: keep it recorded */
+		if (ap.n == ap.cap) {
+			ap.cap = ap.cap ? 2 * ap.cap : 16;
+			ap.v = xrealloc(ap.v, ap.cap * sizeof(*ap.v));
+		}
+		ap.v[ap.n++] = old[i];
+	}
+	inv_put(inv, ap.v, ap.n);
+out:
+	free(ap.v);
+	free(objs);
+	arena_free(&a);
+	return rc;
+}
+
+/* the Piraeus-style readinessCheck.v1beta1 block of a pack's values: each
+ * entry names a resource whose fields must have the given values */
+static int
+values_checks(const struct target_ctx *t, struct kt *kt, const struct layer *l,
+	      struct buf *why)
+{
+	const struct dnode *rc = doc_path(l->values, "readinessCheck.v1beta1");
+	if (!rc || rc->kind != D_SEQ)
+		return T_OK;
+	for (size_t i = 0; i < rc->n; i++) {
+		const struct dnode *e = rc->items[i];
+		const char *name = doc_str(doc_get(e, "name"));
+		const char *kind = doc_str(doc_get(e, "kind"));
+		const char *group = doc_str(doc_get(e, "group"));
+		const char *version = doc_str(doc_get(e, "version"));
+		const char *ns = doc_str(doc_get(e, "namespace"));
+		if (!name || !kind || !version)
+			continue;
+		struct buf api = {0}, path = {0}, e2 = {0};
+		if (group && *group)
+			buf_printf(&api, "%s/%s", group, version);
+		else
+			buf_adds(&api, version);
+		struct kube_res res;
+		int r = kube_resource(kt->k, api.s, kind, &res, &e2);
+		int out = T_OK;
+		if (r != 0) {
+			buf_printf(why, "readinessCheck: %s %s: %s", kind, name,
+				   r > 0 ? "the server has no such kind yet" : e2.s);
+			out = T_NOTREADY;
+		} else {
+			const char *ons = res.namespaced ? (ns ? ns : l->ns ? l->ns : "default") : NULL;
+			kube_path(&path, &res, ons, name);
+			struct arena a = {0};
+			struct dnode *live;
+			int g = get_obj(kt, path.s, &a, &live, &e2);
+			if (g <= 0) {
+				buf_printf(why, "readinessCheck: ");
+				obj_name(why, kind, ons, name);
+				buf_printf(why, ": %s", g == 0 ? "not found" : e2.s);
+				out = T_NOTREADY;
+			}
+			const struct dnode *keys = doc_get(e, "keysToCheck");
+			for (size_t j = 0; g == 1 && keys && keys->kind == D_SEQ && j < keys->n; j++) {
+				const char *key = doc_str(doc_get(keys->items[j], "keyToCheck"));
+				const char *want = doc_str(doc_get(keys->items[j], "expectedValue"));
+				if (!key || !want)
+					continue;
+				/* a.b[0].c: dots and list indexes */
+				const struct dnode *cur = live;
+				char *k2 = xstrdup(key);
+				for (char *tok = strtok(k2, "."); tok && cur; tok = strtok(NULL, ".")) {
+					char *br = strchr(tok, '[');
+					if (br)
+						*br = 0;
+					cur = doc_get(cur, tok);
+					while (br && cur) {
+						long idx = strtol(br + 1, NULL, 10);
+						cur = cur->kind == D_SEQ && idx >= 0 && (size_t)idx < cur->n
+							      ? cur->items[idx] : NULL;
+						br = strchr(br + 1, '[');
+					}
+				}
+				free(k2);
+				const char *got = doc_str(cur);
+				if (!got || strcmp(got, want) != 0) {
+					buf_adds(why, "readinessCheck: ");
+					obj_name(why, kind, ons, name);
+					buf_printf(why, ": %s is %s, want %s", key, got ? got : "unset", want);
+					out = T_NOTREADY;
+					break;
+				}
+			}
+			arena_free(&a);
+		}
+		buf_free(&api);
+		buf_free(&path);
+		buf_free(&e2);
+		if (out != T_OK)
+			return out;
+		(void)t;
+	}
+	return T_OK;
+}
+
+/* kstatus over the layer's inventory; Failed fails the layer only when it
+ * is seen on two checks in a row (a status can pass through Failed) */
+static int
+kube_ready(const struct target_ctx *t, const struct layer *l, const char *text, size_t len,
+	   const struct buf *inv, struct buf *why)
+{
+	struct kt *kt = t->priv;
+	struct arena a = {0};
+	struct iobj *v;
+	size_t n;
+	int rc = T_OK, failed = 0;
+	if (inv_get(inv->s, inv->len, &a, &v, &n) < 0) {
+		arena_free(&a);
+		buf_adds(why, "the layer's inventory is unreadable");
+		return T_FAILED;
+	}
+	for (size_t i = 0; i < n && rc == T_OK; i++) {
+		if (v[i].flags & OBJ_CURRENT)
+			continue;
+		struct dnode *live;
+		struct buf e = {0}, r = {0};
+		int g = get_obj(kt, v[i].path, &a, &live, &e);
+		if (g < 0) {
+			obj_name(why, v[i].kind, v[i].ns, v[i].name);
+			buf_printf(why, ": %s", e.s);
+			rc = T_NOTREADY;
+		} else if (g == 0) {
+			obj_name(why, v[i].kind, v[i].ns, v[i].name);
+			buf_adds(why, ": NotFound: it is gone");
+			rc = T_NOTREADY;
+		} else {
+			int st = kube_kstatus(live, wall_secs(), &r);
+			if (st != KS_CURRENT) {
+				obj_name(why, v[i].kind, v[i].ns, v[i].name);
+				buf_printf(why, ": %s", r.s ? r.s : kube_kstatus_name(st));
+				rc = T_NOTREADY;
+				failed = st == KS_FAILED;
+			}
+		}
+		buf_free(&e);
+		buf_free(&r);
+	}
+	if (rc == T_OK)
+		rc = values_checks(t, kt, l, why);
+	pthread_mutex_lock(&kt->mu);
+	int added;
+	void **slot = strset_slot(&kt->failing, arena_strdup(&kt->a, l->id), &added);
+	intptr_t streak = failed ? (intptr_t)*slot + 1 : 0;
+	*slot = (void *)streak;
+	pthread_mutex_unlock(&kt->mu);
+	if (failed && streak >= 2)
+		rc = T_FAILED;
+	arena_free(&a);
+	return rc;
+}
+
+/* deletes a removed layer's objects, last applied first, and waits until
+ * they are gone */
+static int
+kube_remove(const struct target_ctx *t, const char *id, const struct layer_rec *rec,
+	    struct buf *err)
+{
+	struct kt *kt = t->priv;
+	struct arena a = {0};
+	struct iobj *v;
+	size_t n;
+	if (inv_get(rec->inventory, rec->ninventory, &a, &v, &n) < 0) {
+		buf_printf(err, "the record of %s holds no inventory of the kube target: nothing "
+			   "to delete (run `addonmake clean -c %s` to forget it)", id, t->c->name);
+		arena_free(&a);
+		return T_FAILED;
+	}
+	int rc = T_OK;
+	char *sent = xcalloc(n + 1, 1);
+	for (size_t i = n; i-- > 0 && rc == T_OK;) {
+		if (!deletable(&v[i]))
+			continue;
+		if (delete_obj(kt, &v[i], err) < 0)
+			rc = T_FAILED;
+		else
+			sent[i] = 1;
+	}
+	int64_t deadline = now_ms() + (t->w->defaults.timeout_ms ? t->w->defaults.timeout_ms
+								    : 900000);
+	for (int64_t nap = 100; rc == T_OK; nap = nap < 2000 ? nap * 2 : 2000) {
+		size_t left = 0, first = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!sent[i])
+				continue;
+			struct dnode *live;
+			struct buf e = {0};
+			struct arena ga = {0};
+			int g = get_obj(kt, v[i].path, &ga, &live, &e);
+			const char *uid = doc_str(doc_path(live, "metadata.uid"));
+			if (g == 0 || (g == 1 && uid && *v[i].uid && strcmp(uid, v[i].uid) != 0))
+				sent[i] = 0; /* gone (or another object by now) */
+			else if (!left++)
+				first = i;
+			buf_free(&e);
+			arena_free(&ga);
+		}
+		if (!left)
+			break;
+		if (stopping(t)) {
+			rc = T_STOPPED;
+			break;
+		}
+		if (now_ms() > deadline) {
+			obj_name(err, v[first].kind, v[first].ns, v[first].name);
+			buf_printf(err, " is still there after the timeout (%zu object%s left)", left,
+				   left == 1 ? "" : "s");
+			rc = T_FAILED;
+			break;
+		}
+		struct timespec ts = {nap / 1000, (nap % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	free(sent);
+	arena_free(&a);
+	return rc;
+}
+
+const struct target_ops target_kube = {"kube", kube_apply, kube_ready, kube_remove, NULL,
+				       kube_open_target, kube_close_target};
