@@ -145,18 +145,14 @@ bin(void)
 	return b && *b ? b : "./addonmake";
 }
 
-struct res
-am(struct tws *w, const char *fmt, ...)
+static struct res
+am_run(struct tws *w, const char *env, const char *args)
 {
-	char args[4096], cmd[8192], o[600], e[600];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
+	char cmd[8192], o[600], e[600];
 	snprintf(o, sizeof(o), "%s.out", w->dir);
 	snprintf(e, sizeof(e), "%s.err", w->dir);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' %s >'%s' 2>'%s' </dev/null", w->dir, bin(),
-		 args, o, e);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && %s%s'%s' %s >'%s' 2>'%s' </dev/null", w->dir,
+		 *env ? "env " : "", env, bin(), args, o, e);
 	int st = system(cmd);
 	struct res r;
 	r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -169,6 +165,29 @@ am(struct tws *w, const char *fmt, ...)
 	if (!r.err)
 		r.err = strdup("");
 	return r;
+}
+
+struct res
+am(struct tws *w, const char *fmt, ...)
+{
+	char args[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	return am_run(w, "", args);
+}
+
+struct res
+am_env(struct tws *w, const char *env, const char *fmt, ...)
+{
+	char args[4096], e[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(e, sizeof(e), "%s ", env);
+	return am_run(w, e, args);
 }
 
 void
@@ -237,6 +256,14 @@ count_eq(const char *s, const char *want)
 pid_t
 srv_start(const char *root, const char *extra, int *port)
 {
+	char args[3000];
+	snprintf(args, sizeof(args), "'%s' %s", root, extra ? extra : "");
+	return srv_start_script("registry.py", args, port);
+}
+
+pid_t
+srv_start_script(const char *script, const char *args, int *port)
+{
 	int p[2];
 	if (pipe(p) < 0)
 		return 0;
@@ -245,14 +272,13 @@ srv_start(const char *root, const char *extra, int *port)
 		dup2(p[1], 1);
 		close(p[0]);
 		close(p[1]);
-		char script[1200];
-		snprintf(script, sizeof(script), "%s/tests/servers/registry.py",
-			 getenv("ADDONMAKE_SRC") ? getenv("ADDONMAKE_SRC") : ".");
-		char cmd[4096];
+		char path[1200];
+		snprintf(path, sizeof(path), "%s/tests/servers/%s",
+			 getenv("ADDONMAKE_SRC") ? getenv("ADDONMAKE_SRC") : ".", script);
+		char cmd[4400];
 		/* stderr away from the test's: a pipe held open by a server
 		 * would keep whoever reads the test's output waiting */
-		snprintf(cmd, sizeof(cmd), "exec python3 '%s' '%s' %s 2>/dev/null", script, root,
-			 extra ? extra : "");
+		snprintf(cmd, sizeof(cmd), "exec python3 '%s' %s 2>/dev/null", path, args);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
@@ -289,11 +315,23 @@ srv_get(int port, const char *path)
 {
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd), "curl -s 'http://127.0.0.1:%d%s'", port, path);
+	return sh_out(cmd);
+}
+
+char *
+sh_out(const char *cmd)
+{
 	FILE *f = popen(cmd, "r");
 	if (!f)
 		return strdup("");
-	char *s = calloc(1, 4096);
-	size_t n = fread(s, 1, 4095, f);
+	size_t cap = 4096, n = 0;
+	char *s = malloc(cap);
+	size_t got;
+	while ((got = fread(s + n, 1, cap - n - 1, f)) > 0) {
+		n += got;
+		if (cap - n - 1 == 0)
+			s = realloc(s, cap *= 2);
+	}
 	s[n] = 0;
 	pclose(f);
 	return s;

@@ -34,6 +34,9 @@ struct res {
 /* runs `addonmake ARGS` with -C the workspace; ARGS go through sh */
 struct res am(struct tws *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* the same with NAME=VALUE... (for env(1)) in its environment */
+struct res am_env(struct tws *w, const char *env, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void res_free(struct res *r);
 /* starts addonmake in the background (its own process group) */
 pid_t am_bg(struct tws *w, const char *args);
@@ -48,7 +51,11 @@ int count_eq(const char *s, const char *line);
  * extra: more arguments. Returns its pid and sets *port; 0 when python3
  * is not there. */
 pid_t srv_start(const char *root, const char *extra, int *port);
+/* the same for another script of tests/servers/, with its arguments */
+pid_t srv_start_script(const char *script, const char *args, int *port);
 void srv_stop(pid_t pid);
+/* what a shell command prints on stdout (malloc'd) */
+char *sh_out(const char *cmd);
 /* GET http://127.0.0.1:port/path with curl(1): the body (malloc'd) */
 char *srv_get(int port, const char *path);
 

@@ -1,0 +1,596 @@
+/* end-to-end tests of the kube target: ./addonmake against the stand-in
+ * API server tests/servers/kubeapi.py (and real kubectl against the same
+ * server, to show the stand-in is faithful) */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "e2e.h"
+
+struct kf {
+	struct tws t;
+	pid_t srv;
+	int port;
+	const char *scheme;
+};
+
+/* starts the server with extra arguments; a kubeconfig `kc` for it with
+ * the user given (YAML flow map) */
+static void
+kf_server(struct kf *f, const char *args, const char *scheme, const char *user,
+	  const char *cluster_extra)
+{
+	f->srv = srv_start_script("kubeapi.py", args, &f->port);
+	if (!f->srv)
+		cr_skip_test("python3 is not here to run the test API server");
+	f->scheme = scheme;
+	tws_put(&f->t, "kc",
+		"apiVersion: v1\n"
+		"kind: Config\n"
+		"current-context: test\n"
+		"clusters:\n"
+		"- name: test\n"
+		"  cluster: {server: \"%s://127.0.0.1:%d\"%s}\n"
+		"users:\n"
+		"- name: me\n"
+		"  user: %s\n"
+		"contexts:\n"
+		"- name: test\n"
+		"  context: {cluster: test, user: me}\n",
+		scheme, f->port, cluster_extra ? cluster_extra : "", user);
+}
+
+static void
+kf_init(struct kf *f, const char *args)
+{
+	tws_init(&f->t);
+	kf_server(f, args ? args : "", "http", "{token: abc}", NULL);
+}
+
+static void
+kf_free(struct kf *f)
+{
+	srv_stop(f->srv);
+	tws_free(&f->t);
+}
+
+/* the workspace: one cluster on kc, the profile p.yaml with these packs */
+static void
+kf_ws(struct kf *f, const char *packs)
+{
+	tws_put(&f->t, "addonmake.yaml",
+		"defaults:\n"
+		"  readiness: {interval: 1s, timeout: 30s}\n"
+		"clusters:\n"
+		"  - name: dev\n"
+		"    target: {kube: {kubeconfig: kc}}\n"
+		"    profiles: [p.yaml]\n");
+	tws_put(&f->t, "p.yaml",
+		"metadata: {name: p}\n"
+		"spec:\n"
+		"  template:\n"
+		"    packs:\n%s",
+		packs);
+}
+
+static char *
+kf_ctl(struct kf *f, const char *what)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "/__ctl/%s", what);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "curl -sk '%s://127.0.0.1:%d%s'", f->scheme, f->port, path);
+	return sh_out(cmd);
+}
+
+/* a request with curl, as another client would make it */
+static char *
+kf_curl(struct kf *f, const char *method, const char *path, const char *ctype,
+	const char *body)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sk -X %s -H 'Authorization: Bearer abc' -H 'Content-Type: %s' "
+		 "--data-binary '%s' '%s://127.0.0.1:%d%s'",
+		 method, ctype, body, f->scheme, f->port, path);
+	return sh_out(cmd);
+}
+
+static void
+kf_status(struct kf *f, const char *path, const char *status_json)
+{
+	char body[2048], p[600];
+	snprintf(body, sizeof(body), "{\"status\":%s}", status_json);
+	snprintf(p, sizeof(p), "%s/status", path);
+	free(kf_curl(f, "PATCH", p, "application/merge-patch+json", body));
+}
+
+/* the stored object (JSON), or "" */
+static char *
+kf_get(struct kf *f, const char *path)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "curl -sk -H 'Authorization: Bearer abc' '%s://127.0.0.1:%d%s' "
+		 "| grep -v '\"kind\": \"Status\"'", f->scheme, f->port, path);
+	return sh_out(cmd);
+}
+
+/* the index of the first line of log containing needle, or -1 */
+static int
+line_of(const char *log, const char *needle)
+{
+	int i = 0;
+	for (const char *p = log; p && *p; i++) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = strndup(p, n);
+		int hit = strstr(line, needle) != NULL;
+		free(line);
+		if (hit)
+			return i;
+		p = nl ? nl + 1 : p + n;
+	}
+	return -1;
+}
+
+static const char *crd_layer =
+	"      - name: crds\n"
+	"        type: manifest\n"
+	"        values: |\n"
+	"          pack: {spectrocloud.com/install-priority: \"-10\", namespace: default}\n"
+	"        manifests:\n"
+	"          - name: m\n"
+	"            content: |\n"
+	"              apiVersion: example.com/v1\n"
+	"              kind: Widget\n"
+	"              metadata: {name: w1}\n"
+	"              spec: {size: 3}\n"
+	"              ---\n"
+	"              apiVersion: apiextensions.k8s.io/v1\n"
+	"              kind: CustomResourceDefinition\n"
+	"              metadata: {name: widgets.example.com}\n"
+	"              spec:\n"
+	"                group: example.com\n"
+	"                scope: Namespaced\n"
+	"                names: {plural: widgets, singular: widget, kind: Widget}\n"
+	"                versions: [{name: v1, served: true, storage: true}]\n";
+
+static const char *app_layer =
+	"      - name: app\n"
+	"        type: manifest\n"
+	"        values: |\n"
+	"          pack: {namespace: shop}\n"
+	"        manifests:\n"
+	"          - name: m\n"
+	"            content: |\n"
+	"              apiVersion: v1\n"
+	"              kind: Service\n"
+	"              metadata: {name: web}\n"
+	"              spec: {ports: [{port: 80}]}\n"
+	"              ---\n"
+	"              apiVersion: v1\n"
+	"              kind: ConfigMap\n"
+	"              metadata: {name: cfg}\n"
+	"              data: {enabled: yes, count: \"1\"}\n"
+	"              ---\n"
+	"              apiVersion: rbac.authorization.k8s.io/v1\n"
+	"              kind: Role\n"
+	"              metadata: {name: reader}\n"
+	"              rules: []\n";
+
+Test(kube, applies_in_order_labels_and_records, .timeout = 60)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	char packs[4096];
+	snprintf(packs, sizeof(packs), "%s%s", crd_layer, app_layer);
+	kf_ws(&f, packs);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	char *log = kf_ctl(&f, "log");
+	/* a CRD before its custom resource, which waits for discovery */
+	int crd = line_of(log, "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets");
+	int cr = line_of(log, "PATCH /apis/example.com/v1/namespaces/default/widgets/w1");
+	cr_assert(crd >= 0 && cr > crd, "CRD at %d, CR at %d:\n%s", crd, cr, log);
+	/* the layer's namespace first, then RBAC, ConfigMaps, the rest */
+	int ns = line_of(log, "PATCH /api/v1/namespaces/shop?");
+	int role = line_of(log, "roles/reader");
+	int cm = line_of(log, "configmaps/cfg");
+	int svc = line_of(log, "services/web");
+	cr_assert(ns >= 0 && ns < role && role < cm && cm < svc, "order ns %d role %d cm %d svc %d\n%s",
+		  ns, role, cm, svc, log);
+	cr_assert(strstr(log, "fieldManager=addonmake") && strstr(log, "force=false"), "%s", log);
+	char *cfg = kf_get(&f, "/api/v1/namespaces/shop/configmaps/cfg");
+	free(log);
+	log = kf_ctl(&f, "log");
+	/* yes is YAML 1.1's true, as kubectl sends it; labels find the layer */
+	cr_assert(strstr(cfg, "\"enabled\": true") && strstr(cfg, "\"count\": \"1\""), "%s", cfg);
+	cr_assert(strstr(cfg, "\"app.kubernetes.io/managed-by\": \"addonmake\""), "%s", cfg);
+	cr_assert(strstr(cfg, "\"addonmake.io/layer\": \"p/app\"") &&
+		  strstr(cfg, "\"addonmake.io/cluster\": \"dev\""), "%s", cfg);
+	/* a second sync asks the server nothing */
+	struct res r2 = am(&f.t, "sync");
+	assert_code(r2, 0);
+	char *log2 = kf_ctl(&f, "log");
+	cr_assert_str_eq(log2, log, "a no-op made requests:\n%s\n%s", r2.out, r2.err);
+	cr_assert(strstr(r2.out, "no work to do"), "%s", r2.out);
+	free(cfg);
+	free(log);
+	free(log2);
+	res_free(&r);
+	res_free(&r2);
+	kf_free(&f);
+}
+
+static const char *deploy_layer =
+	"      - name: web\n"
+	"        type: manifest\n"
+	"        values: |\n"
+	"          pack: {namespace: shop}\n"
+	"        manifests:\n"
+	"          - name: m\n"
+	"            content: |\n"
+	"              apiVersion: apps/v1\n"
+	"              kind: Deployment\n"
+	"              metadata: {name: web}\n"
+	"              spec:\n"
+	"                replicas: 1\n"
+	"                selector: {matchLabels: {app: web}}\n"
+	"                template:\n"
+	"                  metadata: {labels: {app: web}}\n"
+	"                  spec: {containers: [{name: c, image: nginx}]}\n"
+	"      - name: after\n"
+	"        type: manifest\n"
+	"        values: |\n"
+	"          pack: {namespace: shop, spectrocloud.com/install-priority: \"10\"}\n"
+	"        manifests:\n"
+	"          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: later}\\n\"}\n";
+
+#define DEPLOY "/apis/apps/v1/namespaces/shop/deployments/web"
+#define DEPLOY_READY \
+	"{\"observedGeneration\":1,\"replicas\":1,\"updatedReplicas\":1,\"readyReplicas\":1," \
+	"\"availableReplicas\":1,\"conditions\":[{\"type\":\"Available\",\"status\":\"True\"}," \
+	"{\"type\":\"Progressing\",\"status\":\"True\",\"reason\":\"NewReplicaSetAvailable\"}]}"
+
+/* waits until the server has seen a request containing needle */
+static int
+wait_log(struct kf *f, const char *needle, int ms)
+{
+	for (int i = 0; i < ms / 50; i++) {
+		char *log = kf_ctl(f, "log");
+		int hit = strstr(log, needle) != NULL;
+		free(log);
+		if (hit)
+			return 1;
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+Test(kube, tier_waits_for_deployment_and_names_it, .timeout = 60)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws(&f, deploy_layer);
+	pid_t pid = am_bg(&f.t, "sync");
+	cr_assert(wait_log(&f, "GET " DEPLOY, 10000), "no readiness check came");
+	/* not ready yet: the next tier must not have started */
+	char *log = kf_ctl(&f, "log");
+	cr_assert(!strstr(log, "configmaps/later"), "the next tier started early:\n%s", log);
+	free(log);
+	kf_status(&f, DEPLOY, DEPLOY_READY);
+	int st;
+	waitpid(pid, &st, 0);
+	char *out = tws_get(&f.t, "bg.out");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit %d\n%s", WEXITSTATUS(st), out);
+	cr_assert(strstr(out, "waiting p/web (order 0): Deployment shop/web: LessReplicas: 0/1 replicas"),
+		  "%s", out);
+	log = kf_ctl(&f, "log");
+	cr_assert(line_of(log, "configmaps/later") > line_of(log, "PATCH " DEPLOY "/status"), "%s", log);
+	free(log);
+	free(out);
+	kf_free(&f);
+}
+
+Test(kube, progress_deadline_exceeded_fails_the_layer, .timeout = 60)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws(&f, deploy_layer);
+	pid_t pid = am_bg(&f.t, "sync");
+	cr_assert(wait_log(&f, "GET " DEPLOY, 10000), "no readiness check came");
+	kf_status(&f, DEPLOY,
+		  "{\"observedGeneration\":1,\"conditions\":[{\"type\":\"Progressing\",\"status\":"
+		  "\"False\",\"reason\":\"ProgressDeadlineExceeded\",\"message\":\"ReplicaSet web-1 "
+		  "has timed out progressing.\"}]}");
+	int st;
+	waitpid(pid, &st, 0);
+	char *err = tws_get(&f.t, "bg.err");
+	char *out = tws_get(&f.t, "bg.out");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit %d\n%s%s", WEXITSTATUS(st), out, err);
+	cr_assert(strstr(out, "layer p/web failed: not ready: Deployment shop/web: "
+			      "ProgressDeadlineExceeded: ReplicaSet web-1 has timed out progressing."),
+		  "%s\n%s", out, err);
+	cr_assert(strstr(out, "1 layer of later tiers not started"), "%s", out);
+	char *log = kf_ctl(&f, "log");
+	cr_assert(!strstr(log, "configmaps/later"), "%s", log);
+	free(log);
+	free(out);
+	free(err);
+	kf_free(&f);
+}
+
+Test(kube, conflict_lists_fields_until_forced, .timeout = 60)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws(&f, app_layer);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	/* someone else takes data.enabled */
+	char *o = kf_curl(&f, "PATCH", "/api/v1/namespaces/shop/configmaps/cfg?fieldManager=kubectl-edit&force=true",
+			  "application/apply-patch+yaml",
+			  "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cfg\"},"
+			  "\"data\":{\"enabled\":\"false\"}}");
+	cr_assert(strstr(o, "\"enabled\": \"false\""), "%s", o);
+	free(o);
+	struct res r2 = am(&f.t, "-B");
+	assert_code(r2, 1);
+	cr_assert(strstr(r2.out, "apply ConfigMap shop/cfg: conflict: fields owned by another field "
+				 "manager: .data.enabled (conflict with \"kubectl-edit\")"),
+		  "%s", r2.out);
+	cr_assert(strstr(r2.out, "--force-conflicts"), "%s", r2.out);
+	struct res r3 = am(&f.t, "-B --force-conflicts");
+	assert_code(r3, 0);
+	char *cfg = kf_get(&f, "/api/v1/namespaces/shop/configmaps/cfg");
+	cr_assert(strstr(cfg, "\"enabled\": true"), "%s", cfg);
+	free(cfg);
+	res_free(&r);
+	res_free(&r2);
+	res_free(&r3);
+	kf_free(&f);
+}
+
+Test(kube, survives_503_and_dropped_connections, .timeout = 60)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws(&f, app_layer);
+	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/shop/configmaps&mode=503&n=2"));
+	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/shop/services&mode=drop&n=1"));
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	char *log = kf_ctl(&f, "log");
+	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/shop/configmaps/cfg"), 3, "%s", log);
+	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/shop/services/web"), 2, "%s", log);
+	free(log);
+	res_free(&r);
+	kf_free(&f);
+}
+
+Test(kube, prune_deletes_exactly_the_recorded_objects, .timeout = 60)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	char packs[4096];
+	snprintf(packs, sizeof(packs), "%s%s", crd_layer, app_layer);
+	kf_ws(&f, packs);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	/* an object nobody recorded, in the same namespace, with the same labels */
+	free(kf_curl(&f, "PATCH", "/api/v1/namespaces/shop/configmaps/foreign?fieldManager=other",
+		     "application/apply-patch+yaml",
+		     "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"foreign\","
+		     "\"labels\":{\"app.kubernetes.io/managed-by\":\"addonmake\"}}}"));
+	/* the app layer leaves the profile; the crds layer loses its Widget */
+	tws_put(&f.t, "p.yaml",
+		"metadata: {name: p}\n"
+		"spec:\n"
+		"  template:\n"
+		"    packs:\n"
+		"      - name: crds\n"
+		"        type: manifest\n"
+		"        values: |\n"
+		"          pack: {spectrocloud.com/install-priority: \"-10\", namespace: default}\n"
+		"        manifests:\n"
+		"          - name: m\n"
+		"            content: |\n"
+		"              apiVersion: apiextensions.k8s.io/v1\n"
+		"              kind: CustomResourceDefinition\n"
+		"              metadata: {name: widgets.example.com}\n"
+		"              spec:\n"
+		"                group: example.com\n"
+		"                scope: Namespaced\n"
+		"                names: {plural: widgets, singular: widget, kind: Widget}\n"
+		"                versions: [{name: v1, served: true, storage: true}]\n");
+	struct res r2 = am(&f.t, "--prune");
+	assert_code(r2, 0);
+	char *log = kf_ctl(&f, "log");
+	cr_assert(strstr(log, "DELETE /apis/example.com/v1/namespaces/default/widgets/w1"), "%s", log);
+	cr_assert(strstr(log, "DELETE /api/v1/namespaces/shop/configmaps/cfg"), "%s", log);
+	cr_assert(strstr(log, "DELETE /api/v1/namespaces/shop/services/web"), "%s", log);
+	cr_assert(strstr(log, "DELETE /apis/rbac.authorization.k8s.io/v1/namespaces/shop/roles/reader"),
+		  "%s", log);
+	/* the namespace it created goes (last); `default`, which it did not
+	 * create, stays, and so does the object it did not record (until its
+	 * namespace goes, as Palette's namespace deletion does) */
+	cr_assert(strstr(log, "DELETE /api/v1/namespaces/shop\n"), "%s", log);
+	cr_assert(!strstr(log, "DELETE /api/v1/namespaces/default"), "%s", log);
+	cr_assert(!strstr(log, "DELETE /api/v1/namespaces/shop/configmaps/foreign"), "%s", log);
+	cr_assert_eq(count_lines(log, "DELETE "), 5, "%s", log);
+	char *w = kf_get(&f, "/apis/example.com/v1/namespaces/default/widgets/w1");
+	cr_assert_str_eq(w, "", "%s", w);
+	free(w);
+	free(log);
+	res_free(&r);
+	res_free(&r2);
+	kf_free(&f);
+}
+
+Test(kube, unknown_kind_and_bad_token_are_clear, .timeout = 60)
+{
+	struct kf f;
+	tws_init(&f.t);
+	kf_server(&f, "--token right", "http", "{token: wrong}", NULL);
+	kf_ws(&f, "      - name: x\n"
+		  "        type: manifest\n"
+		  "        manifests:\n"
+		  "          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: a}\\n\"}\n");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 1);
+	cr_assert(strstr(r.out, "unauthorized (HTTP 401): the server did not accept the token of user me "
+				"(context test of "),
+		  "%s\n%s", r.out, r.err);
+	cr_assert(!strstr(r.out, "wrong") && !strstr(r.err, "wrong"), "the token was printed: %s", r.out);
+	res_free(&r);
+	kf_ws(&f, "      - name: x\n"
+		  "        type: manifest\n"
+		  "        manifests:\n"
+		  "          - {name: m, content: \"apiVersion: example.com/v1\\nkind: Gadget\\nmetadata: {name: a}\\n\"}\n");
+	srv_stop(f.srv);
+	kf_server(&f, "", "http", "{token: abc}", NULL);
+	struct res r2 = am(&f.t, "sync");
+	assert_code(r2, 1);
+	cr_assert(strstr(r2.out, "p.yaml:8:33: the server has no kind Gadget in example.com/v1"), "%s",
+		  r2.out);
+	res_free(&r2);
+	kf_free(&f);
+}
+
+/* a CA and a server certificate for 127.0.0.1, and a client certificate */
+static void
+make_certs(struct kf *f)
+{
+	char cmd[2400];
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && (openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca "
+		 "-keyout ca.key -out ca.crt && "
+		 "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout srv.key -out srv.csr && "
+		 "printf 'subjectAltName=IP:127.0.0.1\\n' > ext && "
+		 "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 "
+		 "-extfile ext -out srv.crt && "
+		 "openssl req -newkey rsa:2048 -nodes -subj /CN=me -keyout me.key -out me.csr && "
+		 "openssl x509 -req -in me.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -out me.crt"
+		 ") >/dev/null 2>&1", f->t.dir);
+	if (system(cmd) != 0)
+		cr_skip_test("openssl is not here to make certificates");
+}
+
+static char *
+b64_file(struct kf *f, const char *name)
+{
+	char cmd[800];
+	snprintf(cmd, sizeof(cmd), "base64 -w0 '%s/%s'", f->t.dir, name);
+	return sh_out(cmd);
+}
+
+static const char *one_cm =
+	"      - name: x\n"
+	"        type: manifest\n"
+	"        values: |\n"
+	"          pack: {namespace: tls}\n"
+	"        manifests:\n"
+	"          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: a}\\n\"}\n";
+
+Test(kube, tls_with_token_client_cert_and_exec_plugin, .timeout = 90)
+{
+	struct kf f;
+	tws_init(&f.t);
+	make_certs(&f);
+	char args[1400], ca[4000];
+	snprintf(args, sizeof(args), "--tls '%s/srv.crt' '%s/srv.key' --client-ca '%s/ca.crt' --token abc",
+		 f.t.dir, f.t.dir, f.t.dir);
+	char *cad = b64_file(&f, "ca.crt");
+	snprintf(ca, sizeof(ca), ", certificate-authority-data: %s", cad);
+	/* token over TLS, the CA from memory */
+	kf_server(&f, args, "https", "{token: abc}", ca);
+	kf_ws(&f, one_cm);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	/* a wrong token is refused: the server does check */
+	srv_stop(f.srv);
+	kf_server(&f, args, "https", "{token: nope}", ca);
+	r = am(&f.t, "-B");
+	assert_code(r, 1);
+	cr_assert(strstr(r.out, "HTTP 401"), "%s", r.out);
+	res_free(&r);
+	/* a client certificate, from files relative to the kubeconfig */
+	srv_stop(f.srv);
+	kf_server(&f, args, "https", "{client-certificate: me.crt, client-key: me.key}", ca);
+	r = am(&f.t, "-B");
+	assert_code(r, 0);
+	res_free(&r);
+	/* an exec plugin: it gets KUBERNETES_EXEC_INFO, its token is used */
+	tws_put(&f.t, "plugin.sh",
+		"#!/bin/sh\n"
+		"printf '%%s' \"$KUBERNETES_EXEC_INFO\" > exec-info\n"
+		"echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+		"\"status\":{\"token\":\"abc\"}}'\n");
+	char chmod[600];
+	snprintf(chmod, sizeof(chmod), "chmod +x '%s/plugin.sh'", f.t.dir);
+	cr_assert_eq(system(chmod), 0);
+	srv_stop(f.srv);
+	kf_server(&f, args, "https",
+		  "{exec: {apiVersion: client.authentication.k8s.io/v1, command: ./plugin.sh, "
+		  "provideClusterInfo: true, interactiveMode: Never}}",
+		  ca);
+	r = am(&f.t, "-B");
+	assert_code(r, 0);
+	char *info = tws_get(&f.t, "exec-info");
+	cr_assert(info && strstr(info, "\"kind\":\"ExecCredential\"") &&
+		  strstr(info, "\"interactive\":false") && strstr(info, "\"server\":\"https://127.0.0.1:"),
+		  "%s", info ? info : "(no exec-info)");
+	free(info);
+	res_free(&r);
+	free(cad);
+	kf_free(&f);
+}
+
+Test(kube, in_cluster_service_account, .timeout = 60)
+{
+	struct kf f;
+	tws_init(&f.t);
+	make_certs(&f);
+	char args[1400];
+	snprintf(args, sizeof(args), "--tls '%s/srv.crt' '%s/srv.key' --token sa-token", f.t.dir,
+		 f.t.dir);
+	f.srv = srv_start_script("kubeapi.py", args, &f.port);
+	if (!f.srv)
+		cr_skip_test("python3 is not here to run the test API server");
+	f.scheme = "https";
+	tws_put(&f.t, "sa/token", "sa-token\n");
+	tws_put(&f.t, "sa/namespace", "from-sa\n");
+	char *ca = tws_get(&f.t, "ca.crt");
+	tws_put(&f.t, "sa/ca.crt", "%s", ca);
+	free(ca);
+	tws_put(&f.t, "addonmake.yaml",
+		"clusters:\n"
+		"  - name: dev\n"
+		"    target: {kube: {}}\n"
+		"    profiles: [p.yaml]\n");
+	tws_put(&f.t, "p.yaml",
+		"metadata: {name: p}\n"
+		"spec:\n"
+		"  template:\n"
+		"    packs:\n"
+		"      - name: x\n"
+		"        type: manifest\n"
+		"        manifests:\n"
+		"          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: a}\\n\"}\n");
+	char env[1400];
+	snprintf(env, sizeof(env),
+		 "-u KUBECONFIG HOME='%s/nohome' KUBERNETES_SERVICE_HOST=127.0.0.1 "
+		 "KUBERNETES_SERVICE_PORT=%d ADDONMAKE_SERVICEACCOUNT_DIR='%s/sa'",
+		 f.t.dir, f.port, f.t.dir);
+	struct res r = am_env(&f.t, env, "sync");
+	assert_code(r, 0);
+	char *log = kf_ctl(&f, "log");
+	/* with the service account's token and CA */
+	cr_assert(strstr(log, "PATCH /api/v1/namespaces/default/configmaps/a?"), "%s\n%s%s", log, r.out, r.err);
+	free(log);
+	res_free(&r);
+	kf_free(&f);
+}

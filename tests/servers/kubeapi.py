@@ -1,0 +1,663 @@
+#!/usr/bin/env python3
+"""kubeapi: a stand-in for kube-apiserver on loopback, for addonmake's tests.
+
+  kubeapi.py [--tls CERT KEY] [--client-ca CA] [--token T]... [--manual-crds]
+
+Speaks what ../shared/notes/kubeapi.md section 7 lists, as the real server
+does: /version, legacy discovery (/api, /apis, /api/v1, /apis/G/V, custom
+resources appearing once their CRD is Established), OpenAPI v3 stubs,
+server-side apply (PATCH application/apply-patch+yaml with a JSON body:
+201 on create, 200 on update, fieldManager required, per-field owners and
+409 conflicts unless force=true, dryRun=All), merge patches of /status,
+GET and LIST (labelSelector k=v, k!=v, k, !k; fieldSelector
+metadata.name=), DELETE with propagationPolicy (body or query; a deleted
+namespace takes its objects along), Status error bodies. With --tls it
+speaks HTTPS; --token accepts those bearer tokens, --client-ca client
+certificates signed by that CA; without either nothing is checked. CRDs
+are Established at once unless --manual-crds (then a test sets their
+status). Prints its port on the first line of stdout.
+
+Test control (never authenticated; loopback only):
+  GET /__ctl/fault?path=P&mode=M&n=N[&ms=D]  the next N requests whose path
+      starts with P: M is 503 (with Retry-After: 0), drop (the connection
+      closes without an answer) or delay (answer after D ms)
+  GET /__ctl/log            every request so far: "METHOD PATH?QUERY" lines
+  GET /__ctl/linger?ms=D    deleted objects stay D ms with deletionTimestamp
+  GET /__ctl/dump           every stored object, one JSON line each, sorted
+It stops with its parent, on SIGTERM, or after 10 minutes.
+"""
+import copy, datetime, http.server, json, os, socket, ssl, sys, threading, time
+import urllib.parse, uuid
+
+A = sys.argv
+TOKENS = [A[i + 1] for i, x in enumerate(A) if x == "--token"]
+CLIENT_CA = A[A.index("--client-ca") + 1] if "--client-ca" in A else None
+MANUAL_CRDS = "--manual-crds" in A
+lock = threading.RLock()
+faults, log, linger = [], [], [0]
+rv = [1000]
+
+# group/version -> [(resource, kind, namespaced, shortnames)]
+BUILTIN = {
+    "v1": [("namespaces", "Namespace", False, ["ns"]), ("configmaps", "ConfigMap", True, ["cm"]),
+           ("secrets", "Secret", True, []), ("serviceaccounts", "ServiceAccount", True, ["sa"]),
+           ("services", "Service", True, ["svc"]), ("pods", "Pod", True, ["po"]),
+           ("persistentvolumeclaims", "PersistentVolumeClaim", True, ["pvc"]),
+           ("persistentvolumes", "PersistentVolume", False, ["pv"]),
+           ("limitranges", "LimitRange", True, []), ("resourcequotas", "ResourceQuota", True, [])],
+    "apps/v1": [("deployments", "Deployment", True, ["deploy"]),
+                ("statefulsets", "StatefulSet", True, ["sts"]),
+                ("daemonsets", "DaemonSet", True, ["ds"]),
+                ("replicasets", "ReplicaSet", True, ["rs"])],
+    "batch/v1": [("jobs", "Job", True, []), ("cronjobs", "CronJob", True, ["cj"])],
+    "policy/v1": [("poddisruptionbudgets", "PodDisruptionBudget", True, ["pdb"])],
+    "rbac.authorization.k8s.io/v1": [("roles", "Role", True, []), ("rolebindings", "RoleBinding", True, []),
+                                     ("clusterroles", "ClusterRole", False, []),
+                                     ("clusterrolebindings", "ClusterRoleBinding", False, [])],
+    "apiextensions.k8s.io/v1": [("customresourcedefinitions", "CustomResourceDefinition", False, ["crd"])],
+    "networking.k8s.io/v1": [("ingresses", "Ingress", True, ["ing"]),
+                             ("networkpolicies", "NetworkPolicy", True, ["netpol"])],
+    "storage.k8s.io/v1": [("storageclasses", "StorageClass", False, ["sc"])],
+    "admissionregistration.k8s.io/v1": [
+        ("validatingwebhookconfigurations", "ValidatingWebhookConfiguration", False, []),
+        ("mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False, [])],
+    "scheduling.k8s.io/v1": [("priorityclasses", "PriorityClass", False, ["pc"])],
+}
+# (group, resource, namespace, name) -> {"obj": live object, "mgr": {manager: applied config}}
+store = {}
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def gv_split(gv):
+    return ("", gv) if "/" not in gv else tuple(gv.split("/", 1))
+
+
+def resources():
+    """the discovery table: group/version -> resource entries, with the
+    custom resources of Established CRDs"""
+    t = {k: list(v) for k, v in BUILTIN.items()}
+    for (g, r, ns, n), e in store.items():
+        if r != "customresourcedefinitions" or "deletionTimestamp" in e["obj"]["metadata"]:
+            continue
+        o = e["obj"]
+        conds = o.get("status", {}).get("conditions", [])
+        if not any(c.get("type") == "Established" and c.get("status") == "True" for c in conds):
+            continue
+        sp = o.get("spec", {})
+        names = sp.get("names", {})
+        for v in sp.get("versions", []):
+            if v.get("served", True):
+                t.setdefault("%s/%s" % (sp.get("group"), v["name"]), []).append(
+                    (names.get("plural"), names.get("kind"), sp.get("scope") == "Namespaced",
+                     names.get("shortNames", [])))
+    return t
+
+
+def find_resource(gv, res):
+    for e in resources().get(gv, []):
+        if e[0] == res:
+            return e
+    return None
+
+
+def status(code, reason, message, details=None):
+    s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+         "message": message, "reason": reason, "code": code}
+    if details is not None:
+        s["details"] = details
+    return code, s
+
+
+def leaves(o, p=()):
+    """the field paths of an applied config: maps are walked, anything else
+    (lists included) is one field, as with atomic lists"""
+    if isinstance(o, dict) and o:
+        for k, v in o.items():
+            yield from leaves(v, p + (k,))
+    else:
+        yield p
+
+
+def get_path(o, p):
+    for k in p:
+        if not isinstance(o, dict) or k not in o:
+            return None
+        o = o[k]
+    return o
+
+
+def del_path(o, p):
+    for k in p[:-1]:
+        o = o.get(k) if isinstance(o, dict) else None
+        if o is None:
+            return
+    if isinstance(o, dict):
+        o.pop(p[-1], None)
+
+
+def merge(a, b):
+    for k, v in b.items():
+        if isinstance(v, dict) and isinstance(a.get(k), dict):
+            merge(a[k], v)
+        else:
+            a[k] = copy.deepcopy(v)
+
+
+def merge_patch(a, b):
+    for k, v in b.items():
+        if v is None:
+            a.pop(k, None)
+        elif isinstance(v, dict) and isinstance(a.get(k), dict):
+            merge_patch(a[k], v)
+        else:
+            a[k] = copy.deepcopy(v)
+
+
+def fields_v1(cfg):
+    out = {}
+    for p in leaves(cfg):
+        d = out
+        for k in p:
+            d = d.setdefault("f:" + k, {})
+    return out
+
+
+def rebuild(e, old):
+    """the live object from every manager's applied config, keeping what
+    the server owns (identity, status)"""
+    o = {}
+    for cfg in e["mgr"].values():
+        merge(o, cfg)
+    md = o.setdefault("metadata", {})
+    for k in ("uid", "creationTimestamp", "generation", "resourceVersion", "deletionTimestamp",
+              "finalizers"):
+        if k in old.get("metadata", {}):
+            md[k] = old["metadata"][k]
+    if "status" in old:
+        o["status"] = old["status"]
+    md["managedFields"] = [{"manager": m, "operation": "Apply", "apiVersion": o.get("apiVersion"),
+                            "time": now(), "fieldsType": "FieldsV1", "fieldsV1": fields_v1(c)}
+                           for m, c in e["mgr"].items()]
+    return o
+
+
+def spec_of(o):
+    return {k: v for k, v in o.items() if k not in ("metadata", "status")}
+
+
+def bump(o):
+    rv[0] += 1
+    o["metadata"]["resourceVersion"] = str(rv[0])
+
+
+def default_status(kind, o):
+    if kind == "Namespace":
+        o["status"] = {"phase": "Active"}
+    if kind == "CustomResourceDefinition" and not MANUAL_CRDS:
+        o["status"] = {"conditions": [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts"},
+            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted"}],
+            "acceptedNames": o.get("spec", {}).get("names", {})}
+
+
+def ensure_ns(ns):
+    if ns is None:
+        return None
+    e = store.get(("", "namespaces", None, ns))
+    if not e:
+        return status(404, "NotFound", 'namespaces "%s" not found' % ns,
+                      {"name": ns, "kind": "namespaces"})
+    if "deletionTimestamp" in e["obj"]["metadata"]:
+        return status(403, "Forbidden", 'unable to create new content in namespace %s because '
+                      'it is being terminated' % ns,
+                      {"name": ns, "kind": "namespaces", "causes": [
+                          {"reason": "NamespaceTerminating", "field": "metadata.namespace",
+                           "message": "namespace %s is being terminated" % ns}]})
+    return None
+
+
+def apply(g, res, ns, name, body, q):
+    mgr = q.get("fieldManager", [""])[0]
+    if not mgr:
+        return status(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
+                      'Required value: is required for apply patch',
+                      {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
+                          {"reason": "FieldValueRequired", "message": "Required value: is required for apply patch",
+                           "field": "fieldManager"}]})
+    force = q.get("force", ["false"])[0] == "true"
+    dry = q.get("dryRun", [""])[0] == "All"
+    md = body.get("metadata") or {}
+    kind = body.get("kind", "")
+    if not body.get("apiVersion") or not kind:
+        return status(400, "BadRequest", "Object 'Kind' is missing in '%s'" % json.dumps(body))
+    if md.get("name") != name:
+        return status(400, "BadRequest", "the name of the object (%s) does not match the name on "
+                      "the URL (%s)" % (md.get("name"), name))
+    if ns is not None and md.get("namespace", ns) != ns:
+        return status(400, "BadRequest", "the namespace of the object (%s) does not match the "
+                      "namespace on the URL (%s)" % (md.get("namespace"), ns))
+    if "managedFields" in md:
+        return status(400, "BadRequest", "metadata.managedFields must be nil")
+    if name == "" or any(c not in "abcdefghijklmnopqrstuvwxyz0123456789-." for c in name):
+        gk = kind if not g else "%s.%s" % (kind, g)
+        return status(422, "Invalid", '%s "%s" is invalid: metadata.name: Invalid value: "%s": a '
+                      "lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                      "characters, '-' or '.'" % (gk, name, name),
+                      {"name": name, "group": g, "kind": kind, "causes": [
+                          {"reason": "FieldValueInvalid", "field": "metadata.name",
+                           "message": 'Invalid value: "%s": a lowercase RFC 1123 subdomain' % name}]})
+    bad = ensure_ns(ns)
+    if bad:
+        return bad
+    cfg = copy.deepcopy(body)
+    cfg.pop("status", None)
+    if ns is not None:
+        cfg["metadata"]["namespace"] = ns
+    key = (g, res, ns, name)
+    e = store.get(key)
+    if e is None:
+        e = {"mgr": {mgr: cfg}}
+        o = rebuild(e, {})
+        o["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
+        default_status(kind, o)
+        bump(o)
+        e["obj"] = o
+        if not dry:
+            store[key] = e
+        return 201, o
+    old = e["obj"]
+    conflicts = []
+    for p in leaves(cfg):
+        if p in (("apiVersion",), ("kind",), ("metadata", "name"), ("metadata", "namespace")):
+            continue
+        for m, other in e["mgr"].items():
+            if m == mgr or get_path(other, p) is None:
+                continue
+            if get_path(other, p) != get_path(cfg, p):
+                conflicts.append((m, p))
+    e2 = {"mgr": copy.deepcopy(e["mgr"])}
+    if conflicts and not force:
+        causes = [{"reason": "FieldManagerConflict", "message": 'conflict with "%s"' % m,
+                   "field": "." + ".".join(p)} for m, p in conflicts]
+        if len(conflicts) == 1:
+            msg = 'Apply failed with 1 conflict: conflict with "%s": .%s' % (
+                conflicts[0][0], ".".join(conflicts[0][1]))
+        else:
+            msg = "Apply failed with %d conflicts: " % len(conflicts) + "\n".join(
+                'conflict with "%s": .%s' % (m, ".".join(p)) for m, p in conflicts)
+        return status(409, "Conflict", msg, {"causes": causes})
+    for m, p in conflicts:
+        del_path(e2["mgr"][m], p)
+    e2["mgr"][mgr] = cfg
+    o = rebuild(e2, old)
+    if spec_of(o) != spec_of(old):
+        o["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
+    o2 = copy.deepcopy(o)
+    o2["metadata"].pop("managedFields", None)
+    old2 = copy.deepcopy(old)
+    old2["metadata"].pop("managedFields", None)
+    old2["metadata"].pop("resourceVersion", None)
+    o2["metadata"].pop("resourceVersion", None)
+    if o2 != old2 or e2["mgr"].keys() != e["mgr"].keys():
+        bump(o)
+    else:
+        o["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+    e2["obj"] = o
+    if not dry:
+        store[key] = e2
+    return 200, o
+
+
+def selector_match(labels, sel):
+    for term in filter(None, (t.strip() for t in sel.split(","))):
+        if "!=" in term:
+            k, v = term.split("!=", 1)
+            if labels.get(k) == v:
+                return False
+        elif "==" in term or "=" in term:
+            k, v = term.replace("==", "=").split("=", 1)
+            if labels.get(k) != v:
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def gone(key):
+    """removes an object; a namespace takes its objects along"""
+    e = store.pop(key, None)
+    if e and key[1] == "namespaces":
+        for k in [k for k in store if k[2] == key[3]]:
+            store.pop(k, None)
+
+
+def delete(key, kind, g, q, body):
+    e = store.get(key)
+    res, name = key[1], key[3]
+    if not e:
+        gr = res if not g else "%s.%s" % (res, g)
+        return status(404, "NotFound", '%s "%s" not found' % (gr, name),
+                      {"name": name, "group": g, "kind": res})
+    pre = ((body or {}).get("preconditions") or {}).get("uid")
+    if pre and pre != e["obj"]["metadata"]["uid"]:
+        return status(409, "Conflict", "Precondition failed: UID in precondition: %s, UID in object "
+                      "meta: %s" % (pre, e["obj"]["metadata"]["uid"]), {"name": name, "group": g, "kind": res})
+    pol = (body or {}).get("propagationPolicy") or q.get("propagationPolicy", [""])[0] or "Background"
+    if q.get("dryRun", [""])[0] == "All":
+        return 200, e["obj"]
+    o = e["obj"]
+    if linger[0] or pol == "Foreground" or res == "namespaces":
+        if "deletionTimestamp" not in o["metadata"]:
+            o["metadata"]["deletionTimestamp"] = now()
+            if pol == "Foreground":
+                o["metadata"]["finalizers"] = ["foregroundDeletion"]
+            bump(o)
+            if res == "namespaces":
+                o["status"] = {"phase": "Terminating"}
+            threading.Timer(max(linger[0], 50) / 1000.0, lambda: locked(gone, key)).start()
+        return 200, o
+    gone(key)
+    return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                 "details": {"name": name, "group": g, "kind": res, "uid": o["metadata"]["uid"]}}
+
+
+def locked(f, *a):
+    with lock:
+        return f(*a)
+
+
+def openapi(path, q):
+    t = resources()
+    if path == "/openapi/v3":
+        paths = {}
+        for gv in t:
+            rel = "api/v1" if gv == "v1" else "apis/" + gv
+            paths[rel] = {"serverRelativeURL": "/openapi/v3/%s?hash=%d" % (rel, len(t[gv]))}
+        return 200, {"paths": paths}
+    rel = path[len("/openapi/v3/"):]
+    gv = "v1" if rel == "api/v1" else rel[len("apis/"):]
+    if gv not in t:
+        return status(404, "NotFound", "the server could not find the requested resource")
+    g, v = gv_split(gv)
+    paths = {}
+    for res, kind, nsd, _ in t[gv]:
+        p = "/%s/%s%s/{name}" % ("api" if not g else "apis", gv, "/namespaces/{namespace}/" + res if nsd else "/" + res)
+        paths[p] = {"patch": {"x-kubernetes-group-version-kind": {"group": g, "version": v, "kind": kind},
+                              "parameters": [{"name": n, "in": "query"} for n in
+                                             ("dryRun", "fieldManager", "fieldValidation", "force")]}}
+    return 200, {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"},
+                 "paths": paths, "components": {"schemas": {}}}
+
+
+def discovery(path):
+    t = resources()
+    if path == "/api":
+        return 200, {"kind": "APIVersions", "versions": ["v1"],
+                     "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}
+    if path == "/apis":
+        groups = {}
+        for gv in t:
+            if gv == "v1":
+                continue
+            g, v = gv_split(gv)
+            groups.setdefault(g, []).append({"groupVersion": gv, "version": v})
+        return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+            {"name": g, "versions": vs, "preferredVersion": vs[0]} for g, vs in sorted(groups.items())]}
+    gv = "v1" if path == "/api/v1" else path[len("/apis/"):]
+    if gv not in t:
+        if path.startswith("/apis/") and "/" not in gv:
+            g = gv
+            vs = [{"groupVersion": x, "version": gv_split(x)[1]} for x in t if gv_split(x)[0] == g]
+            if vs:
+                return 200, {"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": vs,
+                             "preferredVersion": vs[0]}
+        return 404, None
+    rs = []
+    for res, kind, nsd, short in t[gv]:
+        verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        rs.append({"name": res, "singularName": kind.lower(), "namespaced": nsd, "kind": kind,
+                   "verbs": verbs, "shortNames": short} if short else
+                  {"name": res, "singularName": kind.lower(), "namespaced": nsd, "kind": kind, "verbs": verbs})
+        rs.append({"name": res + "/status", "singularName": "", "namespaced": nsd, "kind": kind,
+                   "verbs": ["get", "patch", "update"]})
+    return 200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": rs}
+
+
+def parse_res_path(path):
+    """(group, gv, resource entry, namespace, name, subresource) or None"""
+    parts = path.strip("/").split("/")
+    if parts[0] == "api" and len(parts) >= 2:
+        gv, rest = parts[1], parts[2:]
+    elif parts[0] == "apis" and len(parts) >= 3:
+        gv, rest = parts[1] + "/" + parts[2], parts[3:]
+    else:
+        return None
+    if not rest:
+        return None
+    ns = None
+    if rest[0] == "namespaces" and len(rest) >= 3 and not (len(rest) == 3 and rest[2] in ("status", "finalize")):
+        ns, rest = rest[1], rest[2:]
+    ent = find_resource(gv, rest[0])
+    if ent is None:
+        return gv, None, None, None, None
+    if ns is not None and not ent[2]:
+        return gv, None, None, None, None
+    name = rest[1] if len(rest) > 1 else None
+    sub = rest[2] if len(rest) > 2 else None
+    return gv, ent, ns, name, sub
+
+
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def send(self, code, obj, ctype="application/json", extra=()):
+        b = (json.dumps(obj) if not isinstance(obj, str) else obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        for k, v in extra:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def authorized(self):
+        if not TOKENS and not CLIENT_CA:
+            return True
+        a = self.headers.get("Authorization", "")
+        if a.startswith("Bearer ") and a[7:] in TOKENS:
+            return True
+        if CLIENT_CA and isinstance(self.connection, ssl.SSLSocket):
+            try:
+                if self.connection.getpeercert():
+                    return True
+            except ValueError:
+                pass
+        return False
+
+    def handle_one(self, method):
+        u = urllib.parse.urlparse(self.path)
+        q = urllib.parse.parse_qs(u.query)
+        raw = self.body() if method in ("PATCH", "DELETE", "PUT", "POST") else b""
+        if u.path.startswith("/__ctl/"):
+            return self.control(u.path, q)
+        with lock:
+            log.append("%s %s%s" % (method, u.path, "?" + u.query if u.query else ""))
+            mode = None
+            for f in faults:
+                if u.path.startswith(f[0]) and f[2] > 0:
+                    f[2] -= 1
+                    mode = f
+                    break
+        if mode and mode[1] == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if mode and mode[1] == "delay":
+            time.sleep(mode[3] / 1000.0)
+        if mode and mode[1] == "503":
+            return self.send(*status(503, "ServiceUnavailable", "the server is currently unable to "
+                                     "handle the request"), extra=[("Retry-After", "0")])
+        if not self.authorized():
+            return self.send(*status(401, "Unauthorized", "Unauthorized"))
+        with lock:
+            code, obj = self.route(method, u.path, q, raw)
+        if obj is None:
+            return self.send(404, "404 page not found\n", "text/plain; charset=utf-8")
+        self.send(code, obj)
+
+    def route(self, method, path, q, raw):
+        if path == "/version":
+            return 200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "platform": "linux/amd64"}
+        if path.startswith("/openapi/v3"):
+            return openapi(path, q)
+        if path in ("/api", "/apis", "/api/v1") or (path.startswith("/apis/") and path.count("/") <= 3):
+            if method == "GET":
+                return discovery(path)
+        pr = parse_res_path(path)
+        if pr is None:
+            return 404, None
+        gv, ent, ns, name, sub = pr
+        if ent is None:
+            return 404, None
+        g = gv_split(gv)[0]
+        res, kind, nsd = ent[0], ent[1], ent[2]
+        if name is None:
+            if method != "GET":
+                return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            return self.list(gv, g, res, kind, nsd, ns, q)
+        key = (g, res, ns if nsd else None, name)
+        if nsd and ns is None:
+            return 404, None
+        if method == "GET":
+            e = store.get(key)
+            if not e:
+                gr = res if not g else "%s.%s" % (res, g)
+                return status(404, "NotFound", '%s "%s" not found' % (gr, name),
+                              {"name": name, "group": g, "kind": res})
+            return 200, e["obj"]
+        if method == "DELETE":
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                return status(400, "BadRequest", "the DeleteOptions body is not JSON")
+            return delete(key, kind, g, q, body)
+        if method == "PATCH":
+            ct = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return status(400, "BadRequest", "this test server takes JSON bodies only")
+            if sub == "status":
+                if ct not in ("application/merge-patch+json", "application/apply-patch+yaml"):
+                    return status(415, "UnsupportedMediaType", "the body of the request was in an unknown format")
+                e = store.get(key)
+                if not e:
+                    return status(404, "NotFound", '%s "%s" not found' % (res, name),
+                                  {"name": name, "group": g, "kind": res})
+                merge_patch(e["obj"], {"status": body.get("status", {})})
+                bump(e["obj"])
+                return 200, e["obj"]
+            if sub is not None:
+                return 404, None
+            if ct != "application/apply-patch+yaml":
+                return status(415, "UnsupportedMediaType", "the body of the request was in an "
+                              "unknown format - accepted media types include: application/apply-patch+yaml")
+            if body.get("apiVersion") != gv or body.get("kind") != kind:
+                return status(400, "BadRequest", "the API version in the data (%s) does not match "
+                              "the expected API version (%s)" % (body.get("apiVersion"), gv))
+            return apply(g, res, ns if nsd else None, name, body, q)
+        return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def list(self, gv, g, res, kind, nsd, ns, q):
+        sel = q.get("labelSelector", [""])[0]
+        fsel = q.get("fieldSelector", [""])[0]
+        items = []
+        for (kg, kr, kns, kname), e in sorted(store.items(), key=lambda x: str(x[0])):
+            if kg != g or kr != res or (ns is not None and kns != ns):
+                continue
+            if not selector_match(e["obj"]["metadata"].get("labels", {}), sel):
+                continue
+            if fsel.startswith("metadata.name=") and kname != fsel.split("=", 1)[1]:
+                continue
+            o = copy.deepcopy(e["obj"])
+            items.append(o)
+        return 200, {"kind": kind + "List", "apiVersion": gv, "metadata": {"resourceVersion": str(rv[0])},
+                     "items": items}
+
+    def control(self, path, q):
+        with lock:
+            if path == "/__ctl/fault":
+                faults.append([q["path"][0], q["mode"][0], int(q.get("n", ["1"])[0]),
+                               int(q.get("ms", ["0"])[0])])
+                return self.send(200, "ok", "text/plain")
+            if path == "/__ctl/log":
+                return self.send(200, "".join(l + "\n" for l in log), "text/plain")
+            if path == "/__ctl/linger":
+                linger[0] = int(q.get("ms", ["0"])[0])
+                return self.send(200, "ok", "text/plain")
+            if path == "/__ctl/dump":
+                out = []
+                for k in sorted(store, key=str):
+                    out.append(json.dumps(store[k]["obj"], sort_keys=True))
+                return self.send(200, "".join(l + "\n" for l in out), "text/plain")
+        self.send(404, "no such control", "text/plain")
+
+    def do_GET(self):
+        self.handle_one("GET")
+
+    def do_PATCH(self):
+        self.handle_one("PATCH")
+
+    def do_DELETE(self):
+        self.handle_one("DELETE")
+
+    def do_PUT(self):
+        self.handle_one("PUT")
+
+    def do_POST(self):
+        self.handle_one("POST")
+
+
+def watchdog(parent, deadline):
+    while os.getppid() == parent and time.time() < deadline:
+        time.sleep(0.2)
+    os._exit(0)
+
+
+for n in ("default", "kube-system", "kube-public"):
+    store[("", "namespaces", None, n)] = {"mgr": {}, "obj": {
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": n, "uid": str(uuid.uuid4()), "creationTimestamp": now(),
+                     "resourceVersion": "1"}, "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"}}}
+threading.Thread(target=watchdog, args=(os.getppid(), time.time() + 600), daemon=True).start()
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv.daemon_threads = True
+if "--tls" in A:
+    i = A.index("--tls")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(A[i + 1], A[i + 2])
+    if CLIENT_CA:
+        ctx.load_verify_locations(CLIENT_CA)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+try:
+    sys.stdout.write("%d\n" % srv.server_address[1])
+    sys.stdout.flush()
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+except BrokenPipeError:
+    pass
+srv.serve_forever()
