@@ -594,3 +594,84 @@ Test(kube, in_cluster_service_account, .timeout = 60)
 	res_free(&r);
 	kf_free(&f);
 }
+
+/* kubectl, or NULL: $ADDONMAKE_KUBECTL, else kubectl on PATH */
+static const char *
+kubectl(void)
+{
+	const char *k = getenv("ADDONMAKE_KUBECTL");
+	if (k && *k)
+		return k;
+	return system("command -v kubectl >/dev/null 2>&1") == 0 ? "kubectl" : NULL;
+}
+
+/* the stored objects without what differs between any two clients: ids,
+ * times, owners, and addonmake's own labels and annotations */
+static char *
+normal_dump(struct kf *f)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd),
+		 "curl -s 'http://127.0.0.1:%d/__ctl/dump' | python3 -c '\n"
+		 "import json, sys\n"
+		 "for l in sys.stdin:\n"
+		 "    o = json.loads(l); m = o[\"metadata\"]\n"
+		 "    for k in (\"uid\", \"creationTimestamp\", \"resourceVersion\", \"managedFields\", \"generation\"):\n"
+		 "        m.pop(k, None)\n"
+		 "    for k in (\"labels\", \"annotations\"):\n"
+		 "        d = {a: b for a, b in m.get(k, {}).items() if \"addonmake\" not in a and \"addonmake\" != b}\n"
+		 "        m.pop(k, None)\n"
+		 "        if d: m[k] = d\n"
+		 "    print(json.dumps(o, sort_keys=True))'",
+		 f->port);
+	return sh_out(cmd);
+}
+
+Test(kube, kubectl_and_addonmake_store_the_same_objects, .timeout = 120)
+{
+	const char *kc = kubectl();
+	if (!kc)
+		cr_skip_test("kubectl is not installed");
+	struct kf f, g;
+	kf_init(&f, NULL);
+	kf_ws(&f, app_layer);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	/* the same objects through kubectl, to a second server */
+	kf_init(&g, NULL);
+	tws_put(&g.t, "m.yaml",
+		"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+		"apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: reader, namespace: shop}\nrules: []\n---\n"
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: shop}\n"
+		"data: {enabled: yes, count: \"1\"}\n---\n"
+		"apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+		"spec: {ports: [{port: 80}]}\n");
+	char cmd[2400];
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && KUBECACHEDIR='%s/cache' %s --kubeconfig kc apply --server-side "
+		 "--validate=false -f m.yaml 2>&1",
+		 g.t.dir, g.t.dir, kc);
+	char *out = sh_out(cmd);
+	cr_assert(strstr(out, "configmap/cfg serverside-applied"), "%s", out);
+	free(out);
+	char *a = normal_dump(&f), *b = normal_dump(&g);
+	cr_assert(strstr(a, "\"enabled\": true"), "%s", a);
+	cr_assert_str_eq(a, b, "addonmake stored:\n%s\nkubectl stored:\n%s", a, b);
+	free(a);
+	free(b);
+	/* kubectl reads and deletes what addonmake applied */
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && export KUBECACHEDIR='%s/cache' && %s --kubeconfig kc get configmaps -n shop "
+		 "-l app.kubernetes.io/managed-by=addonmake -o name && "
+		 "%s --kubeconfig kc delete service web -n shop 2>&1",
+		 f.t.dir, f.t.dir, kc, kc);
+	out = sh_out(cmd);
+	cr_assert(strstr(out, "configmap/cfg") && strstr(out, "\"web\" deleted"), "%s", out);
+	free(out);
+	char *svc = kf_get(&f, "/api/v1/namespaces/shop/services/web");
+	cr_assert_str_eq(svc, "");
+	free(svc);
+	kf_free(&g);
+	kf_free(&f);
+}
