@@ -179,7 +179,7 @@ static const char *app_layer =
 	"              metadata: {name: reader}\n"
 	"              rules: []\n";
 
-Test(kube, applies_in_order_labels_and_records, .timeout = 60)
+Test(kube, applies_in_order_labels_and_records)
 {
 	struct kf f;
 	kf_init(&f, NULL);
@@ -269,7 +269,7 @@ wait_log(struct kf *f, const char *needle, int ms)
 	return 0;
 }
 
-Test(kube, tier_waits_for_deployment_and_names_it, .timeout = 60)
+Test(kube, tier_waits_for_deployment_and_names_it)
 {
 	struct kf f;
 	kf_init(&f, NULL);
@@ -294,7 +294,7 @@ Test(kube, tier_waits_for_deployment_and_names_it, .timeout = 60)
 	kf_free(&f);
 }
 
-Test(kube, progress_deadline_exceeded_fails_the_layer, .timeout = 60)
+Test(kube, progress_deadline_exceeded_fails_the_layer)
 {
 	struct kf f;
 	kf_init(&f, NULL);
@@ -322,7 +322,7 @@ Test(kube, progress_deadline_exceeded_fails_the_layer, .timeout = 60)
 	kf_free(&f);
 }
 
-Test(kube, conflict_lists_fields_until_forced, .timeout = 60)
+Test(kube, conflict_lists_fields_until_forced)
 {
 	struct kf f;
 	kf_init(&f, NULL);
@@ -353,7 +353,7 @@ Test(kube, conflict_lists_fields_until_forced, .timeout = 60)
 	kf_free(&f);
 }
 
-Test(kube, survives_503_and_dropped_connections, .timeout = 60)
+Test(kube, survives_503_and_dropped_connections)
 {
 	struct kf f;
 	kf_init(&f, NULL);
@@ -370,7 +370,7 @@ Test(kube, survives_503_and_dropped_connections, .timeout = 60)
 	kf_free(&f);
 }
 
-Test(kube, prune_deletes_exactly_the_recorded_objects, .timeout = 60)
+Test(kube, prune_deletes_exactly_the_recorded_objects)
 {
 	struct kf f;
 	kf_init(&f, NULL);
@@ -429,7 +429,7 @@ Test(kube, prune_deletes_exactly_the_recorded_objects, .timeout = 60)
 	kf_free(&f);
 }
 
-Test(kube, unknown_kind_and_bad_token_are_clear, .timeout = 60)
+Test(kube, unknown_kind_and_bad_token_are_clear)
 {
 	struct kf f;
 	tws_init(&f.t);
@@ -494,7 +494,7 @@ static const char *one_cm =
 	"        manifests:\n"
 	"          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: a}\\n\"}\n";
 
-Test(kube, tls_with_token_client_cert_and_exec_plugin, .timeout = 90)
+Test(kube, tls_with_token_client_cert_and_exec_plugin)
 {
 	struct kf f;
 	tws_init(&f.t);
@@ -549,7 +549,7 @@ Test(kube, tls_with_token_client_cert_and_exec_plugin, .timeout = 90)
 	kf_free(&f);
 }
 
-Test(kube, in_cluster_service_account, .timeout = 60)
+Test(kube, in_cluster_service_account)
 {
 	struct kf f;
 	tws_init(&f.t);
@@ -627,7 +627,7 @@ normal_dump(struct kf *f)
 	return sh_out(cmd);
 }
 
-Test(kube, kubectl_and_addonmake_store_the_same_objects, .timeout = 120)
+Test(kube, kubectl_and_addonmake_store_the_same_objects)
 {
 	const char *kc = kubectl();
 	if (!kc)
