@@ -107,24 +107,6 @@ cancelled(const struct kube *k)
 	return k->cancel && __atomic_load_n(k->cancel, __ATOMIC_RELAXED);
 }
 
-/* "2018-03-05T17:30:20-08:00" or "...Z" -> seconds since the epoch */
-static int64_t
-rfc3339(const char *s)
-{
-	struct tm tm = {0};
-	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return 0;
-	int64_t t = (int64_t)timegm(&tm);
-	while (*p == '.' || (*p >= '0' && *p <= '9'))
-		p++;
-	if ((*p == '+' || *p == '-') && strlen(p) >= 6) {
-		int off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
-		t += *p == '+' ? -off : off;
-	}
-	return t;
-}
-
 /* the exec plugin's ExecCredential: a token, or a client certificate */
 static int
 run_exec(struct kube *k, struct buf *err)
@@ -164,7 +146,7 @@ run_exec(struct kube *k, struct buf *err)
 		buf_adds(&k->exec_key, key);
 	}
 	const char *exp = doc_str(doc_get(st, "expirationTimestamp"));
-	k->bearer_exp = exp ? rfc3339(exp) : 0;
+	k->bearer_exp = exp ? kube_rfc3339(exp) : 0;
 	rc = 0;
 done:
 	if (out.s)
@@ -224,16 +206,6 @@ on_header(char *p, size_t sz, size_t n, void *u)
 	size_t len = sz * n;
 	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
 		s->retry_after = atoi(p + 12);
-	if (len > 13 && strncasecmp(p, "Content-Type:", 13) == 0) {
-		const char *v = p + 13;
-		size_t vl = len - 13;
-		while (vl && *v == ' ')
-			v++, vl--;
-		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
-			vl--;
-		free(s->r->ctype);
-		s->r->ctype = xstrndup(v, vl);
-	}
 	return len;
 }
 
@@ -442,8 +414,6 @@ kube_call(struct kube *k, const char *method, const char *path, const char *quer
 	for (int attempt = 0; attempt < KUBE_TRIES; attempt++) {
 		int ra = 0, transient = 0;
 		buf_clear(&r->body);
-		free(r->ctype);
-		r->ctype = NULL;
 		struct buf e = {0};
 		int t = try_once(k, method, url.s, ctype, body, len, r, &ra, &transient, &e);
 		if (t == 0 && r->code == 401 && !refreshed &&
@@ -492,7 +462,6 @@ void
 kube_resp_free(struct kube_resp *r)
 {
 	buf_free(&r->body);
-	free(r->ctype);
 	memset(r, 0, sizeof(*r));
 }
 

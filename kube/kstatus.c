@@ -224,15 +224,23 @@ job(const struct dnode *o, struct buf *why)
 	return KS_CURRENT;
 }
 
-static int64_t
-created_at(const struct dnode *o)
+int64_t
+kube_rfc3339(const char *s)
 {
-	const char *s = str_at(o, "metadata.creationTimestamp");
 	struct tm tm = {0};
-	if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
 		return 0;
-	return (int64_t)timegm(&tm);
+	int64_t t = (int64_t)timegm(&tm);
+	while (*p == '.' || (*p >= '0' && *p <= '9'))
+		p++;
+	if ((*p == '+' || *p == '-') && strlen(p) >= 6) {
+		int off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		t += *p == '+' ? -off : off;
+	}
+	return t;
 }
+
 
 static int
 pod(const struct dnode *o, int64_t now, struct buf *why)
@@ -264,7 +272,8 @@ pod(const struct dnode *o, int64_t now, struct buf *why)
 		const struct dnode *c = cond(o, "PodScheduled");
 		if (cond_is(c, "False") && strcmp(cond_field(c, "reason"), "Unschedulable") == 0) {
 			buf_printf(why, "PodUnschedulable: %s", cond_field(c, "message"));
-			return now - created_at(o) > 15 ? KS_FAILED : KS_INPROGRESS;
+			const char *ct = str_at(o, "metadata.creationTimestamp");
+			return now - (ct ? kube_rfc3339(ct) : 0) > 15 ? KS_FAILED : KS_INPROGRESS;
 		}
 		buf_adds(why, "PodPending: the Pod is pending");
 		return KS_INPROGRESS;

@@ -55,7 +55,6 @@ long kube_requests(struct kube *k);
 struct kube_resp {
 	long code;
 	struct buf body;
-	char *ctype;
 };
 /* one request, retried with backoff on connection errors, 429 and 5xx
  * (Retry-After honoured), credentials refreshed once on 401. 0 with any
@@ -94,6 +93,10 @@ enum kstatus { KS_CURRENT, KS_INPROGRESS, KS_FAILED, KS_TERMINATING,
  * wall clock in seconds (Pods that stay unschedulable fail after 15 s) */
 int kube_kstatus(const struct dnode *obj, int64_t now, struct buf *why);
 const char *kube_kstatus_name(int st);
+
+/* "2018-03-05T17:30:20-08:00" or "...Z" -> seconds since the epoch; 0
+ * when it is not a timestamp */
+int64_t kube_rfc3339(const char *s);
 
 /* base64 (standard alphabet, padding optional); -1 on bad input */
 int kube_b64_decode(const char *s, size_t n, struct buf *out);

@@ -272,16 +272,22 @@ struct applied {
 };
 
 static void
-applied_add(struct applied *ap, struct arena *a, const char *path, const struct obj *o,
-	    const char *uid, unsigned flags)
+applied_push(struct applied *ap, struct iobj io)
 {
 	if (ap->n == ap->cap) {
 		ap->cap = ap->cap ? 2 * ap->cap : 16;
 		ap->v = xrealloc(ap->v, ap->cap * sizeof(*ap->v));
 	}
-	ap->v[ap->n++] = (struct iobj){arena_strdup(a, path), o->api, o->kind,
+	ap->v[ap->n++] = io;
+}
+
+static void
+applied_add(struct applied *ap, struct arena *a, const char *path, const struct obj *o,
+	    const char *uid, unsigned flags)
+{
+	applied_push(ap, (struct iobj){arena_strdup(a, path), o->api, o->kind,
 				       o->res.namespaced ? o->ns : "", o->name,
-				       arena_strdup(a, uid ? uid : ""), flags};
+				       arena_strdup(a, uid ? uid : ""), flags});
 }
 
 /* what an earlier run recorded for this path */
@@ -660,11 +666,7 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 			continue; /* a namespace we did not create: forget it */
 		}
 		/* not applied or not deleted: keep it recorded */
-		if (ap.n == ap.cap) {
-			ap.cap = ap.cap ? 2 * ap.cap : 16;
-			ap.v = xrealloc(ap.v, ap.cap * sizeof(*ap.v));
-		}
-		ap.v[ap.n++] = old[i];
+		applied_push(&ap, old[i]);
 	}
 	inv_put(inv, ap.v, ap.n);
 out:
@@ -677,8 +679,7 @@ out:
 /* the Piraeus-style readinessCheck.v1beta1 block of a pack's values: each
  * entry names a resource whose fields must have the given values */
 static int
-values_checks(const struct target_ctx *t, struct kt *kt, const struct layer *l,
-	      struct buf *why)
+values_checks(struct kt *kt, const struct layer *l, struct buf *why)
 {
 	const struct dnode *rc = doc_path(l->values, "readinessCheck.v1beta1");
 	if (!rc || rc->kind != D_SEQ)
@@ -754,7 +755,6 @@ values_checks(const struct target_ctx *t, struct kt *kt, const struct layer *l,
 		buf_free(&e2);
 		if (out != T_OK)
 			return out;
-		(void)t;
 	}
 	return T_OK;
 }
@@ -802,7 +802,7 @@ kube_ready(const struct target_ctx *t, const struct layer *l, const char *text, 
 		buf_free(&r);
 	}
 	if (rc == T_OK)
-		rc = values_checks(t, kt, l, why);
+		rc = values_checks(kt, l, why);
 	pthread_mutex_lock(&kt->mu);
 	int added;
 	void **slot = strset_slot(&kt->failing, arena_strdup(&kt->a, l->id), &added);
