@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""apiserver: a real kube-apiserver (built by build-apiserver) with etcd on
+loopback, for the suite that runs the kube end-to-end tests against it.
+
+  apiserver.py BIN DIR      start; prints the port on the first line
+  apiserver.py --log DIR    the requests of non-system users so far, as
+                            "METHOD PATH?QUERY" lines (kubeapi.py's log)
+
+DIR gets: ca.crt (the CA of the server certificate and of client
+certificates), me.crt/me.key (a client certificate for user "me" in
+system:masters), tokens "abc" (user admin) and "sa-token" (user sa), both
+in system:masters; RBAC is on. Requests are read from the audit log.
+
+What the controllers would do is not there: status is set by tests
+through /status. One controller's work is done here, because the tests
+delete namespaces: a namespace being deleted is finalized and deleted as
+the namespace controller would do it (its content is not deleted). The
+processes stop with the parent, on SIGTERM, or after 10 minutes.
+"""
+import http.client, json, os, signal, socket, ssl, subprocess, sys, threading, time
+
+CTL_TOKEN = "ctl-token"   # user system:ctl: left out of --log
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def sh(cmd, cwd):
+    subprocess.run(cmd, cwd=cwd, shell=True, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def make_files(d):
+    sh("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca "
+       "-keyout ca.key -out ca.crt && "
+       "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout srv.key -out srv.csr && "
+       "printf 'subjectAltName=IP:127.0.0.1\\n' > srv.ext && "
+       "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 "
+       "-extfile srv.ext -out srv.crt && "
+       "openssl req -newkey rsa:2048 -nodes -subj /O=system:masters/CN=me -keyout me.key -out me.csr && "
+       "openssl x509 -req -in me.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -out me.crt && "
+       "openssl genrsa -out sa.key 2048", d)
+    with open(os.path.join(d, "tokens.csv"), "w") as f:
+        f.write('abc,admin,1,"system:masters"\n'
+                'sa-token,sa,2,"system:masters"\n'
+                '%s,system:ctl,3,"system:masters"\n' % CTL_TOKEN)
+    with open(os.path.join(d, "audit.yaml"), "w") as f:
+        f.write("apiVersion: audit.k8s.io/v1\nkind: Policy\n"
+                "omitStages: [RequestReceived]\nrules:\n- level: Metadata\n")
+
+
+class Api:
+    def __init__(self, port):
+        self.port = port
+        self.ctx = ssl._create_unverified_context()
+
+    def req(self, method, path, body=None):
+        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=5)
+        h = {"Authorization": "Bearer " + CTL_TOKEN, "Content-Type": "application/json"}
+        c.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, data
+
+
+def finalize_namespaces(api):
+    """the namespace controller's last step, for namespaces being deleted"""
+    while True:
+        time.sleep(0.2)
+        try:
+            st, data = api.req("GET", "/api/v1/namespaces")
+            if st != 200:
+                continue
+            for ns in json.loads(data).get("items", []):
+                m = ns["metadata"]
+                if not m.get("deletionTimestamp"):
+                    continue
+                ns.setdefault("spec", {})["finalizers"] = []
+                api.req("PUT", "/api/v1/namespaces/%s/finalize" % m["name"], ns)
+                api.req("DELETE", "/api/v1/namespaces/%s" % m["name"])
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+
+
+VERBS = {"get": "GET", "list": "GET", "watch": "GET", "create": "POST", "update": "PUT",
+         "patch": "PATCH", "delete": "DELETE", "deletecollection": "DELETE"}
+
+
+def print_log(d):
+    time.sleep(0.3)   # the audit event of the last answer is written after it
+    try:
+        f = open(os.path.join(d, "audit.log"))
+    except OSError:
+        return
+    for line in f:
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        user = e.get("user", {}).get("username", "")
+        if e.get("stage") != "ResponseComplete" or user.startswith("system:"):
+            continue
+        print(VERBS.get(e.get("verb"), e.get("verb", "?").upper()), e.get("requestURI", ""))
+
+
+def main():
+    if sys.argv[1] == "--log":
+        print_log(sys.argv[2])
+        return
+    binary, d = sys.argv[1], sys.argv[2]
+    os.makedirs(d, exist_ok=True)
+    make_files(d)
+    parent = os.getppid()
+    procs = []
+
+    def stop(*_):
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    null = subprocess.DEVNULL
+    ec, ep, port = free_port(), free_port(), free_port()
+    procs.append(subprocess.Popen(
+        ["etcd", "--data-dir", os.path.join(d, "etcd"),
+         "--listen-client-urls", "http://127.0.0.1:%d" % ec,
+         "--advertise-client-urls", "http://127.0.0.1:%d" % ec,
+         "--listen-peer-urls", "http://127.0.0.1:%d" % ep,
+         "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % ep,
+         "--initial-cluster", "default=http://127.0.0.1:%d" % ep],
+        stdout=null, stderr=open(os.path.join(d, "etcd.log"), "w")))
+    procs.append(subprocess.Popen(
+        [binary, "--etcd-servers", "http://127.0.0.1:%d" % ec,
+         "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+         "--secure-port", str(port), "--insecure-port", "0",
+         "--tls-cert-file", "srv.crt", "--tls-private-key-file", "srv.key",
+         "--client-ca-file", "ca.crt", "--token-auth-file", "tokens.csv",
+         "--authorization-mode", "RBAC",
+         "--service-account-issuer", "https://kubernetes.default.svc",
+         "--service-account-key-file", "sa.key", "--service-account-signing-key-file", "sa.key",
+         "--service-cluster-ip-range", "10.0.0.0/24",
+         "--audit-policy-file", "audit.yaml", "--audit-log-path", "audit.log"],
+        cwd=d, stdout=null, stderr=open(os.path.join(d, "apiserver.log"), "w")))
+    api = Api(port)
+    deadline = time.time() + 120
+    while True:
+        if time.time() > deadline or any(p.poll() is not None for p in procs):
+            print(0, flush=True)
+            stop()
+        try:
+            st, data = api.req("GET", "/readyz")
+            if st == 200:
+                break
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.1)
+    print(port, flush=True)
+    threading.Thread(target=finalize_namespaces, args=(api,), daemon=True).start()
+    end = time.time() + 600
+    while os.getppid() == parent and time.time() < end and all(p.poll() is None for p in procs):
+        time.sleep(0.2)
+    stop()
+
+
+main()
