@@ -59,11 +59,13 @@ unreg(struct procs *ps, int slot)
 	pthread_mutex_unlock(&ps->mu);
 }
 
+/* output that is data (stderr apart) is kept whole; output that is only
+ * shown in messages keeps its tail */
 static void
-keep(struct buf *out, const char *p, size_t n)
+keep(struct buf *out, const char *p, size_t n, int whole)
 {
 	buf_add(out, p, n);
-	if (out->len > 2 * OUT_KEEP) {
+	if (!whole && out->len > 2 * OUT_KEEP) {
 		memmove(out->s, out->s + out->len - OUT_KEEP, OUT_KEEP);
 		out->len = OUT_KEEP;
 		out->s[out->len] = 0;
@@ -194,7 +196,7 @@ proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
 		if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t r = read(op[0], tmp, sizeof(tmp));
 			if (r > 0)
-				keep(out, tmp, (size_t)r);
+				keep(out, tmp, (size_t)r, sp->err_path != NULL);
 			else if (r == 0 || (errno != EINTR && errno != EAGAIN))
 				break;
 		}

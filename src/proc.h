@@ -32,9 +32,9 @@ struct proc_spec {
 };
 
 /* runs to completion; *status is the exit code, 128+signal when killed, or
- * 127 when the program could not be started. out receives stdout and stderr
- * (the last 16 KiB). Returns 0; -1 past the deadline; -2 when the run is
- * stopping (Ctrl-C). */
+ * 127 when the program could not be started. out receives stdout, all of
+ * it, when err_path is set; else stdout and stderr, the last 16 KiB.
+ * Returns 0; -1 past the deadline; -2 when the run is stopping (Ctrl-C). */
 int proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
 	     int *status);
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../../src/model.h"
+#include "../../src/proc.h"
 #include "../testutil.h"
 
 static const char *
@@ -434,4 +435,27 @@ Test(tgz, unpacks_charts_and_refuses_unsafe_archives)
 	buf_free(&b);
 	buf_free(&err);
 	tws_free(&t);
+}
+
+/* a renderer's output is data: kept whole when stderr goes apart (helm
+ * template of a big chart), its tail only when it is shown in a message */
+Test(proc, output_is_kept_whole_when_stderr_goes_apart)
+{
+	struct procs ps;
+	procs_init(&ps);
+	char *argv[] = {"sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo line-$i-of-some-length; i=$((i+1)); done",
+			NULL};
+	struct proc_spec sp = {argv, NULL, NULL, NULL, 0, 0, "/dev/null"};
+	struct buf out = {0};
+	int status;
+	cr_assert_eq(proc_run(&ps, &sp, &out, &status), 0);
+	cr_assert_eq(status, 0);
+	cr_assert(out.len > 40000 && strncmp(out.s, "line-0-", 7) == 0, "%zu bytes: %.20s", out.len, out.s);
+	cr_assert(strstr(out.s, "line-1999-of-some-length\n"));
+	buf_clear(&out);
+	sp.err_path = NULL;
+	cr_assert_eq(proc_run(&ps, &sp, &out, &status), 0);
+	cr_assert(out.len < 40000 && strstr(out.s, "line-1999-"), "%zu", out.len);
+	buf_free(&out);
+	pthread_mutex_destroy(&ps.mu);
 }
