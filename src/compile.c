@@ -224,6 +224,8 @@ persist(struct cctx *x, struct layer *l)
 	p->label = l->label;
 	p->digest = keep_str(x, l->digest);
 	p->helm_yaml = keep_str(x, l->helm_yaml);
+	p->chart_file = keep_str(x, l->chart_file);
+	p->release = keep_str(x, l->release);
 	return p;
 }
 
@@ -245,6 +247,8 @@ add_kept_rendering(struct arena *a, struct layer *l, const struct layer *kept,
 	struct dorigin ho = {"helm template", 1, 1, 0, 1};
 	l->digest = kept->digest;
 	l->version = kept->version;
+	l->chart_file = kept->chart_file;
+	l->release = kept->release;
 	return layer_add_docs(a, l, "helm template", kept->helm_yaml, strlen(kept->helm_yaml),
 			      &ho, d);
 }

@@ -17,8 +17,8 @@ sha256_hex(const char *p, size_t n, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-static char *
-cache_path(struct workspace *w, const char *hex)
+char *
+dl_path(struct workspace *w, const char *hex)
 {
 	return arena_printf(&w->a, "%s/cache/sha256/%s", w->state, hex);
 }
@@ -29,7 +29,7 @@ dl_get(struct workspace *w, const char *hex, struct buf *out)
 	if (!hex || strlen(hex) != 64)
 		return -1;
 	buf_clear(out);
-	if (file_read(cache_path(w, hex), out))
+	if (file_read(dl_path(w, hex), out))
 		return -1;
 	char got[65];
 	sha256_hex(out->s, out->len, got);
@@ -41,7 +41,7 @@ dl_put(struct workspace *w, const char *hex, const char *p, size_t n)
 {
 	char *dir = arena_printf(&w->a, "%s/cache/sha256", w->state);
 	int e = file_mkdirs(dir, 0755);
-	return e ? e : file_write_atomic(cache_path(w, hex), p, n);
+	return e ? e : file_write_atomic(dl_path(w, hex), p, n);
 }
 
 int

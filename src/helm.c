@@ -13,7 +13,7 @@
 #include "model.h"
 #include "proc.h"
 
-static const char *
+const char *
 helm_binary(struct arena *a)
 {
 	const char *e = getenv("ADDONMAKE_HELM");
@@ -76,12 +76,20 @@ chart_name(struct ldctx *lc, const char *cdir)
 	return name;
 }
 
+void
+helm_values(const struct layer *l, const char *chart, struct buf *out)
+{
+	struct dnode *cv = doc_get(doc_get(l->values, "charts"), chart);
+	if (cv && !doc_is_null(cv))
+		doc_emit(out, cv);
+}
+
 /* renders one chart archive with helm template; the chart's values are
- * charts.<chart> of the layer's values, its release name
+ * charts.<chart> of the layer's values, its release name (into *relp)
  * pack.releaseNameOverride.<chart>, else <layer>-<chart> (Palette's) */
 static char *
 render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
-       size_t ntgz, struct buf *err)
+       size_t ntgz, const char **relp, struct buf *err)
 {
 	struct arena *a = lc->a;
 	const char *helm = helm_binary(a);
@@ -108,9 +116,7 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 	} else if (!chart && !(chart = chart_name(lc, cdir))) {
 		buf_adds(err, "the chart archive has no Chart.yaml with a name");
 	} else {
-		struct dnode *cv = doc_get(doc_get(l->values, "charts"), chart);
-		if (cv && !doc_is_null(cv))
-			doc_emit(&vals, cv);
+		helm_values(l, chart, &vals);
 		rel = doc_str(doc_get(doc_get(doc_get(l->values, "pack"), "releaseNameOverride"),
 				      chart));
 		if (!rel)
@@ -145,6 +151,8 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 	buf_free(&vals);
 	buf_free(&res);
 	file_rmtree(dir);
+	if (relp)
+		*relp = rel;
 	return out;
 }
 
@@ -280,7 +288,12 @@ render_chart(struct ldctx *lc, struct layer *l, const char *profile_file, struct
 	sha256_hex(tgz->s, tgz->len, hex);
 	l->digest = arena_strdup(a, hex);
 	struct buf err = {0};
-	char *yaml = render(lc, l, l->pack, tgz->s, tgz->len, &err);
+	char *yaml = render(lc, l, l->pack, tgz->s, tgz->len, &l->release, &err);
+	/* the kube target installs this very archive from the cache (where a
+	 * file:// chart is not yet); without it, that target says so */
+	char *cached = dl_path(lc->w, hex);
+	if (access(cached, R_OK) == 0 || dl_put(lc->w, hex, tgz->s, tgz->len) == 0)
+		l->chart_file = cached;
 	buf_free(tgz);
 	if (!yaml) {
 		diag_add(lc->d, DIAG_ERROR, profile_file, l->at.line, l->at.col, "helm layer %s: %s",
@@ -477,7 +490,7 @@ pack_charts(struct ldctx *lc, struct layer *l, const char *profile_file)
 		if (e)
 			buf_printf(&err, "cannot read %s: %s", path, strerror(e));
 		else
-			yaml = render(lc, l, NULL, tgz.s, tgz.len, &err);
+			yaml = render(lc, l, NULL, tgz.s, tgz.len, NULL, &err);
 		if (!yaml) {
 			diag_add(lc->d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
 				 "pack %s %s, chart %s: %s", l->pack, l->version, rel, err.s);

@@ -83,6 +83,8 @@ struct layer {
 	const char *pack_dir;  /* pack layers: the resolved directory */
 	const char *digest;    /* helm layers: the chart's SHA-256 */
 	const char *helm_yaml; /* helm layers: what helm rendered, kept for the run */
+	const char *chart_file; /* helm layers: the verified .tgz (download cache) */
+	const char *release;   /* helm layers: the release name */
 	struct dnode *pack_json;
 	struct hash128 hash;
 	struct readiness r;
@@ -263,6 +265,8 @@ char *url_shown(const char *url);
  * not used */
 int dl_get(struct workspace *w, const char *hex, struct buf *out);
 int dl_put(struct workspace *w, const char *hex, const char *p, size_t n);
+/* where the download cache keeps hex (in w's arena) */
+char *dl_path(struct workspace *w, const char *hex);
 void sha256_hex(const char *p, size_t n, char out[65]);
 /* what was fetched, by key (index:URL, chart:REPO|NAME|VERSION): read from
  * the state's fetch table; new records wait in w->fetched until the state
@@ -286,6 +290,12 @@ struct registry *registry_find(struct workspace *w, struct dnode *meta);
  * binary into l's documents */
 int helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 	       const char *profile_file);
+/* the helm binary: ADDONMAKE_HELM, else helm on PATH; NULL when there is
+ * none */
+const char *helm_binary(struct arena *a);
+/* the values a chart of l is rendered or installed with: charts.<chart> of
+ * its values, as YAML (empty when there are none) */
+void helm_values(const struct layer *l, const char *chart, struct buf *out);
 /* renders the charts a pack.json lists (charts/x.tgz) into l's documents */
 int pack_charts(struct ldctx *lc, struct layer *l, const char *profile_file);
 /* semver: compare two versions; does version satisfy constraint (1, 0, or

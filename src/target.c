@@ -1,6 +1,7 @@
-/* target: choosing a cluster's target, and the environment its commands
- * see. */
+/* target: choosing a cluster's target, the environment its commands see,
+ * and the kubeconfig it names. */
 #include <stdio.h>
+#include <stdlib.h>
 #include "target.h"
 
 const struct target_ops *
@@ -48,4 +49,13 @@ target_env(struct arena *a, const struct cluster *c, const char *id,
 	env[3] = arena_printf(a, "ADDONMAKE_ORDER=%lld", order);
 	env[4] = arena_printf(a, "ADDONMAKE_TYPE=%s", type ? type : "");
 	return env;
+}
+
+const char *
+target_kubeconfig(struct arena *a, const struct target_ctx *t)
+{
+	const char *path = t->c->target.kubeconfig;
+	if (path && path[0] == '~' && path[1] == '/' && getenv("HOME"))
+		return arena_printf(a, "%s/%s", getenv("HOME"), path + 2);
+	return path ? path_join(a, t->w->dir, path) : NULL;
 }

@@ -50,6 +50,15 @@ const struct target_ops *target_for(const struct cluster *c, struct buf *err);
 int target_open(struct target_ctx *t, const struct target_ops **ops, struct buf *err);
 void target_close(struct target_ctx *t, const struct target_ops *ops);
 
+/* the kube target's kubeconfig as a path (in a), or NULL when the target
+ * names none (KUBECONFIG, ~/.kube/config or in-cluster then) */
+const char *target_kubeconfig(struct arena *a, const struct target_ctx *t);
+/* runs helm with args (NULL-terminated; args[0] the verb), --namespace ns
+ * and the target's kubeconfig and context; out receives stdout. 0; -1
+ * with err (helm's stderr); -2 when the run is stopping */
+int helm_run(const struct target_ctx *t, const char *const *args, const char *ns,
+	     struct buf *out, struct buf *err);
+
 /* the environment a layer's commands run with (ADDONMAKE_*) */
 char **target_env(struct arena *a, const struct cluster *c, const char *id,
 		  const char *ns, long long order, const char *type);

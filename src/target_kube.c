@@ -5,7 +5,11 @@
  * Secrets, the rest, custom resources last. Every object is labelled with
  * its layer and recorded in the layer's inventory with its uid; readiness
  * is kstatus over that inventory; prune deletes exactly what was recorded,
- * with the uid as a precondition. */
+ * with the uid as a precondition. A helm layer is installed by helm
+ * (upgrade --install of its verified chart archive); its inventory is the
+ * release (ns/name) and the objects of `helm get manifest`, and prune is
+ * helm uninstall. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,8 +18,11 @@
 #include "../kube/kube.h"
 #include "target.h"
 
-#define INV_VERSION 1
-enum { OBJ_CREATED = 1, OBJ_LAYER_NS = 2, OBJ_CURRENT = 4 };
+/* 1: objects; 2: a helm release (or ""), then objects */
+#define INV_VERSION 2
+/* OBJ_HELM: the release's, deleted by helm; OBJ_KEEP: helm leaves it
+ * (helm.sh/resource-policy: keep) */
+enum { OBJ_CREATED = 1, OBJ_LAYER_NS = 2, OBJ_CURRENT = 4, OBJ_HELM = 8, OBJ_KEEP = 16 };
 #define CRD_WAIT_MS 120000
 
 struct kt {
@@ -32,9 +39,10 @@ struct iobj {
 };
 
 static void
-inv_put(struct buf *b, const struct iobj *v, size_t n)
+inv_put(struct buf *b, const char *release, const struct iobj *v, size_t n)
 {
 	put_be(b, INV_VERSION, 1);
+	put_str(b, release ? release : "");
 	put_be(b, n, 4);
 	for (size_t i = 0; i < n; i++) {
 		put_str(b, v[i].path);
@@ -47,16 +55,22 @@ inv_put(struct buf *b, const struct iobj *v, size_t n)
 	}
 }
 
-/* the objects of an inventory (into a); -1 when it is not ours */
+/* the helm release ("ns/name", or "") and the objects of an inventory
+ * (into a); -1 when it is not ours */
 static int
-inv_get(const char *p, size_t len, struct arena *a, struct iobj **out, size_t *n)
+inv_get(const char *p, size_t len, struct arena *a, const char **release, struct iobj **out,
+	size_t *n)
 {
 	*out = NULL;
 	*n = 0;
+	*release = "";
 	if (!len)
 		return 0;
 	struct reader r = {(const unsigned char *)p, len, 0, 0};
-	if (get_be(&r, 1) != INV_VERSION)
+	uint64_t ver = get_be(&r, 1);
+	if (ver != 1 && ver != INV_VERSION)
+		return -1;
+	if (ver >= 2 && !(*release = get_str(&r, a, NULL)))
 		return -1;
 	size_t cnt = get_be(&r, 4);
 	if (r.bad || cnt > len)
@@ -127,11 +141,7 @@ kube_open_target(struct target_ctx *t, struct buf *err)
 {
 	const struct cluster *c = t->c;
 	struct arena a = {0};
-	const char *path = c->target.kubeconfig;
-	if (path && path[0] == '~' && path[1] == '/' && getenv("HOME"))
-		path = arena_printf(&a, "%s/%s", getenv("HOME"), path + 2);
-	else if (path)
-		path = path_join(&a, t->w->dir, path);
+	const char *path = target_kubeconfig(&a, t);
 	struct kube_cfg cfg;
 	struct buf e = {0};
 	if (kube_config_load(path, c->target.context, getenv("ADDONMAKE_SERVICEACCOUNT_DIR"),
@@ -593,6 +603,81 @@ deletable(const struct iobj *o)
 	       (o->flags & OBJ_CREATED);
 }
 
+/* a helm layer: helm upgrade --install of its chart archive with its
+ * values, then the release's objects (helm get manifest) into ap */
+static int
+helm_apply(const struct target_ctx *t, struct kt *kt, const struct layer *l, const char *ns,
+	   struct applied *ap, struct arena *a, struct buf *err)
+{
+	if (!l->chart_file) {
+		buf_printf(err, "helm layer %s: its chart archive is not in the download cache under "
+			   "%s (is the state directory writable?)", l->id, t->w->state);
+		return T_FAILED;
+	}
+	const char *tmp = getenv("TMPDIR");
+	char *vfile = arena_printf(a, "%s/addonmake-values-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	int fd = mkstemp(vfile);
+	if (fd < 0) {
+		buf_printf(err, "cannot make a temporary file: %s", strerror(errno));
+		return T_FAILED;
+	}
+	close(fd);
+	struct buf vals = {0}, out = {0};
+	helm_values(l, l->pack, &vals);
+	int e = file_write_replace(vfile, vals.s ? vals.s : "", vals.len, 0);
+	buf_free(&vals);
+	const char *up[] = {"upgrade", "--install", l->release, l->chart_file, "--values", vfile, NULL};
+	const char *gm[] = {"get", "manifest", l->release, NULL};
+	int r = e ? -1 : helm_run(t, up, ns, &out, err);
+	if (e)
+		buf_printf(err, "cannot write %s: %s", vfile, strerror(e));
+	unlink(vfile);
+	if (!r) {
+		buf_clear(&out);
+		r = helm_run(t, gm, ns, &out, err);
+	}
+	if (r) {
+		buf_free(&out);
+		return r == -2 ? T_STOPPED : T_FAILED;
+	}
+	char *what = arena_printf(a, "helm get manifest %s", l->release);
+	struct dorigin o = {what, 1, 1, 0, 1};
+	struct dnode **docs;
+	size_t n;
+	struct diag d = {0};
+	int rc = T_OK;
+	if (doc_parse(a, out.s ? out.s : "", out.len, &o, &docs, &n, &d)) {
+		buf_printf(err, "%s: %s:%d:%d: %s", what, d.msg[0].file, d.msg[0].line, d.msg[0].col,
+			   d.msg[0].text);
+		rc = T_FAILED;
+		n = 0;
+	}
+	for (size_t i = 0; i < n && rc == T_OK; i++) {
+		struct obj ob;
+		memset(&ob, 0, sizeof(ob));
+		ob.doc = docs[i];
+		ob.file = what;
+		ob.api = doc_str(doc_get(docs[i], "apiVersion"));
+		ob.kind = doc_str(doc_get(docs[i], "kind"));
+		ob.name = doc_str(doc_path(docs[i], "metadata.name"));
+		if (!ob.api || !ob.kind || !ob.name)
+			continue; /* not an object: nothing helm installed */
+		ob.line = docs[i]->line;
+		ob.col = docs[i]->col;
+		if ((rc = resolve(kt, &ob, NULL, 0, ns, 1, err)) != T_OK)
+			break;
+		const char *pol =
+			doc_str(doc_get(doc_path(docs[i], "metadata.annotations"), "helm.sh/resource-policy"));
+		struct buf path = {0};
+		kube_path(&path, &ob.res, ob.ns, ob.name);
+		applied_add(ap, a, path.s, &ob, "", OBJ_HELM | (pol && !strcmp(pol, "keep") ? OBJ_KEEP : 0));
+		buf_free(&path);
+	}
+	diag_free(&d);
+	buf_free(&out);
+	return rc;
+}
+
 static int
 kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, size_t len,
 	   struct buf *inv, struct buf *err)
@@ -601,7 +686,9 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 	struct arena a = {0};
 	struct iobj *old = NULL;
 	size_t nold = 0;
-	if (l->has_rec && inv_get(l->rec.inventory, l->rec.ninventory, &a, &old, &nold) < 0)
+	const char *old_rel = "";
+	if (l->has_rec &&
+	    inv_get(l->rec.inventory, l->rec.ninventory, &a, &old_rel, &old, &nold) < 0)
 		old = NULL, nold = 0; /* another target's record: nothing of ours */
 	struct obj *objs = NULL;
 	size_t n = 0;
@@ -609,7 +696,11 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 	int rc = T_OK;
 	const struct kube_cfg *cfg = kube_cfg_of(kt->k);
 	const char *dns = l->ns && *l->ns ? l->ns : cfg->ns ? cfg->ns : "default";
-	if (collect(l, &objs, &n, err) < 0) {
+	/* helm layers go through helm; what helm rendered at compile time is
+	 * only their hash */
+	int helm = l->release && strcmp(l->type, "helm") == 0;
+	const char *rel = helm ? arena_printf(&a, "%s/%s", dns, l->release) : "";
+	if (!helm && collect(l, &objs, &n, err) < 0) {
 		rc = T_FAILED;
 		goto out;
 	}
@@ -625,6 +716,8 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 	qsort(objs, n, sizeof(*objs), by_category);
 	if (l->ns && *l->ns)
 		rc = ensure_ns(t, kt, l, l->ns, objs, n, old, nold, &ap, &a, err);
+	if (helm && rc == T_OK)
+		rc = helm_apply(t, kt, l, dns, &ap, &a, err);
 	int crds_waited = 0;
 	for (size_t i = 0; i < n && rc == T_OK; i++) {
 		struct obj *o = &objs[i];
@@ -653,6 +746,8 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 			still = strcmp(ap.v[j].path, old[i].path) == 0;
 		if (still)
 			continue;
+		if (rc == T_OK && (old[i].flags & OBJ_HELM) && strcmp(old_rel, rel) == 0)
+			continue; /* helm upgrade deleted it */
 		if (rc == T_OK && deletable(&old[i])) {
 			struct buf e = {0};
 			if (delete_obj(kt, &old[i], &e) == 0) {
@@ -668,7 +763,7 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 		/* not applied or not deleted: keep it recorded */
 		applied_push(&ap, old[i]);
 	}
-	inv_put(inv, ap.v, ap.n);
+	inv_put(inv, rel, ap.v, ap.n);
 out:
 	free(ap.v);
 	free(objs);
@@ -769,8 +864,9 @@ kube_ready(const struct target_ctx *t, const struct layer *l, const char *text, 
 	struct arena a = {0};
 	struct iobj *v;
 	size_t n;
+	const char *rel;
 	int rc = T_OK, failed = 0;
-	if (inv_get(inv->s, inv->len, &a, &v, &n) < 0) {
+	if (inv_get(inv->s, inv->len, &a, &rel, &v, &n) < 0) {
 		arena_free(&a);
 		buf_adds(why, "the layer's inventory is unreadable");
 		return T_FAILED;
@@ -815,6 +911,25 @@ kube_ready(const struct target_ctx *t, const struct layer *l, const char *text, 
 	return rc;
 }
 
+/* helm uninstall of a release "ns/name"; one that is already gone is
+ * fine */
+static int
+helm_uninstall(const struct target_ctx *t, const char *rel, struct buf *err)
+{
+	const char *slash = strchr(rel, '/');
+	char *ns = strndup(rel, slash ? (size_t)(slash - rel) : 0);
+	const char *un[] = {"uninstall", slash ? slash + 1 : rel, NULL};
+	struct buf out = {0}, e = {0};
+	int r = helm_run(t, un, ns, &out, &e);
+	int rc = r == 0 || (r == -1 && strstr(e.s, "not found")) ? T_OK : r == -2 ? T_STOPPED : T_FAILED;
+	if (rc != T_OK)
+		buf_adds(err, e.s);
+	free(ns);
+	buf_free(&out);
+	buf_free(&e);
+	return rc;
+}
+
 /* deletes a removed layer's objects, last applied first, and waits until
  * they are gone */
 static int
@@ -825,15 +940,20 @@ kube_remove(const struct target_ctx *t, const char *id, const struct layer_rec *
 	struct arena a = {0};
 	struct iobj *v;
 	size_t n;
-	if (inv_get(rec->inventory, rec->ninventory, &a, &v, &n) < 0) {
+	const char *rel;
+	if (inv_get(rec->inventory, rec->ninventory, &a, &rel, &v, &n) < 0) {
 		buf_printf(err, "the record of %s holds no inventory of the kube target: nothing "
 			   "to delete (run `addonmake clean -c %s` to forget it)", id, t->c->name);
 		arena_free(&a);
 		return T_FAILED;
 	}
-	int rc = T_OK;
+	int rc = *rel ? helm_uninstall(t, rel, err) : T_OK;
 	char *sent = xcalloc(n + 1, 1);
 	for (size_t i = n; i-- > 0 && rc == T_OK;) {
+		if (v[i].flags & OBJ_HELM) {
+			sent[i] = !(v[i].flags & OBJ_KEEP); /* helm deletes it */
+			continue;
+		}
 		if (!deletable(&v[i]))
 			continue;
 		if (delete_obj(kt, &v[i], err) < 0)

@@ -18,6 +18,10 @@ void fx_profile(struct tws *t, const char *b_value, const char *extra_packs);
  * skipping lock files: equal listings mean no file was written */
 char *fx_snapshot(struct tws *t);
 
+/* a file:// Helm repository in repo/ with chart mychart at these versions
+ * (second_extra appended to the second one's Chart.yaml) */
+void fx_chart_repo(struct tws *t, const char *const *vers, int n, const char *second_extra);
+
 #define assert_code(r, want) \
 	cr_assert_eq((r).code, (want), "exit %d, want %d\nstdout:\n%s\nstderr:\n%s", (r).code, \
 		     (want), (r).out, (r).err)

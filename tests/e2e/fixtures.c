@@ -1,6 +1,7 @@
 /* fixtures: the workspaces the end-to-end suites share. */
 #include <stdio.h>
 #include <unistd.h>
+#include "../../lib/lib.h"
 #include "e2e.h"
 
 void
@@ -92,4 +93,28 @@ fx_snapshot(struct tws *t)
 	fclose(f);
 	unlink(path);
 	return s;
+}
+
+void
+fx_chart_repo(struct tws *t, const char *const *vers, int n, const char *second_extra)
+{
+	struct buf idx = {0};
+	buf_adds(&idx, "apiVersion: v1\nentries:\n  mychart:\n");
+	for (int i = 0; i < n; i++) {
+		char rel[128];
+		snprintf(rel, sizeof(rel), "src/%s/mychart/Chart.yaml", vers[i]);
+		tws_put(t, rel, "apiVersion: v2\nname: mychart\nversion: %s\n%s", vers[i],
+			i == 1 && second_extra ? second_extra : "");
+		char cmd[1024];
+		snprintf(cmd, sizeof(cmd), "cd '%s/src/%s' && mkdir -p ../../repo && tar czf ../../repo/mychart-%s.tgz mychart"
+			 " && sha256sum ../../repo/mychart-%s.tgz | cut -c1-64 > ../../sum", t->dir, vers[i], vers[i], vers[i]);
+		cr_assert_eq(system(cmd), 0);
+		char *sum = tws_get(t, "sum");
+		sum[64] = 0;
+		buf_printf(&idx, "  - name: mychart\n    version: %s\n    digest: %s\n    urls: [mychart-%s.tgz]\n",
+			   vers[i], sum, vers[i]);
+		free(sum);
+	}
+	tws_put(t, "repo/index.yaml", "%s", idx.s);
+	buf_free(&idx);
 }

@@ -682,6 +682,157 @@ Test(SUITE, in_cluster_service_account)
 	kf_free(&f);
 }
 
+/* a stand-in helm for the kube target: records each call's arguments in
+ * helm-args (temporary paths as TMP and VALUES), keeps the values file of
+ * upgrade in helm-values; upgrade applies the release's objects to the
+ * server as helm would (or fails while helm-fail exists), uninstall deletes those without the keep policy,
+ * template and get manifest print them */
+static void
+kube_fake_helm(struct kf *f)
+{
+	tws_put(&f->t, "fakehelm",
+		"#!/bin/sh\n"
+		"d=$(dirname \"$0\")\n"
+		"echo \"$@\" | sed 's#/[^ ]*/addonmake-values-[^ ]*#VALUES#; s#/[^ ]*/addonmake-chart-[^/]*#TMP#g' >> \"$d/helm-args\"\n"
+		"api='%s://127.0.0.1:%d'\n"
+		"dep='{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},"
+		"\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":"
+		"{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx\"}]}}}}'\n"
+		"cm='{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"kept\","
+		"\"annotations\":{\"helm.sh/resource-policy\":\"keep\"}}}'\n"
+		"call() { curl -skf -H 'Authorization: Bearer abc' -H 'Content-Type: application/apply-patch+yaml' \"$@\" >/dev/null; }\n"
+		"case $1 in\n"
+		"template|get) printf '%%s\\n---\\n%%s\\n' \"$dep\" \"$cm\" ;;\n"
+		"upgrade) if [ -e \"$d/helm-fail\" ]; then echo 'Error: UPGRADE FAILED: boom' >&2; exit 1; fi\n"
+		"  cp \"$6\" \"$d/helm-values\" &&\n"
+		"  call -X PATCH --data-binary \"$dep\" \"$api/apis/apps/v1/namespaces/$8/deployments/web?fieldManager=helm\" &&\n"
+		"  call -X PATCH --data-binary \"$cm\" \"$api/api/v1/namespaces/$8/configmaps/kept?fieldManager=helm\" ;;\n"
+		"uninstall) call -X DELETE \"$api/apis/apps/v1/namespaces/$4/deployments/web\" ;;\n"
+		"esac\n",
+		f->scheme, f->port);
+	char p[600];
+	snprintf(p, sizeof(p), "chmod +x '%s/fakehelm'", f->t.dir);
+	cr_assert_eq(system(p), 0);
+	snprintf(p, sizeof(p), "%s/fakehelm", f->t.dir);
+	setenv("ADDONMAKE_HELM", p, 1);
+}
+
+#define HELM_DEPLOY "/apis/apps/v1/namespaces/default/deployments/web"
+
+Test(SUITE, helm_layer_installs_with_helm_and_waits_for_the_release)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	const char *vers[] = {"1.0.0"};
+	fx_chart_repo(&f.t, vers, 1, NULL);
+	kube_fake_helm(&f);
+	tws_put(&f.t, "addonmake.yaml",
+		"defaults:\n"
+		"  readiness: {interval: 1s, timeout: 30s}\n"
+		"registries: [{name: charts, kind: helm, url: file://repo}]\n"
+		"clusters:\n"
+		"  - name: dev\n"
+		"    target: {kube: {kubeconfig: kc, context: test}}\n"
+		"    profiles: [p.yaml]\n");
+	const char *later =
+		"      - name: after\n"
+		"        type: manifest\n"
+		"        values: |\n"
+		"          pack: {namespace: default, spectrocloud.com/install-priority: \"10\"}\n"
+		"        manifests:\n"
+		"          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: later}\\n\"}\n";
+	tws_put(&f.t, "p.yaml",
+		"metadata: {name: p}\n"
+		"spec:\n"
+		"  template:\n"
+		"    packs:\n"
+		"      - name: mychart\n"
+		"        type: helm\n"
+		"        version: 1.0.0\n"
+		"        registry: {metadata: {name: charts}}\n"
+		"        values: |\n"
+		"          pack:\n"
+		"            namespace: default\n"
+		"            releaseNameOverride: {mychart: web}\n"
+		"          charts:\n"
+		"            mychart: {replicas: 2}\n"
+		"%s", later);
+	pid_t pid = am_bg(&f.t, "sync");
+	cr_assert(wait_log(&f, "GET " HELM_DEPLOY, 10000), "no readiness check came");
+	char *log = kf_log(&f);
+	cr_assert(!strstr(log, "configmaps/later"), "the next tier started early:\n%s", log);
+	/* helm applied the release, not addonmake */
+	cr_assert(strstr(log, "PATCH " HELM_DEPLOY "?fieldManager=helm") &&
+		  !strstr(log, "fieldManager=addonmake&fieldValidation=Strict&force=false\nPATCH " HELM_DEPLOY),
+		  "%s", log);
+	cr_assert_eq(count_lines(log, "PATCH " HELM_DEPLOY "?"), 1, "%s", log);
+	free(log);
+	kf_status(&f, HELM_DEPLOY, DEPLOY_READY);
+	int st;
+	waitpid(pid, &st, 0);
+	char *out = tws_get(&f.t, "bg.out");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit %d\n%s", WEXITSTATUS(st), out);
+	cr_assert(strstr(out, "waiting p/mychart (order 0): Deployment default/web: "), "%s", out);
+	free(out);
+	char *args = tws_get(&f.t, "helm-args");
+	/* the verified archive from the download cache, paths relative to the
+	 * workspace */
+	const char *want = "template web TMP/chart --namespace default --values TMP/values.yaml\n"
+			   "upgrade --install web .addonmake/cache/sha256/";
+	cr_assert(strncmp(args, want, strlen(want)) == 0, "%s\nwant\n%s", args, want);
+	cr_assert(strstr(args, " --values VALUES --namespace default --kubeconfig ") &&
+		  strstr(args, " --kubeconfig kc --kube-context test\nget manifest web --namespace default "
+				     "--kubeconfig kc --kube-context test\n"),
+		  "%s", args);
+	char *vals = tws_get(&f.t, "helm-values");
+	cr_assert_str_eq(vals, "replicas: 2\n");
+	free(vals);
+	/* nothing changed: no helm, no request */
+	log = kf_log(&f);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	char *args2 = tws_get(&f.t, "helm-args"), *log2 = kf_log(&f);
+	cr_assert_str_eq(args2, args);
+	cr_assert_str_eq(log2, log);
+	free(args2);
+	free(log2);
+	free(log);
+	res_free(&r);
+	/* the layer leaves: helm uninstall; what helm keeps stays, and
+	 * addonmake deletes nothing of the release itself */
+	tws_put(&f.t, "p.yaml", "metadata: {name: p}\nspec:\n  template:\n    packs:\n%s", later);
+	r = am(&f.t, "--prune");
+	assert_code(r, 0);
+	args2 = tws_get(&f.t, "helm-args");
+	cr_assert(strstr(args2 + strlen(args), "uninstall web --namespace default --kubeconfig "), "%s",
+		  args2);
+	char *dep = kf_get(&f, HELM_DEPLOY);
+	char *kept = kf_get(&f, "/api/v1/namespaces/default/configmaps/kept");
+	cr_assert_str_eq(dep, "");
+	cr_assert(strstr(kept, "\"kept\""), "%s", kept);
+	log = kf_log(&f);
+	cr_assert(!strstr(log, "DELETE /api/v1/namespaces/default/configmaps/kept"), "%s", log);
+	free(log);
+	free(dep);
+	free(kept);
+	free(args2);
+	free(args);
+	res_free(&r);
+	/* a failing helm fails the layer with what helm said */
+	tws_put(&f.t, "helm-fail", "yes\n");
+	tws_put(&f.t, "p.yaml",
+		"metadata: {name: p}\nspec:\n  template:\n    packs:\n"
+		"      - {name: mychart, type: helm, version: 1.0.0, registry: {metadata: {name: charts}}}\n");
+	r = am(&f.t, "sync");
+	assert_code(r, 1);
+	cr_assert(strstr(r.out, "failed p/mychart (order 0): helm upgrade failed (exit 1): Error: UPGRADE "
+				"FAILED: boom"),
+		  "%s", r.out);
+	res_free(&r);
+	unsetenv("ADDONMAKE_HELM");
+	kf_free(&f);
+}
+
 /* kubectl, or NULL: $ADDONMAKE_KUBECTL, else kubectl on PATH */
 static const char *
 kubectl(void)
