@@ -67,6 +67,10 @@ int doc_emit(struct buf *out, const struct dnode *n);
 /* emits a tree as compact JSON, plain scalars typed as YAML 1.1 types them
  * (as kubectl sends a manifest) */
 void doc_emit_json(struct buf *out, const struct dnode *n);
+/* one JSON value (nothing but white space after it) into *root, scalars
+ * styled as libyaml would style them; 0, or -1 (root NULL) when the text
+ * is not JSON or nests deeper than 256 */
+int doc_parse_json(struct arena *a, const char *text, size_t len, struct dnode **root);
 /* s as a JSON string, quotes included */
 void doc_json_str(struct buf *out, const char *s);
 

@@ -1,4 +1,4 @@
-/* doc_json: a tree as JSON, the way Kubernetes clients send YAML manifests
+/* doc_json: JSON in and out. Out: a tree as JSON, the way Kubernetes clients send YAML manifests
  * (sigs.k8s.io/yaml over go-yaml v2): a plain scalar is typed by YAML 1.1's
  * rules — null, booleans (yes/no/on/off too), integers (0x, 0o, leading-0
  * octal, underscores), floats — and anything quoted is a string. */
@@ -163,4 +163,264 @@ doc_emit_json(struct buf *b, const struct dnode *n)
 		buf_addc(b, '}');
 		return;
 	}
+}
+
+/* reading JSON (API server answers): a parser of its own, because libyaml
+ * reading the same text costs several times more, and every apply answer
+ * is read. Strings become quoted scalars, numbers, true, false and null
+ * plain ones, as libyaml would make them; nesting is bounded. */
+#define JSON_DEPTH 256
+
+struct jp {
+	struct arena *a;
+	const char *p, *end, *line_start;
+	int line, bad;
+};
+
+static void
+jp_ws(struct jp *j)
+{
+	for (; j->p < j->end; j->p++) {
+		if (*j->p == '\n') {
+			j->line++;
+			j->line_start = j->p + 1;
+		} else if (*j->p != ' ' && *j->p != '\t' && *j->p != '\r') {
+			break;
+		}
+	}
+}
+
+static struct dnode *
+jp_node(struct jp *j, int kind)
+{
+	struct dnode *d = arena_alloc(j->a, sizeof(*d));
+	memset(d, 0, sizeof(*d));
+	d->kind = (unsigned char)kind;
+	d->line = j->line;
+	d->col = (int)(j->p - j->line_start) + 1;
+	return d;
+}
+
+static int
+hex4(const char *p, unsigned *out)
+{
+	unsigned v = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static void
+utf8(struct buf *b, unsigned c)
+{
+	if (c < 0x80) {
+		buf_addc(b, (char)c);
+	} else if (c < 0x800) {
+		buf_addc(b, (char)(0xc0 | (c >> 6)));
+		buf_addc(b, (char)(0x80 | (c & 0x3f)));
+	} else if (c < 0x10000) {
+		buf_addc(b, (char)(0xe0 | (c >> 12)));
+		buf_addc(b, (char)(0x80 | ((c >> 6) & 0x3f)));
+		buf_addc(b, (char)(0x80 | (c & 0x3f)));
+	} else {
+		buf_addc(b, (char)(0xf0 | (c >> 18)));
+		buf_addc(b, (char)(0x80 | ((c >> 12) & 0x3f)));
+		buf_addc(b, (char)(0x80 | ((c >> 6) & 0x3f)));
+		buf_addc(b, (char)(0x80 | (c & 0x3f)));
+	}
+}
+
+/* a string at j->p (the opening quote) into a quoted scalar */
+static struct dnode *
+jp_string(struct jp *j, struct buf *tmp)
+{
+	struct dnode *d = jp_node(j, D_SCALAR);
+	d->style = DS_QUOTED;
+	const char *s = ++j->p;
+	while (j->p < j->end && *j->p != '"' && *j->p != '\\' && (unsigned char)*j->p >= 0x20)
+		j->p++;
+	if (j->p < j->end && *j->p == '"') { /* the common case: no escapes */
+		d->len = (size_t)(j->p - s);
+		d->s = arena_strndup(j->a, s, d->len);
+		j->p++;
+		return d;
+	}
+	buf_clear(tmp);
+	buf_add(tmp, s, (size_t)(j->p - s));
+	while (j->p < j->end && *j->p != '"') {
+		unsigned char c = (unsigned char)*j->p;
+		if (c < 0x20) {
+			j->bad = 1;
+			return NULL;
+		}
+		if (c != '\\') {
+			buf_addc(tmp, (char)c);
+			j->p++;
+			continue;
+		}
+		if (j->end - j->p < 2) {
+			j->bad = 1;
+			return NULL;
+		}
+		char e = j->p[1];
+		j->p += 2;
+		const char *simple = strchr("\"\\/bfnrt", e);
+		if (e && simple) {
+			buf_addc(tmp, "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"]);
+			continue;
+		}
+		unsigned u, lo;
+		if (e != 'u' || j->end - j->p < 4 || hex4(j->p, &u)) {
+			j->bad = 1;
+			return NULL;
+		}
+		j->p += 4;
+		if (u >= 0xd800 && u < 0xdc00 && j->end - j->p >= 6 && j->p[0] == '\\' &&
+		    j->p[1] == 'u' && !hex4(j->p + 2, &lo) && lo >= 0xdc00 && lo < 0xe000) {
+			u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+			j->p += 6;
+		} else if (u >= 0xd800 && u < 0xe000) {
+			u = 0xfffd; /* a lone surrogate */
+		}
+		utf8(tmp, u);
+	}
+	if (j->p >= j->end) {
+		j->bad = 1;
+		return NULL;
+	}
+	j->p++;
+	d->len = tmp->len;
+	d->s = arena_strndup(j->a, tmp->s ? tmp->s : "", tmp->len);
+	return d;
+}
+
+static struct dnode *jp_value(struct jp *j, struct buf *tmp, int depth);
+
+/* the items of an array or object, kept in a growing list, then copied
+ * into the arena */
+static struct dnode *
+jp_container(struct jp *j, struct buf *tmp, int depth)
+{
+	int is_map = *j->p == '{';
+	char close = is_map ? '}' : ']';
+	struct dnode *d = jp_node(j, is_map ? D_MAP : D_SEQ);
+	struct dnode **v = NULL;
+	size_t n = 0, cap = 0;
+	j->p++;
+	jp_ws(j);
+	if (j->p < j->end && *j->p == close) {
+		j->p++;
+	} else {
+		for (;;) {
+			if (n + 2 > cap) {
+				cap = cap ? 2 * cap : 16;
+				v = xrealloc(v, cap * sizeof(*v));
+			}
+			jp_ws(j);
+			if (is_map) {
+				if (j->p >= j->end || *j->p != '"')
+					break;
+				v[n++] = jp_string(j, tmp);
+				jp_ws(j);
+				if (j->bad || j->p >= j->end || *j->p != ':')
+					break;
+				j->p++;
+				jp_ws(j);
+			}
+			if (!(v[n++] = jp_value(j, tmp, depth + 1)))
+				break;
+			jp_ws(j);
+			if (j->p < j->end && *j->p == ',') {
+				j->p++;
+				continue;
+			}
+			if (j->p < j->end && *j->p == close) {
+				j->p++;
+				d->n = is_map ? n / 2 : n;
+				d->items = arena_alloc(j->a, (n ? n : 1) * sizeof(*v));
+				if (n)
+					memcpy(d->items, v, n * sizeof(*v));
+				free(v);
+				return d;
+			}
+			break;
+		}
+		j->bad = 1;
+		free(v);
+		return NULL;
+	}
+	d->items = arena_alloc(j->a, sizeof(*v));
+	return d;
+}
+
+static struct dnode *
+jp_value(struct jp *j, struct buf *tmp, int depth)
+{
+	jp_ws(j);
+	if (j->p >= j->end || depth > JSON_DEPTH) {
+		j->bad = 1;
+		return NULL;
+	}
+	char c = *j->p;
+	if (c == '{' || c == '[')
+		return jp_container(j, tmp, depth);
+	if (c == '"')
+		return jp_string(j, tmp);
+	/* a number, true, false or null: its text, checked by its class */
+	const char *s = j->p;
+	while (j->p < j->end && (strchr("+-.eE", *j->p) || (*j->p >= '0' && *j->p <= '9') ||
+				 (*j->p >= 'a' && *j->p <= 'z')))
+		j->p++;
+	size_t len = (size_t)(j->p - s);
+	int word = len && s[0] >= 'a' && s[0] <= 'z';
+	if (!len || (word && !((len == 4 && !memcmp(s, "true", 4)) || (len == 5 && !memcmp(s, "false", 5)) ||
+			       (len == 4 && !memcmp(s, "null", 4))))) {
+		j->bad = 1;
+		return NULL;
+	}
+	if (!word) {
+		char *endp;
+		char *num = strndup(s, len);
+		errno = 0;
+		strtod(num, &endp);
+		int ok = *endp == 0 && (num[0] == '-' || (num[0] >= '0' && num[0] <= '9'));
+		free(num);
+		if (!ok) {
+			j->bad = 1;
+			return NULL;
+		}
+	}
+	j->p = s;
+	struct dnode *d = jp_node(j, D_SCALAR);
+	j->p = s + len;
+	d->style = DS_PLAIN;
+	d->len = len;
+	d->s = arena_strndup(j->a, s, len);
+	return d;
+}
+
+int
+doc_parse_json(struct arena *a, const char *text, size_t len, struct dnode **root)
+{
+	struct jp j = {a, text, text + len, text, 1, 0};
+	struct buf tmp = {0};
+	*root = jp_value(&j, &tmp, 0);
+	buf_free(&tmp);
+	jp_ws(&j);
+	if (j.bad || !*root || j.p != j.end) {
+		*root = NULL;
+		return -1;
+	}
+	return 0;
 }

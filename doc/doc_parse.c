@@ -36,9 +36,11 @@ dorigin_of_scalar(struct dorigin *o, const char *file, const char *src,
 		return;
 	/* find the node's line in the source text */
 	const char *p = src;
-	for (int l = 1; l < n->line && *p; p++)
-		if (*p == '\n')
-			l++;
+	for (int l = 1; l < n->line && p; l++) /* memchr: this runs per scalar */
+		if ((p = strchr(p, '\n')))
+			p++;
+	if (!p)
+		p = src + strlen(src);
 	const char *at = p;
 	for (int c = 1; c < n->col && *at && *at != '\n'; c++)
 		at++;

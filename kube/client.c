@@ -49,6 +49,7 @@ kube_open(struct kube_cfg *cfg, kube_exec_fn run, void *u, const int *cancel)
 	k->run_u = u;
 	k->cancel = cancel;
 	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->slot, NULL);
 	pthread_mutex_init(&k->dmu, NULL);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&k->shmu[i], NULL);
@@ -82,6 +83,7 @@ kube_close(struct kube *k)
 	free(k->gvkeys);
 	arena_free(&k->da);
 	pthread_mutex_destroy(&k->mu);
+	pthread_cond_destroy(&k->slot);
 	pthread_mutex_destroy(&k->dmu);
 	free(k);
 }
@@ -221,6 +223,9 @@ take_handle(struct kube *k)
 {
 	CURL *h = NULL;
 	pthread_mutex_lock(&k->mu);
+	while (k->inflight >= POOL_MAX)
+		pthread_cond_wait(&k->slot, &k->mu);
+	k->inflight++;
 	if (k->npool)
 		h = k->pool[--k->npool];
 	k->nreq++;
@@ -238,6 +243,8 @@ give_handle(struct kube *k, CURL *h)
 	pthread_mutex_lock(&k->mu);
 	if (k->npool < POOL_MAX)
 		k->pool[k->npool++] = h, h = NULL;
+	k->inflight--;
+	pthread_cond_signal(&k->slot);
 	pthread_mutex_unlock(&k->mu);
 	if (h)
 		curl_easy_cleanup(h);
@@ -288,6 +295,7 @@ try_once(struct kube *k, const char *method, const char *url, const char *ctype,
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 120000L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, (long)POOL_MAX);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "addonmake/0.1");
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -471,6 +479,9 @@ kube_json(struct arena *a, const struct kube_resp *r)
 	struct dnode *root = NULL;
 	if (!r->body.len)
 		return NULL;
+	if (doc_parse_json(a, r->body.s, r->body.len, &root) == 0)
+		return root;
+	/* not JSON (a proxy's page, say): what libyaml makes of it */
 	if (doc_parse_first(a, r->body.s, r->body.len, NULL, &root, NULL) < 0)
 		return NULL;
 	return root;

@@ -6,6 +6,9 @@
 #include <pthread.h>
 #include "kube.h"
 
+/* requests in flight to one server at most, and so connections kept
+ * open: layers of a tier run in parallel, as many as there are, and
+ * libcurl's cache of 5 would close and reopen connections for more */
 #define POOL_MAX 16
 
 struct kube {
@@ -18,6 +21,8 @@ struct kube {
 	pthread_mutex_t mu; /* the pool, the credential, the counters */
 	CURL *pool[POOL_MAX];
 	int npool;
+	int inflight;       /* at most POOL_MAX; others wait on slot */
+	pthread_cond_t slot;
 	char *bearer;       /* from the token file or the exec plugin */
 	int64_t bearer_exp; /* wall seconds; 0: no expiry */
 	struct buf exec_cert, exec_key;

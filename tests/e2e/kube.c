@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "../../lib/lib.h"
 #include "e2e.h"
 
 #ifdef KUBE_REAL
@@ -479,6 +480,39 @@ Test(SUITE, survives_503_and_dropped_connections)
 	char *log = kf_log(&f);
 	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/shop/configmaps/cfg"), 3, "%s", log);
 	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/shop/services/web"), 2, "%s", log);
+	free(log);
+	res_free(&r);
+	kf_free(&f);
+}
+
+/* layers of a tier run in parallel, as many as there are; their requests
+ * share a few kept-alive connections, never one connection each */
+Test(SUITE, parallel_layers_share_a_few_connections)
+{
+	STAND_IN_ONLY("count connections");
+	struct kf f;
+	kf_init(&f, NULL);
+	struct buf packs = {0};
+	for (int i = 0; i < 40; i++)
+		buf_printf(&packs,
+			   "      - name: l%d\n"
+			   "        type: manifest\n"
+			   "        manifests:\n"
+			   "          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: c%d}\\n\"}\n",
+			   i, i);
+	kf_ws(&f, packs.s);
+	buf_free(&packs);
+	char *before = kf_ctl(&f, "conns");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	char *after = kf_ctl(&f, "conns");
+	char *log = kf_log(&f);
+	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/default/configmaps/c"), 40, "%s", log);
+	/* the second count's own connection aside */
+	long used = strtol(after, NULL, 10) - strtol(before, NULL, 10) - 1;
+	cr_assert(used >= 1 && used <= 16, "addonmake opened %ld connections for 40 layers", used);
+	free(before);
+	free(after);
 	free(log);
 	res_free(&r);
 	kf_free(&f);

@@ -24,6 +24,8 @@ Test control (never authenticated; loopback only):
   GET /__ctl/log            every request so far: "METHOD PATH?QUERY" lines
   GET /__ctl/linger?ms=D    deleted objects stay D ms with deletionTimestamp
   GET /__ctl/dump           every stored object, one JSON line each, sorted
+  GET /__ctl/conns          how many connections were accepted so far (this
+                            request's own included)
 It stops with its parent, on SIGTERM, or after 10 minutes.
 """
 import copy, datetime, http.server, json, os, socket, ssl, sys, threading, time
@@ -34,7 +36,7 @@ TOKENS = [A[i + 1] for i, x in enumerate(A) if x == "--token"]
 CLIENT_CA = A[A.index("--client-ca") + 1] if "--client-ca" in A else None
 MANUAL_CRDS = "--manual-crds" in A
 lock = threading.RLock()
-faults, log, linger = [], [], [0]
+faults, log, linger, conns = [], [], [0], [0]
 rv = [1000]
 
 # group/version -> [(resource, kind, namespaced, shortnames)]
@@ -459,6 +461,11 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    def setup(self):
+        super().setup()
+        with lock:
+            conns[0] += 1
+
     def send(self, code, obj, ctype="application/json", extra=()):
         b = (json.dumps(obj) if not isinstance(obj, str) else obj).encode()
         self.send_response(code)
@@ -605,6 +612,8 @@ class H(http.server.BaseHTTPRequestHandler):
                 return self.send(200, "ok", "text/plain")
             if path == "/__ctl/log":
                 return self.send(200, "".join(l + "\n" for l in log), "text/plain")
+            if path == "/__ctl/conns":
+                return self.send(200, "%d\n" % conns[0], "text/plain")
             if path == "/__ctl/linger":
                 linger[0] = int(q.get("ms", ["0"])[0])
                 return self.send(200, "ok", "text/plain")

@@ -151,3 +151,85 @@ Test(doc, parse_first_does_not_need_the_text_afterwards)
 	diag_free(&d);
 	arena_free(&a);
 }
+
+/* the same tree, kind by kind, style by style, text by text, position by
+ * position */
+static void
+same_tree(const struct dnode *x, const struct dnode *y, const char *where)
+{
+	cr_assert(x && y, "%s: a node is missing", where);
+	cr_assert_eq(x->kind, y->kind, "%s: kind", where);
+	cr_assert_eq(x->line, y->line, "%s: line %d vs %d", where, x->line, y->line);
+	cr_assert_eq(x->col, y->col, "%s: col %d vs %d (%s)", where, x->col, y->col, x->s ? x->s : "");
+	if (x->kind == D_SCALAR) {
+		cr_assert_eq(x->style, y->style, "%s: style of %s", where, x->s);
+		cr_assert_eq(x->len, y->len, "%s: %s vs %s", where, x->s, y->s);
+		cr_assert(memcmp(x->s, y->s, x->len) == 0, "%s: %s vs %s", where, x->s, y->s);
+		return;
+	}
+	cr_assert_eq(x->n, y->n, "%s: %zu items vs %zu", where, x->n, y->n);
+	for (size_t i = 0; i < (x->kind == D_MAP ? 2 * x->n : x->n); i++)
+		same_tree(x->items[i], y->items[i], where);
+}
+
+Test(doc, json_parser_makes_what_libyaml_makes)
+{
+	const char *texts[] = {
+		"{\"kind\": \"Deployment\", \"metadata\": {\"name\": \"web\", \"generation\": 2, "
+		"\"labels\": {}}, \"spec\": {\"replicas\": 1, \"paused\": false, \"x\": null, "
+		"\"f\": -1.5e3, \"list\": [1, \"1\", true, [], [{}]]}}",
+		"{\n  \"a\": [\n    {\"b\": \"c\"},\n    \"d\"\n  ],\n  \"e\": \"caf\\u00e9 \\\"q\\\" \\\\ \\/ \\n\\t\"\n}\n",
+		"[]", "\"just a string\"", "42",
+		"{\"tab\": \"a\\tb\"}",
+	};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(*texts); i++) {
+		struct arena a = {0};
+		struct dnode *j = NULL, *y = NULL;
+		cr_assert_eq(doc_parse_json(&a, texts[i], strlen(texts[i]), &j), 0, "%s", texts[i]);
+		cr_assert_eq(doc_parse_first(&a, texts[i], strlen(texts[i]), NULL, &y, NULL), 0, "libyaml: %s", texts[i]);
+		same_tree(j, y, texts[i]);
+		arena_free(&a);
+	}
+}
+
+/* a character outside the BMP as a surrogate pair (which libyaml refuses) */
+Test(doc, json_parser_joins_surrogate_pairs)
+{
+	const char *t = "{\"emoji\": \"\\ud83d\\ude00\", \"lone\": \"\\ud83d!\"}";
+	struct arena a = {0};
+	struct dnode *j;
+	cr_assert_eq(doc_parse_json(&a, t, strlen(t), &j), 0);
+	cr_assert_str_eq(doc_str(doc_get(j, "emoji")), "\xf0\x9f\x98\x80");
+	cr_assert_str_eq(doc_str(doc_get(j, "lone")), "\xef\xbf\xbd!");
+	arena_free(&a);
+}
+
+Test(doc, json_parser_refuses_what_is_not_json)
+{
+	const char *bad[] = {"", "{", "{\"a\" 1}", "{\"a\": 1,}", "[1 2]", "\"open", "tru", "nul",
+			     "{\"a\": 1} x", "{a: 1}", "\"\\x\"", "\"\\u12\"", "-", "[\"a\nb\"]", "1.2.3"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		struct arena a = {0};
+		struct dnode *j = (struct dnode *)1;
+		cr_assert_eq(doc_parse_json(&a, bad[i], strlen(bad[i]), &j), -1, "accepted: %s", bad[i]);
+		cr_assert_null(j);
+		arena_free(&a);
+	}
+	/* nesting is bounded (a hostile answer cannot exhaust the stack) */
+	struct buf deep = {0};
+	for (int i = 0; i < 300; i++)
+		buf_addc(&deep, '[');
+	for (int i = 0; i < 300; i++)
+		buf_addc(&deep, ']');
+	struct arena a = {0};
+	struct dnode *j;
+	cr_assert_eq(doc_parse_json(&a, deep.s, deep.len, &j), -1);
+	buf_clear(&deep);
+	for (int i = 0; i < 200; i++)
+		buf_addc(&deep, '[');
+	for (int i = 0; i < 200; i++)
+		buf_addc(&deep, ']');
+	cr_assert_eq(doc_parse_json(&a, deep.s, deep.len, &j), 0);
+	buf_free(&deep);
+	arena_free(&a);
+}
