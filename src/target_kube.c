@@ -713,7 +713,8 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 	}
 	if (rc != T_OK)
 		goto out;
-	qsort(objs, n, sizeof(*objs), by_category);
+	if (n) /* a helm layer has none here; qsort wants an array */
+		qsort(objs, n, sizeof(*objs), by_category);
 	if (l->ns && *l->ns)
 		rc = ensure_ns(t, kt, l, l->ns, objs, n, old, nold, &ap, &a, err);
 	if (helm && rc == T_OK)

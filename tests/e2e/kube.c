@@ -792,7 +792,10 @@ Test(SUITE, helm_layer_installs_with_helm_and_waits_for_the_release)
 		"            mychart: {replicas: 2}\n"
 		"%s", later);
 	pid_t pid = am_bg(&f.t, "sync");
-	cr_assert(wait_log(&f, "GET " HELM_DEPLOY, 10000), "no readiness check came");
+	if (!wait_log(&f, "GET " HELM_DEPLOY, 10000)) {
+		char *o = tws_get(&f.t, "bg.out"), *e = tws_get(&f.t, "bg.err");
+		cr_assert_fail("no readiness check came:\n%s%s", o ? o : "", e ? e : "");
+	}
 	char *log = kf_log(&f);
 	cr_assert(!strstr(log, "configmaps/later"), "the next tier started early:\n%s", log);
 	/* helm applied the release, not addonmake */
