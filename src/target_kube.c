@@ -621,10 +621,20 @@ helm_apply(const struct target_ctx *t, struct kt *kt, const struct layer *l, con
 		buf_printf(err, "cannot make a temporary file: %s", strerror(errno));
 		return T_FAILED;
 	}
-	close(fd);
+	/* written through mkstemp's descriptor: values may hold secrets, and
+	 * the file stays 0600 */
 	struct buf vals = {0}, out = {0};
 	helm_values(l, l->pack, &vals);
-	int e = file_write_replace(vfile, vals.s ? vals.s : "", vals.len, 0);
+	int e = 0;
+	for (size_t off = 0; off < vals.len && !e;) {
+		ssize_t w = write(fd, vals.s + off, vals.len - off);
+		if (w > 0)
+			off += (size_t)w;
+		else if (errno != EINTR)
+			e = errno ? errno : EIO;
+	}
+	if (close(fd) < 0 && !e)
+		e = errno;
 	buf_free(&vals);
 	const char *up[] = {"upgrade", "--install", l->release, l->chart_file, "--values", vfile, NULL};
 	const char *gm[] = {"get", "manifest", l->release, NULL};

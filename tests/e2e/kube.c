@@ -11,6 +11,7 @@
  * stores what kubectl stores. */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -824,6 +825,12 @@ Test(SUITE, helm_layer_installs_with_helm_and_waits_for_the_release)
 	char *vals = tws_get(&f.t, "helm-values");
 	cr_assert_str_eq(vals, "replicas: 2\n");
 	free(vals);
+	/* values may hold secrets: the file helm read was private (cp keeps
+	 * the mode of its source) */
+	char vpath[600];
+	snprintf(vpath, sizeof(vpath), "%s/helm-values", f.t.dir);
+	struct stat vst;
+	cr_assert(stat(vpath, &vst) == 0 && (vst.st_mode & 0777) == 0600, "mode %o", vst.st_mode & 0777);
 	/* nothing changed: no helm, no request */
 	log = kf_log(&f);
 	struct res r = am(&f.t, "sync");
