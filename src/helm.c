@@ -107,7 +107,6 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 	char *out = NULL;
 	char *cdir = arena_printf(a, "%s/chart", dir);
 	char *vfile = arena_printf(a, "%s/values.yaml", dir);
-	char *efile = arena_printf(a, "%s/stderr", dir);
 	struct buf vals = {0}, res = {0};
 	int e;
 	const char *rel = NULL;
@@ -131,21 +130,18 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 				"--namespace", (char *)l->ns, "--values", vfile, NULL};
 		struct procs ps;
 		procs_init(&ps);
-		struct proc_spec sp = {argv, NULL, NULL, NULL, 0, now_ms() + 120000, efile};
+		struct buf eb = {0};
 		int status;
-		int rc = proc_run(&ps, &sp, &res, &status);
-		if (rc == 0 && status == 0) {
+		int rc = proc_run_split(&ps, argv, NULL, now_ms() + 120000, &res, &status, &eb);
+		if (rc == 0 && status == 0)
 			out = arena_strndup(a, res.s ? res.s : "", res.len);
-		} else {
-			struct buf eb = {0};
-			file_read(efile, &eb);
-			while (eb.len && eb.s[eb.len - 1] == '\n')
-				eb.s[--eb.len] = 0;
+		else if (rc == -3)
+			buf_adds(err, eb.s);
+		else
 			buf_printf(err, "%s template failed (%s %d)%s%s", helm,
 				   rc ? "timed out:" : "exit", rc ? 120 : status,
 				   eb.len ? ": " : "", eb.len ? eb.s : "");
-			buf_free(&eb);
-		}
+		buf_free(&eb);
 		pthread_mutex_destroy(&ps.mu);
 	}
 	buf_free(&vals);

@@ -2,10 +2,7 @@
  * get manifest, uninstall) against the cluster's kubeconfig and context,
  * as the user's own helm would be. Its stderr is kept apart from its
  * output and becomes the error when it fails. */
-#include <errno.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 #include "target.h"
 
 /* a helm call never waits for readiness (addonmake does): this bounds only
@@ -42,25 +39,13 @@ helm_run(const struct target_ctx *t, const char *const *args, const char *ns,
 		argv[n++] = t->c->target.context;
 	}
 	argv[n] = NULL;
-	const char *tmp = getenv("TMPDIR");
-	char *efile = arena_printf(&a, "%s/addonmake-helm-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	int fd = mkstemp(efile);
-	if (fd < 0) {
-		buf_printf(err, "cannot make a temporary file: %s", strerror(errno));
-		arena_free(&a);
-		return -1;
-	}
-	close(fd);
-	struct proc_spec sp = {(char *const *)argv, NULL, NULL, NULL, 0, now_ms() + HELM_TIMEOUT_MS,
-			       efile};
 	int status = 0;
-	int rc = proc_run(t->ps, &sp, out, &status);
 	struct buf e = {0};
-	file_read(efile, &e);
-	unlink(efile);
-	while (e.len && (e.s[e.len - 1] == '\n' || e.s[e.len - 1] == ' '))
-		e.s[--e.len] = 0;
-	if (rc == -2)
+	int rc = proc_run_split(t->ps, (char *const *)argv, NULL, now_ms() + HELM_TIMEOUT_MS, out,
+				&status, &e);
+	if (rc == -3)
+		buf_adds(err, e.s);
+	else if (rc == -2)
 		buf_printf(err, "helm %s: interrupted", verb);
 	else if (rc == -1)
 		buf_printf(err, "helm %s did not finish within %ds", verb, HELM_TIMEOUT_MS / 1000);

@@ -220,3 +220,29 @@ proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
 	pthread_mutex_unlock(&ps->mu);
 	return rc;
 }
+
+int
+proc_run_split(struct procs *ps, char *const *argv, char *const *env, int64_t deadline,
+	       struct buf *out, int *status, struct buf *errtext)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct buf path = {0};
+	buf_printf(&path, "%s/addonmake-stderr-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	int fd = mkstemp(path.s);
+	*status = 127;
+	if (fd < 0) {
+		buf_printf(errtext, "cannot make a temporary file in %s: %s", tmp && *tmp ? tmp : "/tmp",
+			   strerror(errno));
+		buf_free(&path);
+		return -3;
+	}
+	close(fd);
+	struct proc_spec sp = {argv, env, NULL, NULL, 0, deadline, path.s};
+	int rc = proc_run(ps, &sp, out, status);
+	file_read(path.s, errtext);
+	unlink(path.s);
+	buf_free(&path);
+	while (errtext->len && strchr(" \t\r\n", errtext->s[errtext->len - 1]))
+		errtext->s[--errtext->len] = 0;
+	return rc;
+}

@@ -37,5 +37,12 @@ struct proc_spec {
  * Returns 0; -1 past the deadline; -2 when the run is stopping (Ctrl-C). */
 int proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
 	     int *status);
+/* proc_run of argv with env (may be NULL) and stderr kept apart: it goes
+ * to a private temporary file under TMPDIR (else /tmp), read back into
+ * errtext with trailing white space trimmed; out receives all of stdout.
+ * Returns as proc_run, or -3 (errtext says why) when no temporary file
+ * could be made. */
+int proc_run_split(struct procs *ps, char *const *argv, char *const *env, int64_t deadline,
+		   struct buf *out, int *status, struct buf *errtext);
 
 #endif

@@ -104,21 +104,14 @@ static int
 run_plugin(void *u, char *const *argv, char *const *env, struct buf *out, struct buf *err)
 {
 	struct procs *ps = u;
-	char tmpl[] = "/tmp/addonmake-exec-XXXXXX";
-	int fd = mkstemp(tmpl);
-	if (fd < 0) {
-		buf_adds(err, "cannot make a temporary file");
+	int status = 0;
+	struct buf e = {0};
+	int rc = proc_run_split(ps, argv, env, now_ms() + 60000, out, &status, &e);
+	if (rc == -3) {
+		buf_adds(err, e.s);
+		buf_free(&e);
 		return -1;
 	}
-	close(fd);
-	struct proc_spec sp = {argv, env, NULL, NULL, 0, now_ms() + 60000, tmpl};
-	int status = 0;
-	int rc = proc_run(ps, &sp, out, &status);
-	struct buf e = {0};
-	file_read(tmpl, &e);
-	unlink(tmpl);
-	while (e.len && e.s[e.len - 1] == '\n')
-		e.s[--e.len] = 0;
 	if (rc < 0 || status != 0) {
 		if (rc == -2)
 			buf_adds(err, "interrupted");

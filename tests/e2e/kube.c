@@ -384,6 +384,20 @@ wait_log(struct kf *f, const char *needle, int ms)
 	return 0;
 }
 
+/* waits for the sync started with am_bg, checks its exit code, and
+ * returns what it printed on stdout (its stderr shown on failure) */
+static char *
+kf_bg_done(struct kf *f, pid_t pid, int want)
+{
+	int st;
+	waitpid(pid, &st, 0);
+	char *out = tws_get(&f->t, "bg.out"), *err = tws_get(&f->t, "bg.err");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == want, "exit %d, want %d\n%s%s", WEXITSTATUS(st),
+		  want, out, err);
+	free(err);
+	return out;
+}
+
 Test(SUITE, tier_waits_for_deployment_and_names_it)
 {
 	struct kf f;
@@ -396,10 +410,7 @@ Test(SUITE, tier_waits_for_deployment_and_names_it)
 	cr_assert(!strstr(log, "configmaps/later"), "the next tier started early:\n%s", log);
 	free(log);
 	kf_status(&f, DEPLOY, DEPLOY_READY);
-	int st;
-	waitpid(pid, &st, 0);
-	char *out = tws_get(&f.t, "bg.out");
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit %d\n%s", WEXITSTATUS(st), out);
+	char *out = kf_bg_done(&f, pid, 0);
 	cr_assert(strstr(out, "waiting p/web (order 0): Deployment shop/web: LessReplicas: 0/1 replicas"),
 		  "%s", out);
 	log = kf_log(&f);
@@ -420,20 +431,15 @@ Test(SUITE, progress_deadline_exceeded_fails_the_layer)
 		  "{\"observedGeneration\":1,\"conditions\":[{\"type\":\"Progressing\",\"status\":"
 		  "\"False\",\"reason\":\"ProgressDeadlineExceeded\",\"message\":\"ReplicaSet web-1 "
 		  "has timed out progressing.\"}]}");
-	int st;
-	waitpid(pid, &st, 0);
-	char *err = tws_get(&f.t, "bg.err");
-	char *out = tws_get(&f.t, "bg.out");
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit %d\n%s%s", WEXITSTATUS(st), out, err);
+	char *out = kf_bg_done(&f, pid, 1);
 	cr_assert(strstr(out, "layer p/web failed: not ready: Deployment shop/web: "
 			      "ProgressDeadlineExceeded: ReplicaSet web-1 has timed out progressing."),
-		  "%s\n%s", out, err);
+		  "%s", out);
 	cr_assert(strstr(out, "1 layer of later tiers not started"), "%s", out);
 	char *log = kf_log(&f);
 	cr_assert(!strstr(log, "configmaps/later"), "%s", log);
 	free(log);
 	free(out);
-	free(err);
 	kf_free(&f);
 }
 
@@ -806,10 +812,7 @@ Test(SUITE, helm_layer_installs_with_helm_and_waits_for_the_release)
 	cr_assert_eq(count_lines(log, "PATCH " HELM_DEPLOY "?"), 1, "%s", log);
 	free(log);
 	kf_status(&f, HELM_DEPLOY, DEPLOY_READY);
-	int st;
-	waitpid(pid, &st, 0);
-	char *out = tws_get(&f.t, "bg.out");
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit %d\n%s", WEXITSTATUS(st), out);
+	char *out = kf_bg_done(&f, pid, 0);
 	cr_assert(strstr(out, "waiting p/mychart (order 0): Deployment default/web: "), "%s", out);
 	free(out);
 	char *args = tws_get(&f.t, "helm-args");
