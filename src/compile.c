@@ -430,8 +430,8 @@ check_profile_names(struct cctx *x, struct profile *ps, size_t n, struct strset 
 	}
 }
 
-int
-cluster_compile(struct workspace *w, struct cluster *c, struct deps *deps, struct diag *d)
+static int
+compile_pass(struct workspace *w, struct cluster *c, struct deps *deps, struct diag *d)
 {
 	struct cctx x = {w, c, {w, NULL, deps, d, NULL}, 0, NULL, NULL, 0, 0, {0}, 0, 0};
 	int nerr = d->nerr;
@@ -495,10 +495,32 @@ cluster_compile(struct workspace *w, struct cluster *c, struct deps *deps, struc
 	c->nlayers = x.n;
 	free(x.layers);
 	strset_free(&x.ids);
-	if (d->nerr > nerr)
-		return -1;
+	if (d->nerr > nerr || w->nqueue)
+		return -1; /* a pass with queued downloads is done again */
 	cluster_graph(c);
 	return 0;
+}
+
+/* two passes when downloads are missing: the first queues them, dl_run
+ * fetches them all at once, the second finds them in the cache */
+int
+cluster_compile(struct workspace *w, struct cluster *c, struct deps *deps, struct diag *d)
+{
+	size_t nd = d->n, ndeps = deps ? deps->n : 0;
+	int nremote = d->nremote;
+	w->defer = !w->offline;
+	int rc = compile_pass(w, c, deps, d);
+	w->defer = 0;
+	if (!w->nqueue)
+		return rc;
+	dl_run(w);
+	diag_truncate(d, nd);
+	d->nremote = nremote;
+	if (deps)
+		deps->n = ndeps;
+	for (size_t i = 0; i < c->nlopts; i++)
+		c->lopts[i].used = 0;
+	return compile_pass(w, c, deps, d);
 }
 
 void

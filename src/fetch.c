@@ -1,4 +1,5 @@
-/* fetch: one HTTP(S) GET with libcurl, as a registry client needs it —
+/* fetch: HTTP(S) GETs with libcurl's multi interface (a batch runs up to
+ * FETCH_PARALLEL at once), as a registry client needs them —
  * connect and stall timeouts, redirects, proxies from the environment
  * (libcurl's default), TLS verified unless the registry says otherwise,
  * basic or bearer credentials (from addonmake.yaml or the environment,
@@ -14,6 +15,7 @@
 
 #define FETCH_MAX (256L << 20)
 #define FETCH_TRIES 4
+#define FETCH_PARALLEL 8 /* transfers at once */
 
 /* curl (and the TLS library under it) is set up on first use only: most
  * runs never need it */
@@ -94,13 +96,6 @@ url_shown(const char *url)
 	return b.s;
 }
 
-static void
-nap_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static const char *
 secret(const char *value, const char *env)
 {
@@ -112,100 +107,182 @@ secret(const char *value, const char *env)
 	return value;
 }
 
+/* one transfer of a batch, with its retries */
+struct xfer {
+	const struct fetch *f;
+	struct fetched *out;
+	struct buf *err;
+	CURL *h;
+	struct curl_slist *hdr;
+	struct buf auth; /* holds a secret while the transfer runs */
+	struct sink sk;
+	char ebuf[CURL_ERROR_SIZE];
+	int tries, done;
+	int64_t due; /* when the next try may start */
+};
+
+static void
+add_header(struct curl_slist **hdr, const char *name, const char *value)
+{
+	struct buf b = {0};
+	buf_printf(&b, "%s: %s", name, value);
+	*hdr = curl_slist_append(*hdr, b.s);
+	buf_free(&b);
+}
+
+static CURL *
+xfer_start(struct xfer *x)
+{
+	const struct fetch *f = x->f;
+	CURL *h = curl_easy_init();
+	x->sk = (struct sink){&x->out->body, x->out};
+	x->ebuf[0] = 0;
+	x->hdr = NULL;
+	buf_clear(&x->out->body);
+	x->out->retry_after = 0;
+	curl_easy_setopt(h, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(h, CURLOPT_URL, f->url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);   /* a stalled */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);   /* transfer ends */
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "addonmake/0.1");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->sk);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x->sk);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->ebuf);
+	const struct registry *r = f->reg;
+	if (r && r->ca)
+		curl_easy_setopt(h, CURLOPT_CAINFO, r->ca);
+	if (r && r->insecure) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	const char *token = f->bearer ? f->bearer : r ? secret(r->token, r->token_env) : NULL;
+	if (token) {
+		buf_printf(&x->auth, "Bearer %s", token);
+		add_header(&x->hdr, "Authorization", x->auth.s);
+	} else if (r && r->username) {
+		curl_easy_setopt(h, CURLOPT_USERNAME, r->username);
+		const char *pw = secret(r->password, r->password_env);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, pw ? pw : "");
+	}
+	if (f->etag)
+		add_header(&x->hdr, "If-None-Match", f->etag);
+	if (f->accept)
+		add_header(&x->hdr, "Accept", f->accept);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdr);
+	x->tries++;
+	return x->h = h;
+}
+
+/* a finished try: done, or due again after a backoff */
+static void
+xfer_finish(struct xfer *x, CURLcode cc)
+{
+	long code = 0;
+	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(x->hdr);
+	/* the secret goes (zeroed) before anything is printed */
+	if (x->auth.s)
+		memset(x->auth.s, 0, x->auth.len);
+	buf_free(&x->auth);
+	x->out->code = code;
+	char *shown = url_shown(x->f->url);
+	int transient = 0;
+	buf_clear(x->err);
+	if (cc == CURLE_WRITE_ERROR) {
+		buf_printf(x->err, "GET %s: the answer is larger than 256 MiB", shown);
+	} else if (cc != CURLE_OK) {
+		buf_printf(x->err, "GET %s: %s", shown, x->ebuf[0] ? x->ebuf : curl_easy_strerror(cc));
+		transient = cc != CURLE_UNSUPPORTED_PROTOCOL && cc != CURLE_URL_MALFORMAT &&
+			    cc != CURLE_PEER_FAILED_VERIFICATION && cc != CURLE_SSL_CACERT_BADFILE;
+	} else if (code == 429 || code >= 500) {
+		buf_printf(x->err, "GET %s: HTTP %ld", shown, code);
+		transient = 1;
+	}
+	free(shown);
+	x->h = NULL;
+	if (!x->err->len) {
+		x->done = 1; /* an answer (any but 429 and 5xx) */
+	} else if (!transient || x->tries == FETCH_TRIES) {
+		x->done = -1;
+		if (x->tries > 1)
+			buf_printf(x->err, " (after %d tries)", x->tries);
+	} else {
+		long wait = 250L << (x->tries - 1);
+		if (x->out->retry_after > 0)
+			wait = x->out->retry_after > 5 ? 5000 : x->out->retry_after * 1000L;
+		x->due = now_ms() + wait;
+	}
+}
+
+int
+fetch_all(const struct fetch *fs, struct fetched *outs, struct buf *errs, size_t n)
+{
+	fetch_init();
+	struct xfer *xs = xcalloc(n ? n : 1, sizeof(*xs));
+	for (size_t i = 0; i < n; i++) {
+		memset(&outs[i], 0, sizeof(outs[i]));
+		xs[i] = (struct xfer){.f = &fs[i], .out = &outs[i], .err = &errs[i]};
+	}
+	CURLM *m = curl_multi_init();
+	size_t left = n, running = 0;
+	while (left) {
+		int64_t now = now_ms(), wait = 1000;
+		for (size_t i = 0; i < n; i++) {
+			struct xfer *x = &xs[i];
+			if (x->done || x->h)
+				continue;
+			if (x->due <= now && running < FETCH_PARALLEL) {
+				curl_multi_add_handle(m, xfer_start(x));
+				running++;
+			} else if (x->due > now && x->due - now < wait) {
+				wait = x->due - now;
+			}
+		}
+		int still;
+		curl_multi_perform(m, &still);
+		CURLMsg *msg;
+		int q;
+		while ((msg = curl_multi_info_read(m, &q))) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			CURL *h = msg->easy_handle;
+			CURLcode cc = msg->data.result;
+			char *priv;
+			curl_easy_getinfo(h, CURLINFO_PRIVATE, &priv);
+			struct xfer *x = (struct xfer *)(void *)priv;
+			curl_multi_remove_handle(m, h);
+			xfer_finish(x, cc);
+			curl_easy_cleanup(h);
+			running--;
+			if (x->done)
+				left--;
+			wait = 0; /* another may start now */
+		}
+		if (left && wait)
+			curl_multi_poll(m, NULL, 0, (int)wait, NULL);
+	}
+	curl_multi_cleanup(m);
+	int failed = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (xs[i].done < 0)
+			failed++;
+		else
+			buf_clear(&errs[i]);
+	}
+	free(xs);
+	return failed;
+}
+
 int
 fetch_url(const struct fetch *f, struct fetched *out, struct buf *err)
 {
-	fetch_init();
-	memset(out, 0, sizeof(*out));
-	char *shown = url_shown(f->url);
-	int rc = -1, tries = 0;
-	for (int attempt = 0; attempt < FETCH_TRIES; attempt++) {
-		tries = attempt + 1;
-		CURL *h = curl_easy_init();
-		struct curl_slist *hdr = NULL;
-		char ebuf[CURL_ERROR_SIZE] = "";
-		struct sink sk = {&out->body, out};
-		buf_clear(&out->body);
-		out->retry_after = 0;
-		curl_easy_setopt(h, CURLOPT_URL, f->url);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);   /* a stalled */
-		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);   /* transfer ends */
-		curl_easy_setopt(h, CURLOPT_USERAGENT, "addonmake/0.1");
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, &sk);
-		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(h, CURLOPT_HEADERDATA, &sk);
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-		const struct registry *r = f->reg;
-		if (r && r->ca)
-			curl_easy_setopt(h, CURLOPT_CAINFO, r->ca);
-		if (r && r->insecure) {
-			curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-			curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-		}
-		struct buf ah = {0};
-		const char *token = f->bearer ? f->bearer : r ? secret(r->token, r->token_env) : NULL;
-		if (token) {
-			buf_printf(&ah, "Authorization: Bearer %s", token);
-			hdr = curl_slist_append(hdr, ah.s);
-		} else if (r && r->username) {
-			curl_easy_setopt(h, CURLOPT_USERNAME, r->username);
-			const char *pw = secret(r->password, r->password_env);
-			curl_easy_setopt(h, CURLOPT_PASSWORD, pw ? pw : "");
-		}
-		if (f->etag) {
-			struct buf b = {0};
-			buf_printf(&b, "If-None-Match: %s", f->etag);
-			hdr = curl_slist_append(hdr, b.s);
-			buf_free(&b);
-		}
-		if (f->accept) {
-			struct buf b = {0};
-			buf_printf(&b, "Accept: %s", f->accept);
-			hdr = curl_slist_append(hdr, b.s);
-			buf_free(&b);
-		}
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-		CURLcode cc = curl_easy_perform(h);
-		long code = 0;
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-		curl_slist_free_all(hdr);
-		buf_free(&ah); /* held a secret: gone before anything is printed */
-		curl_easy_cleanup(h);
-		out->code = code;
-		int transient;
-		buf_clear(err);
-		if (cc == CURLE_WRITE_ERROR) {
-			buf_printf(err, "GET %s: the answer is larger than 256 MiB", shown);
-			break;
-		} else if (cc != CURLE_OK) {
-			buf_printf(err, "GET %s: %s", shown, ebuf[0] ? ebuf : curl_easy_strerror(cc));
-			transient = cc != CURLE_UNSUPPORTED_PROTOCOL && cc != CURLE_URL_MALFORMAT &&
-				    cc != CURLE_PEER_FAILED_VERIFICATION && cc != CURLE_SSL_CACERT_BADFILE;
-		} else if (code == 429 || code >= 500) {
-			buf_printf(err, "GET %s: HTTP %ld", shown, code);
-			transient = 1;
-		} else {
-			rc = 0;
-			break;
-		}
-		if (!transient || attempt + 1 == FETCH_TRIES)
-			break;
-		long wait = 250L << attempt;
-		if (out->retry_after > 0)
-			wait = out->retry_after > 5 ? 5000 : out->retry_after * 1000L;
-		nap_ms(wait);
-	}
-	if (rc == 0)
-		buf_clear(err);
-	else if (tries > 1)
-		buf_printf(err, " (after %d tries)", tries);
-	free(shown);
-	return rc;
+	return fetch_all(f, out, err, 1) ? -1 : 0;
 }
 
 void

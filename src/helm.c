@@ -185,6 +185,13 @@ remote_index(struct ldctx *lc, struct registry *r, struct layer *l, const char *
 	struct workspace *w = lc->w;
 	char *key = arena_printf(lc->a, "index:%s", iurl);
 	const char *etag, *digest;
+	const char *merr, *mhex = dl_memo_get(w, iurl, &merr);
+	if (merr) {
+		remote_err(lc, l, pfile, arena_printf(lc->a, "helm layer %s: %s", l->id, merr));
+		return -1;
+	}
+	if (mhex && dl_get(w, mhex, body) == 0)
+		return 0; /* revalidated once a run */
 	int have = fetch_rec_get(w, key, &etag, &digest) == 0 && dl_get(w, digest, body) == 0;
 	if (w->offline) {
 		if (have)
@@ -201,6 +208,7 @@ remote_index(struct ldctx *lc, struct registry *r, struct layer *l, const char *
 	struct buf err = {0};
 	int rc = fetch_url(&f, &got, &err);
 	if (rc == 0 && got.code == 304 && have) {
+		dl_memo_put(w, iurl, digest, NULL);
 		fetched_free(&got);
 		buf_free(&err);
 		return 0;
@@ -210,8 +218,10 @@ remote_index(struct ldctx *lc, struct registry *r, struct layer *l, const char *
 		sha256_hex(got.body.s, got.body.len, hex);
 		buf_clear(body);
 		buf_add(body, got.body.s, got.body.len);
-		if (!dl_put(w, hex, got.body.s, got.body.len))
+		if (!dl_put(w, hex, got.body.s, got.body.len)) {
 			fetch_rec_put(w, key, got.etag, hex);
+			dl_memo_put(w, iurl, hex, NULL);
+		}
 		fetched_free(&got);
 		buf_free(&err);
 		return 0;
@@ -222,6 +232,7 @@ remote_index(struct ldctx *lc, struct registry *r, struct layer *l, const char *
 			   got.code == 401 || got.code == 403 ? " (check the registry's credentials)" : "");
 		free(shown);
 	}
+	dl_memo_put(w, iurl, NULL, err.s);
 	remote_err(lc, l, pfile, arena_printf(lc->a, "helm layer %s: %s", l->id, err.s));
 	buf_free(&err);
 	fetched_free(&got);
@@ -229,7 +240,7 @@ remote_index(struct ldctx *lc, struct registry *r, struct layer *l, const char *
 }
 
 /* the chart archive with the wanted digest: from the cache, else fetched
- * and checked before it enters the cache */
+ * and checked before it enters the cache; 1 when queued (dlqueue.c) */
 static int
 remote_chart(struct ldctx *lc, struct registry *r, struct layer *l, const char *pfile,
 	     const char *url, const char *want, struct buf *tgz)
@@ -244,34 +255,19 @@ remote_chart(struct ldctx *lc, struct registry *r, struct layer *l, const char *
 		free(shown);
 		return -1;
 	}
-	struct fetch f = {url, r, NULL, NULL, NULL};
-	struct fetched got;
-	struct buf err = {0};
-	int rc = fetch_url(&f, &got, &err);
-	if (rc == 0 && got.code != 200)
-		buf_printf(&err, "GET %s: HTTP %ld", shown, got.code);
-	if (rc == 0 && got.code == 200) {
-		char hex[65];
-		sha256_hex(got.body.s, got.body.len, hex);
-		if (want && strcmp(hex, want) != 0) {
-			buf_printf(&err, "GET %s: the chart's SHA-256 is %s, but the index says %s; "
-				   "nothing was cached", shown, hex, want);
-		} else if (dl_put(w, hex, got.body.s, got.body.len)) {
-			buf_printf(&err, "cannot write the download cache under %s", w->state);
-		} else {
-			buf_clear(tgz);
-			buf_add(tgz, got.body.s, got.body.len);
-			fetched_free(&got);
-			buf_free(&err);
-			free(shown);
-			return 0;
-		}
-	}
-	remote_err(lc, l, pfile, arena_printf(lc->a, "helm layer %s: %s", l->id, err.s));
-	buf_free(&err);
-	fetched_free(&got);
 	free(shown);
-	return -1;
+	struct fetch f = {url, r, NULL, NULL, NULL};
+	struct buf err = {0};
+	char hex[65];
+	int rc = dl_fetch(w, &f, want, "chart", "index", hex, &err);
+	if (rc == 0 && dl_get(w, hex, tgz) != 0) {
+		buf_printf(&err, "%s vanished from the download cache", dl_path(w, hex));
+		rc = -1;
+	}
+	if (rc < 0)
+		remote_err(lc, l, pfile, arena_printf(lc->a, "helm layer %s: %s", l->id, err.s));
+	buf_free(&err);
+	return rc;
 }
 
 /* a verified chart archive (freed here) → the layer's documents, the
@@ -280,6 +276,11 @@ static int
 render_chart(struct ldctx *lc, struct layer *l, const char *profile_file, struct buf *tgz)
 {
 	struct arena *a = lc->a;
+	if (lc->w->defer && lc->w->nqueue) {
+		/* this pass is done again once the queue is fetched */
+		buf_free(tgz);
+		return -1;
+	}
 	char hex[65];
 	sha256_hex(tgz->s, tgz->len, hex);
 	l->digest = arena_strdup(a, hex);
@@ -353,8 +354,10 @@ helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 		const char *repo = base ? arena_printf(a, "%s/%s", base + 1, l->pack) : l->pack;
 		struct buf blob = {0}, err = {0};
 		char hx[65];
-		if (oci_pull(lc, r, repo, l->version, media, &blob, hx, &err)) {
-			remote_err(lc, l, profile_file, arena_printf(a, "helm layer %s: %s", l->id, err.s));
+		int rc = oci_pull(lc, r, repo, l->version, media, &blob, hx, &err);
+		if (rc) {
+			if (rc < 0) /* else queued */
+				remote_err(lc, l, profile_file, arena_printf(a, "helm layer %s: %s", l->id, err.s));
 			buf_free(&blob);
 			buf_free(&err);
 			return -1;
@@ -464,6 +467,8 @@ pack_charts(struct ldctx *lc, struct layer *l, const char *profile_file)
 	struct dnode *charts = doc_get(l->pack_json, "charts");
 	if (!charts || doc_is_null(charts))
 		return 0;
+	if (lc->w->defer && lc->w->nqueue)
+		return -1; /* as in render_chart */
 	const char *pj = arena_printf(a, "%s/pack.json", l->pack_dir);
 	if (charts->kind != D_SEQ) {
 		diag_add(lc->d, DIAG_ERROR, pj, charts->line, charts->col, "charts must be a list");

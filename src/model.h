@@ -146,6 +146,12 @@ struct workspace {
 	struct store *st;  /* the state, read-only while loading */
 	struct fetch_rec *fetched; /* records to write with the state */
 	size_t nfetched, capfetched;
+	/* downloads (dlqueue.c): with defer set, queued for dl_run instead of
+	 * made; memo holds this run's outcome by URL */
+	int defer;
+	struct dl_item *queue;
+	size_t nqueue, capqueue;
+	struct strset memo;
 	const char *dir;   /* the directory of addonmake.yaml */
 	const char *file;  /* addonmake.yaml as given */
 	const char *state; /* the state directory */
@@ -254,6 +260,9 @@ struct fetched {
 	int retry_after;
 };
 int fetch_url(const struct fetch *f, struct fetched *out, struct buf *err);
+/* n GETs at once (each retried as fetch_url's); outs[i] and errs[i] as
+ * fetch_url's out and err; the number that failed */
+int fetch_all(const struct fetch *fs, struct fetched *outs, struct buf *errs, size_t n);
 /* sets up libcurl once (thread-safe); fetch_url and http checks call it */
 void fetch_init(void);
 void fetched_free(struct fetched *f);
@@ -268,6 +277,19 @@ int dl_put(struct workspace *w, const char *hex, const char *p, size_t n);
 /* where the download cache keeps hex (in w's arena) */
 char *dl_path(struct workspace *w, const char *hex);
 void sha256_hex(const char *p, size_t n, char out[65]);
+/* the verified download of f (want: the SHA-256 it must have, or NULL;
+ * what/by name the file and what gave want, for the mismatch message): 0
+ * with hex when it is in the download cache, 1 when w->defer queued it,
+ * -1 with err. Asks no server twice for one URL in a run. */
+int dl_fetch(struct workspace *w, const struct fetch *f, const char *want,
+	     const char *what, const char *by, char hex[65], struct buf *err);
+/* fetches the queued downloads at once into the cache; the number that
+ * failed (their errors wait in the memo for dl_fetch) */
+int dl_run(struct workspace *w);
+/* this run's outcome for url: the SHA-256 of what it gave (in the cache),
+ * else NULL and *err why, or NULL with *err NULL when not asked yet */
+const char *dl_memo_get(struct workspace *w, const char *url, const char **err);
+void dl_memo_put(struct workspace *w, const char *url, const char *hex, const char *err);
 /* what was fetched, by key (index:URL, chart:REPO|NAME|VERSION): read from
  * the state's fetch table; new records wait in w->fetched until the state
  * is written */

@@ -125,15 +125,32 @@ oci_pull(struct ldctx *lc, struct registry *r, const char *repo, const char *ver
 	const char *scheme = r->insecure_http ? "http" : "https";
 	char *murl = arena_printf(a, "%s://%s/v2/%s/manifests/%s", scheme, host, repo, tag);
 	char *token = NULL;
-	struct fetched got;
-	if (oci_get(lc, r, murl, "application/vnd.oci.image.manifest.v1+json", &token, &got, err)) {
-		fetched_free(&got);
+	struct buf mbody = {0};
+	/* the manifest: asked for once a run (a second compile pass reads it
+	 * from the download cache) */
+	const char *merr, *mhex = dl_memo_get(w, murl, &merr);
+	if (merr) {
+		buf_adds(err, merr);
 		return -1;
+	}
+	if (!mhex || dl_get(w, mhex, &mbody) != 0) {
+		struct fetched got;
+		if (oci_get(lc, r, murl, "application/vnd.oci.image.manifest.v1+json", &token, &got, err)) {
+			dl_memo_put(w, murl, NULL, err->s);
+			fetched_free(&got);
+			return -1;
+		}
+		char h[65];
+		sha256_hex(got.body.s, got.body.len, h);
+		buf_add(&mbody, got.body.s, got.body.len);
+		if (dl_put(w, h, got.body.s, got.body.len) == 0)
+			dl_memo_put(w, murl, h, NULL);
+		fetched_free(&got);
 	}
 	struct dorigin o = {murl, 1, 1, 0, 1};
 	struct dnode *manifest = NULL;
-	doc_parse_first(a, got.body.s, got.body.len, &o, &manifest, NULL);
-	fetched_free(&got);
+	doc_parse_first(a, mbody.s, mbody.len, &o, &manifest, NULL);
+	buf_free(&mbody);
 	struct dnode *layers = doc_get(manifest, "layers");
 	const char *digest = NULL;
 	for (size_t i = 0; layers && layers->kind == D_SEQ && i < layers->n && !digest; i++) {
@@ -149,28 +166,15 @@ oci_pull(struct ldctx *lc, struct registry *r, const char *repo, const char *ver
 	const char *want = digest + 7;
 	if (dl_get(w, want, blob) != 0) {
 		char *burl = arena_printf(a, "%s://%s/v2/%s/blobs/%s", scheme, host, repo, digest);
-		if (oci_get(lc, r, burl, NULL, &token, &got, err)) {
-			fetched_free(&got);
-			return -1;
-		}
+		struct fetch f = {burl, r, NULL, NULL, token};
 		char h[65];
-		sha256_hex(got.body.s, got.body.len, h);
-		if (strcmp(h, want) != 0) {
-			char *shown = url_shown(burl);
-			buf_printf(err, "GET %s: the blob's SHA-256 is %s, but the manifest says %s; "
-				   "nothing was cached", shown, h, want);
-			free(shown);
-			fetched_free(&got);
+		int rc = dl_fetch(w, &f, want, "blob", "manifest", h, err);
+		if (rc)
+			return rc;
+		if (dl_get(w, want, blob) != 0) {
+			buf_printf(err, "%s vanished from the download cache", dl_path(w, want));
 			return -1;
 		}
-		if (dl_put(w, want, got.body.s, got.body.len)) {
-			buf_printf(err, "cannot write the download cache under %s", w->state);
-			fetched_free(&got);
-			return -1;
-		}
-		buf_clear(blob);
-		buf_add(blob, got.body.s, got.body.len);
-		fetched_free(&got);
 	}
 	fetch_rec_put(w, pin, NULL, want);
 	snprintf(hex, 65, "%s", want);

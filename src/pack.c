@@ -1,7 +1,10 @@
-/* pack: resolves a pack layer in a file:// registry (pack-central's layout,
- * DIR/<name>-<version>/) — pack.json, values.yaml and the manifests that
- * kubeManifests lists, rendered with .Values = manifests.<basename>. */
+/* pack: resolves a pack layer in a pack registry — a file:// directory in
+ * pack-central's layout (DIR/<name>-<version>/), the same directories as
+ * archives over http(s)://, or Palette OCI packs — to pack.json,
+ * values.yaml and the manifests that kubeManifests lists, rendered with
+ * .Values = manifests.<basename>. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,31 +48,73 @@ parse_file(struct ldctx *lc, const char *path, int *missing)
 	return root ? root : doc_new(a, D_MAP, 0);
 }
 
-/* a Palette OCI pack (<base>/spectro-packs/archive/<name>:<version>, a
- * tar.gz of the pack directory), unpacked once per digest into
- * <state>/cache/packs/<sha256>; NULL with err */
+/* the archive of a pack in an http(s):// pack registry,
+ * URL/<name>-<version>.tar.gz: 0 with hex when it is in the download cache,
+ * 1 when queued, -1 with err. A pinned version fetched once costs no
+ * request again (--refresh fetches it again). */
+static int
+http_pack(struct ldctx *lc, struct registry *r, struct layer *l, char hex[65], struct buf *err)
+{
+	struct workspace *w = lc->w;
+	struct arena *a = lc->a;
+	size_t n = strlen(r->url);
+	const char *url = arena_printf(a, "%.*s/%s-%s.tar.gz", (int)(n && r->url[n - 1] == '/' ? n - 1 : n),
+				       r->url, l->pack, l->version);
+	const char *key = arena_printf(a, "pack:%s|%s|%s", r->url, l->pack, l->version);
+	const char *etag, *digest;
+	struct buf probe = {0};
+	int have = fetch_rec_get(w, key, &etag, &digest) == 0 && dl_get(w, digest, &probe) == 0;
+	buf_free(&probe);
+	if (have && (!w->refresh || w->offline)) {
+		snprintf(hex, 65, "%s", digest);
+		return 0;
+	}
+	if (w->offline) {
+		char *shown = url_shown(url);
+		buf_printf(err, "--offline, and %s is not in the download cache", shown);
+		free(shown);
+		return -1;
+	}
+	struct fetch f = {url, r, NULL, NULL, NULL};
+	int rc = dl_fetch(w, &f, NULL, "pack archive", NULL, hex, err);
+	if (rc == 0)
+		fetch_rec_put(w, key, NULL, hex);
+	return rc;
+}
+
+/* a pack from an archive (a tar.gz of the pack directory): from an
+ * http(s):// registry, or a Palette OCI pack
+ * (<base>/spectro-packs/archive/<name>:<version>); unpacked once per
+ * digest into <state>/cache/packs/<sha256>. NULL with err, or with err
+ * empty when the download was queued. */
 static const char *
-oci_pack_dir(struct ldctx *lc, struct registry *r, struct layer *l, struct buf *err)
+archive_pack_dir(struct ldctx *lc, struct registry *r, struct layer *l, struct buf *err)
 {
 	static const char *const media[] = {"application/vnd.oci.image.layer.v1.tar+gzip",
 					    "application/vnd.oci.image.layer.v1.tar",
 					    "application/tar+gzip", NULL};
 	struct arena *a = lc->a;
-	const char *base = strchr(r->url + 6, '/');
-	const char *repo = arena_printf(a, "%s%sspectro-packs/archive/%s", base ? base + 1 : "",
-					base ? "/" : "", l->pack);
 	struct buf blob = {0};
 	char hex[65];
-	if (oci_pull(lc, r, repo, l->version, media, &blob, hex, err)) {
-		buf_free(&blob);
-		return NULL;
+	int rc;
+	if (strncmp(r->url, "oci://", 6) == 0) {
+		const char *base = strchr(r->url + 6, '/');
+		const char *repo = arena_printf(a, "%s%sspectro-packs/archive/%s",
+						base ? base + 1 : "", base ? "/" : "", l->pack);
+		rc = oci_pull(lc, r, repo, l->version, media, &blob, hex, err);
+	} else {
+		rc = http_pack(lc, r, l, hex, err);
 	}
+	buf_free(&blob);
+	if (rc)
+		return NULL;
 	const char *dir = arena_printf(a, "%s/cache/packs/%s", lc->w->state, hex);
 	struct stat st;
 	if (stat(dir, &st) != 0) {
 		char *tmp = arena_printf(a, "%s.tmp.%ld", dir, (long)getpid());
 		file_rmtree(tmp);
-		if (tgz_unpack(blob.s, blob.len, tmp, err) || rename(tmp, dir) != 0) {
+		if (dl_get(lc->w, hex, &blob) || tgz_unpack(blob.s, blob.len, tmp, err) ||
+		    rename(tmp, dir) != 0) {
 			if (!err->len)
 				buf_printf(err, "cannot unpack into %s: %s", dir, strerror(errno));
 			file_rmtree(tmp);
@@ -109,11 +154,12 @@ pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 			 l->pack, r->name, r->kind);
 		return -1;
 	}
-	int oci = strncmp(r->url, "oci://", 6) == 0;
-	if (!oci && strncmp(r->url, "file://", 7) != 0) {
+	int archive = strncmp(r->url, "oci://", 6) == 0 || strncmp(r->url, "http://", 7) == 0 ||
+		      strncmp(r->url, "https://", 8) == 0;
+	if (!archive && strncmp(r->url, "file://", 7) != 0) {
 		diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
-			 "pack \"%s\": registry \"%s\" is at %s; addonmake reads file:// and "
-			 "oci:// pack registries", l->pack, r->name, r->url);
+			 "pack \"%s\": registry \"%s\" is at %s; addonmake reads file://, "
+			 "http://, https:// and oci:// pack registries", l->pack, r->name, r->url);
 		return -1;
 	}
 	if (!l->version) {
@@ -122,13 +168,15 @@ pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 		return -1;
 	}
 	const char *dir;
-	if (oci) {
+	if (archive) {
 		struct buf err = {0};
-		dir = oci_pack_dir(lc, r, l, &err);
-		if (!dir) {
+		dir = archive_pack_dir(lc, r, l, &err);
+		if (!dir && err.len) {
 			diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col, "pack \"%s\" %s: %s",
 				 l->pack, l->version, err.s);
 			d->nremote++;
+		}
+		if (!dir) {
 			buf_free(&err);
 			return -1;
 		}

@@ -414,5 +414,7 @@ ws_free(struct workspace *w)
 		diag_free(&w->clusters[i].warnings);
 	}
 	free(w->fetched);
+	free(w->queue);
+	strset_free(&w->memo);
 	arena_free(&w->a);
 }

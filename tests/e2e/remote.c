@@ -231,6 +231,129 @@ Test(remote, credentials_come_from_the_environment_and_are_never_printed)
 	teardown(&f);
 }
 
+/* a pack directory tarred as an http(s):// pack registry serves it:
+ * srv/packs/greeter-VERSION.tar.gz */
+static void
+http_pack_publish(struct rfx *f, const char *version, const char *msg)
+{
+	tws_put(&f->t, "psrc/greeter/pack.json", "{\"name\": \"greeter\", \"version\": \"%s\", "
+		"\"kubeManifests\": [\"manifests/g.yaml\"]}\n", version);
+	tws_put(&f->t, "psrc/greeter/values.yaml", "pack: {namespace: greet}\nmanifests:\n  g: {msg: %s}\n", msg);
+	tws_put(&f->t, "psrc/greeter/manifests/g.yaml", "kind: ConfigMap\ndata: {msg: {{ .Values.msg | quote }}}\n");
+	char cmd[900];
+	snprintf(cmd, sizeof(cmd), "cd '%s/psrc' && mkdir -p ../srv/packs && tar czf ../srv/packs/greeter-%s.tar.gz greeter",
+		 f->t.dir, version);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void
+http_pack_setup(struct rfx *f, const char *extra_layers)
+{
+	setup(f, "1.0.0", NULL, NULL);
+	http_pack_publish(f, "1.2.0", "hello-http");
+	tws_put(&f->t, "addonmake.yaml",
+		"registries:\n  - {name: charts, kind: helm, url: \"http://127.0.0.1:%d/charts\"}\n"
+		"  - {name: packs, kind: pack, url: \"http://127.0.0.1:%d/packs/\"}\n"
+		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n",
+		f->port, f->port);
+	tws_put(&f->t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n"
+		"      - {name: greeter, type: spectro, version: 1.2.0, registry: {metadata: {name: packs}}}\n%s",
+		extra_layers);
+}
+
+Test(remote, pack_from_an_http_pack_registry)
+{
+	struct rfx f;
+	http_pack_setup(&f, "");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *out = tws_get(&f.t, "out/0_apps_greeter.yaml");
+	cr_assert_str_eq(out, "---\nkind: ConfigMap\ndata:\n  msg: \"hello-http\"\n");
+	free(out);
+	cr_assert_eq(served(&f, "/packs/greeter-1.2.0.tar.gz"), 1);
+	/* a recompile (the profile changed) of a pinned pack asks nothing */
+	tws_put(&f.t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n"
+		"      - {name: greeter, type: spectro, version: 1.2.0, registry: {metadata: {name: packs}},\n"
+		"         values: \"pack: {namespace: other}\"}\n");
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	cr_assert_eq(served(&f, NULL), 1, "a pinned pack in the cache needs no request");
+	/* republished under the same version: --refresh fetches and re-applies it */
+	http_pack_publish(&f, "1.2.0", "hello-again");
+	r = am(&f.t, "--refresh");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "ready apps/greeter"), "%s", r.out);
+	res_free(&r);
+	out = tws_get(&f.t, "out/0_apps_greeter.yaml");
+	cr_assert(strstr(out, "hello-again"), "%s", out);
+	free(out);
+	/* a version the registry does not have: exit 1, the URL named */
+	tws_put(&f.t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n"
+		"      - {name: greeter, type: spectro, version: 9.9.9, registry: {metadata: {name: packs}}}\n");
+	r = am(&f.t, "plan");
+	assert_code(r, 1);
+	char want[300];
+	snprintf(want, sizeof(want), "p.yaml:5:9: error: pack \"greeter\" 9.9.9: GET "
+		 "http://127.0.0.1:%d/packs/greeter-9.9.9.tar.gz: HTTP 404 (not found)", f.port);
+	cr_assert(strstr(r.err, want), "%s\nwant %s", r.err, want);
+	res_free(&r);
+	/* offline with the archive missing: a clear error */
+	r = am(&f.t, "plan --offline");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "--offline, and http://127.0.0.1:") &&
+		  strstr(r.err, "/packs/greeter-9.9.9.tar.gz is not in the download cache"), "%s", r.err);
+	res_free(&r);
+	teardown(&f);
+}
+
+Test(remote, missing_charts_and_packs_are_downloaded_at_once)
+{
+	struct rfx f;
+	http_pack_setup(&f, "      - {name: other, type: helm, version: 2.0.0, registry: {metadata: {name: charts}}}\n"
+			    "      - {name: mychart, type: helm, version: 1.0.0, registry: {metadata: {name: charts}}}\n");
+	/* a second chart in the repository */
+	tws_put(&f.t, "src/other/Chart.yaml", "apiVersion: v2\nname: other\nversion: 2.0.0\ndescription: two\n");
+	char cmd[900];
+	snprintf(cmd, sizeof(cmd), "cd '%s/src' && tar czf ../srv/charts/other-2.0.0.tgz other && "
+		 "sed -n 's/^    digest: //p' ../srv/charts/index.yaml > ../sum1 && "
+		 "sha256sum ../srv/charts/other-2.0.0.tgz | cut -c1-64 > ../sum2", f.t.dir);
+	cr_assert_eq(system(cmd), 0);
+	char *s1 = tws_get(&f.t, "sum1"), *s2 = tws_get(&f.t, "sum2");
+	s1[64] = s2[64] = 0;
+	tws_put(&f.t, "srv/charts/index.yaml",
+		"apiVersion: v1\nentries:\n"
+		"  mychart:\n  - {name: mychart, version: 1.0.0, digest: %s, urls: [mychart-1.0.0.tgz]}\n"
+		"  other:\n  - {name: other, version: 2.0.0, digest: %s, urls: [other-2.0.0.tgz]}\n", s1, s2);
+	free(s1);
+	free(s2);
+	/* each download takes a second: one after the other, they never overlap */
+	fault(&f, "/charts/mychart-1.0.0.tgz", "slow", 1);
+	fault(&f, "/charts/other-2.0.0.tgz", "slow", 1);
+	fault(&f, "/packs/greeter-1.2.0.tar.gz", "slow", 1);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *busy = srv_get(f.port, "/__busy");
+	cr_assert_eq(atoi(busy), 3, "the three downloads did not overlap (at most %s at once)", busy);
+	free(busy);
+	/* each asked for once: the index too, though two layers need it */
+	cr_assert_eq(served(&f, "/charts/index.yaml"), 1);
+	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 1);
+	cr_assert_eq(served(&f, "/charts/other-2.0.0.tgz"), 1);
+	cr_assert_eq(served(&f, "/packs/greeter-1.2.0.tar.gz"), 1);
+	char *out = tws_get(&f.t, "out/0_apps_other.yaml");
+	cr_assert(out && strstr(out, "description: \"two\""), "%s", out ? out : "(no file)");
+	free(out);
+	cr_assert(tws_exists(&f.t, "out/0_apps_mychart.yaml") && tws_exists(&f.t, "out/0_apps_greeter.yaml"));
+	r = am(&f.t, "sync");
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	cr_assert_eq(served(&f, NULL), 4, "the second sync made requests");
+	teardown(&f);
+}
+
 /* puts blob (a file of the workspace) into srv/v2/<repo> under tag, with
  * a manifest whose one layer has the media type; returns the blob's hex */
 static char *

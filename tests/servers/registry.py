@@ -6,9 +6,11 @@
 Serves the files under ROOT (ETag, If-None-Match -> 304), counts requests,
 and injects faults. Prints its port on the first line of stdout. Control:
   GET /__count[?path=/x]          requests served (of one path)
+  GET /__busy                     the most requests it ever had in hand at once
   GET /__fault?path=/x&mode=M&n=N the next N requests of /x: M is
       500 (503 Service Unavailable), truncate (half the body, then the
-      connection drops) or corrupt (other bytes, same length)
+      connection drops), corrupt (other bytes, same length) or slow
+      (the answer waits &ms=MS, 1000 by default)
 With --token, every other request needs "Authorization: Bearer T" (401
 with a WWW-Authenticate challenge otherwise). With --oci-token, requests
 under /v2/ need it, and a 401 carries the OCI Bearer challenge whose realm,
@@ -23,6 +25,7 @@ ROOT = sys.argv[1]
 TOKEN = sys.argv[sys.argv.index("--token") + 1] if "--token" in sys.argv else None
 OCI_TOKEN = sys.argv[sys.argv.index("--oci-token") + 1] if "--oci-token" in sys.argv else None
 count, faults, lock = {}, {}, threading.Lock()
+busy = {"now": 0, "most": 0}
 
 
 class H(http.server.BaseHTTPRequestHandler):
@@ -47,16 +50,30 @@ class H(http.server.BaseHTTPRequestHandler):
             with lock:
                 n = count.get(q["path"][0], 0) if "path" in q else sum(count.values())
             return self.text(200, str(n))
+        if u.path == "/__busy":
+            with lock:
+                return self.text(200, str(busy["most"]))
         if u.path == "/__fault":
             with lock:
-                faults[q["path"][0]] = [q["mode"][0], int(q.get("n", ["1"])[0])]
+                faults[q["path"][0]] = [q["mode"][0], int(q.get("n", ["1"])[0]),
+                                        int(q.get("ms", ["1000"])[0])]
             return self.text(200, "ok")
+        with lock:
+            busy["now"] += 1
+            busy["most"] = max(busy["most"], busy["now"])
+        try:
+            self.serve(u)
+        finally:
+            with lock:
+                busy["now"] -= 1
+
+    def serve(self, u):
         with lock:
             count[u.path] = count.get(u.path, 0) + 1
             f, mode = faults.get(u.path), None
             if f and f[1] > 0:
                 f[1] -= 1
-                mode = f[0]
+                mode, ms = f[0], f[2]
         if TOKEN and self.headers.get("Authorization") != "Bearer " + TOKEN:
             return self.text(401, "unauthorized", [("WWW-Authenticate", 'Bearer realm="test"')])
         if u.path == "/token" and OCI_TOKEN:
@@ -69,6 +86,8 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.text(401, '{"errors":[{"code":"UNAUTHORIZED"}]}', [("WWW-Authenticate", chal)])
         if mode == "500":
             return self.text(503, "try again")
+        if mode == "slow":
+            __import__("time").sleep(ms / 1000.0)
         path = os.path.normpath(os.path.join(ROOT, u.path.lstrip("/")))
         if not path.startswith(os.path.abspath(ROOT)) or not os.path.isfile(path):
             return self.text(404, "not found")
