@@ -4,6 +4,7 @@
  * whole queue in parallel and the cluster is compiled again, finding
  * everything in the cache (DESIGN §14). What a run fetched or failed to
  * fetch is remembered by URL, so the second pass asks no server again. */
+#include <stdlib.h>
 #include <string.h>
 #include "model.h"
 

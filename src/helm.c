@@ -35,26 +35,12 @@ helm_binary(struct arena *a)
 static struct dnode *
 pick(struct dnode *versions, const char *want, int *bad_constraint)
 {
-	struct dnode *best = NULL;
-	*bad_constraint = 0;
-	for (size_t i = 0; i < versions->n; i++) {
-		const char *v = doc_str(doc_get(versions->items[i], "version"));
-		if (v && strcmp(v, want) == 0)
-			return versions->items[i];
-	}
-	for (size_t i = 0; i < versions->n; i++) {
-		const char *v = doc_str(doc_get(versions->items[i], "version"));
-		if (!v)
-			continue;
-		int m = semver_match(want, v);
-		if (m < 0) {
-			*bad_constraint = 1;
-			return NULL;
-		}
-		if (m && (!best || semver_cmp(v, doc_str(doc_get(best, "version"))) > 0))
-			best = versions->items[i];
-	}
-	return best;
+	const char **vs = xcalloc(versions->n, sizeof(*vs));
+	for (size_t i = 0; i < versions->n; i++)
+		vs[i] = doc_str(doc_get(versions->items[i], "version"));
+	int k = semver_pick(vs, versions->n, want, bad_constraint);
+	free(vs);
+	return k < 0 ? NULL : versions->items[k];
 }
 
 /* the name in an unpacked chart's Chart.yaml */

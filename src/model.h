@@ -324,6 +324,10 @@ int pack_charts(struct ldctx *lc, struct layer *l, const char *profile_file);
  * -1 for a constraint that cannot be read) */
 int semver_cmp(const char *a, const char *b);
 int semver_match(const char *constraint, const char *version);
+/* the index of the version to use for want: an exact match, else the
+ * newest matching it as a constraint; -1 when none (NULL entries are
+ * skipped), with *bad_constraint set when want is not a constraint */
+int semver_pick(const char *const *versions, size_t n, const char *want, int *bad_constraint);
 /* unpacks a chart .tgz into dir, safely (DESIGN §2.4); 0 or -1 with err */
 int tgz_unpack(const char *data, size_t len, const char *dir, struct buf *err);
 

@@ -161,3 +161,25 @@ semver_match(const char *constraint, const char *version)
 		s = alt_end + 2;
 	}
 }
+
+int
+semver_pick(const char *const *versions, size_t n, const char *want, int *bad_constraint)
+{
+	int best = -1;
+	*bad_constraint = 0;
+	for (size_t i = 0; i < n; i++)
+		if (versions[i] && strcmp(versions[i], want) == 0)
+			return (int)i;
+	for (size_t i = 0; i < n; i++) {
+		if (!versions[i])
+			continue;
+		int m = semver_match(want, versions[i]);
+		if (m < 0) {
+			*bad_constraint = 1;
+			return -1;
+		}
+		if (m && (best < 0 || semver_cmp(versions[i], versions[best]) > 0))
+			best = (int)i;
+	}
+	return best;
+}
