@@ -331,18 +331,24 @@ helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 		FAIL("helm layer \"%s\" has no version: or tag:", l->pack);
 	if (oci) {
 		/* <registry>/<path>/<chart>:<version> */
-		if (!pinned(l->version))
-			FAIL("helm layer \"%s\": \"%s\" is a constraint, and an OCI registry needs an "
-			     "exact chart version", l->pack, l->version);
 		static const char *const media[] = {"application/vnd.cncf.helm.chart.content.v1.tar+gzip",
 						    "application/tar+gzip", NULL};
 		const char *base = strchr(r->url + 6, '/');
 		const char *repo = base ? arena_printf(a, "%s/%s", base + 1, l->pack) : l->pack;
 		struct buf blob = {0}, err = {0};
 		char hx[65];
-		int rc = oci_pull(lc, r, repo, l->version, media, &blob, hx, &err);
+		int rc = 0;
+		if (!pinned(l->version)) {
+			/* a constraint: the newest matching tag */
+			rc = oci_resolve(lc, r, repo, l->version, &l->version, &err);
+			if (rc > 0)
+				diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
+					 "helm layer %s: %s", l->id, err.s);
+		}
+		if (!rc)
+			rc = oci_pull(lc, r, repo, l->version, media, &blob, hx, &err);
 		if (rc) {
-			if (rc < 0) /* else queued */
+			if (rc < 0) /* else queued, or no tag matches (said above) */
 				remote_err(lc, l, profile_file, arena_printf(a, "helm layer %s: %s", l->id, err.s));
 			buf_free(&blob);
 			buf_free(&err);

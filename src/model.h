@@ -305,6 +305,13 @@ int oci_pull(struct ldctx *lc, struct registry *r, const char *repo,
 	     const char *version, const char *const *media, struct buf *blob,
 	     char *hex, struct buf *err);
 
+/* the tag of repo in r that constraint picks (newest matching; tags hold
+ * "_" for "+"), from the registry's tag list (its first page): 0 with
+ * *version, -1 with err when the registry failed, 1 with err when no tag
+ * matches or constraint is not one */
+int oci_resolve(struct ldctx *lc, struct registry *r, const char *repo,
+		const char *constraint, const char **version, struct buf *err);
+
 /* the workspace registry a profile's registry.metadata names (name or uid) */
 struct registry *registry_find(struct workspace *w, struct dnode *meta);
 /* a helm layer: resolves its chart in a file:// Helm repository (index,

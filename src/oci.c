@@ -98,16 +98,114 @@ oci_get(struct ldctx *lc, struct registry *r, const char *url, const char *accep
 	return 0;
 }
 
+/* a small document of the registry (a manifest, a tag list): asked for
+ * once a run and kept in the download cache, so a second compile pass
+ * reads it from there; hex receives its SHA-256 */
+static int
+oci_doc(struct ldctx *lc, struct registry *r, const char *url, const char *accept,
+	char **token, struct buf *body, char hex[65], struct buf *err)
+{
+	struct workspace *w = lc->w;
+	const char *merr, *mhex = dl_memo_get(w, url, &merr);
+	if (merr) {
+		buf_adds(err, merr);
+		return -1;
+	}
+	if (mhex && dl_get(w, mhex, body) == 0) {
+		snprintf(hex, 65, "%s", mhex);
+		return 0;
+	}
+	struct fetched got;
+	if (oci_get(lc, r, url, accept, token, &got, err)) {
+		dl_memo_put(w, url, NULL, err->s);
+		fetched_free(&got);
+		return -1;
+	}
+	sha256_hex(got.body.s, got.body.len, hex);
+	buf_clear(body);
+	buf_add(body, got.body.s, got.body.len);
+	if (dl_put(w, hex, got.body.s, got.body.len) == 0)
+		dl_memo_put(w, url, hex, NULL);
+	fetched_free(&got);
+	return 0;
+}
+
+/* host[:port] of oci://host[:port][/base] */
+static char *
+oci_host(struct arena *a, const struct registry *r)
+{
+	const char *hostpath = r->url + 6;
+	const char *slash = strchr(hostpath, '/');
+	return arena_strndup(a, hostpath, slash ? (size_t)(slash - hostpath) : strlen(hostpath));
+}
+
+int
+oci_resolve(struct ldctx *lc, struct registry *r, const char *repo, const char *constraint,
+	    const char **version, struct buf *err)
+{
+	struct workspace *w = lc->w;
+	struct arena *a = lc->a;
+	char *host = oci_host(a, r);
+	const char *key = arena_printf(a, "tags:%s/%s", host, repo);
+	struct buf body = {0};
+	if (w->offline) {
+		const char *e, *d;
+		if (fetch_rec_get(w, key, &e, &d) || dl_get(w, d, &body)) {
+			buf_printf(err, "--offline, and the tag list of %s/%s is not in the download cache",
+				   host, repo);
+			buf_free(&body);
+			return -1;
+		}
+	} else {
+		char *url = arena_printf(a, "%s://%s/v2/%s/tags/list", r->insecure_http ? "http" : "https",
+					 host, repo);
+		char *token = NULL;
+		char hex[65];
+		if (oci_doc(lc, r, url, "application/json", &token, &body, hex, err)) {
+			buf_free(&body);
+			return -1;
+		}
+		fetch_rec_put(w, key, NULL, hex);
+	}
+	struct dorigin o = {key, 1, 1, 0, 1};
+	struct dnode *root = NULL;
+	doc_parse_first(a, body.s, body.len, &o, &root, NULL);
+	buf_free(&body);
+	struct dnode *tags = doc_get(root, "tags");
+	size_t n = tags && tags->kind == D_SEQ ? tags->n : 0;
+	const char **vs = arena_alloc(a, (n + 1) * sizeof(*vs));
+	for (size_t i = 0; i < n; i++) {
+		const char *t = doc_str(tags->items[i]);
+		char *v = t ? arena_strdup(a, t) : NULL;
+		for (char *p = v; p && *p; p++)
+			if (*p == '_')
+				*p = '+';
+		vs[i] = v;
+	}
+	int bad, k = semver_pick(vs, n, constraint, &bad);
+	if (k >= 0) {
+		*version = vs[k];
+		return 0;
+	}
+	if (bad) {
+		buf_printf(err, "\"%s\" is neither a version nor a constraint (such as 1.2.3, ~1.2, ^1, "
+			   ">=1.0 <2.0)", constraint);
+	} else {
+		buf_printf(err, "%s/%s has no tag matching \"%s\" (it has ", host, repo, constraint);
+		for (size_t i = 0; i < n && i < 5; i++)
+			buf_printf(err, "%s%s", i ? ", " : "", vs[i] ? vs[i] : "?");
+		buf_printf(err, "%s)", n == 0 ? "none" : n > 5 ? ", …" : "");
+	}
+	return 1;
+}
+
 int
 oci_pull(struct ldctx *lc, struct registry *r, const char *repo, const char *version,
 	 const char *const *media, struct buf *blob, char *hex, struct buf *err)
 {
 	struct workspace *w = lc->w;
 	struct arena *a = lc->a;
-	/* oci://host[:port][/base] */
-	const char *hostpath = r->url + 6;
-	const char *slash = strchr(hostpath, '/');
-	char *host = arena_strndup(a, hostpath, slash ? (size_t)(slash - hostpath) : strlen(hostpath));
+	char *host = oci_host(a, r);
 	char *tag = arena_strdup(a, version);
 	for (char *p = tag; *p; p++)
 		if (*p == '+')
@@ -126,26 +224,11 @@ oci_pull(struct ldctx *lc, struct registry *r, const char *repo, const char *ver
 	char *murl = arena_printf(a, "%s://%s/v2/%s/manifests/%s", scheme, host, repo, tag);
 	char *token = NULL;
 	struct buf mbody = {0};
-	/* the manifest: asked for once a run (a second compile pass reads it
-	 * from the download cache) */
-	const char *merr, *mhex = dl_memo_get(w, murl, &merr);
-	if (merr) {
-		buf_adds(err, merr);
+	char mhex[65];
+	if (oci_doc(lc, r, murl, "application/vnd.oci.image.manifest.v1+json", &token, &mbody,
+		    mhex, err)) {
+		buf_free(&mbody);
 		return -1;
-	}
-	if (!mhex || dl_get(w, mhex, &mbody) != 0) {
-		struct fetched got;
-		if (oci_get(lc, r, murl, "application/vnd.oci.image.manifest.v1+json", &token, &got, err)) {
-			dl_memo_put(w, murl, NULL, err->s);
-			fetched_free(&got);
-			return -1;
-		}
-		char h[65];
-		sha256_hex(got.body.s, got.body.len, h);
-		buf_add(&mbody, got.body.s, got.body.len);
-		if (dl_put(w, h, got.body.s, got.body.len) == 0)
-			dl_memo_put(w, murl, h, NULL);
-		fetched_free(&got);
 	}
 	struct dorigin o = {murl, 1, 1, 0, 1};
 	struct dnode *manifest = NULL;

@@ -418,6 +418,59 @@ Test(remote, helm_chart_from_an_oci_registry_with_a_bearer_token)
 	teardown(&f);
 }
 
+Test(remote, oci_chart_version_constraint_picks_the_newest_matching_tag)
+{
+	struct rfx f;
+	oci_setup(&f, "helm", "      - {name: mychart, type: helm, version: \"^1.0\", registry: {metadata: {name: ocir}}}\n");
+	const char *tags[] = {"1.0.0", "1.2.0_b3", "2.0.0"};
+	for (int i = 0; i < 3; i++) {
+		char ver[32], cmd[700];
+		snprintf(ver, sizeof(ver), "%s", tags[i]);
+		for (char *p = ver; *p; p++)
+			if (*p == '_')
+				*p = '+';
+		tws_put(&f.t, "src/mychart/Chart.yaml", "apiVersion: v2\nname: mychart\nversion: %s\ndescription: v%s\n", ver, ver);
+		snprintf(cmd, sizeof(cmd), "cd '%s/src' && tar czf ../chart-%d.tgz mychart", f.t.dir, i);
+		cr_assert_eq(system(cmd), 0);
+		char file[32];
+		snprintf(file, sizeof(file), "chart-%d.tgz", i);
+		free(oci_push(&f, "base/mychart", tags[i], file, "application/vnd.cncf.helm.chart.content.v1.tar+gzip"));
+	}
+	tws_put(&f.t, "srv/v2/base/mychart/tags/list",
+		"{\"name\": \"base/mychart\", \"tags\": [\"1.0.0\", \"1.2.0_b3\", \"2.0.0\"]}\n");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "ready apps/mychart"), "%s", r.out);
+	res_free(&r);
+	char *out = tws_get(&f.t, "out/0_apps_mychart.yaml");
+	cr_assert(strstr(out, "description: \"v1.2.0+b3\""), "%s", out);
+	free(out);
+	cr_assert_eq(served(&f, "/v2/base/mychart/tags/list"), 2, "the tag list, asked once (and once more with the token)");
+	cr_assert_eq(served(&f, "/v2/base/mychart/manifests/1.2.0_b3"), 2);
+	r = am(&f.t, "graph");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "helm 1.2.0+b3"), "the resolved version is shown: %s", r.out);
+	res_free(&r);
+	/* no tag matches: an error naming what the registry has */
+	tws_put(&f.t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n"
+		"      - {name: mychart, type: helm, version: \"~3.1\", registry: {metadata: {name: ocir}}}\n");
+	r = am(&f.t, "plan");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "p.yaml:5:9: error: helm layer apps/mychart: 127.0.0.1:") &&
+		  strstr(r.err, "/base/mychart has no tag matching \"~3.1\" (it has 1.0.0, 1.2.0+b3, 2.0.0)"),
+		  "%s", r.err);
+	res_free(&r);
+	/* offline, the last tag list fetched is used */
+	tws_put(&f.t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n"
+		"      - {name: mychart, type: helm, version: \"<2\", registry: {metadata: {name: ocir}}}\n");
+	srv_stop(f.srv);
+	f.srv = 0;
+	r = am(&f.t, "plan --offline");
+	assert_code(r, 0);
+	res_free(&r);
+	teardown(&f);
+}
+
 Test(remote, palette_pack_from_an_oci_registry)
 {
 	struct rfx f;

@@ -80,7 +80,7 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.text(200, '{"token": "%s"}' % OCI_TOKEN, [("Content-Type", "application/json")])
         if OCI_TOKEN and u.path.startswith("/v2/") and \
                 self.headers.get("Authorization") != "Bearer " + OCI_TOKEN:
-            repo = u.path[4:].split("/manifests/")[0].split("/blobs/")[0]
+            repo = u.path[4:].split("/manifests/")[0].split("/blobs/")[0].split("/tags/")[0]
             realm = "http://127.0.0.1:%d/token" % self.server.server_address[1]
             chal = 'Bearer realm="%s",service="addonmake-test",scope="repository:%s:pull"' % (realm, repo)
             return self.text(401, '{"errors":[{"code":"UNAUTHORIZED"}]}', [("WWW-Authenticate", chal)])
