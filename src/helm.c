@@ -113,7 +113,7 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 		buf_printf(err, "cannot write %s: %s", vfile, strerror(e));
 	} else {
 		char *argv[] = {(char *)helm, "template", (char *)rel, cdir,
-				"--namespace", (char *)l->ns, "--values", vfile, NULL};
+				"--namespace", (char *)l->ns, "--values", vfile, "--include-crds", NULL};
 		struct procs ps;
 		procs_init(&ps);
 		struct buf eb = {0};

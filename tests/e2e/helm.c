@@ -61,7 +61,7 @@ Test(helm, chart_from_a_file_repository_rendered_by_helm)
 	assert_code(r, 0);
 	res_free(&r);
 	char *args = tws_get(&t, "helm-args");
-	cr_assert_str_eq(args, "template front TMP/chart --namespace web --values TMP/values.yaml\n");
+	cr_assert_str_eq(args, "template front TMP/chart --namespace web --values TMP/values.yaml --include-crds\n");
 	free(args);
 	char *out = tws_get(&t, "out/0_apps_mychart.yaml");
 	cr_assert_str_eq(out, "---\nkind: ConfigMap\nmetadata:\n  name: front\n  namespace: web\n"
@@ -174,7 +174,7 @@ Test(helm, chart_based_pack_renders_each_chart_once_per_run)
 	assert_code(r, 0);
 	res_free(&r);
 	char *args = tws_get(&t, "helm-args");
-	cr_assert_str_eq(args, "template web-mychart TMP/chart --namespace web --values TMP/values.yaml\n",
+	cr_assert_str_eq(args, "template web-mychart TMP/chart --namespace web --values TMP/values.yaml --include-crds\n",
 			 "helm runs once, with Palette's default release name");
 	free(args);
 	char *out = tws_get(&t, "out/7_apps_web.yaml");

@@ -818,7 +818,7 @@ Test(SUITE, helm_layer_installs_with_helm_and_waits_for_the_release)
 	char *args = tws_get(&f.t, "helm-args");
 	/* the verified archive from the download cache, paths relative to the
 	 * workspace */
-	const char *want = "template web TMP/chart --namespace default --values TMP/values.yaml\n"
+	const char *want = "template web TMP/chart --namespace default --values TMP/values.yaml --include-crds\n"
 			   "upgrade --install web .addonmake/cache/sha256/";
 	cr_assert(strncmp(args, want, strlen(want)) == 0, "%s\nwant\n%s", args, want);
 	cr_assert(strstr(args, " --values VALUES --namespace default --kubeconfig ") &&
