@@ -513,7 +513,7 @@ cluster_compile(struct workspace *w, struct cluster *c, struct deps *deps, struc
 	w->defer = 0;
 	if (!w->nqueue)
 		return rc;
-	dl_run(w);
+	dl_run(w, w->quiet ? NULL : c->name);
 	diag_truncate(d, nd);
 	d->nremote = nremote;
 	if (deps)

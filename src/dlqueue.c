@@ -4,6 +4,7 @@
  * whole queue in parallel and the cluster is compiled again, finding
  * everything in the cache (DESIGN §14). What a run fetched or failed to
  * fetch is remembered by URL, so the second pass asks no server again. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
@@ -101,7 +102,7 @@ dl_fetch(struct workspace *w, const struct fetch *f, const char *want, const cha
 }
 
 int
-dl_run(struct workspace *w)
+dl_run(struct workspace *w, const char *who)
 {
 	size_t n = w->nqueue;
 	if (!n)
@@ -120,6 +121,8 @@ dl_run(struct workspace *w)
 		}
 	}
 	strset_free(&seen);
+	if (who) /* a progress line: large charts take a while */
+		fprintf(stderr, "addonmake: %s: downloading %zu archive%s\n", who, k, k == 1 ? "" : "s");
 	struct fetched *got = xcalloc(k, sizeof(*got));
 	struct buf *errs = xcalloc(k, sizeof(*errs));
 	fetch_all(fs, got, errs, k);

@@ -231,6 +231,7 @@ run(struct run_opts *ro, struct args *g)
 	w.st = x.st;
 	w.offline = ro->offline;
 	w.refresh = ro->refresh;
+	w.quiet = ro->quiet;
 	if (w.offline && w.refresh) {
 		fprintf(stderr, "addonmake: --offline and --refresh exclude each other\n");
 		goto out;

@@ -143,6 +143,7 @@ struct workspace {
 	struct arena a;
 	int offline;       /* --offline: the download cache only */
 	int refresh;       /* --refresh: revalidate every remote index */
+	int quiet;         /* -q: no progress lines */
 	struct store *st;  /* the state, read-only while loading */
 	struct fetch_rec *fetched; /* records to write with the state */
 	size_t nfetched, capfetched;
@@ -283,9 +284,10 @@ void sha256_hex(const char *p, size_t n, char out[65]);
  * -1 with err. Asks no server twice for one URL in a run. */
 int dl_fetch(struct workspace *w, const struct fetch *f, const char *want,
 	     const char *what, const char *by, char hex[65], struct buf *err);
-/* fetches the queued downloads at once into the cache; the number that
- * failed (their errors wait in the memo for dl_fetch) */
-int dl_run(struct workspace *w);
+/* fetches the queued downloads at once into the cache, saying so on
+ * stderr for who (a cluster's name; NULL: quiet); the number that failed
+ * (their errors wait in the memo for dl_fetch) */
+int dl_run(struct workspace *w, const char *who);
 /* this run's outcome for url: the SHA-256 of what it gave (in the cache),
  * else NULL and *err why, or NULL with *err NULL when not asked yet */
 const char *dl_memo_get(struct workspace *w, const char *url, const char **err);

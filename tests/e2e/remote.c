@@ -334,6 +334,7 @@ Test(remote, missing_charts_and_packs_are_downloaded_at_once)
 	fault(&f, "/packs/greeter-1.2.0.tar.gz", "slow", 1);
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 0);
+	cr_assert(strstr(r.err, "addonmake: dev: downloading 3 archives\n"), "%s", r.err);
 	res_free(&r);
 	char *busy = srv_get(f.port, "/__busy");
 	cr_assert_eq(atoi(busy), 3, "the three downloads did not overlap (at most %s at once)", busy);
