@@ -6,10 +6,9 @@
 #include <pthread.h>
 #include "kube.h"
 
-/* requests in flight to one server at most, and so connections kept
- * open: layers of a tier run in parallel, as many as there are, and
- * libcurl's cache of 5 would close and reopen connections for more */
-#define POOL_MAX 16
+/* libcurl's cache of 5 connections would close and reopen them for more
+ * requests in flight */
+#define POOL_MAX KUBE_MAX_INFLIGHT
 
 struct kube {
 	struct kube_cfg cfg;

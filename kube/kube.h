@@ -9,6 +9,11 @@
 #include "../doc/doc.h"
 #include "../lib/lib.h"
 
+/* requests in flight to one server at most (more wait for a slot), and
+ * so connections kept open. Eight keep a remote server's round trips
+ * overlapped; more only add threads waiting on each other. */
+#define KUBE_MAX_INFLIGHT 8
+
 /* A resolved connection: what a kubeconfig context (or the in-cluster
  * service account) says. PEM material is held in memory. */
 struct kube_cfg {

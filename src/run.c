@@ -48,6 +48,7 @@ sig_thread(void *p)
 			r->stop = sig;
 		pthread_cond_broadcast(&r->cv);
 		pthread_cond_broadcast(&r->wake);
+		pthread_cond_broadcast(&r->slot);
 		pthread_mutex_unlock(&r->mu);
 		procs_stop(&r->ps);
 		if (again) {
@@ -74,6 +75,7 @@ runner_init(struct runner *r, const struct run_opts *ro, struct out *o,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->cv, &ca);
 	pthread_cond_init(&r->wake, &ca);
+	pthread_cond_init(&r->slot, &ca);
 	pthread_condattr_destroy(&ca);
 	sigset_t set;
 	sigemptyset(&set);
@@ -186,8 +188,23 @@ worker(void *p)
 {
 	struct job *j = p;
 	struct buf err = {0};
-	/* j->inv is the worker's until done is set */
-	int rc = j->ops->apply(&j->tc, j->l, j->text, j->len, &j->inv, &err);
+	/* j->inv is the worker's until done is set. A target whose applies
+	 * share a few connections takes them a few layers at a time: the
+	 * others wait here, once, not at every request. */
+	int slots = j->ops->apply_slots, rc = T_STOPPED;
+	pthread_mutex_lock(&j->r->mu);
+	while (slots && j->r->applying >= slots && !j->r->stop)
+		pthread_cond_wait(&j->r->slot, &j->r->mu);
+	int go = !j->r->stop;
+	j->r->applying += go;
+	pthread_mutex_unlock(&j->r->mu);
+	if (go) {
+		rc = j->ops->apply(&j->tc, j->l, j->text, j->len, &j->inv, &err);
+		pthread_mutex_lock(&j->r->mu);
+		j->r->applying--;
+		pthread_cond_signal(&j->r->slot);
+		pthread_mutex_unlock(&j->r->mu);
+	}
 	if (rc == T_OK) {
 		pthread_mutex_lock(&j->r->mu);
 		j->applied = 1;

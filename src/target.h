@@ -39,6 +39,9 @@ struct target_ops {
 	/* optional: connects once per cluster and run (sets t->priv) */
 	int (*open)(struct target_ctx *t, struct buf *err);
 	void (*close)(struct target_ctx *t);
+	/* optional: at most this many layers in apply at once (readiness
+	 * checks are not counted); 0 is no limit beyond -j */
+	int apply_slots;
 };
 
 extern const struct target_ops target_render;

@@ -29,6 +29,7 @@ struct kt {
 	struct kube *k;
 	pthread_mutex_t mu;
 	struct strset failing; /* layer id -> consecutive Failed checks */
+	struct strset ns_seen; /* namespaces seen to exist in this run */
 	struct arena a;
 };
 
@@ -160,6 +161,7 @@ kube_close_target(struct target_ctx *t)
 		return;
 	kube_close(kt->k);
 	strset_free(&kt->failing);
+	strset_free(&kt->ns_seen);
 	arena_free(&kt->a);
 	pthread_mutex_destroy(&kt->mu);
 	free(kt);
@@ -524,13 +526,23 @@ ensure_ns(const struct target_ctx *t, struct kt *kt, const struct layer *l, cons
 			return T_OK; /* the layer applies it itself */
 	struct buf path = {0};
 	buf_printf(&path, "/api/v1/namespaces/%s", ns);
+	const struct iobj *was = old_of(old, nold, path.s);
+	int ours = was && (was->flags & OBJ_LAYER_NS);
+	/* a namespace another layer of this run found or made is there: the
+	 * layers of a tier share one, and a GET each is a request too many */
+	pthread_mutex_lock(&kt->mu);
+	int seen = strset_get(&kt->ns_seen, ns) != NULL;
+	pthread_mutex_unlock(&kt->mu);
+	if (seen && !ours) {
+		buf_free(&path);
+		return T_OK;
+	}
 	struct dnode *live;
 	struct arena ga = {0};
 	int g = get_obj(kt, path.s, &ga, &live, err);
 	arena_free(&ga);
 	int rc = T_OK;
-	const struct iobj *was = old_of(old, nold, path.s);
-	if (g == 0 || (g == 1 && was && (was->flags & OBJ_LAYER_NS))) {
+	if (g == 0 || (g == 1 && ours)) {
 		/* missing, or ours from an earlier run: (re)apply it */
 		struct dnode *doc = doc_new(a, D_MAP, 3);
 		doc->items[0] = doc_scalar(a, "apiVersion", DS_PLAIN);
@@ -547,6 +559,13 @@ ensure_ns(const struct target_ctx *t, struct kt *kt, const struct layer *l, cons
 		rc = apply_one(t, kt, l, &o, old, nold, ap, a, OBJ_LAYER_NS, err);
 	} else if (g < 0) {
 		rc = T_FAILED;
+	}
+	if (rc == T_OK) {
+		pthread_mutex_lock(&kt->mu);
+		int added;
+		void **slot = strset_slot(&kt->ns_seen, arena_strdup(&kt->a, ns), &added);
+		*slot = kt;
+		pthread_mutex_unlock(&kt->mu);
 	}
 	buf_free(&path);
 	return rc;
@@ -1006,4 +1025,4 @@ kube_remove(const struct target_ctx *t, const char *id, const struct layer_rec *
 }
 
 const struct target_ops target_kube = {"kube", kube_apply, kube_ready, kube_remove, NULL,
-				       kube_open_target, kube_close_target};
+				       kube_open_target, kube_close_target, KUBE_MAX_INFLIGHT};
