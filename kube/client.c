@@ -218,6 +218,44 @@ on_progress(void *u, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 	return cancelled(((struct sink *)u)->k);
 }
 
+static void
+blob(CURL *h, CURLoption opt, const struct buf *b)
+{
+	struct curl_blob bl = {b->s, b->len, CURL_BLOB_COPY};
+	curl_easy_setopt(h, opt, &bl);
+}
+
+/* a handle with what every request to this server shares; a pooled
+ * handle keeps it, and each request sets only its own options */
+static CURL *
+handle_new(struct kube *k)
+{
+	CURL *h = curl_easy_init();
+	const struct kube_cfg *c = &k->cfg;
+	curl_easy_setopt(h, CURLOPT_SHARE, k->sh);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 120000L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, (long)POOL_MAX);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "addonmake/0.1");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	if (c->ca.len)
+		blob(h, CURLOPT_CAINFO_BLOB, &c->ca);
+	if (c->insecure) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (c->username && !c->token) {
+		curl_easy_setopt(h, CURLOPT_USERNAME, c->username);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, c->password ? c->password : "");
+	}
+	return h;
+}
+
 static CURL *
 take_handle(struct kube *k)
 {
@@ -231,9 +269,7 @@ take_handle(struct kube *k)
 	k->nreq++;
 	pthread_mutex_unlock(&k->mu);
 	if (!h)
-		h = curl_easy_init();
-	else
-		curl_easy_reset(h);
+		h = handle_new(k);
 	return h;
 }
 
@@ -250,12 +286,6 @@ give_handle(struct kube *k, CURL *h)
 		curl_easy_cleanup(h);
 }
 
-static void
-blob(CURL *h, CURLoption opt, const struct buf *b)
-{
-	struct curl_blob bl = {b->s, b->len, CURL_BLOB_COPY};
-	curl_easy_setopt(h, opt, &bl);
-}
 
 /* host and port of an https://host:port URL, for CONNECT_TO */
 static void
@@ -290,25 +320,16 @@ try_once(struct kube *k, const char *method, const char *url, const char *ctype,
 	char ebuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdr = NULL;
 	struct buf ah = {0}, target = {0}, host = {0}, port = {0}, cto = {0};
-	curl_easy_setopt(h, CURLOPT_SHARE, k->sh);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 120000L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, (long)POOL_MAX);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "addonmake/0.1");
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sk);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &sk);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &sk);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
 	if (body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	} else {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L); /* no body of an earlier request */
 	}
 	const struct kube_cfg *c = &k->cfg;
 	struct curl_slist *ct = NULL;
@@ -328,12 +349,6 @@ try_once(struct kube *k, const char *method, const char *url, const char *ctype,
 		curl_easy_setopt(h, CURLOPT_URL, url);
 	}
 	hdr = curl_slist_append(hdr, "Accept: application/json");
-	if (c->ca.len)
-		blob(h, CURLOPT_CAINFO_BLOB, &c->ca);
-	if (c->insecure) {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
 	pthread_mutex_lock(&k->mu);
 	const struct buf *cert = k->exec_cert.len ? &k->exec_cert : &c->cert;
 	const struct buf *key = k->exec_key.len ? &k->exec_key : &c->key;
@@ -347,9 +362,6 @@ try_once(struct kube *k, const char *method, const char *url, const char *ctype,
 	if (tok) {
 		buf_printf(&ah, "Authorization: Bearer %s", tok);
 		hdr = curl_slist_append(hdr, ah.s);
-	} else if (c->username) {
-		curl_easy_setopt(h, CURLOPT_USERNAME, c->username);
-		curl_easy_setopt(h, CURLOPT_PASSWORD, c->password ? c->password : "");
 	}
 	pthread_mutex_unlock(&k->mu);
 	if (ctype) {
