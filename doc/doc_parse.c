@@ -74,15 +74,25 @@ dorigin_of_scalar(struct dorigin *o, const char *file, const char *src,
 	o->indent = n->col - 1;
 }
 
+/* A document's size counts what its aliases expand to, as every reader
+ * of the tree (merge, hash, emit) walks an alias's subtree again: a
+ * "billion laughs" document of a few hundred bytes would expand to 10^9
+ * nodes. Nesting is bounded too, since those readers recurse. */
+#define DOC_MAX_EXPANDED 1000000
+#define DOC_MAX_DEPTH 256
+
 struct anchor {
 	char *name;
 	struct dnode *node;
+	size_t weight; /* nodes it expands to; 0 while it is still open */
 };
 
 struct frame {
 	struct dnode *node;
 	struct dnode **kids;
 	size_t n, cap;
+	size_t start;  /* p->expanded when it opened */
+	long anchor;   /* its index in p->anc, or -1 */
 };
 
 struct parser {
@@ -92,6 +102,7 @@ struct parser {
 	size_t nst, capst;
 	struct anchor *anc;
 	size_t nanc, capanc;
+	size_t expanded; /* nodes of the document so far, aliases expanded */
 };
 
 static void
@@ -100,26 +111,28 @@ pos(struct parser *p, yaml_mark_t m, struct dnode *n)
 	dorigin_map(p->o, (int)m.line + 1, (int)m.column + 1, &n->line, &n->col);
 }
 
-static void
-add_anchor(struct parser *p, const unsigned char *name, struct dnode *n)
+/* its index, or -1 when there is no anchor */
+static long
+add_anchor(struct parser *p, const unsigned char *name, struct dnode *n, size_t weight)
 {
 	if (!name)
-		return;
+		return -1;
 	if (p->nanc == p->capanc) {
 		p->capanc = p->capanc ? p->capanc * 2 : 8;
 		p->anc = xrealloc(p->anc, p->capanc * sizeof(*p->anc));
 	}
 	p->anc[p->nanc].name = xstrdup((const char *)name);
 	p->anc[p->nanc].node = n;
-	p->nanc++;
+	p->anc[p->nanc].weight = weight;
+	return (long)p->nanc++;
 }
 
-static struct dnode *
+static struct anchor *
 find_anchor(struct parser *p, const unsigned char *name)
 {
 	for (size_t i = p->nanc; i-- > 0;)
 		if (strcmp(p->anc[i].name, (const char *)name) == 0)
-			return p->anc[i].node;
+			return &p->anc[i];
 	return NULL;
 }
 
@@ -139,7 +152,7 @@ push_child(struct parser *p, struct dnode *n)
 /* frames are a stack: a slot keeps its kids array for the next frame that
  * uses it, so building a tree costs no malloc per node */
 static void
-open_frame(struct parser *p, struct dnode *n)
+open_frame(struct parser *p, struct dnode *n, long anchor)
 {
 	if (p->nst == p->capst) {
 		size_t cap = p->capst ? p->capst * 2 : 16;
@@ -150,6 +163,8 @@ open_frame(struct parser *p, struct dnode *n)
 	struct frame *f = &p->st[p->nst++];
 	f->node = n;
 	f->n = 0;
+	f->start = p->expanded;
+	f->anchor = anchor;
 }
 
 static struct dnode *
@@ -161,7 +176,19 @@ close_frame(struct parser *p)
 	if (f->n)
 		memcpy(n->items, f->kids, f->n * sizeof(*n->items));
 	n->n = n->kind == D_MAP ? f->n / 2 : f->n;
+	if (f->anchor >= 0)
+		p->anc[f->anchor].weight = p->expanded - f->start;
 	return n;
+}
+
+/* refuses what the limits above refuse, at mark; 0 or -1 */
+static int
+limit(struct parser *p, yaml_mark_t m, const char *fmt, const char *arg, struct diag *d)
+{
+	int l, c;
+	dorigin_map(p->o, (int)m.line + 1, (int)m.column + 1, &l, &c);
+	diag_add(d, DIAG_ERROR, p->o ? p->o->file : "(text)", l, c, fmt, arg);
+	return -1;
 }
 
 int
@@ -197,7 +224,8 @@ doc_parse(struct arena *a, const char *text, size_t len,
 			done = 1;
 			break;
 		case YAML_DOCUMENT_START_EVENT:
-			open_frame(&p, doc_new(a, D_SEQ, 0));
+			p.expanded = 0;
+			open_frame(&p, doc_new(a, D_SEQ, 0), -1);
 			break;
 		case YAML_DOCUMENT_END_EVENT: {
 			struct frame *f = &p.st[p.nst - 1];
@@ -224,39 +252,50 @@ doc_parse(struct arena *a, const char *text, size_t len,
 					     ev.data.scalar.length);
 			n->len = ev.data.scalar.length;
 			pos(&p, ev.start_mark, n);
-			add_anchor(&p, ev.data.scalar.anchor, n);
+			add_anchor(&p, ev.data.scalar.anchor, n, 1);
 			push_child(&p, n);
+			p.expanded++;
 			break;
 		}
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
+			if (p.nst > DOC_MAX_DEPTH) {
+				rc = limit(&p, ev.start_mark, "the document nests deeper than %s levels",
+					   "256", d);
+				done = 1;
+				break;
+			}
 			n = arena_alloc(a, sizeof(*n));
 			n->kind = ev.type == YAML_MAPPING_START_EVENT ? D_MAP : D_SEQ;
 			pos(&p, ev.start_mark, n);
-			add_anchor(&p, ev.type == YAML_MAPPING_START_EVENT
-					       ? ev.data.mapping_start.anchor
-					       : ev.data.sequence_start.anchor, n);
 			push_child(&p, n);
-			open_frame(&p, n);
+			p.expanded++;
+			open_frame(&p, n, add_anchor(&p, ev.type == YAML_MAPPING_START_EVENT
+							     ? ev.data.mapping_start.anchor
+							     : ev.data.sequence_start.anchor, n, 0));
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
 			close_frame(&p);
 			break;
-		case YAML_ALIAS_EVENT:
-			n = find_anchor(&p, ev.data.alias.anchor);
-			if (!n) {
-				int l, c;
-				dorigin_map(o, (int)ev.start_mark.line + 1,
-					    (int)ev.start_mark.column + 1, &l, &c);
-				diag_add(d, DIAG_ERROR, o ? o->file : "(text)", l, c,
-					 "unknown alias *%s", ev.data.alias.anchor);
-				rc = -1;
+		case YAML_ALIAS_EVENT: {
+			struct anchor *an = find_anchor(&p, ev.data.alias.anchor);
+			const char *name = (const char *)ev.data.alias.anchor;
+			if (!an)
+				rc = limit(&p, ev.start_mark, "unknown alias *%s", name, d);
+			else if (!an->weight)
+				rc = limit(&p, ev.start_mark, "alias *%s refers to a node that contains "
+					   "it", name, d);
+			else if ((p.expanded += an->weight) > DOC_MAX_EXPANDED)
+				rc = limit(&p, ev.start_mark, "aliases expand the document to more than "
+					   "1000000 nodes (at *%s); write the values out instead", name, d);
+			if (rc) {
 				done = 1;
 				break;
 			}
-			push_child(&p, n);
+			push_child(&p, an->node);
 			break;
+		}
 		default:
 			break;
 		}

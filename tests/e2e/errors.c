@@ -1,6 +1,7 @@
 /* e2e errors: bad input exits 2 with file:line:col and a message naming
  * the culprit, and touches neither the state nor the output directory. */
 #include <stdio.h>
+#include "../../lib/lib.h"
 #include "e2e.h"
 
 /* a good first sync, then the broken edit; returns the failing run */
@@ -51,6 +52,33 @@ Test(errors, malformed_yaml)
 	tws_init(&t);
 	struct res r = broken(&t, e_yaml);
 	expect(&r, "q.yaml:5:", "malformed YAML");
+	tws_free(&t);
+}
+
+static void
+e_laughs(struct tws *t)
+{
+	struct buf b = {0};
+	buf_adds(&b, "metadata: {name: q}\nspec:\n  template:\n    packs:\n"
+		     "      - name: ok\n        type: manifest\n        values:\n"
+		     "          l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+	for (int i = 1; i < 9; i++) {
+		buf_printf(&b, "          l%d: &l%d [", i, i);
+		for (int j = 0; j < 9; j++)
+			buf_printf(&b, "%s*l%d", j ? ", " : "", i - 1);
+		buf_adds(&b, "]\n");
+	}
+	buf_adds(&b, "        manifests: [{name: m, content: 'kind: Q'}]\n");
+	tws_put(t, "q.yaml", "%s", b.s);
+	buf_free(&b);
+}
+Test(errors, billion_laughs)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = broken(&t, e_laughs);
+	expect(&r, "q.yaml:14:", "error: aliases expand the document to more than 1000000 nodes "
+				"(at *l5); write the values out instead");
 	tws_free(&t);
 }
 

@@ -90,6 +90,66 @@ Test(doc, aliases_share_the_anchor)
 	diag_free(&d);
 }
 
+/* a "billion laughs" document: nine levels of nine aliases each */
+static char *
+laughs(int levels)
+{
+	struct buf b = {0};
+	buf_adds(&b, "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+	for (int i = 1; i < levels; i++) {
+		buf_printf(&b, "l%d: &l%d [", i, i);
+		for (int j = 0; j < 9; j++)
+			buf_printf(&b, "%s*l%d", j ? ", " : "", i - 1);
+		buf_adds(&b, "]\n");
+	}
+	return b.s;
+}
+
+Test(doc, aliases_are_bounded_by_what_they_expand_to)
+{
+	struct arena a = {0};
+	struct diag d = {0};
+	/* 9^6 (531441) and less: a large but honest document */
+	char *ok = laughs(6);
+	cr_assert_not_null(parse1(&a, ok, &d));
+	free(ok);
+	char *bomb = laughs(9);
+	cr_assert_null(parse1(&a, bomb, &d));
+	free(bomb);
+	cr_assert_eq(d.n, 1);
+	cr_assert_str_eq(d.msg[0].text, "aliases expand the document to more than 1000000 nodes "
+					"(at *l5); write the values out instead");
+	cr_assert_eq(d.msg[0].line, 7);
+	/* an alias inside its own anchor would make a cycle */
+	cr_assert_null(parse1(&a, "a: &x [1, *x]\n", &d));
+	cr_assert_str_eq(d.msg[1].text, "alias *x refers to a node that contains it");
+	cr_assert_eq(d.msg[1].col, 11);
+	arena_free(&a);
+	diag_free(&d);
+}
+
+Test(doc, nesting_is_bounded)
+{
+	struct arena a = {0};
+	struct diag d = {0};
+	struct buf b = {0};
+	for (int i = 0; i < 256; i++)
+		buf_addc(&b, '[');
+	for (int i = 0; i < 256; i++)
+		buf_addc(&b, ']');
+	cr_assert_not_null(parse1(&a, b.s, &d));
+	buf_clear(&b);
+	for (int i = 0; i < 300; i++)
+		buf_addc(&b, '[');
+	cr_assert_null(parse1(&a, b.s, &d));
+	cr_assert_eq(d.n, 1);
+	cr_assert_str_eq(d.msg[0].text, "the document nests deeper than 256 levels");
+	cr_assert_eq(d.msg[0].col, 257); /* the 257th level */
+	buf_free(&b);
+	arena_free(&a);
+	diag_free(&d);
+}
+
 Test(doc, merge_maps_key_by_key_lists_replaced)
 {
 	struct arena a = {0};

@@ -1,0 +1,34 @@
+/* json: API server answers — objects (kstatus reads them), Status errors
+ * (kube_error turns them into messages), discovery and OCI documents (read
+ * with doc_get, as any tree) — through addonmake's own JSON parser. */
+#include "../../kube/kube.h"
+#include "fuzz.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
+{
+	struct arena a = {0};
+	struct dnode *root;
+	struct buf why = {0};
+	if (doc_parse_json(&a, (const char *)data, n, &root) == 0) {
+		kube_kstatus(root, 0, &why);
+		doc_str(doc_path(root, "metadata.name"));
+	}
+	/* a Status error, whatever the answer's code */
+	static struct kube *k;
+	if (!k) {
+		struct kube_cfg cfg = {0};
+		cfg.server = xstrdup("https://127.0.0.1:1");
+		cfg.where = xstrdup("fuzz");
+		cfg.cred = xstrdup("token of user fuzz");
+		k = kube_open(&cfg, NULL, NULL, NULL);
+	}
+	struct kube_resp r = {n ? 400 + data[0] % 200 : 500, {0}};
+	buf_add(&r.body, (const char *)data, n);
+	buf_clear(&why);
+	kube_error(k, "apply ConfigMap default/x", &r, &why);
+	kube_resp_free(&r);
+	buf_free(&why);
+	arena_free(&a);
+	return 0;
+}
