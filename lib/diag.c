@@ -13,6 +13,7 @@ diag_vadd(struct diag *d, int severity, const char *file, int line, int col,
 	}
 	struct buf b = {0};
 	buf_vprintf(&b, fmt, ap);
+	buf_redact(&b, d->secret);
 	struct diag_msg *m = &d->msg[d->n++];
 	m->severity = severity;
 	m->file = file ? xstrdup(file) : NULL;
@@ -39,13 +40,18 @@ diag_print(const struct diag *d, FILE *f)
 	for (size_t i = 0; i < d->n; i++) {
 		const struct diag_msg *m = &d->msg[i];
 		const char *sev = m->severity == DIAG_ERROR ? "error" : "warning";
+		/* again: a secret may have become known after the message */
+		struct buf t = {0};
+		buf_adds(&t, m->text);
+		buf_redact(&t, d->secret);
 		if (m->file && m->line > 0)
 			fprintf(f, "%s:%d:%d: %s: %s\n", m->file, m->line,
-				m->col > 0 ? m->col : 1, sev, m->text);
+				m->col > 0 ? m->col : 1, sev, t.s ? t.s : "");
 		else if (m->file)
-			fprintf(f, "%s: %s: %s\n", m->file, sev, m->text);
+			fprintf(f, "%s: %s: %s\n", m->file, sev, t.s ? t.s : "");
 		else
-			fprintf(f, "addonmake: %s: %s\n", sev, m->text);
+			fprintf(f, "addonmake: %s: %s\n", sev, t.s ? t.s : "");
+		buf_free(&t);
 	}
 }
 

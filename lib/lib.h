@@ -54,6 +54,7 @@ struct diag {
 	size_t n, cap;
 	int nerr;
 	int nremote; /* errors of a remote server, not of the input */
+	const struct strset *secret; /* texts no message may show, or NULL */
 };
 void diag_add(struct diag *d, int severity, const char *file, int line,
 	      int col, const char *fmt, ...)
@@ -91,6 +92,10 @@ void **strset_slot(struct strset *s, const char *key, int *added);
 /* the value of key, or NULL */
 void *strset_get(const struct strset *s, const char *key);
 void strset_free(struct strset *s);
+/* replaces in b every occurrence of a key of secret (NULL: none) with
+ * "(sensitive)"; keys shorter than 4 bytes are left, as they would hide
+ * ordinary words */
+void buf_redact(struct buf *b, const struct strset *secret);
 
 /* files */
 /* reads a whole file; returns 0 or an errno value */

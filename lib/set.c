@@ -75,3 +75,36 @@ strset_free(struct strset *st)
 	free(st->vals);
 	memset(st, 0, sizeof(*st));
 }
+
+void
+buf_redact(struct buf *b, const struct strset *secret)
+{
+	if (!secret || !secret->n || !b->s)
+		return;
+	/* one pass over the original text, the longest secret first where
+	 * several start at one place: a replacement is never searched again */
+	struct buf o = {0};
+	int hit = 0;
+	for (const char *p = b->s; *p;) {
+		size_t best = 0;
+		for (size_t i = 0; i < secret->cap; i++) {
+			const char *k = secret->keys[i];
+			size_t kl = k ? strlen(k) : 0;
+			if (kl >= 4 && kl > best && strncmp(p, k, kl) == 0)
+				best = kl;
+		}
+		if (best) {
+			buf_adds(&o, "(sensitive)");
+			p += best;
+			hit = 1;
+		} else {
+			buf_addc(&o, *p++);
+		}
+	}
+	if (hit) {
+		buf_free(b);
+		*b = o;
+	} else {
+		buf_free(&o);
+	}
+}

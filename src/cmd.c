@@ -264,6 +264,7 @@ cmd_sync(struct cmd_ctx *x)
 	count_work(x, &na, &np);
 	struct out o;
 	out_init(&o, stdout, x->ro);
+	o.secret = &x->w->secret;
 	struct runner r;
 	runner_init(&r, x->ro, &o, x->st);
 	int rc = EXIT_DONE;
@@ -317,6 +318,7 @@ cmd_prune(struct cmd_ctx *x)
 	}
 	struct out o;
 	out_init(&o, stdout, x->ro);
+	o.secret = &x->w->secret;
 	struct runner r;
 	runner_init(&r, x->ro, &o, x->st);
 	int rc = EXIT_DONE;

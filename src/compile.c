@@ -272,7 +272,8 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 		l->version = doc_str(doc_get(e, "tag"));
 	l->at = (struct pos){x->c->profiles[x->prof], e->line, e->col};
 	struct subst_ctx sc = {x->c->name, p->name, p->version, p->variables,
-			       x->c->variables, x->c->macros, pack_values_of, x};
+			       x->c->variables, x->c->macros, pack_values_of, x,
+			       &x->w->secret, &x->w->a};
 	struct dnode *vnode = doc_get(e, "values");
 	if (!pass2 && refers_to_packs(e))
 		return;

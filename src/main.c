@@ -191,6 +191,7 @@ run(struct run_opts *ro, struct args *g)
 
 	struct workspace w = {0};
 	struct diag d = {0};
+	d.secret = &w.secret;
 	struct cmd_ctx x = {0};
 	int rc = EXIT_USAGE;
 	if (ws_load(&w, file, &d)) {

@@ -153,6 +153,8 @@ struct workspace {
 	struct dl_item *queue;
 	size_t nqueue, capqueue;
 	struct strset memo;
+	/* what must never be printed: values of isSensitive variables */
+	struct strset secret;
 	const char *dir;   /* the directory of addonmake.yaml */
 	const char *file;  /* addonmake.yaml as given */
 	const char *state; /* the state directory */
@@ -230,6 +232,10 @@ struct subst_ctx {
 	/* values of the cluster's other layers, for {{.spectro.pack.P.x}} */
 	struct dnode *(*pack_values)(void *ctx, const char *pack);
 	void *pack_ctx;
+	/* values of isSensitive variables go here (copied into secret_a), or
+	 * nowhere when NULL */
+	struct strset *secret;
+	struct arena *secret_a;
 };
 int subst_text(const struct subst_ctx *c, const char *text, size_t len,
 	       const struct dorigin *o, struct buf *out, struct diag *d);

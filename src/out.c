@@ -27,9 +27,9 @@ clear_line(struct out *o)
 	}
 }
 
-void
-out_event(struct out *o, const char *event, const char *cluster,
-	  const char *layer, long long order, const char *detail)
+static void
+event_print(struct out *o, const char *event, const char *cluster,
+	    const char *layer, long long order, const char *detail)
 {
 	if (o->json) {
 		struct buf b = {0};
@@ -71,6 +71,22 @@ out_event(struct out *o, const char *event, const char *cluster,
 	fprintf(o->f, "[%d/%d] %s: %s %s (order %lld)%s%s\n", o->done, o->total, cluster,
 		event, layer, order, detail ? ": " : "", detail ? detail : "");
 	fflush(o->f);
+}
+
+
+void
+out_event(struct out *o, const char *event, const char *cluster,
+	  const char *layer, long long order, const char *detail0)
+{
+	/* a detail quotes a target's error, which may quote a value */
+	struct buf db = {0};
+	if (detail0) {
+		buf_adds(&db, detail0);
+		buf_redact(&db, o->secret);
+	}
+	const char *detail = detail0 ? (db.s ? db.s : "") : NULL;
+	event_print(o, event, cluster, layer, order, detail);
+	buf_free(&db);
 }
 
 void

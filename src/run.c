@@ -314,6 +314,7 @@ load_tier(struct runner *r, struct workspace *w, struct cluster *c,
 	if (!n)
 		return 0;
 	struct diag d = {0};
+	d.secret = &w->secret;
 	layer_load_content(w, c, loaded, n, a, &d);
 	if (d.n) {
 		out_finish(r->out);

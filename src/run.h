@@ -30,6 +30,7 @@ struct out {
 	int tty, json, quiet, verbose;
 	int done, total;
 	int line_open; /* a status line is on the terminal */
+	const struct strset *secret; /* never printed (NULL: nothing) */
 };
 void out_init(struct out *o, FILE *f, const struct run_opts *ro);
 /* an event of one layer; detail may be NULL. "waiting" only updates the

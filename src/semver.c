@@ -6,6 +6,8 @@
 #include <string.h>
 #include "model.h"
 
+#define SV_MAX 1000000000L
+
 struct sv {
 	long n[3];
 	int given;       /* how many of n were written (for 1.x, ~1.2) */
@@ -28,6 +30,8 @@ sv_parse(const char *s, struct sv *v)
 		if (!isdigit((unsigned char)*s))
 			return i ? 0 : -1;
 		v->n[i] = strtol(s, (char **)&s, 10);
+		if (v->n[i] > SV_MAX || v->n[i] < 0)
+			return -1; /* no version has such numbers; ^N would overflow */
 		v->given = i + 1;
 		if (*s != '.')
 			break;

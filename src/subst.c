@@ -39,24 +39,33 @@ lookup(const struct subst_ctx *c, const char *expr, const char **why,
 	if (strncmp(p, "var.", 4) == 0) {
 		const char *name = p + 4;
 		const char *v = doc_str(doc_get(c->vars, name));
-		if (v)
-			return v;
 		const struct dnode *pv = profile_var(c->profile_vars, name);
-		if (!pv) {
+		if (!v && !pv) {
 			*why = arena_printf(tmp, "unknown variable \"%s\": declare it in the "
 					    "profile's spec.variables or set it under the cluster's "
 					    "variables:", name);
 			return NULL;
 		}
-		const char *def = doc_str(doc_get(pv, "defaultValue"));
-		if (def && *def)
-			return def;
-		if (truthy(doc_get(pv, "required"))) {
-			*why = arena_printf(tmp, "variable \"%s\" is required and has no "
-					    "default: set it under the cluster's variables:", name);
-			return NULL;
+		if (!v) {
+			const char *def = doc_str(doc_get(pv, "defaultValue"));
+			if (def && *def) {
+				v = def;
+			} else if (truthy(doc_get(pv, "required"))) {
+				*why = arena_printf(tmp, "variable \"%s\" is required and has no "
+						    "default: set it under the cluster's variables:", name);
+				return NULL;
+			} else {
+				v = "";
+			}
 		}
-		return "";
+		/* Palette masks it; addonmake never prints it (diag, events) */
+		if (c->secret && *v && truthy(doc_get(pv, "isSensitive"))) {
+			int added;
+			char *k = arena_strdup(c->secret_a, v);
+			void **slot = strset_slot(c->secret, k, &added);
+			*slot = c->secret;
+		}
+		return v;
 	}
 	if (strncmp(p, "macro.", 6) == 0) {
 		const char *v = doc_str(doc_get(c->macros, p + 6));

@@ -416,5 +416,6 @@ ws_free(struct workspace *w)
 	free(w->fetched);
 	free(w->queue);
 	strset_free(&w->memo);
+	strset_free(&w->secret);
 	arena_free(&w->a);
 }

@@ -12,7 +12,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	struct profile p = {0};
 	struct ldctx lc = {NULL, &a, NULL, &d, NULL};
 	if (profile_load(&lc, path, &p) == 0) {
-		struct subst_ctx sc = {"dev", p.name, p.version, p.variables, NULL, NULL, NULL, NULL};
+		struct subst_ctx sc = {"dev", p.name, p.version, p.variables, NULL, NULL, NULL, NULL,
+				       NULL, NULL};
 		for (size_t i = 0; i < p.npacks; i++)
 			profile_values(&a, &p, doc_get(p.packs[i], "values"), &sc, &d);
 	}

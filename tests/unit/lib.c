@@ -139,3 +139,20 @@ Test(path, join_and_dir)
 	cr_assert_str_eq(path_dir(&a, "a.yaml"), ".");
 	arena_free(&a);
 }
+
+Test(buf, redact_replaces_every_secret_and_leaves_short_ones)
+{
+	struct strset sec = {0};
+	int added;
+	strset_slot(&sec, "hunter2", &added);
+	strset_slot(&sec, "sens", &added); /* inside "(sensitive)" itself */
+	strset_slot(&sec, "abc", &added);  /* too short to hide */
+	struct buf b = {0};
+	buf_adds(&b, "pw hunter2, again hunter2; sens; abc");
+	buf_redact(&b, &sec);
+	cr_assert_str_eq(b.s, "pw (sensitive), again (sensitive); (sensitive); abc");
+	buf_redact(&b, NULL);
+	cr_assert_str_eq(b.s, "pw (sensitive), again (sensitive); (sensitive); abc");
+	buf_free(&b);
+	strset_free(&sec);
+}

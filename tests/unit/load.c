@@ -53,7 +53,7 @@ Test(real_exports, mcp_profiles_keep_addons_and_warn_once_per_infra_layer)
 		cr_assert_eq(count_warnings(&d, "skipping csi layer"), 1);
 		cr_assert_gt(d.msg[0].line, 0);
 		/* install orders: "0" given, and the default 0 */
-		struct subst_ctx sc = {"dev", p.name, p.version, p.variables, NULL, NULL, NULL, NULL};
+		struct subst_ctx sc = {"dev", p.name, p.version, p.variables, NULL, NULL, NULL, NULL, NULL, NULL};
 		for (size_t i = 0; i < p.npacks; i++) {
 			struct dnode *v = profile_values(&a, &p, doc_get(p.packs[i], "values"), &sc, &d);
 			cr_assert_not_null(v);
@@ -84,7 +84,7 @@ Test(real_exports, template_profiles_take_the_variable_default)
 		struct ldctx lc = {NULL, &a, NULL, &d, NULL};
 		cr_assert_eq(profile_load(&lc, f, &p), 0);
 		cr_assert_eq(p.npacks, 1);
-		struct subst_ctx sc = {"dev", p.name, p.version, p.variables, NULL, NULL, NULL, NULL};
+		struct subst_ctx sc = {"dev", p.name, p.version, p.variables, NULL, NULL, NULL, NULL, NULL, NULL};
 		struct dnode *v = profile_values(&a, &p, doc_get(p.packs[0], "values"), &sc, &d);
 		cr_assert_not_null(v);
 		cr_assert_eq(d.nerr, 0);
@@ -109,7 +109,7 @@ Test(real_exports, template_profiles_take_the_variable_default)
 static int
 subst(const char *in, struct buf *out, struct diag *d, struct dnode *vars)
 {
-	struct subst_ctx sc = {"dev", "prof", "1.2.0", NULL, vars, NULL, NULL, NULL};
+	struct subst_ctx sc = {"dev", "prof", "1.2.0", NULL, vars, NULL, NULL, NULL, NULL, NULL};
 	struct dorigin o = {"p.yaml", 5, 3, 2, 1};
 	buf_clear(out);
 	return subst_text(&sc, in, strlen(in), &o, out, d);
@@ -382,6 +382,9 @@ Test(semver, compare_and_constraints)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		cr_assert_eq(semver_match(t[i].c, t[i].v), t[i].want, "%s vs %s", t[i].c, t[i].v);
 	cr_assert_eq(semver_match("latest please", "1.0.0"), -1);
+	/* numbers no version has are refused, not overflowed (found by fuzzing) */
+	cr_assert_eq(semver_match("^88888888888888888888888881.0", "2.0.0"), -1);
+	cr_assert_eq(semver_match("^1", "99999999999999999999.0.0"), 0);
 }
 
 static int
