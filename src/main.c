@@ -2,6 +2,7 @@
  * found is reported, then exit 2 with nothing applied or recorded), then
  * hands the selected clusters to a subcommand. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -164,6 +165,10 @@ main(int argc, char **argv)
 {
 	struct run_opts ro = {0};
 	struct args g = {0};
+	/* a file-size limit (ulimit -f) makes a write fail with EFBIG, which is
+	 * reported and leaves the old file, rather than killing the run
+	 * mid-write */
+	signal(SIGXFSZ, SIG_IGN);
 	g.file = "addonmake.yaml";
 	g.clusters = xcalloc((size_t)argc + 1, sizeof(char *));
 	g.layers = xcalloc((size_t)argc + 1, sizeof(char *));

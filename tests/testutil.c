@@ -145,14 +145,15 @@ bin(void)
 	return b && *b ? b : "./addonmake";
 }
 
+/* runs `cd DIR && PRE'addonmake' ARGS` with a shell */
 static struct res
-am_run(struct tws *w, const char *env, const char *args)
+am_run(struct tws *w, const char *pre, const char *args)
 {
 	char cmd[8192], o[600], e[600];
 	snprintf(o, sizeof(o), "%s.out", w->dir);
 	snprintf(e, sizeof(e), "%s.err", w->dir);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && %s%s'%s' %s >'%s' 2>'%s' </dev/null", w->dir,
-		 *env ? "env " : "", env, bin(), args, o, e);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && %s'%s' %s >'%s' 2>'%s' </dev/null", w->dir,
+		 pre, bin(), args, o, e);
 	int st = system(cmd);
 	struct res r;
 	r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -186,8 +187,19 @@ am_env(struct tws *w, const char *env, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
-	snprintf(e, sizeof(e), "%s ", env);
+	snprintf(e, sizeof(e), "env %s ", env);
 	return am_run(w, e, args);
+}
+
+struct res
+am_sh(struct tws *w, const char *pre, const char *fmt, ...)
+{
+	char args[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	return am_run(w, pre, args);
 }
 
 void

@@ -37,6 +37,9 @@ struct res am(struct tws *w, const char *fmt, ...)
 /* the same with NAME=VALUE... (for env(1)) in its environment */
 struct res am_env(struct tws *w, const char *env, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* the same with shell text before the binary ("ulimit -f 64; ") */
+struct res am_sh(struct tws *w, const char *pre, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void res_free(struct res *r);
 /* starts addonmake in the background (its own process group) */
 pid_t am_bg(struct tws *w, const char *args);
