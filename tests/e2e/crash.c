@@ -78,6 +78,42 @@ Test(crash, ctrl_c_stops_children_and_records_the_interrupted_layer)
 	tws_free(&t);
 }
 
+/* SIGTERM, as a CI job's timeout sends it, while a readiness check of
+ * p/c runs: exit 143, the check's process is gone, p/c is interrupted and
+ * the next run applies it again */
+Test(crash, sigterm_during_a_readiness_check_stops_it_and_exits_143)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_exec_ws(&t, NULL,
+		   "    layers:\n"
+		   "      p/c:\n"
+		   "        readiness:\n"
+		   "          checks:\n"
+		   "            - command: [sh, -c, 'touch checking; while [ ! -e go ]; do sleep 0.1; done']\n");
+	pid_t pid = am_bg(&t, "");
+	cr_assert(wait_file(&t, "checking", 10000), "the check of p/c never ran");
+	kill(pid, SIGTERM);
+	int st;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFEXITED(st), "killed by signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	cr_assert_eq(WEXITSTATUS(st), 143);
+	char *out = tws_get(&t, "bg.out");
+	cr_assert(strstr(out, "interrupted p/c"), "%s", out);
+	free(out);
+	cr_assert(!tws_procs(&t, 0), "the check's process was left behind");
+	struct res r = am(&t, "plan --json");
+	cr_assert_str_eq(r.out,
+		"{\"cluster\":\"dev\",\"layer\":\"p/c\",\"order\":10,\"action\":\"apply\",\"reason\":\"last apply interrupted\"}\n");
+	res_free(&r);
+	tws_put(&t, "go", "\n");
+	r = am(&t, "sync");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, ": apply "), 1, "%s", r.out);
+	res_free(&r);
+	tws_free(&t);
+}
+
 Test(crash, sigkill_between_tiers_reapplies_the_later_tiers)
 {
 	struct tws t;
