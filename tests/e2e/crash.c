@@ -48,6 +48,32 @@ Test(crash, sigkill_mid_tier_leaves_exactly_the_unfinished_layers)
 	tws_free(&t);
 }
 
+/* the run pid, stopped while p/c (order 10) waited on the file `go`:
+ * it exits with code, says p/c was interrupted, leaves no process behind,
+ * and the next run applies p/c alone */
+static void
+assert_stopped_at_c(struct tws *t, pid_t pid, int code)
+{
+	int st;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFEXITED(st), "killed by signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	cr_assert_eq(WEXITSTATUS(st), code);
+	char *out = tws_get(t, "bg.out");
+	cr_assert(strstr(out, "interrupted p/c"), "%s", out);
+	free(out);
+	/* the child's process group is gone: nothing waits on `go` any more */
+	cr_assert(!tws_procs(t, 0), "a child process was left behind");
+	struct res r = am(t, "plan --json");
+	cr_assert_str_eq(r.out,
+		"{\"cluster\":\"dev\",\"layer\":\"p/c\",\"order\":10,\"action\":\"apply\",\"reason\":\"last apply interrupted\"}\n");
+	res_free(&r);
+	tws_put(t, "go", "\n");
+	r = am(t, "sync");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, ": apply "), 1, "%s", r.out);
+	res_free(&r);
+}
+
 Test(crash, ctrl_c_stops_children_and_records_the_interrupted_layer)
 {
 	struct tws t;
@@ -57,24 +83,7 @@ Test(crash, ctrl_c_stops_children_and_records_the_interrupted_layer)
 	pid_t pid = am_bg(&t, "");
 	cr_assert(wait_file(&t, "c-started", 10000), "p/c never started");
 	kill(pid, SIGINT);
-	int st;
-	waitpid(pid, &st, 0);
-	cr_assert(WIFEXITED(st));
-	cr_assert_eq(WEXITSTATUS(st), 130);
-	char *out = tws_get(&t, "bg.out");
-	cr_assert(strstr(out, "interrupted p/c"), "%s", out);
-	free(out);
-	struct res r = am(&t, "plan --json");
-	cr_assert_str_eq(r.out,
-		"{\"cluster\":\"dev\",\"layer\":\"p/c\",\"order\":10,\"action\":\"apply\",\"reason\":\"last apply interrupted\"}\n");
-	res_free(&r);
-	/* the child's process group is gone: nothing waits on `go` any more */
-	cr_assert(!tws_procs(&t, 0), "a child process was left behind");
-	tws_put(&t, "go", "\n");
-	r = am(&t, "sync");
-	assert_code(r, 0);
-	cr_assert_eq(count_lines(r.out, ": apply "), 1, "%s", r.out);
-	res_free(&r);
+	assert_stopped_at_c(&t, pid, 130);
 	tws_free(&t);
 }
 
@@ -94,23 +103,7 @@ Test(crash, sigterm_during_a_readiness_check_stops_it_and_exits_143)
 	pid_t pid = am_bg(&t, "");
 	cr_assert(wait_file(&t, "checking", 10000), "the check of p/c never ran");
 	kill(pid, SIGTERM);
-	int st;
-	waitpid(pid, &st, 0);
-	cr_assert(WIFEXITED(st), "killed by signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-	cr_assert_eq(WEXITSTATUS(st), 143);
-	char *out = tws_get(&t, "bg.out");
-	cr_assert(strstr(out, "interrupted p/c"), "%s", out);
-	free(out);
-	cr_assert(!tws_procs(&t, 0), "the check's process was left behind");
-	struct res r = am(&t, "plan --json");
-	cr_assert_str_eq(r.out,
-		"{\"cluster\":\"dev\",\"layer\":\"p/c\",\"order\":10,\"action\":\"apply\",\"reason\":\"last apply interrupted\"}\n");
-	res_free(&r);
-	tws_put(&t, "go", "\n");
-	r = am(&t, "sync");
-	assert_code(r, 0);
-	cr_assert_eq(count_lines(r.out, ": apply "), 1, "%s", r.out);
-	res_free(&r);
+	assert_stopped_at_c(&t, pid, 143);
 	tws_free(&t);
 }
 
