@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "../../lib/lib.h"
 #include "e2e.h"
@@ -352,6 +354,39 @@ Test(remote, missing_charts_and_packs_are_downloaded_at_once)
 	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
 	res_free(&r);
 	cr_assert_eq(served(&f, NULL), 4, "the second sync made requests");
+	teardown(&f);
+}
+
+/* Ctrl-C while a chart downloads: the run ends at once as interrupted
+ * (130), nothing half-downloaded is left in the cache, no state was
+ * written, and the next run downloads the chart whole */
+Test(remote, ctrl_c_during_a_download_leaves_nothing_half_done)
+{
+	struct rfx f;
+	setup(&f, "1.0.0", NULL, NULL);
+	char q[600];
+	snprintf(q, sizeof(q), "/__fault?path=/charts/mychart-1.0.0.tgz&mode=slow&n=1&ms=20000");
+	free(srv_get(f.port, q));
+	pid_t pid = am_bg(&f.t, "sync");
+	struct timespec nap = {0, 50000000L};
+	for (int i = 0; i < 200 && served(&f, "/charts/mychart-1.0.0.tgz") < 1; i++)
+		nanosleep(&nap, NULL);
+	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 1, "the download never started");
+	kill(pid, SIGINT);
+	int st;
+	waitpid(pid, &st, 0);
+	int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	cr_assert_eq(code, 130, "exit %d", code);
+	char cmd[800];
+	snprintf(cmd, sizeof(cmd), "cd '%s' && ! ls -a .addonmake/cache/sha256 2>/dev/null | grep -q tmp"
+		 " && test ! -e .addonmake/state.mdb", f.t.dir);
+	cr_assert_eq(system(cmd), 0, "a partial download or a state was left");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *out = tws_get(&f.t, "out/0_apps_mychart.yaml");
+	cr_assert(out && strstr(out, "description: \"first\""), "%s", out ? out : "(none)");
+	free(out);
 	teardown(&f);
 }
 
