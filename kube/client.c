@@ -312,8 +312,8 @@ host_port(const char *url, struct buf *host, struct buf *port)
  * may help) */
 static int
 try_once(struct kube *k, const char *method, const char *url, const char *ctype,
-	 const char *body, size_t len, struct kube_resp *r, int *retry_after,
-	 int *transient, struct buf *err)
+	 const char *accept, const char *body, size_t len, struct kube_resp *r,
+	 int *retry_after, int *transient, struct buf *err)
 {
 	CURL *h = take_handle(k);
 	struct sink sk = {k, r, 0};
@@ -348,7 +348,10 @@ try_once(struct kube *k, const char *method, const char *url, const char *ctype,
 	} else {
 		curl_easy_setopt(h, CURLOPT_URL, url);
 	}
-	hdr = curl_slist_append(hdr, "Accept: application/json");
+	struct buf acc = {0};
+	buf_printf(&acc, "Accept: %s", accept);
+	hdr = curl_slist_append(hdr, acc.s);
+	buf_free(&acc);
 	pthread_mutex_lock(&k->mu);
 	const struct buf *cert = k->exec_cert.len ? &k->exec_cert : &c->cert;
 	const struct buf *key = k->exec_key.len ? &k->exec_key : &c->key;
@@ -419,6 +422,15 @@ kube_call(struct kube *k, const char *method, const char *path, const char *quer
 	  const char *ctype, const char *body, size_t len, struct kube_resp *r,
 	  struct buf *err)
 {
+	return kube_call_accept(k, method, path, query, ctype, "application/json", body, len, r,
+				err);
+}
+
+int
+kube_call_accept(struct kube *k, const char *method, const char *path, const char *query,
+		 const char *ctype, const char *accept, const char *body, size_t len,
+		 struct kube_resp *r, struct buf *err)
+{
 	memset(r, 0, sizeof(*r));
 	struct buf url = {0};
 	buf_printf(&url, "%s%s%s%s", k->cfg.server, path, query && *query ? "?" : "",
@@ -435,7 +447,7 @@ kube_call(struct kube *k, const char *method, const char *path, const char *quer
 		int ra = 0, transient = 0;
 		buf_clear(&r->body);
 		struct buf e = {0};
-		int t = try_once(k, method, url.s, ctype, body, len, r, &ra, &transient, &e);
+		int t = try_once(k, method, url.s, ctype, accept, body, len, r, &ra, &transient, &e);
 		if (t == 0 && r->code == 401 && !refreshed &&
 		    (k->cfg.exec_argv || (k->cfg.token_file && !k->cfg.token))) {
 			/* the credential may have expired: fetch it again, once */

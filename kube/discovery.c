@@ -1,6 +1,9 @@
-/* discovery: apiVersion + kind -> resource and scope, from the legacy
- * per-group-version documents (/api/v1, /apis/G/V), asked once per
- * group-version and run, and asked again once when a kind is missing (a
+/* discovery: apiVersion + kind -> resource and scope. First aggregated
+ * discovery (apidiscovery.k8s.io/v2, Kubernetes 1.30 and later): every
+ * group-version of the server in two requests, /api and /apis. A server
+ * that does not offer it answers with its legacy lists, and then each
+ * group-version's document (/api/v1, /apis/G/V) is asked once per run. A
+ * kind that is missing asks its group-version's document again, once (a
  * CRD may have been established since). */
 #include <stdlib.h>
 #include <string.h>
@@ -52,25 +55,105 @@ fetch_gv(struct kube *k, const char *gv, struct gvres **out, struct buf *err)
 	return 0;
 }
 
+/* the cache slot of a group-version; keys live in k->da and in gvkeys
+ * (for kube_forget), the set does not copy them (k->dmu held) */
+static void **
+gv_slot(struct kube *k, const char *api_version)
+{
+	char *key = NULL;
+	for (size_t i = 0; i < k->ngvkeys && !key; i++)
+		if (strcmp(k->gvkeys[i], api_version) == 0)
+			key = k->gvkeys[i];
+	if (!key) {
+		key = arena_strdup(&k->da, api_version);
+		k->gvkeys = xrealloc(k->gvkeys, (k->ngvkeys + 1) * sizeof(*k->gvkeys));
+		k->gvkeys[k->ngvkeys++] = key;
+	}
+	int added;
+	return strset_slot(&k->gvs, key, &added);
+}
+
+#define AGGREGATED "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+/* one APIGroupDiscoveryList into the cache; 1 when the answer is not one
+ * (a server without aggregated discovery sends its legacy list) */
+static int
+take_aggregated(struct kube *k, const struct dnode *list)
+{
+	const char *kind = doc_str(doc_get(list, "kind"));
+	const struct dnode *items = doc_get(list, "items");
+	if (!kind || strcmp(kind, "APIGroupDiscoveryList") != 0 || !items || items->kind != D_SEQ)
+		return 1;
+	for (size_t i = 0; i < items->n; i++) {
+		const char *gname = doc_str(doc_path(items->items[i], "metadata.name"));
+		const char *group = arena_strdup(&k->da, gname ? gname : "");
+		const struct dnode *vs = doc_get(items->items[i], "versions");
+		for (size_t j = 0; vs && vs->kind == D_SEQ && j < vs->n; j++) {
+			const char *v = doc_str(doc_get(vs->items[j], "version"));
+			const struct dnode *rs = doc_get(vs->items[j], "resources");
+			if (!v)
+				continue;
+			size_t n = rs && rs->kind == D_SEQ ? rs->n : 0;
+			struct gvres *g = arena_alloc(&k->da, sizeof(*g));
+			g->n = 0;
+			g->v = arena_alloc(&k->da, (n ? n : 1) * sizeof(*g->v));
+			const char *version = arena_strdup(&k->da, v);
+			for (size_t r = 0; r < n; r++) {
+				const struct dnode *e = rs->items[r];
+				const char *name = doc_str(doc_get(e, "resource"));
+				const char *rk = doc_str(doc_path(e, "responseKind.kind"));
+				const char *scope = doc_str(doc_get(e, "scope"));
+				if (!name || !rk)
+					continue;
+				g->v[g->n++] = (struct kube_res){group, version, arena_strdup(&k->da, name),
+								 arena_strdup(&k->da, rk),
+								 scope && strcmp(scope, "Namespaced") == 0};
+			}
+			char *gv = *group ? arena_printf(&k->da, "%s/%s", group, version)
+					  : (char *)version;
+			*gv_slot(k, gv) = g;
+		}
+	}
+	return 0;
+}
+
+/* aggregated discovery, once a run; 0 (whether or not the server offers
+ * it: without it the cache stays empty), -1 with err when a request fails */
+static int
+fetch_aggregated(struct kube *k, struct buf *err)
+{
+	static const char *const paths[] = {"/api", "/apis"};
+	for (int i = 0; i < 2; i++) {
+		struct kube_resp r;
+		if (kube_call_accept(k, "GET", paths[i], NULL, NULL, AGGREGATED ",application/json",
+				     NULL, 0, &r, err) < 0)
+			return -1;
+		struct arena a = {0};
+		int not_offered = r.code != 200 || take_aggregated(k, kube_json(&a, &r));
+		arena_free(&a);
+		kube_resp_free(&r);
+		if (not_offered)
+			break;
+	}
+	return 0;
+}
+
 int
 kube_resource(struct kube *k, const char *api_version, const char *kind,
 	      struct kube_res *out, struct buf *err)
 {
 	pthread_mutex_lock(&k->dmu);
 	int rc = 1;
-	for (int pass = 0; pass < 2; pass++) {
-		/* keys live in k->da; the set does not copy them */
-		char *key = NULL;
-		for (size_t i = 0; i < k->ngvkeys && !key; i++)
-			if (strcmp(k->gvkeys[i], api_version) == 0)
-				key = k->gvkeys[i];
-		if (!key) {
-			key = arena_strdup(&k->da, api_version);
-			k->gvkeys = xrealloc(k->gvkeys, (k->ngvkeys + 1) * sizeof(*k->gvkeys));
-			k->gvkeys[k->ngvkeys++] = key;
+	if (!k->aggregated_tried) {
+		k->aggregated_tried = 1;
+		if (fetch_aggregated(k, err) < 0) {
+			k->aggregated_tried = 0;
+			pthread_mutex_unlock(&k->dmu);
+			return -1;
 		}
-		int added;
-		void **slot = strset_slot(&k->gvs, key, &added);
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		void **slot = gv_slot(k, api_version);
 		int fetched = 0;
 		if (!*slot) {
 			struct gvres *g;

@@ -28,11 +28,18 @@ struct kube {
 	long nreq;
 	/* discovery, guarded by dmu */
 	pthread_mutex_t dmu;
+	int aggregated_tried; /* aggregated discovery was asked for */
 	struct strset gvs;  /* apiVersion -> struct gvres */
 	char **gvkeys;      /* every apiVersion asked, for kube_forget */
 	size_t ngvkeys;
 	struct arena da;
 };
 
+
+/* kube_call with an Accept header of the caller's (kube_call sends
+ * application/json) */
+int kube_call_accept(struct kube *k, const char *method, const char *path, const char *query,
+		     const char *ctype, const char *accept, const char *body, size_t len,
+		     struct kube_resp *r, struct buf *err);
 
 #endif

@@ -492,6 +492,45 @@ Test(SUITE, survives_503_and_dropped_connections)
 	kf_free(&f);
 }
 
+/* a modern server (the stand-in says 1.32) offers aggregated discovery:
+ * two requests tell every group-version; v1.20 does not, and each
+ * group-version's legacy document is asked once */
+Test(SUITE, discovery_is_aggregated_when_the_server_offers_it)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws(&f,
+	      "      - name: x\n"
+	      "        type: manifest\n"
+	      "        manifests:\n"
+	      "          - name: m\n"
+	      "            content: |\n"
+	      "              apiVersion: v1\n              kind: ServiceAccount\n              metadata: {name: sa}\n"
+	      "              ---\n"
+	      "              apiVersion: rbac.authorization.k8s.io/v1\n              kind: Role\n"
+	      "              metadata: {name: r}\n              rules: []\n"
+	      "              ---\n"
+	      "              apiVersion: scheduling.k8s.io/v1\n              kind: PriorityClass\n"
+	      "              metadata: {name: p}\n              value: 1000\n");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *log = kf_log(&f);
+	if (REAL) {
+		cr_assert(count_eq(log, "GET /api/v1") == 1 &&
+			  count_eq(log, "GET /apis/rbac.authorization.k8s.io/v1") == 1 &&
+			  count_eq(log, "GET /apis/scheduling.k8s.io/v1") == 1, "%s", log);
+	} else {
+		cr_assert(count_eq(log, "GET /api") == 1 && count_eq(log, "GET /apis") == 1, "%s", log);
+		cr_assert(!count_eq(log, "GET /api/v1") && !count_eq(log, "GET /apis/scheduling.k8s.io/v1") &&
+			  !count_eq(log, "GET /apis/rbac.authorization.k8s.io/v1"),
+			  "a legacy discovery document was asked for:\n%s", log);
+	}
+	cr_assert(strstr(log, "PATCH /apis/scheduling.k8s.io/v1/priorityclasses/p?"), "%s", log);
+	free(log);
+	kf_free(&f);
+}
+
 /* layers of a tier run in parallel, as many as there are; their requests
  * share a few kept-alive connections, never one connection each */
 Test(SUITE, parallel_layers_share_a_few_connections)

@@ -4,7 +4,8 @@
   kubeapi.py [--tls CERT KEY] [--client-ca CA] [--token T]... [--manual-crds]
 
 Speaks what ../shared/notes/kubeapi.md section 7 lists, as the real server
-does: /version, legacy discovery (/api, /apis, /api/v1, /apis/G/V, custom
+does: /version, aggregated discovery (apidiscovery.k8s.io/v2, when Accept
+asks for it) and legacy discovery (/api, /apis, /api/v1, /apis/G/V, custom
 resources appearing once their CRD is Established), OpenAPI v3 stubs,
 server-side apply (PATCH application/apply-patch+yaml with a JSON body:
 201 on create, 200 on update, fieldManager required, per-field owners and
@@ -431,6 +432,36 @@ def discovery(path):
     return 200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": rs}
 
 
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def aggregated(path):
+    """aggregated discovery (apidiscovery.k8s.io/v2, served since 1.30 to a
+    client whose Accept asks for it): every group of /api or /apis with
+    each version's resources in one document"""
+    groups = {}
+    for gv, rs in resources().items():
+        g, v = gv_split(gv)
+        if (path == "/api") != (g == ""):
+            continue
+        res = []
+        for name, kind, nsd, short in rs:
+            e = {"resource": name, "responseKind": {"group": g, "version": v, "kind": kind},
+                 "scope": "Namespaced" if nsd else "Cluster", "singularResource": kind.lower(),
+                 "verbs": ["create", "delete", "deletecollection", "get", "list", "patch",
+                           "update", "watch"],
+                 "subresources": [{"subresource": "status",
+                                   "responseKind": {"group": g, "version": v, "kind": kind},
+                                   "verbs": ["get", "patch", "update"]}]}
+            if short:
+                e["shortNames"] = short
+            res.append(e)
+        groups.setdefault(g, []).append({"version": v, "resources": res, "freshness": "Current"})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
+            "metadata": {}, "items": [{"metadata": {"name": g}, "versions": vs}
+                                      for g, vs in sorted(groups.items())]}
+
+
 def parse_res_path(path):
     """(group, gv, resource entry, namespace, name, subresource) or None"""
     parts = path.strip("/").split("/")
@@ -524,6 +555,12 @@ class H(http.server.BaseHTTPRequestHandler):
                                      "handle the request"), extra=[("Retry-After", "0")])
         if not self.authorized():
             return self.send(*status(401, "Unauthorized", "Unauthorized"))
+        accept = self.headers.get("Accept") or ""
+        if method == "GET" and u.path in ("/api", "/apis") and \
+                "as=APIGroupDiscoveryList" in accept and "v=v2;" in accept + ";":
+            with lock:
+                doc = aggregated(u.path)
+            return self.send(200, doc, AGGREGATED)
         with lock:
             code, obj = self.route(method, u.path, q, raw)
         if obj is None:
