@@ -114,11 +114,14 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 	} else {
 		char *argv[] = {(char *)helm, "template", (char *)rel, cdir,
 				"--namespace", (char *)l->ns, "--values", vfile, "--include-crds", NULL};
-		struct procs ps;
-		procs_init(&ps);
+		struct procs local, *ps = lc->w ? lc->w->ps : NULL;
+		if (!ps) {
+			procs_init(&local);
+			ps = &local;
+		}
 		struct buf eb = {0};
 		int status;
-		int rc = proc_run_split(&ps, argv, NULL, now_ms() + 120000, &res, &status, &eb);
+		int rc = proc_run_split(ps, argv, NULL, now_ms() + 120000, &res, &status, &eb);
 		if (rc == 0 && status == 0)
 			out = arena_strndup(a, res.s ? res.s : "", res.len);
 		else if (rc == -3)
@@ -128,7 +131,8 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 				   rc ? "timed out:" : "exit", rc ? 120 : status,
 				   eb.len ? ": " : "", eb.len ? eb.s : "");
 		buf_free(&eb);
-		pthread_mutex_destroy(&ps.mu);
+		if (ps == &local)
+			pthread_mutex_destroy(&local.mu);
 	}
 	buf_free(&vals);
 	buf_free(&res);

@@ -160,6 +160,22 @@ parse_args(int argc, char **argv, struct run_opts *ro, struct args *g)
 
 static int run(struct run_opts *ro, struct args *g);
 
+/* Ctrl-C or SIGTERM before the apply phase (compiling, downloading): the
+ * children of compiling go with the run, which then ends by the signal
+ * (130 or 143 to a shell). Nothing is recorded before the apply phase,
+ * whose executor takes these signals over (runner_init blocks them). The
+ * handler can only reach the registry through a global. */
+static const struct procs *compiling;
+
+static void
+on_stop(int sig)
+{
+	if (compiling)
+		procs_kill_async(compiling);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -197,6 +213,16 @@ run(struct run_opts *ro, struct args *g)
 	struct workspace w = {0};
 	struct diag d = {0};
 	d.secret = &w.secret;
+	struct procs cps;
+	procs_init(&cps);
+	w.ps = &cps;
+	compiling = &cps;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	struct cmd_ctx x = {0};
 	int rc = EXIT_USAGE;
 	if (ws_load(&w, file, &d)) {

@@ -155,6 +155,9 @@ struct workspace {
 	struct strset memo;
 	/* what must never be printed: values of isSensitive variables */
 	struct strset secret;
+	/* children of compiling (helm template), or NULL: ended with the run
+	 * when it is interrupted before the apply phase */
+	struct procs *ps;
 	const char *dir;   /* the directory of addonmake.yaml */
 	const char *file;  /* addonmake.yaml as given */
 	const char *state; /* the state directory */

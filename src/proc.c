@@ -35,6 +35,16 @@ procs_stop(struct procs *ps)
 	pthread_mutex_unlock(&ps->mu);
 }
 
+void
+procs_kill_async(const struct procs *ps)
+{
+	for (int i = 0; i < PROC_MAX; i++) {
+		pid_t pid = ps->pids[i];
+		if (pid > 0)
+			kill(-pid, SIGTERM);
+	}
+}
+
 static int
 reg(struct procs *ps, pid_t pid)
 {

@@ -20,6 +20,9 @@ struct procs {
 void procs_init(struct procs *ps);
 /* SIGTERM to every running child's group; later spawns fail */
 void procs_stop(struct procs *ps);
+/* the same from a signal handler: no lock, nothing but kill(2) (a child
+ * that ends meanwhile is at worst sent a signal it no longer needs) */
+void procs_kill_async(const struct procs *ps);
 
 struct proc_spec {
 	char *const *argv;

@@ -1,7 +1,9 @@
 /* e2e helm layers: charts from a file:// Helm repository, checked against
  * the index's digest and rendered by a stand-in helm binary. */
 #include <stdio.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include "../../lib/lib.h"
 #include "e2e.h"
 
@@ -221,5 +223,36 @@ Test(helm, the_real_chart_packs_render)
 	char *pi = tws_get(&t, "out/0_real_piraeus-operator.yaml");
 	cr_assert_eq(count_lines(pi, "kind: ConfigMap"), 4, "%s", pi);
 	free(pi);
+	tws_free(&t);
+}
+
+/* SIGTERM (a CI job's timeout) while helm template runs: the run ends as
+ * terminated (143 to a shell), helm goes with it, nothing is recorded, and
+ * the next run renders the layer */
+Test(helm, sigterm_while_helm_template_runs_leaves_no_process)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "slowhelm", "#!/bin/sh\ntouch \"$(dirname \"$0\")/templating\"\nsleep 30\n");
+	char p[600];
+	snprintf(p, sizeof(p), "%s/slowhelm", t.dir);
+	chmod(p, 0755);
+	setenv("ADDONMAKE_HELM", p, 1);
+	repo(&t, NULL);
+	ws(&t, "1.0.0");
+	pid_t pid = am_bg(&t, "sync");
+	cr_assert(wait_file(&t, "templating", 10000), "helm template never ran");
+	kill(pid, SIGTERM);
+	int st;
+	waitpid(pid, &st, 0);
+	int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	cr_assert_eq(code, 143);
+	cr_assert(!tws_procs(&t, 0), "helm was left running");
+	cr_assert(!tws_exists(&t, ".addonmake/state.mdb"), "a state was written");
+	fake_helm(&t);
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	cr_assert(tws_exists(&t, "out/0_apps_mychart.yaml"));
 	tws_free(&t);
 }
