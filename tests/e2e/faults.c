@@ -184,3 +184,62 @@ Test(faults, a_read_only_output_directory_fails_the_layer_and_keeps_the_old_file
 	res_free(&r);
 	tws_free(&t);
 }
+
+/* replaces the byte after every `after` in rel with b (LMDB keeps older
+ * copies of a page until they are reused) */
+static void
+patch_after(struct tws *t, const char *rel, const char *after, size_t alen, char b)
+{
+	char p[700];
+	snprintf(p, sizeof(p), "%s/%s", t->dir, rel);
+	struct buf d = {0};
+	cr_assert_eq(file_read(p, &d), 0);
+	int n = 0;
+	for (size_t i = 0; i + alen < d.len; i++)
+		if (memcmp(d.s + i, after, alen) == 0) {
+			d.s[i + alen] = b;
+			n++;
+		}
+	cr_assert(n > 0, "no %s in %s", after, rel);
+	cr_assert_eq(file_write_atomic(p, d.s, d.len), 0);
+	buf_free(&d);
+}
+
+Test(faults, records_and_a_state_of_an_unknown_version_are_refused_with_the_way_out)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	/* a layer record written by a future addonmake: its version byte
+	 * follows the key in LMDB's leaf node, after the key's size (7) */
+	patch_after(&t, ".addonmake/state.mdb", "\7\0dev\0p/b", 9, 0x7f);
+	r = am(&t, "status");
+	assert_code(r, 1);
+	cr_assert_str_eq(r.err, "addonmake: error: .addonmake/state.mdb: the record of dev/p/b is corrupt "
+				"or of an unknown version; run 'addonmake clean -c dev' to forget it\n");
+	res_free(&r);
+	r = am(&t, "clean -c dev");
+	assert_code(r, 0);
+	res_free(&r);
+	r = am(&t, "sync");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, ": ready "), 4, "%s", r.out);
+	res_free(&r);
+	/* a whole state of another schema */
+	patch_after(&t, ".addonmake/state.mdb", "version", 7, '9');
+	r = am(&t, "plan");
+	assert_code(r, 1);
+	cr_assert_str_eq(r.err, "addonmake: error: .addonmake/state.mdb: the state has schema version 9, "
+				"this addonmake reads 1; run 'addonmake clean' to start afresh\n");
+	res_free(&r);
+	r = am(&t, "clean");
+	assert_code(r, 0);
+	res_free(&r);
+	r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	tws_free(&t);
+}
