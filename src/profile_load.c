@@ -3,15 +3,22 @@
  * they are ignored, so an export can be dropped into a repository unchanged.
  * Infrastructure layers are skipped with one warning each: the cluster's
  * infrastructure owns them. */
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "model.h"
+
+/* a file larger than this is refused before it is read (EFBIG): no
+ * profile, manifest, index or chart archive comes near it, and parsing one
+ * that large would take the machine's memory */
+#define LD_MAX_BYTES (64L << 20)
 
 int
 ld_read(struct ldctx *lc, const char *path, struct buf *out)
 {
 	struct stat st;
-	int e = file_read_st(path, out, &st);
+	int e = stat(path, &st) == 0 && st.st_size > LD_MAX_BYTES ? EFBIG
+									: file_read_st(path, out, &st);
 	if (!lc->deps)
 		return e;
 	struct deps *ds = lc->deps;
