@@ -165,6 +165,28 @@ Test(remote, a_wrong_digest_fails_and_caches_nothing)
 	teardown(&f);
 }
 
+/* a chart past the 256 MiB download cap (a sparse file): refused once the
+ * cap is reached, not retried, nothing cached */
+Test(remote, a_download_past_the_size_cap_is_refused)
+{
+	struct rfx f;
+	setup(&f, "1.0.0", NULL, NULL);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "truncate -s 257M '%s/srv/charts/mychart-1.0.0.tgz'", f.t.dir);
+	cr_assert_eq(system(cmd), 0);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 1);
+	char want[300];
+	snprintf(want, sizeof(want), "helm layer apps/mychart: GET http://127.0.0.1:%d/charts/"
+		 "mychart-1.0.0.tgz: the answer is larger than 256 MiB\n", f.port);
+	cr_assert(strstr(r.err, want), "%s", r.err);
+	res_free(&r);
+	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 1);
+	snprintf(cmd, sizeof(cmd), "test $(ls '%s/.addonmake/cache/sha256' | wc -l) -eq 1", f.t.dir);
+	cr_assert_eq(system(cmd), 0, "only the index is in the cache");
+	teardown(&f);
+}
+
 Test(remote, five_hundreds_and_truncated_transfers_are_retried)
 {
 	struct rfx f;
