@@ -316,6 +316,9 @@ int oci_pull(struct ldctx *lc, struct registry *r, const char *repo,
 	     const char *version, const char *const *media, struct buf *blob,
 	     char *hex, struct buf *err);
 
+/* the "sha256:<64 hex>" digest of a manifest's first layer with one of the
+ * media types (NULL-terminated), or NULL */
+const char *oci_layer_digest(const struct dnode *manifest, const char *const *media);
 /* the tag of repo in r that constraint picks (newest matching; tags hold
  * "_" for "+"), from the registry's tag list (its first page): 0 with
  * *version, -1 with err when the registry failed, 1 with err when no tag

@@ -139,6 +139,25 @@ oci_host(struct arena *a, const struct registry *r)
 	return arena_strndup(a, hostpath, slash ? (size_t)(slash - hostpath) : strlen(hostpath));
 }
 
+const char *
+oci_layer_digest(const struct dnode *manifest, const char *const *media)
+{
+	const struct dnode *layers = doc_get(manifest, "layers");
+	const char *digest = NULL;
+	for (size_t i = 0; layers && layers->kind == D_SEQ && i < layers->n && !digest; i++) {
+		const char *mt = doc_str(doc_get(layers->items[i], "mediaType"));
+		for (const char *const *m = media; mt && *m && !digest; m++)
+			if (strcmp(mt, *m) == 0)
+				digest = doc_str(doc_get(layers->items[i], "digest"));
+	}
+	if (!digest || strncmp(digest, "sha256:", 7) || strlen(digest) != 71)
+		return NULL;
+	for (const char *p = digest + 7; *p; p++)
+		if (!strchr("0123456789abcdef", *p))
+			return NULL; /* it names a file of the cache */
+	return digest;
+}
+
 int
 oci_resolve(struct ldctx *lc, struct registry *r, const char *repo, const char *constraint,
 	    const char **version, struct buf *err)
@@ -234,15 +253,8 @@ oci_pull(struct ldctx *lc, struct registry *r, const char *repo, const char *ver
 	struct dnode *manifest = NULL;
 	doc_parse_first(a, mbody.s, mbody.len, &o, &manifest, NULL);
 	buf_free(&mbody);
-	struct dnode *layers = doc_get(manifest, "layers");
-	const char *digest = NULL;
-	for (size_t i = 0; layers && layers->kind == D_SEQ && i < layers->n && !digest; i++) {
-		const char *mt = doc_str(doc_get(layers->items[i], "mediaType"));
-		for (const char *const *m = media; mt && *m && !digest; m++)
-			if (strcmp(mt, *m) == 0)
-				digest = doc_str(doc_get(layers->items[i], "digest"));
-	}
-	if (!digest || strncmp(digest, "sha256:", 7) || strlen(digest) != 71) {
+	const char *digest = oci_layer_digest(manifest, media);
+	if (!digest) {
 		buf_printf(err, "%s/%s:%s: the manifest has no layer of type %s", host, repo, tag, media[0]);
 		return -1;
 	}

@@ -1,6 +1,6 @@
 /* json: API server answers — objects (kstatus reads them), Status errors
- * (kube_error turns them into messages), discovery and OCI documents (read
- * with doc_get, as any tree) — through addonmake's own JSON parser. */
+ * (kube_error turns them into messages) — and OCI manifests (the layer
+ * they name), through addonmake's own JSON parser. */
 #include "../../kube/kube.h"
 #include "fuzz.h"
 
@@ -13,6 +13,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	if (doc_parse_json(&a, (const char *)data, n, &root) == 0) {
 		kube_kstatus(root, 0, &why);
 		doc_str(doc_path(root, "metadata.name"));
+		/* as an OCI manifest */
+		static const char *const media[] = {"application/vnd.oci.image.layer.v1.tar+gzip",
+						    "application/tar+gzip", NULL};
+		oci_layer_digest(root, media);
 	}
 	/* a Status error, whatever the answer's code */
 	static struct kube *k;

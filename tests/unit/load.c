@@ -462,3 +462,28 @@ Test(proc, output_is_kept_whole_when_stderr_goes_apart)
 	buf_free(&out);
 	pthread_mutex_destroy(&ps.mu);
 }
+
+/* the digest of an OCI manifest names a file of the download cache: only
+ * sha256 and 64 hex digits are taken */
+Test(oci, layer_digest_is_a_sha256_of_the_accepted_media_type)
+{
+	struct arena a = {0};
+	static const char *const media[] = {"application/tar+gzip", NULL};
+	const char *hex = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char text[600];
+	struct dnode *m;
+	snprintf(text, sizeof(text), "{\"layers\": [{\"mediaType\": \"text/plain\", \"digest\": \"x\"},"
+		 " {\"mediaType\": \"application/tar+gzip\", \"digest\": \"%s\"}]}", hex);
+	cr_assert_eq(doc_parse_json(&a, text, strlen(text), &m), 0);
+	cr_assert_str_eq(oci_layer_digest(m, media), hex);
+	const char *bad[] = {"sha256:../../../../../../../../../../../../../../../../../../../etc/x12",
+			     "sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			     "sha256:0123"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), "{\"layers\": [{\"mediaType\": \"application/tar+gzip\", "
+			 "\"digest\": \"%s\"}]}", bad[i]);
+		cr_assert_eq(doc_parse_json(&a, text, strlen(text), &m), 0);
+		cr_assert_null(oci_layer_digest(m, media), "%s", bad[i]);
+	}
+	arena_free(&a);
+}
