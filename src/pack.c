@@ -49,11 +49,13 @@ parse_file(struct ldctx *lc, const char *path, int *missing)
 }
 
 /* the archive of a pack in an http(s):// pack registry,
- * URL/<name>-<version>.tar.gz: 0 with hex when it is in the download cache,
- * 1 when queued, -1 with err. A pinned version fetched once costs no
- * request again (--refresh fetches it again). */
+ * URL/<name>-<version>.tar.gz: 0 with hex when it is in the download cache
+ * (and in blob when it was read from there), 1 when queued, -1 with err. A
+ * pinned version fetched once costs no request again (--refresh fetches
+ * it again). */
 static int
-http_pack(struct ldctx *lc, struct registry *r, struct layer *l, char hex[65], struct buf *err)
+http_pack(struct ldctx *lc, struct registry *r, struct layer *l, struct buf *blob, char hex[65],
+	  struct buf *err)
 {
 	struct workspace *w = lc->w;
 	struct arena *a = lc->a;
@@ -62,9 +64,7 @@ http_pack(struct ldctx *lc, struct registry *r, struct layer *l, char hex[65], s
 				       r->url, l->pack, l->version);
 	const char *key = arena_printf(a, "pack:%s|%s|%s", r->url, l->pack, l->version);
 	const char *etag, *digest;
-	struct buf probe = {0};
-	int have = fetch_rec_get(w, key, &etag, &digest) == 0 && dl_get(w, digest, &probe) == 0;
-	buf_free(&probe);
+	int have = fetch_rec_get(w, key, &etag, &digest) == 0 && dl_get(w, digest, blob) == 0;
 	if (have && (!w->refresh || w->offline)) {
 		snprintf(hex, 65, "%s", digest);
 		return 0;
@@ -75,6 +75,7 @@ http_pack(struct ldctx *lc, struct registry *r, struct layer *l, char hex[65], s
 		free(shown);
 		return -1;
 	}
+	buf_clear(blob);
 	struct fetch f = {url, r, NULL, NULL, NULL};
 	int rc = dl_fetch(w, &f, NULL, "pack archive", NULL, hex, err);
 	if (rc == 0)
@@ -103,17 +104,19 @@ archive_pack_dir(struct ldctx *lc, struct registry *r, struct layer *l, struct b
 						base ? base + 1 : "", base ? "/" : "", l->pack);
 		rc = oci_pull(lc, r, repo, l->version, media, &blob, hex, err);
 	} else {
-		rc = http_pack(lc, r, l, hex, err);
+		rc = http_pack(lc, r, l, &blob, hex, err);
 	}
-	buf_free(&blob);
-	if (rc)
+	if (rc) {
+		buf_free(&blob);
 		return NULL;
+	}
 	const char *dir = arena_printf(a, "%s/cache/packs/%s", lc->w->state, hex);
 	struct stat st;
 	if (stat(dir, &st) != 0) {
 		char *tmp = arena_printf(a, "%s.tmp.%ld", dir, (long)getpid());
 		file_rmtree(tmp);
-		if (dl_get(lc->w, hex, &blob) || tgz_unpack(blob.s, blob.len, tmp, err) ||
+		/* the archive was read already unless it was just downloaded */
+		if ((!blob.len && dl_get(lc->w, hex, &blob)) || tgz_unpack(blob.s, blob.len, tmp, err) ||
 		    rename(tmp, dir) != 0) {
 			if (!err->len)
 				buf_printf(err, "cannot unpack into %s: %s", dir, strerror(errno));
