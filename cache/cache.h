@@ -42,10 +42,11 @@ struct layer_rec {
 	size_t ninventory;
 };
 
-/* whether the state file at path can be read without crashing (a child
- * process reads all of it first): 0, or -1 with err saying it is damaged
- * and how to recover */
-int store_check(const char *path, struct buf *err);
+/* whether dir's state file (when there is one) can be read without
+ * crashing (a child process reads all of it): 0, or -1 with err saying it
+ * is damaged and how to recover. Run before the first store_open of a
+ * process. */
+int store_check(const char *dir, struct buf *err);
 
 struct store;
 /* opens <dir>/state.mdb; with readonly and no state yet, *s is an empty

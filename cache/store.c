@@ -69,8 +69,6 @@ store_open(struct store **out, const char *dir, int readonly, struct buf *err)
 		buf_printf(err, "%s: cannot create the state directory: %s", dir, strerror(rc));
 		goto fail;
 	}
-	if (store_path_exists(dir) && store_check(s->path, err))
-		goto fail;
 	if ((rc = mdb_env_create(&s->env)) ||
 	    (rc = mdb_env_set_maxdbs(s->env, 8)) ||
 	    (rc = mdb_env_set_mapsize(s->env, (size_t)64 << 20))) {

@@ -85,11 +85,15 @@ check_child(const char *path)
 }
 
 int
-store_check(const char *path, struct buf *err)
+store_check(const char *dir, struct buf *err)
 {
+	if (!store_path_exists(dir))
+		return 0;
+	struct buf p = {0};
+	buf_printf(&p, "%s/state.mdb", dir);
+	const char *path = p.s;
+	int rc = 0;
 	pid_t pid = fork();
-	if (pid < 0)
-		return 0; /* no check rather than no run */
 	if (pid == 0) {
 		/* quiet: a sanitizer's report of the crash is not for the user */
 		int null = open("/dev/null", O_WRONLY);
@@ -99,18 +103,21 @@ store_check(const char *path, struct buf *err)
 		}
 		_exit(check_child(path));
 	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
+	int st = 0;
+	/* no fork or no wait: no check rather than no run */
+	while (pid > 0 && waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
-			return 0;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	if (WIFSIGNALED(st))
-		buf_printf(err, "%s is damaged: reading it crashed a check (%s); ", path,
-			   strsignal(WTERMSIG(st)));
-	else
-		buf_printf(err, "%s is damaged: LMDB refuses its pages; ", path);
-	buf_adds(err, "run 'addonmake clean' to start afresh (the next sync applies every "
-		      "layer again)");
-	return -1;
+			pid = -1;
+	if (pid > 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+		if (WIFSIGNALED(st))
+			buf_printf(err, "%s is damaged: reading it crashed a check (%s); ", path,
+				   strsignal(WTERMSIG(st)));
+		else
+			buf_printf(err, "%s is damaged: LMDB refuses its pages; ", path);
+		buf_adds(err, "run 'addonmake clean' to start afresh (the next sync applies every "
+			      "layer again)");
+		rc = -1;
+	}
+	buf_free(&p);
+	return rc;
 }

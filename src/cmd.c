@@ -69,7 +69,8 @@ fail:
 	return -1;
 }
 
-/* the state, opened again for writing (LMDB: one open per process) */
+/* the state, opened again for writing (LMDB: one open per process);
+ * main checked it before the first open */
 static int
 reopen_rw(struct cmd_ctx *x)
 {
@@ -459,7 +460,7 @@ cmd_clean(struct cmd_ctx *x, int all)
 	} else if (store_path_exists(x->w->state)) {
 		struct store *st;
 		struct buf err = {0};
-		if (store_open(&st, x->w->state, 0, &err)) {
+		if (store_check(x->w->state, &err) || store_open(&st, x->w->state, 0, &err)) {
 			fprintf(stderr, "addonmake: error: %s\n", err.s);
 			rc = EXIT_FAILED;
 		} else {

@@ -254,7 +254,7 @@ run(struct run_opts *ro, struct args *g)
 		goto out;
 	}
 	struct buf err = {0};
-	if (store_open(&x.st, w.state, 1, &err)) {
+	if (store_check(w.state, &err) || store_open(&x.st, w.state, 1, &err)) {
 		fprintf(stderr, "addonmake: error: %s\n", err.s);
 		buf_free(&err);
 		rc = EXIT_FAILED;
