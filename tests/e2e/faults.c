@@ -34,6 +34,20 @@ assert_damage_is_reported(const struct res *r, const char *how, long off)
 			  "`%s` with bytes flipped at %ld:\n%s", how, off, r->err);
 }
 
+/* the way out an error named: `addonmake ARGS` (clean, clean -c dev),
+ * after which a sync applies the four layers of the workspace again */
+static void
+recover_with(struct tws *t, const char *args)
+{
+	struct res r = am(t, "%s", args);
+	assert_code(r, 0);
+	res_free(&r);
+	r = am(t, "sync");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, ": ready "), 4, "%s", r.out);
+	res_free(&r);
+}
+
 Test(faults, a_damaged_state_file_is_an_error_never_a_crash)
 {
 	struct tws t;
@@ -69,13 +83,7 @@ Test(faults, a_damaged_state_file_is_an_error_never_a_crash)
 		  strstr(r.err, "; run 'addonmake clean' to start afresh (the next sync applies every "
 				"layer again)\n"), "%s", r.err);
 	res_free(&r);
-	r = am(&t, "clean");
-	assert_code(r, 0);
-	res_free(&r);
-	r = am(&t, "sync");
-	assert_code(r, 0);
-	cr_assert_eq(count_lines(r.out, ": ready "), 4, "%s", r.out);
-	res_free(&r);
+	recover_with(&t, "clean");
 	free(good);
 	tws_free(&t);
 }
@@ -221,13 +229,7 @@ Test(faults, records_and_a_state_of_an_unknown_version_are_refused_with_the_way_
 	cr_assert_str_eq(r.err, "addonmake: error: .addonmake/state.mdb: the record of dev/p/b is corrupt "
 				"or of an unknown version; run 'addonmake clean -c dev' to forget it\n");
 	res_free(&r);
-	r = am(&t, "clean -c dev");
-	assert_code(r, 0);
-	res_free(&r);
-	r = am(&t, "sync");
-	assert_code(r, 0);
-	cr_assert_eq(count_lines(r.out, ": ready "), 4, "%s", r.out);
-	res_free(&r);
+	recover_with(&t, "clean -c dev");
 	/* a whole state of another schema */
 	patch_after(&t, ".addonmake/state.mdb", "version", 7, '9');
 	r = am(&t, "plan");
@@ -235,11 +237,6 @@ Test(faults, records_and_a_state_of_an_unknown_version_are_refused_with_the_way_
 	cr_assert_str_eq(r.err, "addonmake: error: .addonmake/state.mdb: the state has schema version 9, "
 				"this addonmake reads 1; run 'addonmake clean' to start afresh\n");
 	res_free(&r);
-	r = am(&t, "clean");
-	assert_code(r, 0);
-	res_free(&r);
-	r = am(&t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	recover_with(&t, "clean");
 	tws_free(&t);
 }
