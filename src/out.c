@@ -73,7 +73,6 @@ event_print(struct out *o, const char *event, const char *cluster,
 	fflush(o->f);
 }
 
-
 void
 out_event(struct out *o, const char *event, const char *cluster,
 	  const char *layer, long long order, const char *detail0)

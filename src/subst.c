@@ -59,11 +59,10 @@ lookup(const struct subst_ctx *c, const char *expr, const char **why,
 			}
 		}
 		/* Palette masks it; addonmake never prints it (diag, events) */
-		if (c->secret && *v && truthy(doc_get(pv, "isSensitive"))) {
+		if (c->secret && *v && truthy(doc_get(pv, "isSensitive")) &&
+		    !strset_get(c->secret, v)) {
 			int added;
-			char *k = arena_strdup(c->secret_a, v);
-			void **slot = strset_slot(c->secret, k, &added);
-			*slot = c->secret;
+			*strset_slot(c->secret, arena_strdup(c->secret_a, v), &added) = c->secret;
 		}
 		return v;
 	}
