@@ -607,12 +607,20 @@ delete_obj(struct kt *kt, const struct iobj *o, struct buf *err)
 }
 
 /* whether an inventory object may be deleted: never a namespace that
- * addonmake did not create */
+ * addonmake did not create, nor one the API server refuses to delete (a
+ * layer may have created `default` on a server that had just started;
+ * asking to delete it would fail every prune after) */
 static int
 deletable(const struct iobj *o)
 {
-	return strcmp(o->kind, "Namespace") != 0 || strcmp(o->api, "v1") != 0 ||
-	       (o->flags & OBJ_CREATED);
+	static const char *const immortal[] = {"default", "kube-system", "kube-public",
+					       "kube-node-lease"};
+	if (strcmp(o->kind, "Namespace") != 0 || strcmp(o->api, "v1") != 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(immortal) / sizeof(*immortal); i++)
+		if (strcmp(o->name, immortal[i]) == 0)
+			return 0;
+	return (o->flags & OBJ_CREATED) != 0;
 }
 
 /* a helm layer: helm upgrade --install of its chart archive with its

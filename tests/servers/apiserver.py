@@ -160,8 +160,11 @@ def main():
             print(0, flush=True)
             stop()
         try:
+            # ready, and its bootstrap controller has made `default` (it
+            # runs after /readyz says ok; a test that finds `default`
+            # missing creates it, which no cluster in use would do)
             st, data = api.req("GET", "/readyz")
-            if st == 200:
+            if st == 200 and api.req("GET", "/api/v1/namespaces/default")[0] == 200:
                 break
         except (OSError, http.client.HTTPException):
             pass

@@ -347,6 +347,10 @@ def delete(key, kind, g, q, body):
         gr = res if not g else "%s.%s" % (res, g)
         return status(404, "NotFound", '%s "%s" not found' % (gr, name),
                       {"name": name, "group": g, "kind": res})
+    if res == "namespaces" and name in ("default", "kube-system", "kube-public"):
+        # the NamespaceLifecycle admission plugin's immortal namespaces
+        return status(403, "Forbidden", 'namespaces "%s" is forbidden: this namespace may not '
+                      'be deleted' % name, {"name": name, "kind": "namespaces"})
     pre = ((body or {}).get("preconditions") or {}).get("uid")
     if pre and pre != e["obj"]["metadata"]["uid"]:
         return status(409, "Conflict", "Precondition failed: UID in precondition: %s, UID in object "
@@ -688,7 +692,7 @@ def watchdog(parent, deadline):
     os._exit(0)
 
 
-for n in ("default", "kube-system", "kube-public"):
+for n in ("default", "kube-system", "kube-public", "kube-node-lease"):
     store[("", "namespaces", None, n)] = {"mgr": {}, "obj": {
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": n, "uid": str(uuid.uuid4()), "creationTimestamp": now(),
