@@ -21,7 +21,11 @@ run_lock(const char *dir, int wait, long *pid, int *fdp, struct buf *err)
 	buf_printf(&p, "%s/lock", dir);
 	int fd = open(p.s, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		buf_printf(err, "%s: cannot open the lock file: %s", p.s, strerror(errno));
+		int e = errno;
+		buf_printf(err, "%s: cannot open the lock file: %s", p.s, strerror(e));
+		if (e == EACCES || e == EPERM || e == EROFS)
+			buf_printf(err, "; addonmake keeps its state in %s and must be able to "
+				   "write there", dir);
 		buf_free(&p);
 		return -1;
 	}

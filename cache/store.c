@@ -49,6 +49,8 @@ lmdb_err(struct buf *err, const char *path, const char *what, int rc)
 	buf_printf(err, "%s: %s: %s", path, what, mdb_strerror(rc));
 	if (rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_VERSION_MISMATCH)
 		buf_adds(err, "; the state is unreadable: run 'addonmake clean' to start afresh");
+	else if (rc == EACCES || rc == EPERM || rc == EROFS)
+		buf_adds(err, "; addonmake must be able to write its state files");
 }
 
 int

@@ -184,11 +184,55 @@ Test(faults, a_read_only_output_directory_fails_the_layer_and_keeps_the_old_file
 	r = am(&t, "sync");
 	immutable(&t, ".addonmake/state.mdb", 0);
 	assert_code(r, 1);
-	cr_assert(strstr(r.err, "addonmake: error: .addonmake/state.mdb: cannot open the state: "
-				"Operation not permitted"), "%s", r.err);
+	cr_assert_str_eq(r.err, "addonmake: error: .addonmake/state.mdb: cannot open the state: "
+				"Operation not permitted; addonmake must be able to write its state "
+				"files\n");
 	res_free(&r);
 	r = am(&t, "sync");
 	assert_code(r, 0);
+	res_free(&r);
+	tws_free(&t);
+}
+
+/* a state directory nothing can be created in: a first run fails before
+ * anything is applied and says where it must write; once the state is
+ * there, its files are all a run writes in that directory */
+Test(faults, a_read_only_state_directory_is_a_clear_error_before_anything_is_applied)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	char p[700];
+	snprintf(p, sizeof(p), "%s/.addonmake", t.dir);
+	cr_assert_eq(mkdir(p, 0755), 0);
+	if (!immutable(&t, ".addonmake", 1)) {
+		tws_free(&t);
+		cr_skip_test("chattr +i does not work here");
+	}
+	struct res r = am(&t, "sync");
+	int out = tws_exists(&t, "out");
+	immutable(&t, ".addonmake", 0);
+	assert_code(r, 1);
+	cr_assert_str_eq(r.err, "addonmake: error: .addonmake/lock: cannot open the lock file: "
+				"Operation not permitted; addonmake keeps its state in .addonmake and "
+				"must be able to write there\n");
+	cr_assert_str_eq(r.out, "");
+	cr_assert(!out, "a layer was applied");
+	res_free(&r);
+	r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	/* the state exists: a change is applied and recorded in place */
+	fx_profile(&t, "changed", NULL);
+	cr_assert(immutable(&t, ".addonmake", 1));
+	r = am(&t, "sync");
+	struct res st = am(&t, "status");
+	immutable(&t, ".addonmake", 0);
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "ready p/b"), "%s", r.out);
+	assert_code(st, 0);
+	cr_assert_eq(count_lines(st.out, "up to date"), 4, "%s", st.out);
+	res_free(&st);
 	res_free(&r);
 	tws_free(&t);
 }
