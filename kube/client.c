@@ -185,18 +185,25 @@ credential(struct kube *k, int refresh, struct buf *err)
 	return 0;
 }
 
+/* the most of an answer addonmake reads: a real object list or discovery
+ * document is a few MiB at most */
+#define ANSWER_MAX (64u << 20)
+
 struct sink {
 	const struct kube *k;
 	struct kube_resp *r;
 	int retry_after;
+	int too_big;
 };
 
 static size_t
 on_body(char *p, size_t sz, size_t n, void *u)
 {
 	struct sink *s = u;
-	if (s->r->body.len + sz * n > (64u << 20))
+	if (s->r->body.len + sz * n > ANSWER_MAX) {
+		s->too_big = 1;
 		return 0;
+	}
 	buf_add(&s->r->body, p, sz * n);
 	return sz * n;
 }
@@ -240,6 +247,8 @@ handle_new(struct kube *k)
 	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, (long)POOL_MAX);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "addonmake/0.1");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	/* refused from its Content-Length, before any of it is read */
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ANSWER_MAX);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -316,7 +325,7 @@ try_once(struct kube *k, const char *method, const char *url, const char *ctype,
 	 int *retry_after, int *transient, struct buf *err)
 {
 	CURL *h = take_handle(k);
-	struct sink sk = {k, r, 0};
+	struct sink sk = {k, r, 0, 0};
 	char ebuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdr = NULL;
 	struct buf ah = {0}, target = {0}, host = {0}, port = {0}, cto = {0};
@@ -397,6 +406,12 @@ try_once(struct kube *k, const char *method, const char *url, const char *ctype,
 	}
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {
 		buf_adds(err, "interrupted");
+		*transient = 0;
+		return -1;
+	}
+	if (sk.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+		buf_printf(err, "the server's answer is larger than %u MiB, the most addonmake reads",
+			   ANSWER_MAX >> 20);
 		*transient = 0;
 		return -1;
 	}

@@ -492,6 +492,37 @@ Test(SUITE, survives_503_and_dropped_connections)
 	kf_free(&f);
 }
 
+/* an answer past 64 MiB is refused, whether its size is announced or
+ * not, and not asked again: the layer fails with what happened */
+Test(SUITE, an_answer_past_64_mib_fails_the_layer_at_once)
+{
+	STAND_IN_ONLY("inject faults");
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws(&f, app_layer);
+	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/shop&mode=huge&n=1"));
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 1);
+	cr_assert(strstr(r.out, "[1/1] dev: failed p/app (order 0): GET /api/v1/namespaces/shop: the "
+				"server's answer is larger than 64 MiB, the most addonmake reads\n"),
+		  "%s\n%s", r.out, r.err);
+	res_free(&r);
+	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/shop&mode=chunked&n=1"));
+	r = am(&f.t, "sync");
+	assert_code(r, 1);
+	cr_assert(strstr(r.out, "the server's answer is larger than 64 MiB"), "%s\n%s", r.out, r.err);
+	char *log = kf_log(&f);
+	cr_assert_eq(count_lines(log, "GET /api/v1/namespaces/shop"), 2, "%s", log);
+	cr_assert_eq(count_lines(log, "PATCH "), 0, "%s", log);
+	free(log);
+	res_free(&r);
+	/* the faults are spent: the next run applies the layer */
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	kf_free(&f);
+}
+
 /* a modern server (the stand-in says 1.32) offers aggregated discovery:
  * two requests tell every group-version; v1.20 does not, and each
  * group-version's legacy document is asked once */

@@ -21,7 +21,8 @@ status). Prints its port on the first line of stdout.
 Test control (never authenticated; loopback only):
   GET /__ctl/fault?path=P&mode=M&n=N[&ms=D]  the next N requests whose path
       starts with P: M is 503 (with Retry-After: 0), drop (the connection
-      closes without an answer) or delay (answer after D ms)
+      closes without an answer), delay (answer after D ms) or huge (a 200
+      answer of 65 MiB; with chunked, sent without a Content-Length)
   GET /__ctl/log            every request so far: "METHOD PATH?QUERY" lines
   GET /__ctl/linger?ms=D    deleted objects stay D ms with deletionTimestamp
   GET /__ctl/dump           every stored object, one JSON line each, sorted
@@ -516,6 +517,29 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b)
 
+    def send_huge(self, chunked):
+        """a ConfigMap of 65 MiB, as a server with far too much in one
+        object would send it"""
+        head = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"x":"'
+        tail = b'"}}'
+        fill = 65 << 20
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(head) + fill + len(tail)))
+        self.end_headers()
+        block = b"a" * (1 << 20)
+        try:
+            for part in [head] + [block] * (fill >> 20) + [tail]:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass    # the client stopped reading: what the test wants
+        self.close_connection = True
+
     def body(self):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
@@ -554,6 +578,8 @@ class H(http.server.BaseHTTPRequestHandler):
             return
         if mode and mode[1] == "delay":
             time.sleep(mode[3] / 1000.0)
+        if mode and mode[1] in ("huge", "chunked"):
+            return self.send_huge(mode[1] == "chunked")
         if mode and mode[1] == "503":
             return self.send(*status(503, "ServiceUnavailable", "the server is currently unable to "
                                      "handle the request"), extra=[("Retry-After", "0")])
