@@ -82,6 +82,30 @@ Test(errors, billion_laughs)
 	tws_free(&t);
 }
 
+/* 300 levels of flow sequences in a layer's values */
+static void
+e_deep(struct tws *t)
+{
+	char deep[700];
+	memset(deep, '[', 300);
+	memset(deep + 300, ']', 300);
+	deep[600] = 0;
+	tws_put(t, "q.yaml", "metadata: {name: q}\nspec:\n  template:\n    packs:\n"
+		"      - {name: ok, type: manifest, manifests: [{name: m, content: 'kind: Q'}]}\n"
+		"      - {name: deep, type: manifest, values: \"%s\", manifests: [{name: m, content: 'kind: Q'}]}\n",
+		deep);
+}
+Test(errors, nesting_deeper_than_256_levels)
+{
+	struct tws t;
+	tws_init(&t);
+	struct res r = broken(&t, e_deep);
+	cr_assert_str_eq(r.err, "q.yaml:6:303: error: the document nests deeper than 256 levels\n"
+				"addonmake: 1 error; nothing was applied.\n");
+	expect(&r, "q.yaml:6:303", "the document nests deeper than 256 levels");
+	tws_free(&t);
+}
+
 static void
 e_json(struct tws *t)
 {

@@ -256,3 +256,47 @@ Test(helm, sigterm_while_helm_template_runs_leaves_no_process)
 	cr_assert(tws_exists(&t, "out/0_apps_mychart.yaml"));
 	tws_free(&t);
 }
+
+/* a chart archive past a limit (10,000 entries, 5 MiB a file, 100 MiB in
+ * all): the layer is an error saying which, nothing is rendered, and no
+ * temporary directory stays */
+Test(helm, chart_archives_past_the_limits_are_refused)
+{
+	static const struct {
+		const char *make, *msg;
+	} cases[] = {
+		{"mkdir many && cd many && seq 10001 | xargs touch",
+		 "the archive has more than 10000 entries"},
+		{"truncate -s 5242881 big", "mychart/big is larger than 5 MiB"},
+		{"for i in $(seq 21); do truncate -s 5242880 part$i; done",
+		 "the archive unpacks to more than 100 MiB"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct tws t;
+		tws_init(&t);
+		fake_helm(&t);
+		char tmp[600];
+		snprintf(tmp, sizeof(tmp), "%s/tmp", t.dir);
+		mkdir(tmp, 0755);
+		setenv("TMPDIR", tmp, 1);
+		char cmd[1400];
+		snprintf(cmd, sizeof(cmd), "mkdir -p '%s/src/1.0.0/mychart' && cd '%s/src/1.0.0/mychart' && %s",
+			 t.dir, t.dir, cases[i].make);
+		cr_assert_eq(system(cmd), 0, "%s", cmd);
+		const char *vers[] = {"1.0.0"};
+		fx_chart_repo(&t, vers, 1, NULL);
+		ws(&t, "1.0.0");
+		struct res r = am(&t, "sync");
+		unsetenv("TMPDIR");
+		assert_code(r, 2);
+		char want[600];
+		snprintf(want, sizeof(want), "p.yaml:5:9: error: helm layer apps/mychart: %s (chart "
+			 "mychart)\naddonmake: 1 error; nothing was applied.\n", cases[i].msg);
+		cr_assert_str_eq(r.err, want, "case %zu", i);
+		cr_assert(!tws_exists(&t, "out/0_apps_mychart.yaml"));
+		snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", tmp);
+		cr_assert_eq(system(cmd), 0, "case %zu left a temporary directory", i);
+		res_free(&r);
+		tws_free(&t);
+	}
+}
