@@ -90,6 +90,12 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 		buf_printf(err, "cannot make a temporary directory: %s", strerror(errno));
 		return NULL;
 	}
+	struct procs local, *ps = lc->w ? lc->w->ps : NULL;
+	if (!ps) {
+		procs_init(&local);
+		ps = &local;
+	}
+	int slot = procs_tmp_add(ps, dir);
 	char *out = NULL;
 	char *cdir = arena_printf(a, "%s/chart", dir);
 	char *vfile = arena_printf(a, "%s/values.yaml", dir);
@@ -114,11 +120,6 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 	} else {
 		char *argv[] = {(char *)helm, "template", (char *)rel, cdir,
 				"--namespace", (char *)l->ns, "--values", vfile, "--include-crds", NULL};
-		struct procs local, *ps = lc->w ? lc->w->ps : NULL;
-		if (!ps) {
-			procs_init(&local);
-			ps = &local;
-		}
 		struct buf eb = {0};
 		int status;
 		int rc = proc_run_split(ps, argv, NULL, now_ms() + 120000, &res, &status, &eb);
@@ -131,12 +132,13 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 				   rc ? "timed out:" : "exit", rc ? 120 : status,
 				   eb.len ? ": " : "", eb.len ? eb.s : "");
 		buf_free(&eb);
-		if (ps == &local)
-			pthread_mutex_destroy(&local.mu);
 	}
 	buf_free(&vals);
 	buf_free(&res);
 	file_rmtree(dir);
+	procs_tmp_done(ps, slot);
+	if (ps == &local)
+		pthread_mutex_destroy(&local.mu);
 	if (relp)
 		*relp = rel;
 	return out;

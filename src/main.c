@@ -165,7 +165,7 @@ static int run(struct run_opts *ro, struct args *g);
  * (130 or 143 to a shell). Nothing is recorded before the apply phase,
  * whose executor takes these signals over (runner_init blocks them). The
  * handler can only reach the registry through a global. */
-static const struct procs *compiling;
+static struct procs *compiling;
 
 static void
 on_stop(int sig)

@@ -36,13 +36,70 @@ procs_stop(struct procs *ps)
 }
 
 void
-procs_kill_async(const struct procs *ps)
+procs_kill_async(struct procs *ps)
 {
 	for (int i = 0; i < PROC_MAX; i++) {
 		pid_t pid = ps->pids[i];
 		if (pid > 0)
 			kill(-pid, SIGTERM);
 	}
+	char copy[PROC_TMP_MAX][PROC_TMP_LEN];
+	char *argv[PROC_TMP_MAX + 4] = {"rm", "-rf", "--"};
+	int n = 3;
+	for (int i = 0; i < PROC_TMP_MAX; i++) {
+		if (!__atomic_load_n(&ps->tmp_whole[i], __ATOMIC_ACQUIRE))
+			continue;
+		memcpy(copy[i], ps->tmp[i], PROC_TMP_LEN);
+		copy[i][PROC_TMP_LEN - 1] = 0;
+		/* only a name of ours: never a path torn by a slot being
+		 * reused at this very moment */
+		const char *base = strrchr(copy[i], '/');
+		if (base && strncmp(base, "/addonmake-", 11) == 0)
+			argv[n++] = copy[i];
+	}
+	argv[n] = NULL;
+	if (n == 3)
+		return;
+	char *envp[] = {NULL};
+	pid_t pid = fork();
+	if (pid == 0) {
+		execve("/bin/rm", argv, envp);
+		_exit(127);
+	}
+	while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+int
+procs_tmp_add(struct procs *ps, const char *path)
+{
+	size_t n = strlen(path);
+	if (n >= PROC_TMP_LEN)
+		return -1;
+	int slot = -1;
+	pthread_mutex_lock(&ps->mu);
+	for (int i = 0; i < PROC_TMP_MAX && slot < 0; i++)
+		if (!ps->tmp_used[i]) {
+			ps->tmp_used[i] = 1;
+			slot = i;
+		}
+	pthread_mutex_unlock(&ps->mu);
+	if (slot >= 0) {
+		memcpy(ps->tmp[slot], path, n + 1);
+		__atomic_store_n(&ps->tmp_whole[slot], 1, __ATOMIC_RELEASE);
+	}
+	return slot;
+}
+
+void
+procs_tmp_done(struct procs *ps, int slot)
+{
+	if (slot < 0)
+		return;
+	__atomic_store_n(&ps->tmp_whole[slot], 0, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&ps->mu);
+	ps->tmp_used[slot] = 0;
+	pthread_mutex_unlock(&ps->mu);
 }
 
 static int
@@ -247,10 +304,12 @@ proc_run_split(struct procs *ps, char *const *argv, char *const *env, int64_t de
 		return -3;
 	}
 	close(fd);
+	int slot = procs_tmp_add(ps, path.s);
 	struct proc_spec sp = {argv, env, NULL, NULL, 0, deadline, path.s};
 	int rc = proc_run(ps, &sp, out, status);
 	file_read(path.s, errtext);
 	unlink(path.s);
+	procs_tmp_done(ps, slot);
 	buf_free(&path);
 	while (errtext->len && strchr(" \t\r\n", errtext->s[errtext->len - 1]))
 		errtext->s[--errtext->len] = 0;

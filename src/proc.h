@@ -10,19 +10,36 @@
 #include "../lib/lib.h"
 
 #define PROC_MAX 256
+#define PROC_TMP_MAX 16
+#define PROC_TMP_LEN 512
 
 struct procs {
 	pthread_mutex_t mu;
 	pid_t pids[PROC_MAX];
 	int stopping;
+	/* temporary files and directories the children use, for
+	 * procs_kill_async to remove: a slot's path is whole while its flag
+	 * is set (atomics, not the lock: a signal handler reads them) */
+	char tmp[PROC_TMP_MAX][PROC_TMP_LEN];
+	int tmp_whole[PROC_TMP_MAX];
+	int tmp_used[PROC_TMP_MAX]; /* under mu */
 };
 
 void procs_init(struct procs *ps);
 /* SIGTERM to every running child's group; later spawns fail */
 void procs_stop(struct procs *ps);
-/* the same from a signal handler: no lock, nothing but kill(2) (a child
- * that ends meanwhile is at worst sent a signal it no longer needs) */
-void procs_kill_async(const struct procs *ps);
+/* the same from a signal handler, which then ends the process: kill(2) to
+ * every child's group (one that ends meanwhile is at worst sent a signal
+ * it no longer needs), then `rm -rf` of the registered temporary paths
+ * (fork and execve are async-signal-safe; a directory tree cannot be
+ * walked in a handler) */
+void procs_kill_async(struct procs *ps);
+/* registers a temporary path (a name made by mkdtemp/mkstemp) that a
+ * signal should not leave behind; returns its slot, or -1 when there is
+ * no room (the path is then only removed by its owner) */
+int procs_tmp_add(struct procs *ps, const char *path);
+/* the owner removed the path: forget it (slot -1 is ignored) */
+void procs_tmp_done(struct procs *ps, int slot);
 
 struct proc_spec {
 	char *const *argv;

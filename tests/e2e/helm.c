@@ -227,8 +227,9 @@ Test(helm, the_real_chart_packs_render)
 }
 
 /* SIGTERM (a CI job's timeout) while helm template runs: the run ends as
- * terminated (143 to a shell), helm goes with it, nothing is recorded, and
- * the next run renders the layer */
+ * terminated (143 to a shell), helm goes with it, so do the chart's
+ * temporary directory and helm's stderr file, nothing is recorded, and the
+ * next run renders the layer */
 Test(helm, sigterm_while_helm_template_runs_leaves_no_process)
 {
 	struct tws t;
@@ -240,14 +241,25 @@ Test(helm, sigterm_while_helm_template_runs_leaves_no_process)
 	setenv("ADDONMAKE_HELM", p, 1);
 	repo(&t, NULL);
 	ws(&t, "1.0.0");
+	char tmp[600];
+	snprintf(tmp, sizeof(tmp), "%s/tmp", t.dir);
+	mkdir(tmp, 0755);
+	setenv("TMPDIR", tmp, 1);
 	pid_t pid = am_bg(&t, "sync");
 	cr_assert(wait_file(&t, "templating", 10000), "helm template never ran");
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "test \"$(ls '%s' | sed 's/-[^-]*$//' | sort | tr '\\n' ' ')\" = "
+		 "'addonmake-chart addonmake-stderr '", tmp);
+	cr_assert_eq(system(cmd), 0, "not the two temporary paths expected");
 	kill(pid, SIGTERM);
 	int st;
 	waitpid(pid, &st, 0);
+	unsetenv("TMPDIR");
 	int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	cr_assert_eq(code, 143);
 	cr_assert(!tws_procs(&t, 0), "helm was left running");
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", tmp);
+	cr_assert_eq(system(cmd), 0, "a temporary path was left behind");
 	cr_assert(!tws_exists(&t, ".addonmake/state.mdb"), "a state was written");
 	fake_helm(&t);
 	struct res r = am(&t, "sync");
