@@ -725,6 +725,10 @@ for n in ("default", "kube-system", "kube-public", "kube-node-lease"):
                      "resourceVersion": "1"}, "spec": {"finalizers": ["kubernetes"]},
         "status": {"phase": "Active"}}}
 threading.Thread(target=watchdog, args=(os.getppid(), time.time() + 600), daemon=True).start()
+# a listen backlog of 5 (socketserver's default) drops the SYNs of a
+# client that opens more connections at once, and each waits a second
+# for its retransmission; real servers listen with a large backlog
+http.server.ThreadingHTTPServer.request_queue_size = 128
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 srv.daemon_threads = True
 if "--tls" in A:

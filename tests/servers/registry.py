@@ -127,6 +127,10 @@ def watchdog(parent, deadline):
 
 threading.Thread(target=watchdog, args=(os.getppid(), __import__("time").time() + 600),
                  daemon=True).start()
+# a listen backlog of 5 (socketserver's default) drops the SYNs of a
+# client that opens more connections at once, and each waits a second
+# for its retransmission; real servers listen with a large backlog
+http.server.ThreadingHTTPServer.request_queue_size = 128
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 srv.daemon_threads = True
 if "--tls" in sys.argv:
