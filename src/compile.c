@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "model.h"
 
 int
@@ -431,6 +432,26 @@ check_profile_names(struct cctx *x, struct profile *ps, size_t n, struct strset 
 	}
 }
 
+/* profiles of at most this many bytes in all stay loaded for the apply
+ * phase: their trees take some tens of MiB at most, and the tiers do not
+ * parse them again */
+#define KEEP_BYTES (2L << 20)
+
+static int
+small_enough_to_keep(const struct cluster *c)
+{
+	long total = 0;
+	for (size_t i = 0; i < c->nprofiles; i++) {
+		struct stat st;
+		if (stat(c->profiles[i], &st) < 0)
+			return 0; /* reported when it is loaded */
+		total += (long)st.st_size;
+		if (total > KEEP_BYTES)
+			return 0;
+	}
+	return 1;
+}
+
 static int
 compile_pass(struct workspace *w, struct cluster *c, struct deps *deps, struct diag *d)
 {
@@ -439,10 +460,12 @@ compile_pass(struct workspace *w, struct cluster *c, struct deps *deps, struct d
 	size_t ndeps0 = deps ? deps->n : 0, ndiag0 = d->n;
 	struct strset names = {0};
 	/* names are kept in the workspace arena; trees in one arena per
-	 * profile, freed once its layers are hashed. A cluster whose values
-	 * refer to other packs keeps everything loaded instead. */
+	 * profile, freed once its layers are hashed. A small cluster, or one
+	 * whose values refer to other packs, keeps everything loaded
+	 * instead. */
 	struct profile *ps = arena_alloc(&w->a, (c->nprofiles + 1) * sizeof(*ps));
 	struct arena tmp = {0};
+	x.keep = small_enough_to_keep(c);
 	for (size_t i = 0; i < c->nprofiles && !x.keep; i++) {
 		x.lc.a = &tmp;
 		if (profile_load(&x.lc, c->profiles[i], &ps[i])) {

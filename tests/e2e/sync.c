@@ -436,3 +436,53 @@ Test(sync, real_manifest_packs_render)
 	res_free(&r);
 	tws_free(&t);
 }
+
+/* profiles past 2 MiB in all are not kept loaded: each tier loads its
+ * layers again. Both ways apply the same, and an edit is seen. */
+Test(sync, a_large_workspace_is_loaded_again_per_tier_with_the_same_result)
+{
+	struct tws small, large;
+	tws_init(&small);
+	tws_init(&large);
+	fx_render_ws(&small);
+	fx_render_ws(&large);
+	char *p = tws_get(&large, "p.yaml");
+	size_t n = 2200000;
+	char *pad = malloc(n + 1);
+	memset(pad, 'x', n);
+	pad[0] = '#';
+	pad[n] = 0;
+	tws_put(&large, "p.yaml", "%s%s\n", p, pad);
+	free(pad);
+	free(p);
+	struct res rs = am(&small, "sync"), rl = am(&large, "sync");
+	assert_code(rs, 0);
+	assert_code(rl, 0);
+	cr_assert_str_eq(rl.out, rs.out);
+	const char *files[] = {"out/-10_p_crds.yaml", "out/0_p_a.yaml", "out/0_p_b.yaml",
+			       "out/10_p_c.yaml"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
+		char *a = tws_get(&small, files[i]), *b = tws_get(&large, files[i]);
+		cr_assert(a && b, "%s is missing", files[i]);
+		cr_assert_str_eq(b, a, "%s differs", files[i]);
+		free(a);
+		free(b);
+	}
+	res_free(&rs);
+	res_free(&rl);
+	/* b's value changes: b and the tier after it are applied again */
+	p = tws_get(&large, "p.yaml");
+	char *at = strstr(p, "setting: one");
+	cr_assert(at);
+	memcpy(at, "setting: two", 12);
+	tws_put(&large, "p.yaml", "%s", p);
+	free(p);
+	rl = am(&large, "sync");
+	assert_code(rl, 0);
+	cr_assert_eq(count_lines(rl.out, ": ready "), 2, "%s", rl.out);
+	cr_assert(strstr(rl.out, "ready p/b (order 0)") && strstr(rl.out, "ready p/c (order 10)"), "%s",
+		  rl.out);
+	res_free(&rl);
+	tws_free(&small);
+	tws_free(&large);
+}
