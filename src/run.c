@@ -48,7 +48,6 @@ sig_thread(void *p)
 			r->stop = sig;
 		pthread_cond_broadcast(&r->cv);
 		pthread_cond_broadcast(&r->wake);
-		pthread_cond_broadcast(&r->slot);
 		pthread_mutex_unlock(&r->mu);
 		procs_stop(&r->ps);
 		if (again) {
@@ -75,7 +74,6 @@ runner_init(struct runner *r, const struct run_opts *ro, struct out *o,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->cv, &ca);
 	pthread_cond_init(&r->wake, &ca);
-	pthread_cond_init(&r->slot, &ca);
 	pthread_condattr_destroy(&ca);
 	sigset_t set;
 	sigemptyset(&set);
@@ -188,23 +186,18 @@ worker(void *p)
 {
 	struct job *j = p;
 	struct buf err = {0};
-	/* j->inv is the worker's until done is set. A target whose applies
-	 * share a few connections takes them a few layers at a time: the
-	 * others wait here, once, not at every request. */
-	int slots = j->ops->apply_slots, rc = T_STOPPED;
+	/* j->inv is the worker's until done is set */
+	int rc = T_STOPPED;
 	pthread_mutex_lock(&j->r->mu);
-	while (slots && j->r->applying >= slots && !j->r->stop)
-		pthread_cond_wait(&j->r->slot, &j->r->mu);
 	int go = !j->r->stop;
-	j->r->applying += go;
 	pthread_mutex_unlock(&j->r->mu);
-	if (go) {
+	if (go)
 		rc = j->ops->apply(&j->tc, j->l, j->text, j->len, &j->inv, &err);
-		pthread_mutex_lock(&j->r->mu);
-		j->r->applying--;
-		pthread_cond_signal(&j->r->slot);
-		pthread_mutex_unlock(&j->r->mu);
-	}
+	/* past apply: the executor may start another layer */
+	pthread_mutex_lock(&j->r->mu);
+	j->r->applying--;
+	pthread_cond_broadcast(&j->r->cv);
+	pthread_mutex_unlock(&j->r->mu);
 	if (rc == T_OK) {
 		pthread_mutex_lock(&j->r->mu);
 		j->applied = 1;
@@ -353,20 +346,24 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 			continue;
 		struct job *j = &jobs[n++];
 		struct buf text = {0};
-		if (l->content)
+		if (l->content && !ops->docs_only)
 			layer_render(l, &text);
 		j->r = r;
 		j->ops = ops;
 		j->tc = *tc;
 		j->l = l;
 		j->len = text.len;
-		j->text = arena_strndup(a, text.s, text.len);
+		j->text = text.s ? arena_strndup(a, text.s, text.len) : NULL;
 		buf_free(&text);
 		j->env = target_env(a, c, l->id, l->ns, (long long)l->order, l->type);
 	}
 	size_t next = 0, running = 0, finished = 0;
 	int failed = 0, stopped = 0, seen_stop = 0;
 	size_t limit = r->ro->jobs > 0 ? (size_t)r->ro->jobs : n;
+	/* a target whose applies share a few connections gets a few layers
+	 * in apply at a time; the next starts when one is past its apply, so
+	 * a tier of many layers needs few threads at once */
+	int slots = ops->apply_slots;
 	int *seq = xcalloc(n + 1, sizeof(*seq));
 	struct job **fin = xcalloc(n + 1, sizeof(*fin));
 	pthread_mutex_lock(&r->mu);
@@ -378,7 +375,7 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 				running, running == 1 ? "" : "s");
 			pthread_mutex_lock(&r->mu);
 		}
-		while (!r->stop && next < n && running < limit) {
+		while (!r->stop && next < n && running < limit && (!slots || r->applying < slots)) {
 			struct job *j = &jobs[next++];
 			j->started_wall = wall_secs();
 			pthread_mutex_unlock(&r->mu);
@@ -390,7 +387,11 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 				j->done = 1;
 				j->result = T_FAILED;
 				buf_adds(&j->err, "its content could not be loaded (see the errors above)");
-			} else if (pthread_create(&j->th, NULL, worker, j)) {
+				continue;
+			}
+			r->applying++; /* the worker gives it back after apply */
+			if (pthread_create(&j->th, NULL, worker, j)) {
+				r->applying--;
 				j->done = 1;
 				j->result = T_FAILED;
 				buf_adds(&j->err, "cannot start a thread");

@@ -54,8 +54,7 @@ struct runner {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;   /* main waits for workers */
 	pthread_cond_t wake; /* sleeping workers wait for stop */
-	pthread_cond_t slot; /* workers wait for an apply slot (or stop) */
-	int applying;        /* layers in the target's apply */
+	int applying;        /* layers started and not yet past apply */
 	int stop;            /* signal number that stopped the run, or 0 */
 };
 

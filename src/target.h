@@ -42,6 +42,9 @@ struct target_ops {
 	/* optional: at most this many layers in apply at once (readiness
 	 * checks are not counted); 0 is no limit beyond -j */
 	int apply_slots;
+	/* the target applies the layer's documents (layer.docs) and never
+	 * reads the rendered text: apply and ready get NULL, 0 */
+	int docs_only;
 };
 
 extern const struct target_ops target_render;

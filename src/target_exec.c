@@ -68,4 +68,4 @@ exec_remove(const struct target_ctx *t, const char *id, const struct layer_rec *
 }
 
 const struct target_ops target_exec = {"exec", exec_apply, exec_ready, exec_remove, NULL,
-				       NULL, NULL, 0};
+				       NULL, NULL, 0, 0};

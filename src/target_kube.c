@@ -1033,4 +1033,4 @@ kube_remove(const struct target_ctx *t, const char *id, const struct layer_rec *
 }
 
 const struct target_ops target_kube = {"kube", kube_apply, kube_ready, kube_remove, NULL,
-				       kube_open_target, kube_close_target, KUBE_MAX_INFLIGHT};
+				       kube_open_target, kube_close_target, KUBE_MAX_INFLIGHT, 1};

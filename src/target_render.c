@@ -86,4 +86,4 @@ render_flush(const struct target_ctx *t, struct buf *err)
 }
 
 const struct target_ops target_render = {"render", render_apply, render_ready,
-					 render_remove, render_flush, NULL, NULL, 0};
+					 render_remove, render_flush, NULL, NULL, 0, 0};
