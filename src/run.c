@@ -329,6 +329,9 @@ unload(struct layer **ls, size_t n)
 	}
 }
 
+/* layers that finish within this long of each other share a commit */
+#define COMMIT_LINGER_MS 20
+
 /* runs the dirty layers of one tier; 0 all ready, 1 some failed, 2 stopped */
 static int
 run_tier(struct runner *r, struct workspace *w, struct cluster *c,
@@ -357,7 +360,8 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 		buf_free(&text);
 		j->env = target_env(a, c, l->id, l->ns, (long long)l->order, l->type);
 	}
-	size_t next = 0, running = 0, finished = 0;
+	size_t next = 0, running = 0, finished = 0, nfin = 0;
+	int64_t fin_since = 0;
 	int failed = 0, stopped = 0, seen_stop = 0;
 	size_t limit = r->ro->jobs > 0 ? (size_t)r->ro->jobs : n;
 	/* a target whose applies share a few connections gets a few layers
@@ -407,12 +411,15 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 			continue;
 		}
 		int progressed = 0;
-		size_t nfin = 0;
 		for (size_t i = 0; i < next; i++) {
 			struct job *j = &jobs[i];
 			if (j->done == 1) {
 				j->done = 2;
+				if (!nfin)
+					fin_since = now_ms();
 				fin[nfin++] = j;
+				running--;
+				progressed = 1;
 			} else if (!j->done && j->seq != seq[i]) {
 				seq[i] = j->seq;
 				char *msg = xstrdup(j->waiting.s ? j->waiting.s : "");
@@ -424,9 +431,11 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 				pthread_mutex_lock(&r->mu);
 			}
 		}
-		if (nfin) {
-			/* everything that finished meanwhile is committed in one
-			 * transaction, before anything that depends on it starts */
+		if (nfin && (r->stop || running == 0 || now_ms() >= fin_since + COMMIT_LINGER_MS)) {
+			/* what finished within COMMIT_LINGER_MS is committed in
+			 * one transaction (one flush to disk), at once when
+			 * nothing else runs or the run stops, and always before
+			 * anything that depends on it starts */
 			pthread_mutex_unlock(&r->mu);
 			for (size_t k = 0; k < nfin; k++)
 				if (fin[k]->thread)
@@ -447,7 +456,6 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 				failed = 1;
 			for (size_t k = 0; k < nfin; k++) {
 				struct job *j = fin[k];
-				running--;
 				finished++;
 				r->out->done++;
 				if (j->result == T_OK) {
@@ -463,12 +471,13 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 						  (long long)j->l->order, j->err.s);
 				}
 			}
+			nfin = 0;
 			progressed = 1;
 			pthread_mutex_lock(&r->mu);
 		}
 		if (!progressed && finished < n) {
 			struct timespec ts;
-			abs_ms(&ts, now_ms() + 1000);
+			abs_ms(&ts, nfin ? fin_since + COMMIT_LINGER_MS : now_ms() + 1000);
 			pthread_cond_timedwait(&r->cv, &r->mu, &ts);
 		}
 	}
