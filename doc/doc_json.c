@@ -39,37 +39,45 @@ one_of(const char *s, const char *const *v)
 	return 0;
 }
 
-/* a JSON number as written (RFC 8259 grammar) */
+/* whether the n bytes at s are a JSON number (RFC 8259 grammar) */
+static int
+json_number_n(const char *s, size_t n)
+{
+	size_t i = 0;
+#define DIGIT(k) ((k) < n && s[k] >= '0' && s[k] <= '9')
+	if (i < n && s[i] == '-')
+		i++;
+	if (i < n && s[i] == '0')
+		i++;
+	else if (DIGIT(i) && s[i] != '0')
+		while (DIGIT(i))
+			i++;
+	else
+		return 0;
+	if (i < n && s[i] == '.') {
+		i++;
+		if (!DIGIT(i))
+			return 0;
+		while (DIGIT(i))
+			i++;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (!DIGIT(i))
+			return 0;
+		while (DIGIT(i))
+			i++;
+	}
+#undef DIGIT
+	return i == n;
+}
+
 static int
 json_number(const char *s)
 {
-	const char *p = s;
-	if (*p == '-')
-		p++;
-	if (*p == '0')
-		p++;
-	else if (*p >= '1' && *p <= '9')
-		while (*p >= '0' && *p <= '9')
-			p++;
-	else
-		return 0;
-	if (*p == '.') {
-		p++;
-		if (!(*p >= '0' && *p <= '9'))
-			return 0;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (*p == 'e' || *p == 'E') {
-		p++;
-		if (*p == '+' || *p == '-')
-			p++;
-		if (!(*p >= '0' && *p <= '9'))
-			return 0;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	return *p == 0;
+	return json_number_n(s, strlen(s));
 }
 
 static void
@@ -315,8 +323,9 @@ jp_container(struct jp *j, struct buf *tmp, int depth)
 	int is_map = *j->p == '{';
 	char close = is_map ? '}' : ']';
 	struct dnode *d = jp_node(j, is_map ? D_MAP : D_SEQ);
-	struct dnode **v = NULL;
-	size_t n = 0, cap = 0;
+	/* most containers are small: their items go on the stack */
+	struct dnode *small[32], **v = small;
+	size_t n = 0, cap = sizeof(small) / sizeof(*small);
 	j->p++;
 	jp_ws(j);
 	if (j->p < j->end && *j->p == close) {
@@ -324,8 +333,13 @@ jp_container(struct jp *j, struct buf *tmp, int depth)
 	} else {
 		for (;;) {
 			if (n + 2 > cap) {
-				cap = cap ? 2 * cap : 16;
-				v = xrealloc(v, cap * sizeof(*v));
+				cap *= 2;
+				if (v == small) {
+					v = xcalloc(cap, sizeof(*v));
+					memcpy(v, small, n * sizeof(*v));
+				} else {
+					v = xrealloc(v, cap * sizeof(*v));
+				}
 			}
 			jp_ws(j);
 			if (is_map) {
@@ -351,13 +365,15 @@ jp_container(struct jp *j, struct buf *tmp, int depth)
 				d->items = arena_alloc(j->a, (n ? n : 1) * sizeof(*v));
 				if (n)
 					memcpy(d->items, v, n * sizeof(*v));
-				free(v);
+				if (v != small)
+					free(v);
 				return d;
 			}
 			break;
 		}
 		j->bad = 1;
-		free(v);
+		if (v != small)
+			free(v);
 		return NULL;
 	}
 	d->items = arena_alloc(j->a, sizeof(*v));
@@ -389,17 +405,9 @@ jp_value(struct jp *j, struct buf *tmp, int depth)
 		j->bad = 1;
 		return NULL;
 	}
-	if (!word) {
-		char *endp;
-		char *num = strndup(s, len);
-		errno = 0;
-		strtod(num, &endp);
-		int ok = *endp == 0 && (num[0] == '-' || (num[0] >= '0' && num[0] <= '9'));
-		free(num);
-		if (!ok) {
-			j->bad = 1;
-			return NULL;
-		}
+	if (!word && !json_number_n(s, len)) {
+		j->bad = 1;
+		return NULL;
 	}
 	j->p = s;
 	struct dnode *d = jp_node(j, D_SCALAR);

@@ -241,6 +241,10 @@ Test(doc, json_parser_makes_what_libyaml_makes)
 		"{\n  \"a\": [\n    {\"b\": \"c\"},\n    \"d\"\n  ],\n  \"e\": \"caf\\u00e9 \\\"q\\\" \\\\ \\/ \\n\\t\"\n}\n",
 		"[]", "\"just a string\"", "42",
 		"{\"tab\": \"a\\tb\"}",
+		"[0, -0, 10, -0.5, 1e5, 1E-5, 2.5e+3]",
+		/* more items than the parser keeps on its stack */
+		"[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,"
+		"31,32,33,34,35,36,37,38,39,40]",
 	};
 	for (size_t i = 0; i < sizeof(texts) / sizeof(*texts); i++) {
 		struct arena a = {0};
@@ -267,7 +271,9 @@ Test(doc, json_parser_joins_surrogate_pairs)
 Test(doc, json_parser_refuses_what_is_not_json)
 {
 	const char *bad[] = {"", "{", "{\"a\" 1}", "{\"a\": 1,}", "[1 2]", "\"open", "tru", "nul",
-			     "{\"a\": 1} x", "{a: 1}", "\"\\x\"", "\"\\u12\"", "-", "[\"a\nb\"]", "1.2.3"};
+			     "{\"a\": 1} x", "{a: 1}", "\"\\x\"", "\"\\u12\"", "-", "[\"a\nb\"]", "1.2.3",
+			     /* numbers as RFC 8259 writes them, not as strtod reads them */
+			     "01", "1.", ".5", "+1", "1e", "-x", "0x10", "[1e+]"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		struct arena a = {0};
 		struct dnode *j = (struct dnode *)1;
