@@ -77,8 +77,13 @@ store_open(struct store **out, const char *dir, int readonly, struct buf *err)
 		lmdb_err(err, s->path, "cannot set up LMDB", rc);
 		goto fail;
 	}
+	/* MDB_NOMETASYNC: one flush to disk per commit, not two. A crash of
+	 * the process loses nothing committed; a crash of the machine may
+	 * undo the last commit (the state stays consistent), and its layers
+	 * are then applied again, as after a kill within the commit delay */
 	rc = mdb_env_open(s->env, s->path,
-			  MDB_NOSUBDIR | MDB_NOTLS | (readonly ? MDB_RDONLY : 0), 0644);
+			  MDB_NOSUBDIR | MDB_NOTLS | MDB_NOMETASYNC | (readonly ? MDB_RDONLY : 0),
+			  0644);
 	if (rc) {
 		lmdb_err(err, s->path, "cannot open the state", rc);
 		goto fail;
