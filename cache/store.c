@@ -53,6 +53,17 @@ lmdb_err(struct buf *err, const char *path, const char *what, int rc)
 		buf_adds(err, "; addonmake must be able to write its state files");
 }
 
+/* 64 MiB, grown by doubling when full. ADDONMAKE_TEST_MAP_SIZE (bytes) is
+ * a test hook: a map of a few pages lets an end-to-end test fill it */
+static size_t
+initial_map(void)
+{
+	const char *t = getenv("ADDONMAKE_TEST_MAP_SIZE");
+	char *end;
+	unsigned long long v = t ? strtoull(t, &end, 10) : 0;
+	return t && *t && !*end && v >= 4096 ? (size_t)v : (size_t)64 << 20;
+}
+
 int
 store_open(struct store **out, const char *dir, int readonly, struct buf *err)
 {
@@ -73,7 +84,7 @@ store_open(struct store **out, const char *dir, int readonly, struct buf *err)
 	}
 	if ((rc = mdb_env_create(&s->env)) ||
 	    (rc = mdb_env_set_maxdbs(s->env, 8)) ||
-	    (rc = mdb_env_set_mapsize(s->env, (size_t)64 << 20))) {
+	    (rc = mdb_env_set_mapsize(s->env, initial_map()))) {
 		lmdb_err(err, s->path, "cannot set up LMDB", rc);
 		goto fail;
 	}

@@ -284,3 +284,41 @@ Test(faults, records_and_a_state_of_an_unknown_version_are_refused_with_the_way_
 	recover_with(&t, "clean");
 	tws_free(&t);
 }
+
+/* MDB_MAP_FULL: a state map of 64 KiB (the test hook; the real one starts
+ * at 64 MiB) fills up during the first sync of 300 layers; the map grows,
+ * nothing fails, every layer is recorded once */
+Test(faults, a_full_state_map_grows_and_the_run_goes_on)
+{
+	struct tws t;
+	tws_init(&t);
+	struct buf p = {0};
+	buf_adds(&p, "metadata: {name: p}\nspec:\n  template:\n    packs:\n");
+	for (int i = 0; i < 300; i++)
+		buf_printf(&p, "      - {name: layer-with-a-long-name-%03d, type: manifest, "
+			       "manifests: [{name: m, content: 'kind: ConfigMap'}]}\n", i);
+	tws_put(&t, "p.yaml", "%s", p.s);
+	buf_free(&p);
+	tws_put(&t, "addonmake.yaml", "clusters:\n  - name: dev\n    target: {render: {dir: out}}\n"
+				      "    profiles: [p.yaml]\n");
+	const char *tiny = "ADDONMAKE_TEST_MAP_SIZE=65536 ";
+	struct res r = am_sh(&t, tiny, "sync");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, ": ready "), 300, "%s", r.err);
+	cr_assert_str_eq(r.err, "");
+	res_free(&r);
+	struct stat st;
+	char path[700];
+	snprintf(path, sizeof(path), "%s/.addonmake/state.mdb", t.dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert(st.st_size > 65536, "the map did not have to grow: %lld bytes",
+		  (long long)st.st_size);
+	r = am_sh(&t, tiny, "status");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, "up to date"), 300, "%s", r.out);
+	res_free(&r);
+	r = am_sh(&t, tiny, "sync");
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	tws_free(&t);
+}
