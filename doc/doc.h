@@ -71,6 +71,10 @@ void doc_emit_json(struct buf *out, const struct dnode *n);
  * styled as libyaml would style them; 0, or -1 (root NULL) when the text
  * is not JSON or nests deeper than 256 */
 int doc_parse_json(struct arena *a, const char *text, size_t len, struct dnode **root);
+/* the same, leaving out every object member named skip (its value is
+ * checked, not built): the parts of an answer a reader never looks at */
+int doc_parse_json_skip(struct arena *a, const char *text, size_t len, const char *skip,
+			struct dnode **root);
 /* s as a JSON string, quotes included */
 void doc_json_str(struct buf *out, const char *s);
 

@@ -183,6 +183,7 @@ struct jp {
 	struct arena *a;
 	const char *p, *end, *line_start;
 	int line, bad;
+	const char *skip; /* members of this name are checked, not built */
 };
 
 static void
@@ -315,6 +316,79 @@ jp_string(struct jp *j, struct buf *tmp)
 
 static struct dnode *jp_value(struct jp *j, struct buf *tmp, int depth);
 
+static int
+jp_fail(struct jp *j)
+{
+	j->bad = 1;
+	return -1;
+}
+
+/* passes over one value without building it, its syntax checked; -1 when
+ * it is not JSON */
+static int
+jp_skip(struct jp *j, int depth)
+{
+	jp_ws(j);
+	if (j->p >= j->end || depth > JSON_DEPTH)
+		return jp_fail(j);
+	char c = *j->p;
+	if (c == '"') {
+		for (j->p++; j->p < j->end && *j->p != '"'; j->p++) {
+			if ((unsigned char)*j->p < 0x20)
+				return jp_fail(j);
+			if (*j->p != '\\')
+				continue;
+			unsigned u;
+			if (++j->p >= j->end || !*j->p || !strchr("\"\\/bfnrtu", *j->p) ||
+			    (*j->p == 'u' && (j->end - j->p < 5 || hex4(j->p + 1, &u))))
+				return jp_fail(j);
+		}
+		if (j->p >= j->end)
+			return jp_fail(j);
+		j->p++;
+		return 0;
+	}
+	if (c != '{' && c != '[') {
+		struct arena *a = j->a, scratch = {0};
+		j->a = &scratch; /* a number or word: checked as jp_value checks it */
+		int bad = !jp_value(j, NULL, depth);
+		j->a = a;
+		arena_free(&scratch);
+		return bad ? -1 : 0;
+	}
+	char close = c == '{' ? '}' : ']';
+	j->p++;
+	jp_ws(j);
+	if (j->p < j->end && *j->p == close) {
+		j->p++;
+		return 0;
+	}
+	for (;;) {
+		if (c == '{') {
+			jp_ws(j);
+			if (j->p >= j->end || *j->p != '"' || jp_skip(j, depth + 1))
+				break;
+			jp_ws(j);
+			if (j->p >= j->end || *j->p != ':')
+				break;
+			j->p++;
+		}
+		if (jp_skip(j, depth + 1))
+			break;
+		jp_ws(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			continue;
+		}
+		if (j->p < j->end && *j->p == close) {
+			j->p++;
+			return 0;
+		}
+		break;
+	}
+	return jp_fail(j);
+}
+
 /* the items of an array or object, kept in a growing list, then copied
  * into the arena */
 static struct dnode *
@@ -352,8 +426,13 @@ jp_container(struct jp *j, struct buf *tmp, int depth)
 				j->p++;
 				jp_ws(j);
 			}
-			if (!(v[n++] = jp_value(j, tmp, depth + 1)))
+			if (is_map && j->skip && strcmp(v[n - 1]->s, j->skip) == 0) {
+				n--;
+				if (jp_skip(j, depth + 1))
+					break;
+			} else if (!(v[n++] = jp_value(j, tmp, depth + 1))) {
 				break;
+			}
 			jp_ws(j);
 			if (j->p < j->end && *j->p == ',') {
 				j->p++;
@@ -421,7 +500,14 @@ jp_value(struct jp *j, struct buf *tmp, int depth)
 int
 doc_parse_json(struct arena *a, const char *text, size_t len, struct dnode **root)
 {
-	struct jp j = {a, text, text + len, text, 1, 0};
+	return doc_parse_json_skip(a, text, len, NULL, root);
+}
+
+int
+doc_parse_json_skip(struct arena *a, const char *text, size_t len, const char *skip,
+		    struct dnode **root)
+{
+	struct jp j = {a, text, text + len, text, 1, 0, skip};
 	struct buf tmp = {0};
 	*root = jp_value(&j, &tmp, 0);
 	buf_free(&tmp);

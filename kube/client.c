@@ -518,7 +518,8 @@ kube_json(struct arena *a, const struct kube_resp *r)
 	struct dnode *root = NULL;
 	if (!r->body.len)
 		return NULL;
-	if (doc_parse_json(a, r->body.s, r->body.len, &root) == 0)
+	/* managedFields, often most of an object, is never read here */
+	if (doc_parse_json_skip(a, r->body.s, r->body.len, "managedFields", &root) == 0)
 		return root;
 	/* not JSON (a proxy's page, say): what libyaml makes of it */
 	if (doc_parse_first(a, r->body.s, r->body.len, NULL, &root, NULL) < 0)

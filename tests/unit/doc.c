@@ -299,3 +299,33 @@ Test(doc, json_parser_refuses_what_is_not_json)
 	buf_free(&deep);
 	arena_free(&a);
 }
+
+/* members left out by name, at any depth: the rest is what the full parse
+ * gives; what is left out must still be JSON */
+Test(doc, json_parser_leaves_out_named_members)
+{
+	const char *t = "{\"metadata\": {\"name\": \"a\", \"managedFields\": [{\"manager\": \"x\", "
+			"\"fieldsV1\": {\"f:data\": {\".\": {}}}, \"n\": -1.5e3, \"s\": \"\\u00e9\\n\"}]}, "
+			"\"data\": {\"k\": \"v\", \"managedFields\": null}}";
+	const char *want = "{\"metadata\": {\"name\": \"a\"}, \"data\": {\"k\": \"v\"}}";
+	struct arena a = {0};
+	struct dnode *j, *w;
+	cr_assert_eq(doc_parse_json_skip(&a, t, strlen(t), "managedFields", &j), 0);
+	cr_assert_eq(doc_parse_json(&a, want, strlen(want), &w), 0);
+	struct buf bj = {0}, bw = {0};
+	doc_emit_json(&bj, j);
+	doc_emit_json(&bw, w);
+	cr_assert_str_eq(bj.s, bw.s);
+	buf_free(&bj);
+	buf_free(&bw);
+	const char *bad[] = {"{\"managedFields\": [1,]}", "{\"managedFields\": \"\\uZZZZ\"}",
+			     "{\"managedFields\": {\"a\" 1}}", "{\"managedFields\": tru}",
+			     "{\"managedFields\": 01}", "{\"managedFields\": \"open}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		j = (struct dnode *)1;
+		cr_assert_eq(doc_parse_json_skip(&a, bad[i], strlen(bad[i]), "managedFields", &j), -1,
+			     "accepted: %s", bad[i]);
+		cr_assert_null(j);
+	}
+	arena_free(&a);
+}
