@@ -323,6 +323,17 @@ jp_fail(struct jp *j)
 	return -1;
 }
 
+/* after an item of a container: 1 when another follows (past its
+ * comma), 0 when the container closes (past close), -1 when neither */
+static int
+jp_next(struct jp *j, char close)
+{
+	jp_ws(j);
+	if (j->p < j->end && (*j->p == ',' || *j->p == close))
+		return *j->p++ == ',';
+	return jp_fail(j);
+}
+
 /* passes over one value without building it, its syntax checked; -1 when
  * it is not JSON */
 static int
@@ -375,16 +386,9 @@ jp_skip(struct jp *j, int depth)
 		}
 		if (jp_skip(j, depth + 1))
 			break;
-		jp_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == close) {
-			j->p++;
-			return 0;
-		}
-		break;
+		int more = jp_next(j, close);
+		if (more <= 0)
+			return more;
 	}
 	return jp_fail(j);
 }
@@ -433,13 +437,10 @@ jp_container(struct jp *j, struct buf *tmp, int depth)
 			} else if (!(v[n++] = jp_value(j, tmp, depth + 1))) {
 				break;
 			}
-			jp_ws(j);
-			if (j->p < j->end && *j->p == ',') {
-				j->p++;
+			int more = jp_next(j, close);
+			if (more > 0)
 				continue;
-			}
-			if (j->p < j->end && *j->p == close) {
-				j->p++;
+			if (more == 0) {
 				d->n = is_map ? n / 2 : n;
 				d->items = arena_alloc(j->a, (n ? n : 1) * sizeof(*v));
 				if (n)
