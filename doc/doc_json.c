@@ -334,6 +334,27 @@ jp_next(struct jp *j, char close)
 	return jp_fail(j);
 }
 
+/* a number, true, false or null at j->p, checked by its class: its
+ * length (j->p moved past it), or 0 when it is none of them */
+static size_t
+jp_scalar(struct jp *j)
+{
+	const char *s = j->p;
+	while (j->p < j->end && (strchr("+-.eE", *j->p) || (*j->p >= '0' && *j->p <= '9') ||
+				 (*j->p >= 'a' && *j->p <= 'z')))
+		j->p++;
+	size_t len = (size_t)(j->p - s);
+	int word = len && s[0] >= 'a' && s[0] <= 'z';
+	if (!len || (word ? !((len == 4 && !memcmp(s, "true", 4)) ||
+			      (len == 5 && !memcmp(s, "false", 5)) ||
+			      (len == 4 && !memcmp(s, "null", 4)))
+			  : !json_number_n(s, len))) {
+		j->bad = 1;
+		return 0;
+	}
+	return len;
+}
+
 /* passes over one value without building it, its syntax checked; -1 when
  * it is not JSON */
 static int
@@ -359,14 +380,8 @@ jp_skip(struct jp *j, int depth)
 		j->p++;
 		return 0;
 	}
-	if (c != '{' && c != '[') {
-		struct arena *a = j->a, scratch = {0};
-		j->a = &scratch; /* a number or word: checked as jp_value checks it */
-		int bad = !jp_value(j, NULL, depth);
-		j->a = a;
-		arena_free(&scratch);
-		return bad ? -1 : 0;
-	}
+	if (c != '{' && c != '[')
+		return jp_scalar(j) ? 0 : -1;
 	char close = c == '{' ? '}' : ']';
 	j->p++;
 	jp_ws(j);
@@ -473,22 +488,10 @@ jp_value(struct jp *j, struct buf *tmp, int depth)
 		return jp_container(j, tmp, depth);
 	if (c == '"')
 		return jp_string(j, tmp);
-	/* a number, true, false or null: its text, checked by its class */
 	const char *s = j->p;
-	while (j->p < j->end && (strchr("+-.eE", *j->p) || (*j->p >= '0' && *j->p <= '9') ||
-				 (*j->p >= 'a' && *j->p <= 'z')))
-		j->p++;
-	size_t len = (size_t)(j->p - s);
-	int word = len && s[0] >= 'a' && s[0] <= 'z';
-	if (!len || (word && !((len == 4 && !memcmp(s, "true", 4)) || (len == 5 && !memcmp(s, "false", 5)) ||
-			       (len == 4 && !memcmp(s, "null", 4))))) {
-		j->bad = 1;
+	size_t len = jp_scalar(j);
+	if (!len)
 		return NULL;
-	}
-	if (!word && !json_number_n(s, len)) {
-		j->bad = 1;
-		return NULL;
-	}
 	j->p = s;
 	struct dnode *d = jp_node(j, D_SCALAR);
 	j->p = s + len;
