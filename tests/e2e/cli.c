@@ -95,10 +95,8 @@ Test(cli, clean_recovers_from_an_unreadable_state)
 {
 	struct tws t;
 	tws_init(&t);
-	fx_render_ws(&t);
-	struct res r = am(&t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	fx_render_synced(&t);
+	struct res r;
 	tws_put(&t, ".addonmake/state.mdb", "this is not an LMDB file, it is garbage of some length.....\n");
 	r = am(&t, "sync");
 	assert_code(r, 1);

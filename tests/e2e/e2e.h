@@ -12,6 +12,8 @@
 void fx_exec_ws(struct tws *t, const char *apply_extra, const char *layers_yaml);
 /* the same profile rendered to out/ */
 void fx_render_ws(struct tws *t);
+/* fx_render_ws and a first sync, which must succeed */
+void fx_render_synced(struct tws *t);
 /* the profile p.yaml with a value of layer b and a variable default */
 void fx_profile(struct tws *t, const char *b_value, const char *extra_packs);
 /* a listing of every file under the workspace with size and mtime,

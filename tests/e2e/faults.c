@@ -52,10 +52,8 @@ Test(faults, a_damaged_state_file_is_an_error_never_a_crash)
 {
 	struct tws t;
 	tws_init(&t);
-	fx_render_ws(&t);
-	struct res r = am(&t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	fx_render_synced(&t);
+	struct res r;
 	char *good = tws_get(&t, ".addonmake/state.mdb");
 	char p[700];
 	snprintf(p, sizeof(p), "%s/.addonmake/state.mdb", t.dir);
@@ -155,10 +153,8 @@ Test(faults, a_read_only_output_directory_fails_the_layer_and_keeps_the_old_file
 {
 	struct tws t;
 	tws_init(&t);
-	fx_render_ws(&t);
-	struct res r = am(&t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	fx_render_synced(&t);
+	struct res r;
 	char *before = tws_get(&t, "out/0_p_b.yaml");
 	fx_profile(&t, "changed", NULL);
 	if (!immutable(&t, "out", 1)) {
@@ -261,10 +257,8 @@ Test(faults, records_and_a_state_of_an_unknown_version_are_refused_with_the_way_
 {
 	struct tws t;
 	tws_init(&t);
-	fx_render_ws(&t);
-	struct res r = am(&t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	fx_render_synced(&t);
+	struct res r;
 	/* a layer record written by a future addonmake: its version byte
 	 * follows the key in LMDB's leaf node, after the key's size (7) */
 	patch_after(&t, ".addonmake/state.mdb", "\7\0dev\0p/b", 9, 0x7f);

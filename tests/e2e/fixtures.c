@@ -77,6 +77,15 @@ fx_render_ws(struct tws *t)
 	fx_profile(t, "one", NULL);
 }
 
+void
+fx_render_synced(struct tws *t)
+{
+	fx_render_ws(t);
+	struct res r = am(t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+}
+
 char *
 fx_snapshot(struct tws *t)
 {

@@ -47,6 +47,24 @@ ws(struct tws *t, const char *version)
 		"          charts:\n            mychart: {replicas: 2}\n", version);
 }
 
+/* a TMPDIR of the workspace's own, tmp/ (its path into tmp), to see
+ * what a run leaves in it */
+static void
+own_tmpdir(struct tws *t, char tmp[600])
+{
+	snprintf(tmp, 600, "%s/tmp", t->dir);
+	mkdir(tmp, 0755);
+	setenv("TMPDIR", tmp, 1);
+}
+
+static int
+is_empty(const char *dir)
+{
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", dir);
+	return system(cmd) == 0;
+}
+
 Test(helm, chart_from_a_file_repository_rendered_by_helm)
 {
 	struct tws t;
@@ -54,11 +72,8 @@ Test(helm, chart_from_a_file_repository_rendered_by_helm)
 	fake_helm(&t);
 	repo(&t, NULL);
 	ws(&t, "1.0.0");
-	/* a TMPDIR of its own, to see that the chart directory goes away */
 	char tmp[600];
-	snprintf(tmp, sizeof(tmp), "%s/tmp", t.dir);
-	mkdir(tmp, 0755);
-	setenv("TMPDIR", tmp, 1);
+	own_tmpdir(&t, tmp);
 	struct res r = am(&t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
@@ -69,9 +84,7 @@ Test(helm, chart_from_a_file_repository_rendered_by_helm)
 	cr_assert_str_eq(out, "---\nkind: ConfigMap\nmetadata:\n  name: front\n  namespace: web\n"
 			      "data:\n  chart: \"mychart-1.0.0\"\n  values: |\n    replicas: 2\n");
 	free(out);
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", tmp);
-	cr_assert_eq(system(cmd), 0, "a temporary chart directory was left behind");
+	cr_assert(is_empty(tmp), "a temporary chart directory was left behind");
 	r = am(&t, "sync");
 	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
 	res_free(&r);
@@ -242,9 +255,7 @@ Test(helm, sigterm_while_helm_template_runs_leaves_no_process)
 	repo(&t, NULL);
 	ws(&t, "1.0.0");
 	char tmp[600];
-	snprintf(tmp, sizeof(tmp), "%s/tmp", t.dir);
-	mkdir(tmp, 0755);
-	setenv("TMPDIR", tmp, 1);
+	own_tmpdir(&t, tmp);
 	pid_t pid = am_bg(&t, "sync");
 	cr_assert(wait_file(&t, "templating", 10000), "helm template never ran");
 	char cmd[700];
@@ -258,8 +269,7 @@ Test(helm, sigterm_while_helm_template_runs_leaves_no_process)
 	int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	cr_assert_eq(code, 143);
 	cr_assert(!tws_procs(&t, 0), "helm was left running");
-	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", tmp);
-	cr_assert_eq(system(cmd), 0, "a temporary path was left behind");
+	cr_assert(is_empty(tmp), "a temporary path was left behind");
 	cr_assert(!tws_exists(&t, ".addonmake/state.mdb"), "a state was written");
 	fake_helm(&t);
 	struct res r = am(&t, "sync");
@@ -288,9 +298,7 @@ Test(helm, chart_archives_past_the_limits_are_refused)
 		tws_init(&t);
 		fake_helm(&t);
 		char tmp[600];
-		snprintf(tmp, sizeof(tmp), "%s/tmp", t.dir);
-		mkdir(tmp, 0755);
-		setenv("TMPDIR", tmp, 1);
+		own_tmpdir(&t, tmp);
 		char cmd[1400];
 		snprintf(cmd, sizeof(cmd), "mkdir -p '%s/src/1.0.0/mychart' && cd '%s/src/1.0.0/mychart' && %s",
 			 t.dir, t.dir, cases[i].make);
@@ -306,8 +314,7 @@ Test(helm, chart_archives_past_the_limits_are_refused)
 			 "mychart)\naddonmake: 1 error; nothing was applied.\n", cases[i].msg);
 		cr_assert_str_eq(r.err, want, "case %zu", i);
 		cr_assert(!tws_exists(&t, "out/0_apps_mychart.yaml"));
-		snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", tmp);
-		cr_assert_eq(system(cmd), 0, "case %zu left a temporary directory", i);
+		cr_assert(is_empty(tmp), "case %zu left a temporary directory", i);
 		res_free(&r);
 		tws_free(&t);
 	}

@@ -55,10 +55,8 @@ Test(sync, second_run_is_a_noop_that_writes_nothing)
 {
 	struct tws t;
 	tws_init(&t);
-	fx_render_ws(&t);
-	struct res r = am(&t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	fx_render_synced(&t);
+	struct res r;
 	char *before = fx_snapshot(&t);
 	r = am(&t, "sync");
 	assert_code(r, 0);
@@ -75,10 +73,8 @@ Test(sync, comment_and_reindent_edits_are_noops)
 {
 	struct tws t;
 	tws_init(&t);
-	fx_render_ws(&t);
-	struct res r = am(&t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	fx_render_synced(&t);
+	struct res r;
 	/* a comment inside values, and the value re-indented in flow style */
 	fx_profile(&t, "one   # a comment that changes nothing", NULL);
 	r = am(&t, "plan --json");
@@ -210,10 +206,7 @@ Test(sync, render_output_is_deterministic_yaml)
 {
 	struct tws t;
 	tws_init(&t);
-	fx_render_ws(&t);
-	struct res r = am(&t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	fx_render_synced(&t);
 	char *b = tws_get(&t, "out/0_p_b.yaml");
 	cr_assert_str_eq(b, "---\nkind: ConfigMap\ndata:\n  k: v\n");
 	free(b);
