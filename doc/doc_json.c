@@ -12,8 +12,18 @@ void
 doc_json_str(struct buf *b, const char *s)
 {
 	buf_addc(b, '"');
-	for (; s && *s; s++) {
+	while (s && *s) {
+		/* most strings need no escape: add them in runs */
+		size_t n = 0;
+		while (s[n] && s[n] != '"' && s[n] != '\\' && (unsigned char)s[n] >= 0x20 &&
+		       s[n] != 0x7f)
+			n++;
+		buf_add(b, s, n);
+		s += n;
 		unsigned char c = (unsigned char)*s;
+		if (!c)
+			break;
+		s++;
 		if (c == '"' || c == '\\')
 			buf_printf(b, "\\%c", c);
 		else if (c == '\n')
@@ -22,10 +32,8 @@ doc_json_str(struct buf *b, const char *s)
 			buf_adds(b, "\\t");
 		else if (c == '\r')
 			buf_adds(b, "\\r");
-		else if (c < 0x20 || c == 0x7f)
-			buf_printf(b, "\\u%04x", c);
 		else
-			buf_addc(b, (char)c);
+			buf_printf(b, "\\u%04x", c);
 	}
 	buf_addc(b, '"');
 }
@@ -88,6 +96,10 @@ plain_scalar(struct buf *b, const char *s)
 	static const char *const no[] = {"n", "N", "no", "No", "NO", "false", "False", "FALSE",
 					 "off", "Off", "OFF", NULL};
 	static const char *const null[] = {"", "~", "null", "Null", "NULL", NULL};
+	if (*s && !strchr("~yYnNtTfFoO+-.0123456789", *s)) {
+		doc_json_str(b, s); /* none of the words or numbers below */
+		return;
+	}
 	if (one_of(s, null)) {
 		buf_adds(b, "null");
 		return;
