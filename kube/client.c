@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -68,8 +69,10 @@ kube_close(struct kube *k)
 {
 	if (!k)
 		return;
-	for (int i = 0; i < k->npool; i++)
-		curl_easy_cleanup(k->pool[i]);
+	for (int i = 0; i < k->npool; i++) {
+		curl_multi_cleanup(k->pool[i].m);
+		curl_easy_cleanup(k->pool[i].h);
+	}
 	curl_share_cleanup(k->sh);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&k->shmu[i]);
@@ -265,36 +268,73 @@ handle_new(struct kube *k)
 	return h;
 }
 
-static CURL *
-take_handle(struct kube *k)
+/* a connection slot: waits for one when block, else none (0) when every
+ * slot is taken; 1 with a handle in *c */
+static int
+take_handle(struct kube *k, int block, struct kube_conn *c)
 {
-	CURL *h = NULL;
+	*c = (struct kube_conn){NULL, NULL};
 	pthread_mutex_lock(&k->mu);
-	while (k->inflight >= POOL_MAX)
+	while (block && k->inflight >= POOL_MAX)
 		pthread_cond_wait(&k->slot, &k->mu);
+	if (k->inflight >= POOL_MAX) {
+		pthread_mutex_unlock(&k->mu);
+		return 0;
+	}
 	k->inflight++;
 	if (k->npool)
-		h = k->pool[--k->npool];
+		*c = k->pool[--k->npool];
 	k->nreq++;
 	pthread_mutex_unlock(&k->mu);
-	if (!h)
-		h = handle_new(k);
-	return h;
+	if (!c->h) {
+		c->h = handle_new(k);
+		c->m = curl_multi_init();
+		/* the connections in the shared cache are this many; a multi
+		 * handle otherwise keeps 4 per transfer it holds and closes
+		 * the rest */
+		curl_multi_setopt(c->m, CURLMOPT_MAXCONNECTS, (long)POOL_MAX);
+	}
+	return 1;
 }
 
 static void
-give_handle(struct kube *k, CURL *h)
+give_handle(struct kube *k, struct kube_conn c)
 {
 	pthread_mutex_lock(&k->mu);
 	if (k->npool < POOL_MAX)
-		k->pool[k->npool++] = h, h = NULL;
+		k->pool[k->npool++] = c, c.h = NULL;
 	k->inflight--;
 	pthread_cond_signal(&k->slot);
 	pthread_mutex_unlock(&k->mu);
-	if (h)
-		curl_easy_cleanup(h);
+	if (c.h) {
+		curl_multi_cleanup(c.m);
+		curl_easy_cleanup(c.h);
+	}
 }
 
+/* runs the transfers of m to their end; cc[i] is the result of the one
+ * whose CURLOPT_PRIVATE is i. Not curl_easy_perform: its first wait, with
+ * no socket yet, only costs a poll(2) per request, and it runs one
+ * transfer where a batch runs several. */
+static void
+drive(CURLM *m, CURLcode *cc)
+{
+	for (;;) {
+		int running = 0;
+		CURLMcode mc = curl_multi_perform(m, &running);
+		CURLMsg *msg;
+		int left;
+		while ((msg = curl_multi_info_read(m, &left))) {
+			char *i = NULL;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &i);
+			if (msg->msg == CURLMSG_DONE)
+				cc[(uintptr_t)i] = msg->data.result;
+		}
+		if (mc != CURLM_OK || !running ||
+		    curl_multi_wait(m, NULL, 0, 1000, NULL) != CURLM_OK)
+			return; /* what did not finish keeps CURLE_GOT_NOTHING */
+	}
+}
 
 /* host and port of an https://host:port URL, for CONNECT_TO */
 static void
@@ -317,23 +357,36 @@ host_port(const char *url, struct buf *host, struct buf *port)
 		buf_adds(port, strncmp(url, "http://", 7) == 0 ? "80" : "443");
 }
 
-/* one try: 0 with an answer, -1 with err (transient set when another try
- * may help) */
-static int
-try_once(struct kube *k, const char *method, const char *url, const char *ctype,
-	 const char *accept, const char *body, size_t len, struct kube_resp *r,
-	 int *retry_after, int *transient, struct buf *err)
+/* a transfer being made: what its handle points to until it ends */
+struct xfer {
+	struct kube_conn conn;
+	struct sink sk;
+	char ebuf[CURL_ERROR_SIZE];
+	struct curl_slist *hdr, *ct;
+	struct buf ah, target, host, port, cto;
+};
+
+/* the outcome of one try: t 0 with an answer, -1 with e (transient set
+ * when another try may help) */
+struct try {
+	int t, retry_after, transient;
+	struct buf e;
+};
+
+/* sets x->conn's handle up for one request (its answer into r) */
+static void
+xfer_setup(struct kube *k, struct xfer *x, const char *method, const char *url,
+	   const char *ctype, const char *accept, const char *body, size_t len,
+	   struct kube_resp *r)
 {
-	CURL *h = take_handle(k);
-	struct sink sk = {k, r, 0, 0};
-	char ebuf[CURL_ERROR_SIZE] = "";
-	struct curl_slist *hdr = NULL;
-	struct buf ah = {0}, target = {0}, host = {0}, port = {0}, cto = {0};
+	CURL *h = x->conn.h;
+	x->sk = (struct sink){k, r, 0, 0};
+	x->ebuf[0] = 0;
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sk);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &sk);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &sk);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->sk);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x->sk);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x->sk);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->ebuf);
 	if (body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -341,25 +394,25 @@ try_once(struct kube *k, const char *method, const char *url, const char *ctype,
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L); /* no body of an earlier request */
 	}
 	const struct kube_cfg *c = &k->cfg;
-	struct curl_slist *ct = NULL;
 	if (c->tls_server_name) {
 		/* verify the certificate (and send SNI) for tls-server-name while
 		 * connecting to the server's address */
-		host_port(c->server, &host, &port);
+		host_port(c->server, &x->host, &x->port);
 		const char *rest = strstr(url, "://");
 		rest = rest ? rest + 3 : url;
 		rest += strcspn(rest, "/");
-		buf_printf(&target, "https://%s:%s%s", c->tls_server_name, port.s, rest);
-		buf_printf(&cto, "%s:%s:%s:%s", c->tls_server_name, port.s, host.s, port.s);
-		ct = curl_slist_append(NULL, cto.s);
-		curl_easy_setopt(h, CURLOPT_CONNECT_TO, ct);
-		curl_easy_setopt(h, CURLOPT_URL, target.s);
+		buf_printf(&x->target, "https://%s:%s%s", c->tls_server_name, x->port.s, rest);
+		buf_printf(&x->cto, "%s:%s:%s:%s", c->tls_server_name, x->port.s, x->host.s,
+			   x->port.s);
+		x->ct = curl_slist_append(NULL, x->cto.s);
+		curl_easy_setopt(h, CURLOPT_CONNECT_TO, x->ct);
+		curl_easy_setopt(h, CURLOPT_URL, x->target.s);
 	} else {
 		curl_easy_setopt(h, CURLOPT_URL, url);
 	}
 	struct buf acc = {0};
 	buf_printf(&acc, "Accept: %s", accept);
-	hdr = curl_slist_append(hdr, acc.s);
+	x->hdr = curl_slist_append(x->hdr, acc.s);
 	buf_free(&acc);
 	pthread_mutex_lock(&k->mu);
 	const struct buf *cert = k->exec_cert.len ? &k->exec_cert : &c->cert;
@@ -372,55 +425,83 @@ try_once(struct kube *k, const char *method, const char *url, const char *ctype,
 	}
 	const char *tok = c->token ? c->token : k->bearer;
 	if (tok) {
-		buf_printf(&ah, "Authorization: Bearer %s", tok);
-		hdr = curl_slist_append(hdr, ah.s);
+		buf_printf(&x->ah, "Authorization: Bearer %s", tok);
+		x->hdr = curl_slist_append(x->hdr, x->ah.s);
 	}
 	pthread_mutex_unlock(&k->mu);
 	if (ctype) {
 		struct buf b = {0};
 		buf_printf(&b, "Content-Type: %s", ctype);
-		hdr = curl_slist_append(hdr, b.s);
+		x->hdr = curl_slist_append(x->hdr, b.s);
 		buf_free(&b);
 	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	CURLcode cc = curl_easy_perform(h);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdr);
+}
+
+/* after x's transfer ended with cc: its outcome, and the handle back in
+ * the pool */
+static void
+xfer_finish(struct kube *k, struct xfer *x, CURLcode cc, struct kube_resp *r,
+	    struct try *out)
+{
+	CURL *h = x->conn.h;
 	long code = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
-	give_handle(k, h);
-	curl_slist_free_all(ct);
-	curl_slist_free_all(hdr);
-	if (ah.s)
-		memset(ah.s, 0, ah.len); /* it held a secret */
-	buf_free(&ah);
-	buf_free(&target);
-	buf_free(&host);
-	buf_free(&port);
-	buf_free(&cto);
-	*retry_after = sk.retry_after;
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	give_handle(k, x->conn);
+	curl_slist_free_all(x->ct);
+	curl_slist_free_all(x->hdr);
+	if (x->ah.s)
+		memset(x->ah.s, 0, x->ah.len); /* it held a secret */
+	buf_free(&x->ah);
+	buf_free(&x->target);
+	buf_free(&x->host);
+	buf_free(&x->port);
+	buf_free(&x->cto);
+	*out = (struct try){0, x->sk.retry_after, 0, {0}};
 	r->code = code;
 	if (cc == CURLE_OK) {
-		*transient = code == 429 || code == 502 || code == 503 || code == 504 || code == 500;
-		return 0;
+		out->transient = code == 429 || code == 502 || code == 503 || code == 504 ||
+				 code == 500;
+		return;
 	}
+	out->t = -1;
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {
-		buf_adds(err, "interrupted");
-		*transient = 0;
-		return -1;
+		buf_adds(&out->e, "interrupted");
+		return;
 	}
-	if (sk.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
-		buf_printf(err, "the server's answer is larger than %u MiB, the most addonmake reads",
-			   ANSWER_MAX >> 20);
-		*transient = 0;
-		return -1;
+	if (x->sk.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+		buf_printf(&out->e, "the server's answer is larger than %u MiB, the most addonmake "
+			   "reads", ANSWER_MAX >> 20);
+		return;
 	}
-	buf_printf(err, "%s", ebuf[0] ? ebuf : curl_easy_strerror(cc));
-	*transient = cc != CURLE_UNSUPPORTED_PROTOCOL && cc != CURLE_URL_MALFORMAT &&
-		     cc != CURLE_PEER_FAILED_VERIFICATION && cc != CURLE_SSL_CACERT_BADFILE &&
-		     cc != CURLE_SSL_CERTPROBLEM && cc != CURLE_WRITE_ERROR &&
-		     cc != CURLE_SSL_CONNECT_ERROR;
-	return -1;
+	buf_printf(&out->e, "%s", x->ebuf[0] ? x->ebuf : curl_easy_strerror(cc));
+	out->transient = cc != CURLE_UNSUPPORTED_PROTOCOL && cc != CURLE_URL_MALFORMAT &&
+			 cc != CURLE_PEER_FAILED_VERIFICATION && cc != CURLE_SSL_CACERT_BADFILE &&
+			 cc != CURLE_SSL_CERTPROBLEM && cc != CURLE_WRITE_ERROR &&
+			 cc != CURLE_SSL_CONNECT_ERROR;
+}
+
+/* one try of a request */
+static void
+try_once(struct kube *k, const char *method, const char *url, const char *ctype,
+	 const char *accept, const char *body, size_t len, struct kube_resp *r,
+	 struct try *out)
+{
+	struct xfer x = {0};
+	take_handle(k, 1, &x.conn);
+	xfer_setup(k, &x, method, url, ctype, accept, body, len, r);
+	CURLcode cc = CURLE_GOT_NOTHING;
+	curl_easy_setopt(x.conn.h, CURLOPT_PRIVATE, (void *)0);
+	if (curl_multi_add_handle(x.conn.m, x.conn.h) == CURLM_OK) {
+		drive(x.conn.m, &cc);
+		curl_multi_remove_handle(x.conn.m, x.conn.h);
+	} else {
+		cc = CURLE_OUT_OF_MEMORY;
+	}
+	xfer_finish(k, &x, cc, r, out);
 }
 
 static void
@@ -430,6 +511,81 @@ nap_ms(const struct kube *k, long ms)
 		struct timespec ts = {0, (ms - t < 50 ? ms - t : 50) * 1000000L};
 		nanosleep(&ts, NULL);
 	}
+}
+
+/* the tries of one request, from its first (given when first is not
+ * NULL: a batch made it) to an answer that is not transient or the last */
+static int
+settle(struct kube *k, const char *method, const char *path, const char *url,
+       const char *ctype, const char *accept, const char *body, size_t len,
+       struct kube_resp *r, struct try *first, struct buf *err)
+{
+	int rc = -1, refreshed = 0;
+	for (int attempt = 0; attempt < KUBE_TRIES; attempt++) {
+		struct try tr;
+		if (first) {
+			tr = *first;
+			first = NULL;
+		} else {
+			buf_clear(&r->body);
+			try_once(k, method, url, ctype, accept, body, len, r, &tr);
+		}
+		if (tr.t == 0 && r->code == 401 && !refreshed &&
+		    (k->cfg.exec_argv || (k->cfg.token_file && !k->cfg.token))) {
+			/* the credential may have expired: fetch it again, once */
+			refreshed = 1;
+			pthread_mutex_lock(&k->mu);
+			int c2 = credential(k, 1, err);
+			pthread_mutex_unlock(&k->mu);
+			buf_free(&tr.e);
+			if (c2 < 0)
+				break;
+			attempt--;
+			continue;
+		}
+		if (tr.t == 0 && !tr.transient) {
+			buf_free(&tr.e);
+			rc = 0;
+			break;
+		}
+		buf_clear(err);
+		if (tr.t == 0)
+			buf_printf(err, "%s %s: HTTP %ld", method, path, r->code);
+		else
+			buf_printf(err, "%s %s: %s", method, path, tr.e.s ? tr.e.s : "failed");
+		buf_free(&tr.e);
+		if (!tr.transient || cancelled(k) || attempt + 1 == KUBE_TRIES) {
+			if (tr.t == 0 && attempt + 1 == KUBE_TRIES)
+				rc = 0; /* the last answer, for the caller to report */
+			if (attempt)
+				buf_printf(err, " (after %d tries)", attempt + 1);
+			break;
+		}
+		long wait = 250L << attempt;
+		if (tr.retry_after > 0 || (tr.t == 0 && tr.retry_after == 0 && r->code == 429))
+			wait = tr.retry_after > 5 ? 5000 : tr.retry_after * 1000L;
+		nap_ms(k, wait ? wait : 100);
+	}
+	if (rc == 0)
+		buf_clear(err);
+	return rc;
+}
+
+static void
+url_of(const struct kube *k, struct buf *url, const char *path, const char *query)
+{
+	buf_printf(url, "%s%s%s%s", k->cfg.server, path, query && *query ? "?" : "",
+		   query ? query : "");
+}
+
+/* the credential current before a request: 0, or -1 with err */
+static int
+ready_credential(struct kube *k, struct buf *err)
+{
+	pthread_mutex_lock(&k->mu);
+	int cred = credential(k, 0, err);
+	pthread_mutex_unlock(&k->mu);
+	return cred;
 }
 
 int
@@ -447,62 +603,65 @@ kube_call_accept(struct kube *k, const char *method, const char *path, const cha
 		 struct kube_resp *r, struct buf *err)
 {
 	memset(r, 0, sizeof(*r));
-	struct buf url = {0};
-	buf_printf(&url, "%s%s%s%s", k->cfg.server, path, query && *query ? "?" : "",
-		   query ? query : "");
-	int rc = -1, refreshed = 0;
-	pthread_mutex_lock(&k->mu);
-	int cred = credential(k, 0, err);
-	pthread_mutex_unlock(&k->mu);
-	if (cred < 0) {
-		buf_free(&url);
+	if (ready_credential(k, err) < 0)
 		return -1;
-	}
-	for (int attempt = 0; attempt < KUBE_TRIES; attempt++) {
-		int ra = 0, transient = 0;
-		buf_clear(&r->body);
-		struct buf e = {0};
-		int t = try_once(k, method, url.s, ctype, accept, body, len, r, &ra, &transient, &e);
-		if (t == 0 && r->code == 401 && !refreshed &&
-		    (k->cfg.exec_argv || (k->cfg.token_file && !k->cfg.token))) {
-			/* the credential may have expired: fetch it again, once */
-			refreshed = 1;
-			pthread_mutex_lock(&k->mu);
-			int c2 = credential(k, 1, err);
-			pthread_mutex_unlock(&k->mu);
-			buf_free(&e);
-			if (c2 < 0)
-				break;
-			attempt--;
-			continue;
-		}
-		if (t == 0 && !transient) {
-			buf_free(&e);
-			rc = 0;
-			break;
-		}
-		buf_clear(err);
-		if (t == 0)
-			buf_printf(err, "%s %s: HTTP %ld", method, path, r->code);
-		else
-			buf_printf(err, "%s %s: %s", method, path, e.s ? e.s : "failed");
-		buf_free(&e);
-		if (!transient || cancelled(k) || attempt + 1 == KUBE_TRIES) {
-			if (t == 0 && attempt + 1 == KUBE_TRIES)
-				rc = 0; /* the last answer, for the caller to report */
-			if (attempt)
-				buf_printf(err, " (after %d tries)", attempt + 1);
-			break;
-		}
-		long wait = 250L << attempt;
-		if (ra > 0 || (t == 0 && ra == 0 && r->code == 429))
-			wait = ra > 5 ? 5000 : ra * 1000L;
-		nap_ms(k, wait ? wait : 100);
-	}
-	if (rc == 0)
-		buf_clear(err);
+	struct buf url = {0};
+	url_of(k, &url, path, query);
+	int rc = settle(k, method, path, url.s, ctype, accept, body, len, r, NULL, err);
 	buf_free(&url);
 	return rc;
+}
+
+void
+kube_call_all(struct kube *k, struct kube_req *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		memset(&q[i].r, 0, sizeof(q[i].r));
+		q[i].err = (struct buf){0};
+		q[i].rc = -1;
+	}
+	struct buf cerr = {0};
+	if (ready_credential(k, &cerr) < 0) {
+		for (size_t i = 0; i < n; i++)
+			buf_adds(&q[i].err, cerr.s);
+		buf_free(&cerr);
+		return;
+	}
+	struct xfer x[POOL_MAX];
+	CURLcode cc[POOL_MAX];
+	struct buf url[POOL_MAX];
+	for (size_t done = 0; done < n;) {
+		/* one connection at least, and as many more as are free */
+		size_t m = 0;
+		memset(x, 0, sizeof(x));
+		while (done + m < n && m < POOL_MAX && take_handle(k, m == 0, &x[m].conn))
+			m++;
+		CURLM *mh = x[0].conn.m;
+		for (size_t j = 0; j < m; j++) {
+			struct kube_req *r = &q[done + j];
+			url[j] = (struct buf){0};
+			url_of(k, &url[j], r->path, r->query);
+			xfer_setup(k, &x[j], r->method, url[j].s, r->ctype, "application/json",
+				   r->body, r->len, &r->r);
+			curl_easy_setopt(x[j].conn.h, CURLOPT_PRIVATE, (void *)(uintptr_t)j);
+			cc[j] = curl_multi_add_handle(mh, x[j].conn.h) == CURLM_OK
+				? CURLE_GOT_NOTHING : CURLE_OUT_OF_MEMORY;
+		}
+		drive(mh, cc);
+		/* out of mh before any handle goes back: mh is x[0]'s */
+		for (size_t j = 0; j < m; j++)
+			curl_multi_remove_handle(mh, x[j].conn.h);
+		struct try tr[POOL_MAX];
+		for (size_t j = 0; j < m; j++)
+			xfer_finish(k, &x[j], cc[j], &q[done + j].r, &tr[j]);
+		for (size_t j = 0; j < m; j++) {
+			struct kube_req *r = &q[done + j];
+			r->rc = settle(k, r->method, r->path, url[j].s, r->ctype, "application/json",
+				       r->body, r->len, &r->r, &tr[j], &r->err);
+			buf_free(&url[j]);
+		}
+		done += m;
+	}
 }
 
 void

@@ -18,7 +18,10 @@ struct kube {
 	CURLSH *sh;
 	pthread_mutex_t shmu[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t mu; /* the pool, the credential, the counters */
-	CURL *pool[POOL_MAX];
+	struct kube_conn {
+		CURL *h;
+		CURLM *m; /* h's own: see perform() in client.c */
+	} pool[POOL_MAX];
 	int npool;
 	int inflight;       /* at most POOL_MAX; others wait on slot */
 	pthread_cond_t slot;

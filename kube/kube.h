@@ -68,6 +68,20 @@ int kube_call(struct kube *k, const char *method, const char *path,
 	      const char *query, const char *ctype, const char *body,
 	      size_t len, struct kube_resp *r, struct buf *err);
 void kube_resp_free(struct kube_resp *r);
+/* a request of kube_call_all: the first six are the caller's, the rest
+ * what kube_call would return (rc) and fill in (r, err) */
+struct kube_req {
+	const char *method, *path, *query, *ctype, *body;
+	size_t len;
+	int rc;
+	struct kube_resp r;
+	struct buf err;
+};
+/* kube_call for each of n requests, whose first tries go out together on
+ * as many connections as are free (one at least) and are waited for in
+ * one poll(2); a request whose first try needs another goes on alone as
+ * kube_call's would. The caller frees each r and err. */
+void kube_call_all(struct kube *k, struct kube_req *q, size_t n);
 /* what a failed answer says, for a user: the Status message, the fields of
  * a conflict with their manager, the causes of 400/422, the credential of
  * 401/403 */
