@@ -212,6 +212,7 @@ struct obj {
 	const struct dnode *doc;
 	const char *file, *api, *kind, *name, *ns;
 	int line, col, cat, resolved;
+	size_t seq; /* its place among the layer's documents */
 	struct kube_res res;
 };
 
@@ -305,53 +306,83 @@ old_of(const struct iobj *old, size_t nold, const char *path)
 	return NULL;
 }
 
-/* server-side apply of one object; T_OK or T_FAILED with err */
+/* what an apply's answer means for object o: T_OK with it recorded in
+ * ap, or T_FAILED with err */
 static int
-apply_one(const struct target_ctx *t, struct kt *kt, const struct layer *l, struct obj *o,
-	  const struct iobj *old, size_t nold, struct applied *ap, struct arena *a,
-	  unsigned extra, struct buf *err)
+applied(struct kt *kt, struct obj *o, const char *path, struct kube_req *q,
+	const struct iobj *old, size_t nold, struct applied *ap, struct arena *a,
+	unsigned extra, struct buf *err)
 {
-	struct buf path = {0}, body = {0}, e = {0}, what = {0};
-	kube_path(&path, &o->res, o->ns, o->name);
-	body_of(a, t, l->id, o, &body);
-	const char *q = t->force_conflicts
-		? "fieldManager=addonmake&fieldValidation=Strict&force=true"
-		: "fieldManager=addonmake&fieldValidation=Strict&force=false";
-	struct kube_resp r;
-	int rc = T_FAILED;
-	if (kube_call(kt->k, "PATCH", path.s, q, "application/apply-patch+yaml", body.s, body.len,
-		      &r, &e) < 0) {
+	if (q->rc < 0) {
 		where(err, o);
 		obj_name(err, o->kind, o->res.namespaced ? o->ns : NULL, o->name);
-		buf_printf(err, ": %s", e.s);
-	} else if (r.code == 200 || r.code == 201) {
-		struct arena ra = {0};
-		struct dnode *live = kube_json(&ra, &r);
-		const char *uid = doc_str(doc_path(live, "metadata.uid"));
-		const struct iobj *was = old_of(old, nold, path.s);
-		unsigned flags = extra;
-		if (r.code == 201 || (was && (was->flags & OBJ_CREATED) &&
-				      strcmp(was->uid, uid ? uid : "") == 0))
-			flags |= OBJ_CREATED;
-		struct buf why = {0};
-		if (live && kube_kstatus(live, wall_secs(), &why) == KS_CURRENT &&
-		    !doc_path(live, "status.observedGeneration"))
-			flags |= OBJ_CURRENT; /* nothing will change it: no GET later */
-		buf_free(&why);
-		applied_add(ap, a, path.s, o, uid, flags);
-		arena_free(&ra);
-		rc = T_OK;
-	} else {
+		buf_printf(err, ": %s", q->err.s);
+		return T_FAILED;
+	}
+	if (q->r.code != 200 && q->r.code != 201) {
+		struct buf what = {0};
 		where(&what, o);
 		buf_adds(&what, "apply ");
 		obj_name(&what, o->kind, o->res.namespaced ? o->ns : NULL, o->name);
-		kube_error(kt->k, what.s, &r, err);
+		kube_error(kt->k, what.s, &q->r, err);
+		buf_free(&what);
+		return T_FAILED;
 	}
-	kube_resp_free(&r);
-	buf_free(&path);
-	buf_free(&body);
-	buf_free(&e);
-	buf_free(&what);
+	struct arena ra = {0};
+	struct dnode *live = kube_json(&ra, &q->r);
+	const char *uid = doc_str(doc_path(live, "metadata.uid"));
+	const struct iobj *was = old_of(old, nold, path);
+	unsigned flags = extra;
+	if (q->r.code == 201 ||
+	    (was && (was->flags & OBJ_CREATED) && strcmp(was->uid, uid ? uid : "") == 0))
+		flags |= OBJ_CREATED;
+	struct buf why = {0};
+	if (live && kube_kstatus(live, wall_secs(), &why) == KS_CURRENT &&
+	    !doc_path(live, "status.observedGeneration"))
+		flags |= OBJ_CURRENT; /* nothing will change it: no GET later */
+	buf_free(&why);
+	applied_add(ap, a, path, o, uid, flags);
+	arena_free(&ra);
+	return T_OK;
+}
+
+/* server-side apply of the n objects at o, sent together (they are of one
+ * category, so none needs another first); T_OK, or T_FAILED with the
+ * failures in err, one a line. What was applied is recorded in ap either
+ * way. */
+static int
+apply_objs(const struct target_ctx *t, struct kt *kt, const struct layer *l, struct obj *o,
+	   size_t n, const struct iobj *old, size_t nold, struct applied *ap, struct arena *a,
+	   unsigned extra, struct buf *err)
+{
+	struct kube_req *q = xcalloc(n, sizeof(*q));
+	struct buf *path = xcalloc(n, sizeof(*path)), *body = xcalloc(n, sizeof(*body));
+	const char *qs = t->force_conflicts
+		? "fieldManager=addonmake&fieldValidation=Strict&force=true"
+		: "fieldManager=addonmake&fieldValidation=Strict&force=false";
+	for (size_t i = 0; i < n; i++) {
+		kube_path(&path[i], &o[i].res, o[i].ns, o[i].name);
+		body_of(a, t, l->id, &o[i], &body[i]);
+		q[i] = (struct kube_req){"PATCH", path[i].s, qs, "application/apply-patch+yaml",
+					 body[i].s, body[i].len, 0, {0, {0}}, {0}};
+	}
+	kube_call_all(kt->k, q, n);
+	int rc = T_OK;
+	for (size_t i = 0; i < n; i++) {
+		struct buf e = {0};
+		if (applied(kt, &o[i], path[i].s, &q[i], old, nold, ap, a, extra, &e) != T_OK) {
+			buf_printf(err, "%s%s", rc == T_OK ? "" : "\n", e.s);
+			rc = T_FAILED;
+		}
+		buf_free(&e);
+		kube_resp_free(&q[i].r);
+		buf_free(&q[i].err);
+		buf_free(&path[i]);
+		buf_free(&body[i]);
+	}
+	free(q);
+	free(path);
+	free(body);
 	return rc;
 }
 
@@ -430,7 +461,8 @@ by_category(const void *a, const void *b)
 	const struct obj *x = a, *y = b;
 	if (x->cat != y->cat)
 		return x->cat - y->cat;
-	return x < y ? -1 : x > y;
+	/* manifest order within a group (qsort is not stable) */
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /* kinds that CRDs of this layer define */
@@ -494,6 +526,7 @@ collect(const struct layer *l, struct obj **out, size_t *nout, struct buf *err)
 			continue;
 		struct obj *o = &objs[n];
 		o->doc = d;
+		o->seq = i;
 		o->file = l->docfiles && l->docfiles[i] ? l->docfiles[i] : l->id;
 		o->line = d->line;
 		o->col = d->col;
@@ -554,9 +587,9 @@ ensure_ns(const struct target_ctx *t, struct kt *kt, const struct layer *l, cons
 		doc->items[5]->items[0] = doc_scalar(a, "name", DS_PLAIN);
 		doc->items[5]->items[1] = doc_scalar(a, ns, DS_QUOTED);
 		struct obj o = {doc, l->id, "v1", "Namespace", ns, NULL, l->at.line, l->at.col, 0,
-				1, {"", "v1", "namespaces", "Namespace", 0}};
+				1, 0, {"", "v1", "namespaces", "Namespace", 0}};
 		o.file = l->at.file ? l->at.file : l->id;
-		rc = apply_one(t, kt, l, &o, old, nold, ap, a, OBJ_LAYER_NS, err);
+		rc = apply_objs(t, kt, l, &o, 1, old, nold, ap, a, OBJ_LAYER_NS, err);
 	} else if (g < 0) {
 		rc = T_FAILED;
 	}
@@ -750,7 +783,7 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 	if (helm && rc == T_OK)
 		rc = helm_apply(t, kt, l, dns, &ap, &a, err);
 	int crds_waited = 0;
-	for (size_t i = 0; i < n && rc == T_OK; i++) {
+	for (size_t i = 0; i < n && rc == T_OK;) {
 		struct obj *o = &objs[i];
 		if (stopping(t)) {
 			rc = T_STOPPED;
@@ -761,11 +794,28 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 			if ((rc = wait_crds(t, kt, objs, i, err)) != T_OK)
 				break;
 		}
-		if (!o->resolved && resolve(kt, o, objs, n, dns, 1, err) != T_OK) {
-			rc = T_FAILED;
-			break;
+		/* a run of one category goes out together; one that cannot be
+		 * resolved ends it and, after it is applied, the layer */
+		size_t j = i;
+		int unresolved = 0;
+		while (j < n && objs[j].cat == o->cat && !unresolved) {
+			if (!objs[j].resolved && resolve(kt, &objs[j], objs, n, dns, 1, err) != T_OK)
+				unresolved = 1;
+			else
+				j++;
 		}
-		rc = apply_one(t, kt, l, o, old, nold, &ap, &a, 0, err);
+		struct buf e = {0};
+		if (j > i)
+			rc = apply_objs(t, kt, l, o, j - i, old, nold, &ap, &a, 0, &e);
+		if (unresolved) {
+			if (e.len)
+				buf_printf(err, "\n%s", e.s);
+			rc = T_FAILED;
+		} else if (rc != T_OK) {
+			buf_adds(err, e.s);
+		}
+		buf_free(&e);
+		i = j;
 	}
 	if (rc == T_OK && !crds_waited)
 		rc = wait_crds(t, kt, objs, n, err);
@@ -1033,4 +1083,4 @@ kube_remove(const struct target_ctx *t, const char *id, const struct layer_rec *
 }
 
 const struct target_ops target_kube = {"kube", kube_apply, kube_ready, kube_remove, NULL,
-				       kube_open_target, kube_close_target, KUBE_MAX_INFLIGHT, 1};
+				       kube_open_target, kube_close_target, 2, 1};

@@ -562,6 +562,100 @@ Test(SUITE, discovery_is_aggregated_when_the_server_offers_it)
 	kf_free(&f);
 }
 
+/* the objects of one category of a layer go out together: a failure
+ * among them fails the layer naming every object that failed, and the
+ * others are applied and recorded (a later prune deletes them) */
+Test(SUITE, a_failure_among_objects_applied_together_loses_none)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	const char *cms =
+		"      - name: x\n"
+		"        type: manifest\n"
+		"        manifests:\n"
+		"          - name: m\n"
+		"            content: |\n"
+		"              apiVersion: v1\n"
+		"              kind: ConfigMap\n"
+		"              metadata: {name: ok-1}\n"
+		"              ---\n"
+		"              apiVersion: v1\n"
+		"              kind: ConfigMap\n"
+		"              metadata: {name: Bad_One}\n"
+		"              ---\n"
+		"              apiVersion: v1\n"
+		"              kind: ConfigMap\n"
+		"              metadata: {name: ok-2}\n"
+		"              ---\n"
+		"              apiVersion: v1\n"
+		"              kind: ConfigMap\n"
+		"              metadata: {name: Bad_Two}\n";
+	kf_ws(&f, cms);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 1);
+	const char *one = strstr(r.out, "ConfigMap default/Bad_One");
+	const char *two = strstr(r.out, "ConfigMap default/Bad_Two");
+	cr_assert(one && two && one < two, "both failures, in order:\n%s\n%s", r.out, r.err);
+	cr_assert(strstr(r.out, "is invalid: metadata.name"), "%s", r.out);
+	char *a = kf_get(&f, "/api/v1/namespaces/default/configmaps/ok-1");
+	char *b = kf_get(&f, "/api/v1/namespaces/default/configmaps/ok-2");
+	cr_assert(strstr(a, "\"ok-1\"") && strstr(b, "\"ok-2\""), "not applied:\n%s\n%s", a, b);
+	free(a);
+	free(b);
+	res_free(&r);
+	/* the layer leaves the profile: what it applied was recorded */
+	kf_ws(&f, "      - name: y\n"
+		  "        type: manifest\n"
+		  "        manifests:\n"
+		  "          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: other}\\n\"}\n");
+	struct res p = am(&f.t, "sync --prune");
+	assert_code(p, 0);
+	char *log = kf_log(&f);
+	cr_assert(strstr(log, "DELETE /api/v1/namespaces/default/configmaps/ok-1"), "%s", log);
+	cr_assert(strstr(log, "DELETE /api/v1/namespaces/default/configmaps/ok-2"), "%s", log);
+	free(log);
+	res_free(&p);
+	kf_free(&f);
+}
+
+/* the objects of one category of a layer are sent together, on more than
+ * one connection, not one after another */
+Test(SUITE, objects_of_one_category_are_applied_together)
+{
+	STAND_IN_ONLY("count connections and delay answers");
+	struct kf f;
+	kf_init(&f, NULL);
+	struct buf docs = {0}, packs = {0};
+	for (int i = 0; i < 6; i++)
+		buf_printf(&docs, "%sapiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: c%d}\\n",
+			   i ? "---\\n" : "", i);
+	buf_printf(&packs,
+		   "      - name: l\n"
+		   "        type: manifest\n"
+		   "        manifests:\n"
+		   "          - {name: m, content: \"%s\"}\n",
+		   docs.s);
+	kf_ws(&f, packs.s);
+	buf_free(&docs);
+	buf_free(&packs);
+	/* each answer waits, so requests sent one after another would all
+	 * use one kept-alive connection */
+	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps&mode=delay&n=6&ms=300"));
+	char *before = kf_ctl(&f, "conns");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	char *after = kf_ctl(&f, "conns");
+	char *log = kf_log(&f);
+	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/default/configmaps/c"), 6, "%s", log);
+	long used = strtol(after, NULL, 10) - strtol(before, NULL, 10) - 1;
+	cr_assert(used >= 2 && used <= 8, "%ld connections for 6 objects sent together", used);
+	free(before);
+	free(after);
+	free(log);
+	res_free(&r);
+	kf_free(&f);
+}
+
 /* layers of a tier run in parallel, as many as there are; their requests
  * share a few kept-alive connections, never one connection each */
 Test(SUITE, parallel_layers_share_a_few_connections)
