@@ -181,6 +181,26 @@ wait_ready(struct job *j, struct buf *err)
 	}
 }
 
+/* target_slot for a job's apply: the slot is the count r->applying that
+ * run_tier starts layers against */
+static void
+job_slot(const struct target_ctx *t, int release)
+{
+	struct job *j = t->slot_u;
+	struct runner *r = j->r;
+	int slots = j->ops->apply_slots;
+	pthread_mutex_lock(&r->mu);
+	if (release) {
+		r->applying--;
+		pthread_cond_broadcast(&r->cv);
+	} else {
+		while (!r->stop && slots && r->applying >= slots)
+			pthread_cond_wait(&r->cv, &r->mu);
+		r->applying++;
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
 static void *
 worker(void *p)
 {
@@ -354,6 +374,8 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 		j->r = r;
 		j->ops = ops;
 		j->tc = *tc;
+		j->tc.slot = job_slot;
+		j->tc.slot_u = j;
 		j->l = l;
 		j->len = text.len;
 		j->text = text.s ? arena_strndup(a, text.s, text.len) : NULL;
@@ -505,7 +527,7 @@ open_target(struct runner *r, struct workspace *w, struct cluster *c,
 	    struct target_ctx *tc, const struct target_ops **ops)
 {
 	struct buf err = {0};
-	*tc = (struct target_ctx){w, c, &r->ps, NULL, r->ro->force_conflicts};
+	*tc = (struct target_ctx){w, c, &r->ps, NULL, r->ro->force_conflicts, NULL, NULL};
 	int rc = target_open(tc, ops, &err);
 	if (rc < 0) {
 		out_msg(r->out, "addonmake: error: %s", err.s);

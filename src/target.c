@@ -38,6 +38,13 @@ target_close(struct target_ctx *t, const struct target_ops *ops)
 	t->priv = NULL;
 }
 
+void
+target_slot(const struct target_ctx *t, int release)
+{
+	if (t->slot)
+		t->slot(t, release);
+}
+
 char **
 target_env(struct arena *a, const struct cluster *c, const char *id,
 	   const char *ns, long long order, const char *type)

@@ -14,7 +14,17 @@ struct target_ctx {
 	struct procs *ps;
 	void *priv;          /* what open made: lives until close */
 	int force_conflicts; /* --force-conflicts */
+	/* set by the executor while apply holds one of the target's
+	 * apply_slots: see target_slot */
+	void (*slot)(const struct target_ctx *t, int release);
+	void *slot_u;
 };
+
+/* for a target's apply: steps out of its apply slot before a long wait
+ * that sends nothing (release 1: a helm run, CRDs becoming Established),
+ * so that another layer may apply meanwhile, and back in after (release
+ * 0: waits for a free slot) */
+void target_slot(const struct target_ctx *t, int release);
 
 /* results of apply/ready/remove */
 enum { T_OK = 0, T_NOTREADY = 1, T_FAILED = -1, T_STOPPED = -2 };

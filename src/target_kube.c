@@ -410,8 +410,8 @@ get_obj(struct kt *kt, const char *path, struct arena *a, struct dnode **live, s
 /* waits until the layer's CRDs are Established, then forgets what discovery
  * said about their groups */
 static int
-wait_crds(const struct target_ctx *t, struct kt *kt, struct obj *objs, size_t n,
-	  struct buf *err)
+crds_established(const struct target_ctx *t, struct kt *kt, struct obj *objs, size_t n,
+		 struct buf *err)
 {
 	int64_t deadline = now_ms() + CRD_WAIT_MS;
 	for (size_t i = 0; i < n; i++) {
@@ -453,6 +453,23 @@ wait_crds(const struct target_ctx *t, struct kt *kt, struct obj *objs, size_t n,
 			kube_forget(kt->k, grp);
 	}
 	return T_OK;
+}
+
+/* crds_established out of the apply slot: it only polls, for up to two
+ * minutes, and other layers may apply meanwhile */
+static int
+wait_crds(const struct target_ctx *t, struct kt *kt, struct obj *objs, size_t n,
+	  struct buf *err)
+{
+	size_t i = 0;
+	while (i < n && objs[i].cat != 1)
+		i++;
+	if (i == n)
+		return T_OK;
+	target_slot(t, 1);
+	int rc = crds_established(t, kt, objs, n, err);
+	target_slot(t, 0);
+	return rc;
 }
 
 static int
@@ -780,8 +797,12 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 		qsort(objs, n, sizeof(*objs), by_category);
 	if (l->ns && *l->ns)
 		rc = ensure_ns(t, kt, l, l->ns, objs, n, old, nold, &ap, &a, err);
-	if (helm && rc == T_OK)
+	if (helm && rc == T_OK) {
+		/* helm applies on its own connections, for seconds */
+		target_slot(t, 1);
 		rc = helm_apply(t, kt, l, dns, &ap, &a, err);
+		target_slot(t, 0);
+	}
 	int crds_waited = 0;
 	for (size_t i = 0; i < n && rc == T_OK;) {
 		struct obj *o = &objs[i];

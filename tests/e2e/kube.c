@@ -656,6 +656,60 @@ Test(SUITE, objects_of_one_category_are_applied_together)
 	kf_free(&f);
 }
 
+static void
+crd_pack(struct buf *b, const char *layer, const char *plural, const char *kind)
+{
+	buf_printf(b,
+		   "      - name: %s\n"
+		   "        type: manifest\n"
+		   "        manifests:\n"
+		   "          - name: m\n"
+		   "            content: |\n"
+		   "              apiVersion: apiextensions.k8s.io/v1\n"
+		   "              kind: CustomResourceDefinition\n"
+		   "              metadata: {name: %s.example.com}\n"
+		   "              spec:\n"
+		   "                group: example.com\n"
+		   "                scope: Namespaced\n"
+		   "                names: {plural: %s, kind: %s}\n"
+		   "                versions:\n"
+		   "                - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: "
+		   "{type: object}}}\n",
+		   layer, plural, plural, kind);
+}
+
+/* a layer waiting for its CRDs to be Established steps out of its apply
+ * slot (there are 2): two such layers do not keep a third of their tier
+ * from applying */
+Test(SUITE, layers_waiting_for_crds_let_others_apply)
+{
+	STAND_IN_ONLY("hold CRDs back from Established");
+	struct kf f;
+	kf_init(&f, "--manual-crds");
+	struct buf packs = {0};
+	crd_pack(&packs, "a-crd", "apples", "Apple");
+	crd_pack(&packs, "b-crd", "bananas", "Banana");
+	buf_adds(&packs, "      - name: z-cm\n"
+			 "        type: manifest\n"
+			 "        manifests:\n"
+			 "          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: free}\\n\"}\n");
+	kf_ws(&f, packs.s);
+	buf_free(&packs);
+	pid_t pid = am_bg(&f.t, "sync");
+	int applied = wait_log(&f, "PATCH /api/v1/namespaces/default/configmaps/free", 10000);
+	const char *crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/";
+	const char *est = "{\"conditions\":[{\"type\":\"Established\",\"status\":\"True\"}]}";
+	char path[300];
+	snprintf(path, sizeof(path), "%sapples.example.com", crds);
+	kf_status(&f, path, est);
+	snprintf(path, sizeof(path), "%sbananas.example.com", crds);
+	kf_status(&f, path, est);
+	char *out = kf_bg_done(&f, pid, 0);
+	cr_assert(applied, "z-cm waited for the CRD layers' apply slots:\n%s", out);
+	free(out);
+	kf_free(&f);
+}
+
 /* layers of a tier run in parallel, as many as there are; their requests
  * share a few kept-alive connections, never one connection each */
 Test(SUITE, parallel_layers_share_a_few_connections)
