@@ -152,6 +152,7 @@ run_exec(struct kube *k, struct buf *err)
 	}
 	const char *exp = doc_str(doc_get(st, "expirationTimestamp"));
 	k->bearer_exp = exp ? kube_rfc3339(exp) : 0;
+	k->cred_gen++;
 	rc = 0;
 done:
 	if (out.s)
@@ -182,6 +183,7 @@ credential(struct kube *k, int refresh, struct buf *err)
 			n--;
 		free(k->bearer);
 		k->bearer = xstrndup(t.s, n);
+		k->cred_gen++;
 		memset(t.s, 0, t.len);
 		buf_free(&t);
 	}
@@ -362,6 +364,7 @@ struct xfer {
 	struct kube_conn conn;
 	struct sink sk;
 	char ebuf[CURL_ERROR_SIZE];
+	unsigned cred_gen;
 	struct curl_slist *hdr, *ct;
 	struct buf ah, target, host, port, cto;
 };
@@ -371,6 +374,7 @@ struct xfer {
 struct try {
 	int t, retry_after, transient;
 	struct buf e;
+	unsigned cred_gen; /* the credential it was sent with */
 };
 
 /* sets x->conn's handle up for one request (its answer into r) */
@@ -423,6 +427,7 @@ xfer_setup(struct kube *k, struct xfer *x, const char *method, const char *url,
 		blob(h, CURLOPT_SSLKEY_BLOB, key);
 		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
 	}
+	x->cred_gen = k->cred_gen;
 	const char *tok = c->token ? c->token : k->bearer;
 	if (tok) {
 		buf_printf(&x->ah, "Authorization: Bearer %s", tok);
@@ -460,7 +465,7 @@ xfer_finish(struct kube *k, struct xfer *x, CURLcode cc, struct kube_resp *r,
 	buf_free(&x->host);
 	buf_free(&x->port);
 	buf_free(&x->cto);
-	*out = (struct try){0, x->sk.retry_after, 0, {0}};
+	*out = (struct try){0, x->sk.retry_after, 0, {0}, x->cred_gen};
 	r->code = code;
 	if (cc == CURLE_OK) {
 		out->transient = code == 429 || code == 502 || code == 503 || code == 504 ||
@@ -532,10 +537,12 @@ settle(struct kube *k, const char *method, const char *path, const char *url,
 		}
 		if (tr.t == 0 && r->code == 401 && !refreshed &&
 		    (k->cfg.exec_argv || (k->cfg.token_file && !k->cfg.token))) {
-			/* the credential may have expired: fetch it again, once */
+			/* the credential may have expired: fetch it again, once,
+			 * unless another request (of the same batch, say) has
+			 * fetched one since this try was sent */
 			refreshed = 1;
 			pthread_mutex_lock(&k->mu);
-			int c2 = credential(k, 1, err);
+			int c2 = tr.cred_gen == k->cred_gen ? credential(k, 1, err) : 0;
 			pthread_mutex_unlock(&k->mu);
 			buf_free(&tr.e);
 			if (c2 < 0)

@@ -29,6 +29,7 @@ struct kube {
 	int64_t bearer_exp; /* wall seconds; 0: no expiry */
 	struct buf exec_cert, exec_key;
 	long nreq;
+	unsigned cred_gen;  /* counts credentials fetched: see settle() */
 	/* discovery, guarded by dmu */
 	pthread_mutex_t dmu;
 	int aggregated_tried; /* aggregated discovery was asked for */

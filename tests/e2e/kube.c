@@ -961,6 +961,51 @@ Test(SUITE, tls_with_token_client_cert_and_exec_plugin)
 	kf_free(&f);
 }
 
+/* a credential that expires while objects are applied together is
+ * fetched again once, not once for each of them */
+Test(SUITE, an_expired_exec_credential_is_fetched_again_once_per_batch)
+{
+	STAND_IN_ONLY("answer 401 on cue");
+	struct kf f;
+	kf_init(&f, NULL);
+	tws_put(&f.t, "plugin.sh",
+		"#!/bin/sh\n"
+		"echo run >> \"$(dirname \"$0\")/runs\"\n"
+		"echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+		"\"status\":{\"token\":\"abc\"}}'\n");
+	char chmod[600];
+	snprintf(chmod, sizeof(chmod), "chmod +x '%s/plugin.sh'", f.t.dir);
+	cr_assert_eq(system(chmod), 0);
+	kf_kubeconfig(&f, "{exec: {apiVersion: client.authentication.k8s.io/v1, "
+			  "command: ./plugin.sh, interactiveMode: Never}}", NULL);
+	struct buf docs = {0}, packs = {0};
+	for (int i = 0; i < 4; i++)
+		buf_printf(&docs, "%sapiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: c%d}\\n",
+			   i ? "---\\n" : "", i);
+	buf_printf(&packs,
+		   "      - name: l\n"
+		   "        type: manifest\n"
+		   "        manifests:\n"
+		   "          - {name: m, content: \"%s\"}\n",
+		   docs.s);
+	kf_ws(&f, packs.s);
+	buf_free(&docs);
+	buf_free(&packs);
+	/* the four first tries, sent together, meet an expired token */
+	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps&mode=401&n=4"));
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	char *log = kf_log(&f);
+	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/default/configmaps/c"), 8, "%s", log);
+	free(log);
+	char *runs = tws_get(&f.t, "runs");
+	cr_assert(runs && strcmp(runs, "run\nrun\n") == 0, "the plugin ran %d times, not twice",
+		  runs ? count_lines(runs, "run") : 0);
+	free(runs);
+	res_free(&r);
+	kf_free(&f);
+}
+
 Test(SUITE, in_cluster_service_account)
 {
 	struct kf f;

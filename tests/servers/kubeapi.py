@@ -20,8 +20,9 @@ status). Prints its port on the first line of stdout.
 
 Test control (never authenticated; loopback only):
   GET /__ctl/fault?path=P&mode=M&n=N[&ms=D]  the next N requests whose path
-      starts with P: M is 503 (with Retry-After: 0), drop (the connection
-      closes without an answer), delay (answer after D ms) or huge (a 200
+      starts with P: M is 503 (with Retry-After: 0), 401 (as for a token
+      that has expired), drop (the connection closes without an answer),
+      delay (answer after D ms) or huge (a 200
       answer of 65 MiB; with chunked, sent without a Content-Length)
   GET /__ctl/log            every request so far: "METHOD PATH?QUERY" lines
   GET /__ctl/linger?ms=D    deleted objects stay D ms with deletionTimestamp
@@ -580,6 +581,8 @@ class H(http.server.BaseHTTPRequestHandler):
             time.sleep(mode[3] / 1000.0)
         if mode and mode[1] in ("huge", "chunked"):
             return self.send_huge(mode[1] == "chunked")
+        if mode and mode[1] == "401":
+            return self.send(*status(401, "Unauthorized", "Unauthorized"))
         if mode and mode[1] == "503":
             return self.send(*status(503, "ServiceUnavailable", "the server is currently unable to "
                                      "handle the request"), extra=[("Retry-After", "0")])
