@@ -168,6 +168,25 @@ kf_ws(struct kf *f, const char *packs)
 		packs);
 }
 
+/* the workspace: one layer l of n ConfigMaps c0, c1, ... in default */
+static void
+kf_ws_configmaps(struct kf *f, int n)
+{
+	struct buf docs = {0}, packs = {0};
+	for (int i = 0; i < n; i++)
+		buf_printf(&docs, "%sapiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: c%d}\\n",
+			   i ? "---\\n" : "", i);
+	buf_printf(&packs,
+		   "      - name: l\n"
+		   "        type: manifest\n"
+		   "        manifests:\n"
+		   "          - {name: m, content: \"%s\"}\n",
+		   docs.s);
+	kf_ws(f, packs.s);
+	buf_free(&docs);
+	buf_free(&packs);
+}
+
 /* the requests the server has seen, "METHOD PATH?QUERY" lines (the real
  * server's from its audit log) */
 static char *
@@ -625,19 +644,7 @@ Test(SUITE, objects_of_one_category_are_applied_together)
 	STAND_IN_ONLY("count connections and delay answers");
 	struct kf f;
 	kf_init(&f, NULL);
-	struct buf docs = {0}, packs = {0};
-	for (int i = 0; i < 6; i++)
-		buf_printf(&docs, "%sapiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: c%d}\\n",
-			   i ? "---\\n" : "", i);
-	buf_printf(&packs,
-		   "      - name: l\n"
-		   "        type: manifest\n"
-		   "        manifests:\n"
-		   "          - {name: m, content: \"%s\"}\n",
-		   docs.s);
-	kf_ws(&f, packs.s);
-	buf_free(&docs);
-	buf_free(&packs);
+	kf_ws_configmaps(&f, 6);
 	/* each answer waits, so requests sent one after another would all
 	 * use one kept-alive connection */
 	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps&mode=delay&n=6&ms=300"));
@@ -978,19 +985,7 @@ Test(SUITE, an_expired_exec_credential_is_fetched_again_once_per_batch)
 	cr_assert_eq(system(chmod), 0);
 	kf_kubeconfig(&f, "{exec: {apiVersion: client.authentication.k8s.io/v1, "
 			  "command: ./plugin.sh, interactiveMode: Never}}", NULL);
-	struct buf docs = {0}, packs = {0};
-	for (int i = 0; i < 4; i++)
-		buf_printf(&docs, "%sapiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: c%d}\\n",
-			   i ? "---\\n" : "", i);
-	buf_printf(&packs,
-		   "      - name: l\n"
-		   "        type: manifest\n"
-		   "        manifests:\n"
-		   "          - {name: m, content: \"%s\"}\n",
-		   docs.s);
-	kf_ws(&f, packs.s);
-	buf_free(&docs);
-	buf_free(&packs);
+	kf_ws_configmaps(&f, 4);
 	/* the four first tries, sent together, meet an expired token */
 	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps&mode=401&n=4"));
 	struct res r = am(&f.t, "sync");
