@@ -347,7 +347,7 @@ applied(struct kt *kt, struct obj *o, const char *path, struct kube_req *q,
 }
 
 /* server-side apply of the n objects at o, sent together (they are of one
- * category, so none needs another first); T_OK, or T_FAILED with the
+ * group, so none needs another first); T_OK, or T_FAILED with the
  * failures in err, one a line. What was applied is recorded in ap either
  * way. */
 static int
@@ -815,8 +815,9 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 			if ((rc = wait_crds(t, kt, objs, i, err)) != T_OK)
 				break;
 		}
-		/* a run of one category goes out together; one that cannot be
-		 * resolved ends it and, after it is applied, the layer */
+		/* the objects of one group go out together; one that cannot
+		 * be resolved ends the group and, after it is applied, the
+		 * layer */
 		size_t j = i;
 		int unresolved = 0;
 		while (j < n && objs[j].cat == o->cat && !unresolved) {

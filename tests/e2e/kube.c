@@ -581,7 +581,7 @@ Test(SUITE, discovery_is_aggregated_when_the_server_offers_it)
 	kf_free(&f);
 }
 
-/* the objects of one category of a layer go out together: a failure
+/* the objects of one group of a layer go out together: a failure
  * among them fails the layer naming every object that failed, and the
  * others are applied and recorded (a later prune deletes them) */
 Test(SUITE, a_failure_among_objects_applied_together_loses_none)
@@ -637,9 +637,9 @@ Test(SUITE, a_failure_among_objects_applied_together_loses_none)
 	kf_free(&f);
 }
 
-/* the objects of one category of a layer are sent together, on more than
+/* the objects of one group of a layer are sent together, on more than
  * one connection, not one after another */
-Test(SUITE, objects_of_one_category_are_applied_together)
+Test(SUITE, objects_of_one_group_are_applied_together)
 {
 	STAND_IN_ONLY("count connections and delay answers");
 	struct kf f;
