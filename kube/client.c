@@ -1,5 +1,6 @@
-/* client: requests to one API server. Every thread takes an easy handle
- * from a small pool; the handles share one connection cache, DNS cache and
+/* client: requests to one API server. A request takes an easy handle from
+ * a small pool (a batch takes as many as are free and runs them on one
+ * multi handle); the handles share one connection cache, DNS cache and
  * TLS sessions, so a run makes one handshake per concurrent stream, not one
  * per request. Credentials (a token, a token file, an exec plugin's token
  * or certificate) are fetched once and refreshed on a 401. */
@@ -30,6 +31,8 @@ sh_unlock(CURL *h, curl_lock_data d, void *u)
 	struct kube *k = u;
 	pthread_mutex_unlock(&k->shmu[d]);
 }
+
+static void conn_free(struct kube_conn c);
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -69,10 +72,8 @@ kube_close(struct kube *k)
 {
 	if (!k)
 		return;
-	for (int i = 0; i < k->npool; i++) {
-		curl_multi_cleanup(k->pool[i].m);
-		curl_easy_cleanup(k->pool[i].h);
-	}
+	for (int i = 0; i < k->npool; i++)
+		conn_free(k->pool[i]);
 	curl_share_cleanup(k->sh);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&k->shmu[i]);
@@ -308,10 +309,15 @@ give_handle(struct kube *k, struct kube_conn c)
 	k->inflight--;
 	pthread_cond_signal(&k->slot);
 	pthread_mutex_unlock(&k->mu);
-	if (c.h) {
-		curl_multi_cleanup(c.m);
-		curl_easy_cleanup(c.h);
-	}
+	if (c.h)
+		conn_free(c);
+}
+
+static void
+conn_free(struct kube_conn c)
+{
+	curl_multi_cleanup(c.m);
+	curl_easy_cleanup(c.h);
 }
 
 /* runs the transfers of m to their end; cc[i] is the result of the one
@@ -489,6 +495,27 @@ xfer_finish(struct kube *k, struct xfer *x, CURLcode cc, struct kube_resp *r,
 			 cc != CURLE_SSL_CONNECT_ERROR;
 }
 
+/* runs the m transfers set up in x together, on x[0]'s multi handle:
+ * tr[j] is the outcome of x[j], whose handle is back in the pool */
+static void
+run_xfers(struct kube *k, struct xfer *x, size_t m, struct kube_resp *const *r,
+	  struct try *tr)
+{
+	CURLcode cc[POOL_MAX];
+	CURLM *mh = x[0].conn.m;
+	for (size_t j = 0; j < m; j++) {
+		curl_easy_setopt(x[j].conn.h, CURLOPT_PRIVATE, (void *)(uintptr_t)j);
+		cc[j] = curl_multi_add_handle(mh, x[j].conn.h) == CURLM_OK ? CURLE_GOT_NOTHING
+									   : CURLE_OUT_OF_MEMORY;
+	}
+	drive(mh, cc);
+	/* out of mh before any handle goes back: mh is x[0]'s */
+	for (size_t j = 0; j < m; j++)
+		curl_multi_remove_handle(mh, x[j].conn.h);
+	for (size_t j = 0; j < m; j++)
+		xfer_finish(k, &x[j], cc[j], r[j], &tr[j]);
+}
+
 /* one try of a request */
 static void
 try_once(struct kube *k, const char *method, const char *url, const char *ctype,
@@ -498,15 +525,7 @@ try_once(struct kube *k, const char *method, const char *url, const char *ctype,
 	struct xfer x = {0};
 	take_handle(k, 1, &x.conn);
 	xfer_setup(k, &x, method, url, ctype, accept, body, len, r);
-	CURLcode cc = CURLE_GOT_NOTHING;
-	curl_easy_setopt(x.conn.h, CURLOPT_PRIVATE, (void *)0);
-	if (curl_multi_add_handle(x.conn.m, x.conn.h) == CURLM_OK) {
-		drive(x.conn.m, &cc);
-		curl_multi_remove_handle(x.conn.m, x.conn.h);
-	} else {
-		cc = CURLE_OUT_OF_MEMORY;
-	}
-	xfer_finish(k, &x, cc, r, out);
+	run_xfers(k, &x, 1, &r, out);
 }
 
 static void
@@ -635,32 +654,24 @@ kube_call_all(struct kube *k, struct kube_req *q, size_t n)
 		return;
 	}
 	struct xfer x[POOL_MAX];
-	CURLcode cc[POOL_MAX];
 	struct buf url[POOL_MAX];
+	struct kube_resp *resp[POOL_MAX];
+	struct try tr[POOL_MAX];
 	for (size_t done = 0; done < n;) {
 		/* one connection at least, and as many more as are free */
 		size_t m = 0;
 		memset(x, 0, sizeof(x));
 		while (done + m < n && m < POOL_MAX && take_handle(k, m == 0, &x[m].conn))
 			m++;
-		CURLM *mh = x[0].conn.m;
 		for (size_t j = 0; j < m; j++) {
 			struct kube_req *r = &q[done + j];
 			url[j] = (struct buf){0};
 			url_of(k, &url[j], r->path, r->query);
 			xfer_setup(k, &x[j], r->method, url[j].s, r->ctype, "application/json",
 				   r->body, r->len, &r->r);
-			curl_easy_setopt(x[j].conn.h, CURLOPT_PRIVATE, (void *)(uintptr_t)j);
-			cc[j] = curl_multi_add_handle(mh, x[j].conn.h) == CURLM_OK
-				? CURLE_GOT_NOTHING : CURLE_OUT_OF_MEMORY;
+			resp[j] = &r->r;
 		}
-		drive(mh, cc);
-		/* out of mh before any handle goes back: mh is x[0]'s */
-		for (size_t j = 0; j < m; j++)
-			curl_multi_remove_handle(mh, x[j].conn.h);
-		struct try tr[POOL_MAX];
-		for (size_t j = 0; j < m; j++)
-			xfer_finish(k, &x[j], cc[j], &q[done + j].r, &tr[j]);
+		run_xfers(k, x, m, resp, tr);
 		for (size_t j = 0; j < m; j++) {
 			struct kube_req *r = &q[done + j];
 			r->rc = settle(k, r->method, r->path, url[j].s, r->ctype, "application/json",

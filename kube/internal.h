@@ -20,7 +20,7 @@ struct kube {
 	pthread_mutex_t mu; /* the pool, the credential, the counters */
 	struct kube_conn {
 		CURL *h;
-		CURLM *m; /* h's own: see perform() in client.c */
+		CURLM *m; /* h's own, driven by drive() in client.c */
 	} pool[POOL_MAX];
 	int npool;
 	int inflight;       /* at most POOL_MAX; others wait on slot */
