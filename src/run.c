@@ -181,6 +181,13 @@ wait_ready(struct job *j, struct buf *err)
 	}
 }
 
+/* whether every apply slot is taken (r->mu held; slots 0: no limit) */
+static int
+slots_full(const struct runner *r, int slots)
+{
+	return slots && r->applying >= slots;
+}
+
 /* target_slot for a job's apply: the slot is the count r->applying that
  * run_tier starts layers against */
 static void
@@ -194,7 +201,7 @@ job_slot(const struct target_ctx *t, int release)
 		r->applying--;
 		pthread_cond_broadcast(&r->cv);
 	} else {
-		while (!r->stop && slots && r->applying >= slots)
+		while (!r->stop && slots_full(r, slots))
 			pthread_cond_wait(&r->cv, &r->mu);
 		r->applying++;
 	}
@@ -214,10 +221,7 @@ worker(void *p)
 	if (go)
 		rc = j->ops->apply(&j->tc, j->l, j->text, j->len, &j->inv, &err);
 	/* past apply: the executor may start another layer */
-	pthread_mutex_lock(&j->r->mu);
-	j->r->applying--;
-	pthread_cond_broadcast(&j->r->cv);
-	pthread_mutex_unlock(&j->r->mu);
+	job_slot(&j->tc, 1);
 	if (rc == T_OK) {
 		pthread_mutex_lock(&j->r->mu);
 		j->applied = 1;
@@ -401,7 +405,7 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 				running, running == 1 ? "" : "s");
 			pthread_mutex_lock(&r->mu);
 		}
-		while (!r->stop && next < n && running < limit && (!slots || r->applying < slots)) {
+		while (!r->stop && next < n && running < limit && !slots_full(r, slots)) {
 			struct job *j = &jobs[next++];
 			j->started_wall = wall_secs();
 			pthread_mutex_unlock(&r->mu);

@@ -348,7 +348,7 @@ applied(struct kt *kt, struct obj *o, const char *path, struct kube_req *q,
 
 /* server-side apply of the n objects at o, sent together (they are of one
  * group, so none needs another first); T_OK, or T_FAILED with the
- * failures in err, one a line. What was applied is recorded in ap either
+ * failures added to err, one a line. What was applied is recorded in ap either
  * way. */
 static int
 apply_objs(const struct target_ctx *t, struct kt *kt, const struct layer *l, struct obj *o,
@@ -371,7 +371,9 @@ apply_objs(const struct target_ctx *t, struct kt *kt, const struct layer *l, str
 	for (size_t i = 0; i < n; i++) {
 		struct buf e = {0};
 		if (applied(kt, &o[i], path[i].s, &q[i], old, nold, ap, a, extra, &e) != T_OK) {
-			buf_printf(err, "%s%s", rc == T_OK ? "" : "\n", e.s);
+			/* after what err holds already (an object that could not
+			 * be resolved) or the failure before */
+			buf_printf(err, "%s%s", err->len ? "\n" : "", e.s);
 			rc = T_FAILED;
 		}
 		buf_free(&e);
@@ -826,17 +828,10 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 			else
 				j++;
 		}
-		struct buf e = {0};
 		if (j > i)
-			rc = apply_objs(t, kt, l, o, j - i, old, nold, &ap, &a, 0, &e);
-		if (unresolved) {
-			if (e.len)
-				buf_printf(err, "\n%s", e.s);
+			rc = apply_objs(t, kt, l, o, j - i, old, nold, &ap, &a, 0, err);
+		if (unresolved)
 			rc = T_FAILED;
-		} else if (rc != T_OK) {
-			buf_adds(err, e.s);
-		}
-		buf_free(&e);
 		i = j;
 	}
 	if (rc == T_OK && !crds_waited)
