@@ -144,16 +144,19 @@ xfer_start(struct xfer *x)
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);   /* a stalled */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);   /* transfer ends */
+	const struct registry *r = f->reg;
+	long quiet = r && r->timeout_ms ? (long)r->timeout_ms : 30000L;
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, quiet < 10000L ? quiet : 10000L);
+	/* a transfer that receives nothing for that long ends (and is tried
+	 * again): a stalled server, not a slow large download */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (quiet + 999) / 1000);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "addonmake/0.1");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->sk);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x->sk);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->ebuf);
-	const struct registry *r = f->reg;
 	if (r && r->ca)
 		curl_easy_setopt(h, CURLOPT_CAINFO, r->ca);
 	if (r && r->insecure) {
@@ -198,7 +201,8 @@ xfer_finish(struct xfer *x, CURLcode cc)
 	} else if (cc != CURLE_OK) {
 		buf_printf(x->err, "GET %s: %s", shown, x->ebuf[0] ? x->ebuf : curl_easy_strerror(cc));
 		transient = cc != CURLE_UNSUPPORTED_PROTOCOL && cc != CURLE_URL_MALFORMAT &&
-			    cc != CURLE_PEER_FAILED_VERIFICATION && cc != CURLE_SSL_CACERT_BADFILE;
+			    cc != CURLE_PEER_FAILED_VERIFICATION && cc != CURLE_SSL_CACERT_BADFILE &&
+			    cc != CURLE_TOO_MANY_REDIRECTS;
 	} else if (code == 429 || code >= 500) {
 		buf_printf(x->err, "GET %s: HTTP %ld", shown, code);
 		transient = 1;
@@ -211,6 +215,8 @@ xfer_finish(struct xfer *x, CURLcode cc)
 		x->done = -1;
 		if (x->tries > 1)
 			buf_printf(x->err, " (after %d tries)", x->tries);
+		if (cc == CURLE_OPERATION_TIMEDOUT)
+			buf_adds(x->err, "; a registry's timeout: says how long a request may stay silent");
 	} else {
 		long wait = 250L << (x->tries - 1);
 		if (x->out->retry_after > 0)

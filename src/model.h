@@ -24,6 +24,7 @@ struct registry {
 	const char *ca;          /* PEM file, relative to the workspace */
 	int insecure;            /* insecureSkipVerify */
 	int insecure_http;       /* plainHTTP: an oci:// registry without TLS */
+	int64_t timeout_ms;      /* a request silent this long is ended; 0: 30 s */
 	struct pos at;
 };
 

@@ -294,7 +294,7 @@ registry(struct ld *l, struct registry *r, const struct dnode *m)
 {
 	static const char *const keys[] = {"name", "uid", "kind", "url", "username",
 					   "password", "passwordEnv", "token", "tokenEnv",
-					   "ca", "insecureSkipVerify", "plainHTTP", NULL};
+					   "ca", "insecureSkipVerify", "plainHTTP", "timeout", NULL};
 	known_keys(l, m, "a registry", keys);
 	r->at = (struct pos){l->file, m->line, m->col};
 	r->name = str(l, m, "name", "name");
@@ -317,6 +317,8 @@ registry(struct ld *l, struct registry *r, const struct dnode *m)
 	if (plain && strcmp(plain, "true") && strcmp(plain, "false"))
 		err(l, doc_get(m, "plainHTTP"), "plainHTTP must be true or false, not \"%s\"%s", plain, NULL);
 	r->insecure_http = plain && strcmp(plain, "true") == 0;
+	if (duration(l, m, "timeout", &r->timeout_ms) && r->timeout_ms < 1000)
+		err(l, doc_get(m, "timeout"), "a registry's timeout must be at least 1s%s%s", NULL, NULL);
 	if (!r->name && !r->uid)
 		err(l, m, "a registry needs name: (or uid:)%s%s", NULL, NULL);
 	if (!r->url)

@@ -207,6 +207,92 @@ Test(remote, five_hundreds_and_truncated_transfers_are_retried)
 	teardown(&f);
 }
 
+/* a chart moved elsewhere (as release assets and buckets do) is followed;
+ * a redirect loop is an error at once, not retried; a proxy named by
+ * http_proxy carries every request, to a host that need not resolve */
+Test(remote, redirects_are_followed_and_proxies_come_from_the_environment)
+{
+	struct rfx f;
+	setup(&f, "1.0.0", NULL, NULL);
+	char cmd[700], q[300];
+	snprintf(cmd, sizeof(cmd), "cd '%s/srv' && mkdir -p mirror && mv charts/mychart-1.0.0.tgz mirror/", f.t.dir);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(q, sizeof(q), "/__fault?path=/charts/mychart-1.0.0.tgz&mode=redirect&n=100&to=/mirror/mychart-1.0.0.tgz");
+	free(srv_get(f.port, q));
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 1);
+	cr_assert_eq(served(&f, "/mirror/mychart-1.0.0.tgz"), 1);
+	char *out = tws_get(&f.t, "out/0_apps_mychart.yaml");
+	cr_assert(strstr(out, "description: \"first\""), "%s", out);
+	free(out);
+	/* a loop: curl's limit of 5, named, and no second try */
+	snprintf(q, sizeof(q), "/__fault?path=/charts/index.yaml&mode=redirect&n=100&to=/charts/index.yaml");
+	free(srv_get(f.port, q));
+	r = am(&f.t, "plan --refresh");
+	assert_code(r, 1);
+	char want[300];
+	snprintf(want, sizeof(want), "GET http://127.0.0.1:%d/charts/index.yaml: Maximum (5) redirects followed\n", f.port);
+	cr_assert(strstr(r.err, want), "%s\nwant %s", r.err, want);
+	res_free(&r);
+	cr_assert_eq(served(&f, "/charts/index.yaml"), 1 + 6);
+	/* through a proxy, with a cold download cache: the registry's host
+	 * exists only for the proxy */
+	free(srv_get(f.port, "/__fault?path=/charts/index.yaml&mode=redirect&n=0"));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/.addonmake/cache'", f.t.dir);
+	cr_assert_eq(system(cmd), 0);
+	tws_put(&f.t, "addonmake.yaml",
+		"registries:\n  - {name: charts, kind: helm, url: \"http://charts.invalid/charts\"}\n"
+		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n");
+	char proxy[64];
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", f.port);
+	setenv("http_proxy", proxy, 1);
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	r = am(&f.t, "sync");
+	unsetenv("http_proxy"); /* the test's own requests go straight */
+	assert_code(r, 0);
+	res_free(&r);
+	char *n = srv_get(f.port, "/__proxied");
+	cr_assert_eq(atoi(n), 3, "the index, the chart and its new place, through the proxy: %s", n);
+	free(n);
+	teardown(&f);
+}
+
+/* a server that goes silent: the registry's timeout ends the request,
+ * which is tried again; one that stays silent is named */
+Test(remote, a_silent_server_is_timed_out_and_tried_again)
+{
+	struct rfx f;
+	setup(&f, "1.0.0", NULL, ", timeout: 1s");
+	char q[300];
+	snprintf(q, sizeof(q), "/__fault?path=/charts/mychart-1.0.0.tgz&mode=slow&n=1&ms=4000");
+	free(srv_get(f.port, q));
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 2);
+	snprintf(q, sizeof(q), "/__fault?path=/charts/index.yaml&mode=slow&n=4&ms=4000");
+	free(srv_get(f.port, q));
+	r = am(&f.t, "plan --refresh");
+	assert_code(r, 1);
+	char want[300];
+	snprintf(want, sizeof(want), "GET http://127.0.0.1:%d/charts/index.yaml: ", f.port);
+	cr_assert(strstr(r.err, want) && strstr(r.err, " (after 4 tries); a registry's timeout: says how long a request "
+		  "may stay silent\n"), "%s", r.err);
+	res_free(&r);
+	/* a timeout under a second is refused where it is written */
+	tws_put(&f.t, "addonmake.yaml",
+		"registries:\n  - {name: charts, kind: helm, url: \"http://127.0.0.1:%d/charts\", timeout: 500ms}\n"
+		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n", f.port);
+	r = am(&f.t, "plan");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "addonmake.yaml:2:79: error: a registry's timeout must be at least 1s"), "%s", r.err);
+	res_free(&r);
+	teardown(&f);
+}
+
 Test(remote, offline_works_from_a_warm_cache_with_the_server_down)
 {
 	struct rfx f;
@@ -458,7 +544,15 @@ Test(remote, helm_chart_from_an_oci_registry_with_a_bearer_token)
 	char cmd[700];
 	snprintf(cmd, sizeof(cmd), "cd '%s/src' && tar czf ../chart.tgz mychart", f.t.dir);
 	cr_assert_eq(system(cmd), 0);
-	free(oci_push(&f, "base/mychart", "1.0.0_b7", "chart.tgz", "application/vnd.cncf.helm.chart.content.v1.tar+gzip"));
+	char *sum = oci_push(&f, "base/mychart", "1.0.0_b7", "chart.tgz", "application/vnd.cncf.helm.chart.content.v1.tar+gzip");
+	/* the blob lives on another host (a CDN), which gets no token */
+	char blob[200], cdn[200], q[600];
+	snprintf(blob, sizeof(blob), "/v2/base/mychart/blobs/sha256:%s", sum);
+	snprintf(cdn, sizeof(cdn), "/cdn/%s", sum);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && mkdir -p srv/cdn && cp chart.tgz srv/cdn/%s", f.t.dir, sum);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(q, sizeof(q), "/__fault?path=%s&mode=redirect&n=100&to=http://localhost:%d%s", blob, f.port, cdn);
+	free(srv_get(f.port, q));
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
@@ -468,6 +562,16 @@ Test(remote, helm_chart_from_an_oci_registry_with_a_bearer_token)
 	/* the token dance: a 401, the token, the manifest again, the blob */
 	cr_assert_eq(served(&f, "/token"), 1);
 	cr_assert_eq(served(&f, "/v2/base/mychart/manifests/1.0.0_b7"), 2);
+	cr_assert_eq(served(&f, cdn), 1);
+	snprintf(q, sizeof(q), "/__authed?path=%s", blob);
+	char *n = srv_get(f.port, q);
+	cr_assert_eq(atoi(n), 1, "the registry's blob request carried the token");
+	free(n);
+	snprintf(q, sizeof(q), "/__authed?path=%s", cdn);
+	n = srv_get(f.port, q);
+	cr_assert_eq(atoi(n), 0, "the token went to another host");
+	free(n);
+	free(sum);
 	int total = served(&f, NULL);
 	r = am(&f.t, "sync");
 	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");

@@ -6,11 +6,15 @@
 Serves the files under ROOT (ETag, If-None-Match -> 304), counts requests,
 and injects faults. Prints its port on the first line of stdout. Control:
   GET /__count[?path=/x]          requests served (of one path)
+  GET /__authed?path=/x           those of them that carried an Authorization
   GET /__busy                     the most requests it ever had in hand at once
   GET /__fault?path=/x&mode=M&n=N the next N requests of /x: M is
       500 (503 Service Unavailable), truncate (half the body, then the
-      connection drops), corrupt (other bytes, same length) or slow
-      (the answer waits &ms=MS, 1000 by default)
+      connection drops), corrupt (other bytes, same length), slow
+      (the answer waits &ms=MS, 1000 by default) or redirect (302 to
+      &to=/y)
+  GET /__proxied                  requests that came through it as an HTTP
+                                  proxy (an absolute URL in the request line)
 With --token, every other request needs "Authorization: Bearer T" (401
 with a WWW-Authenticate challenge otherwise). With --oci-token, requests
 under /v2/ need it, and a 401 carries the OCI Bearer challenge whose realm,
@@ -24,7 +28,8 @@ import hashlib, http.server, os, socket, sys, threading, urllib.parse
 ROOT = sys.argv[1]
 TOKEN = sys.argv[sys.argv.index("--token") + 1] if "--token" in sys.argv else None
 OCI_TOKEN = sys.argv[sys.argv.index("--oci-token") + 1] if "--oci-token" in sys.argv else None
-count, faults, lock = {}, {}, threading.Lock()
+count, authed, faults, lock = {}, {}, {}, threading.Lock()
+proxied = [0]
 busy = {"now": 0, "most": 0}
 
 
@@ -46,17 +51,28 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         u = urllib.parse.urlparse(self.path)
         q = urllib.parse.parse_qs(u.query)
+        if u.scheme:
+            # asked as a proxy: the file named by the URL's path is served
+            # whatever its host, which need not exist
+            with lock:
+                proxied[0] += 1
         if u.path == "/__count":
             with lock:
                 n = count.get(q["path"][0], 0) if "path" in q else sum(count.values())
             return self.text(200, str(n))
+        if u.path == "/__authed":
+            with lock:
+                return self.text(200, str(authed.get(q["path"][0], 0)))
+        if u.path == "/__proxied":
+            with lock:
+                return self.text(200, str(proxied[0]))
         if u.path == "/__busy":
             with lock:
                 return self.text(200, str(busy["most"]))
         if u.path == "/__fault":
             with lock:
                 faults[q["path"][0]] = [q["mode"][0], int(q.get("n", ["1"])[0]),
-                                        int(q.get("ms", ["1000"])[0])]
+                                        int(q.get("ms", ["1000"])[0]), q.get("to", ["/"])[0]]
             return self.text(200, "ok")
         with lock:
             busy["now"] += 1
@@ -70,10 +86,12 @@ class H(http.server.BaseHTTPRequestHandler):
     def serve(self, u):
         with lock:
             count[u.path] = count.get(u.path, 0) + 1
+            if self.headers.get("Authorization"):
+                authed[u.path] = authed.get(u.path, 0) + 1
             f, mode = faults.get(u.path), None
             if f and f[1] > 0:
                 f[1] -= 1
-                mode, ms = f[0], f[2]
+                mode, ms, to = f[0], f[2], f[3]
         if TOKEN and self.headers.get("Authorization") != "Bearer " + TOKEN:
             return self.text(401, "unauthorized", [("WWW-Authenticate", 'Bearer realm="test"')])
         if u.path == "/token" and OCI_TOKEN:
@@ -86,6 +104,8 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.text(401, '{"errors":[{"code":"UNAUTHORIZED"}]}', [("WWW-Authenticate", chal)])
         if mode == "500":
             return self.text(503, "try again")
+        if mode == "redirect":
+            return self.text(302, "moved", [("Location", to)])
         if mode == "slow":
             __import__("time").sleep(ms / 1000.0)
         path = os.path.normpath(os.path.join(ROOT, u.path.lstrip("/")))
