@@ -651,6 +651,11 @@ Test(remote, palette_pack_from_an_oci_registry)
 	char *out = tws_get(&f.t, "out/0_apps_greeter.yaml");
 	cr_assert_str_eq(out, "---\nkind: ConfigMap\ndata:\n  msg: \"hello-oci\"\n");
 	free(out);
+	int total = served(&f, NULL);
+	r = am(&f.t, "sync");
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	cr_assert_eq(served(&f, NULL), total, "the second sync made requests");
 	/* a corrupted blob: the digest check fails, nothing is cached */
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s/.addonmake'", f.t.dir);
 	cr_assert_eq(system(cmd), 0);
