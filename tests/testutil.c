@@ -55,6 +55,21 @@ tws_put(struct tws *w, const char *rel, const char *fmt, ...)
 	fclose(f);
 }
 
+int
+tws_sh(struct tws *w, const char *fmt, ...)
+{
+	char cmd[4096];
+	int n = snprintf(cmd, sizeof(cmd), "cd '%s' && ", w->dir);
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)m >= sizeof(cmd) - (size_t)n)
+		abort(); /* a test's command does not fit: make the buffer larger */
+	int st = system(cmd);
+	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 static char *
 slurp(const char *path)
 {

@@ -21,6 +21,9 @@ void tws_rm(struct tws *w, const char *rel);
 /* whether a process runs in the workspace (its cwd is inside); with
  * kill_them, SIGKILLs them */
 int tws_procs(struct tws *w, int kill_them);
+/* runs a shell command (printf-style) in the workspace: its exit status,
+ * or -1 when it did not exit */
+int tws_sh(struct tws *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* removes the directory and everything in it, ending stray processes */
 void tws_free(struct tws *w);
 

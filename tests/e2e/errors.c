@@ -291,9 +291,7 @@ Test(errors, a_file_past_the_size_limit)
 	tws_put(&t, "addonmake.yaml", "clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n");
 	tws_put(&t, "p.yaml", "metadata: {name: p}\nspec:\n  template:\n    packs:\n"
 		"      - {name: x, type: manifest, manifests: [{name: m, file: big.yaml}]}\n");
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "truncate -s 65M '%s/big.yaml'", t.dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&t, "truncate -s 65M big.yaml"), 0);
 	struct res r = am(&t, "plan");
 	assert_code(r, 2);
 	cr_assert_str_eq(r.err, "p.yaml:5:63: error: cannot read manifest file big.yaml: File too large\n"

@@ -144,9 +144,7 @@ Test(faults, a_full_disk_keeps_the_old_rendered_file_and_records_the_failure)
 static int
 immutable(struct tws *t, const char *rel, int on)
 {
-	char cmd[800];
-	snprintf(cmd, sizeof(cmd), "chattr %ci '%s/%s' 2>/dev/null", on ? '+' : '-', t->dir, rel);
-	return system(cmd) == 0;
+	return tws_sh(t, "chattr %ci '%s' 2>/dev/null", on ? '+' : '-', rel) == 0;
 }
 
 Test(faults, a_read_only_output_directory_fails_the_layer_and_keeps_the_old_file)

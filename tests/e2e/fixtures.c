@@ -89,12 +89,9 @@ fx_render_synced(struct tws *t)
 char *
 fx_snapshot(struct tws *t)
 {
-	char cmd[1024], path[600];
+	char path[600];
 	snprintf(path, sizeof(path), "%s.snap", t->dir);
-	snprintf(cmd, sizeof(cmd),
-		 "cd '%s' && find . -type f ! -name lock ! -name '*-lock' -printf '%%p %%s %%T@\\n' | sort > '%s'",
-		 t->dir, path);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(t, "find . -type f ! -name lock ! -name '*-lock' -printf '%%p %%s %%T@\\n' | sort > '%s'", path), 0);
 	FILE *f = fopen(path, "r");
 	char *s = calloc(1, 65536);
 	size_t n = fread(s, 1, 65535, f);
@@ -114,10 +111,8 @@ fx_chart_repo(struct tws *t, const char *const *vers, int n, const char *second_
 		snprintf(rel, sizeof(rel), "src/%s/mychart/Chart.yaml", vers[i]);
 		tws_put(t, rel, "apiVersion: v2\nname: mychart\nversion: %s\n%s", vers[i],
 			i == 1 && second_extra ? second_extra : "");
-		char cmd[1024];
-		snprintf(cmd, sizeof(cmd), "cd '%s/src/%s' && mkdir -p ../../repo && tar czf ../../repo/mychart-%s.tgz mychart"
-			 " && sha256sum ../../repo/mychart-%s.tgz | cut -c1-64 > ../../sum", t->dir, vers[i], vers[i], vers[i]);
-		cr_assert_eq(system(cmd), 0);
+		cr_assert_eq(tws_sh(t, "cd src/%s && mkdir -p ../../repo && tar czf ../../repo/mychart-%s.tgz mychart"
+				   " && sha256sum ../../repo/mychart-%s.tgz | cut -c1-64 > ../../sum", vers[i], vers[i], vers[i]), 0);
 		char *sum = tws_get(t, "sum");
 		sum[64] = 0;
 		buf_printf(&idx, "  - name: mychart\n    version: %s\n    digest: %s\n    urls: [mychart-%s.tgz]\n",

@@ -120,9 +120,7 @@ Test(helm, digest_mismatch_and_missing_versions_are_errors)
 	repo(&t, NULL);
 	ws(&t, "1.0.0");
 	/* the archive changed behind the index's back */
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "cp '%s/repo/mychart-1.1.0.tgz' '%s/repo/mychart-1.0.0.tgz'", t.dir, t.dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&t, "cp repo/mychart-1.1.0.tgz repo/mychart-1.0.0.tgz"), 0);
 	struct res r = am(&t, "sync");
 	assert_code(r, 2);
 	cr_assert(strstr(r.err, "p.yaml:5:9: error: chart \"mychart\" 1.0.0: repo/mychart-1.0.0.tgz has SHA-256 "), "%s", r.err);
@@ -173,10 +171,7 @@ Test(helm, chart_based_pack_renders_each_chart_once_per_run)
 	tws_init(&t);
 	fake_helm(&t);
 	repo(&t, NULL);
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/packs/web-1.0.0/charts' && cp '%s/repo/mychart-1.1.0.tgz' '%s/packs/web-1.0.0/charts/'",
-		 t.dir, t.dir, t.dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&t, "mkdir -p packs/web-1.0.0/charts && cp repo/mychart-1.1.0.tgz packs/web-1.0.0/charts/"), 0);
 	tws_put(&t, "packs/web-1.0.0/pack.json", "{\"name\": \"web\", \"version\": \"1.0.0\", \"charts\": [\"charts/mychart-1.1.0.tgz\"]}\n");
 	tws_put(&t, "packs/web-1.0.0/values.yaml", "pack:\n  namespace: web\n  spectrocloud.com/install-priority: \"7\"\ncharts:\n  mychart: {replicas: 1}\n");
 	tws_put(&t, "addonmake.yaml",
@@ -299,10 +294,8 @@ Test(helm, chart_archives_past_the_limits_are_refused)
 		fake_helm(&t);
 		char tmp[600];
 		own_tmpdir(&t, tmp);
-		char cmd[1400];
-		snprintf(cmd, sizeof(cmd), "mkdir -p '%s/src/1.0.0/mychart' && cd '%s/src/1.0.0/mychart' && %s",
-			 t.dir, t.dir, cases[i].make);
-		cr_assert_eq(system(cmd), 0, "%s", cmd);
+		cr_assert_eq(tws_sh(&t, "mkdir -p src/1.0.0/mychart && cd src/1.0.0/mychart && %s", cases[i].make), 0,
+			     "%s", cases[i].make);
 		const char *vers[] = {"1.0.0"};
 		fx_chart_repo(&t, vers, 1, NULL);
 		ws(&t, "1.0.0");

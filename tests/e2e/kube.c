@@ -40,9 +40,7 @@ struct kf {
 static void
 make_certs(struct kf *f)
 {
-	char cmd[2400];
-	snprintf(cmd, sizeof(cmd),
-		 "mkdir -p '%s/api' && cd '%s/api' && ("
+	if (tws_sh(&f->t, "mkdir -p api && cd api && ("
 		 "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca "
 		 "-keyout ca.key -out ca.crt && "
 		 "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout srv.key -out srv.csr && "
@@ -51,8 +49,7 @@ make_certs(struct kf *f)
 		 "-extfile ext -out srv.crt && "
 		 "openssl req -newkey rsa:2048 -nodes -subj /CN=me -keyout me.key -out me.csr && "
 		 "openssl x509 -req -in me.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -out me.crt"
-		 ") >/dev/null 2>&1", f->t.dir, f->t.dir);
-	if (system(cmd) != 0)
+		 ") >/dev/null 2>&1") != 0)
 		cr_skip_test("openssl is not here to make certificates");
 }
 #endif
@@ -949,9 +946,7 @@ Test(SUITE, tls_with_token_client_cert_and_exec_plugin)
 		"printf '%%s' \"$KUBERNETES_EXEC_INFO\" > exec-info\n"
 		"echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
 		"\"status\":{\"token\":\"abc\"}}'\n");
-	char chmod[600];
-	snprintf(chmod, sizeof(chmod), "chmod +x '%s/plugin.sh'", f.t.dir);
-	cr_assert_eq(system(chmod), 0);
+	cr_assert_eq(tws_sh(&f.t, "chmod +x plugin.sh"), 0);
 	kf_kubeconfig(&f,
 		      "{exec: {apiVersion: client.authentication.k8s.io/v1, command: ./plugin.sh, "
 		      "provideClusterInfo: true, interactiveMode: Never}}",
@@ -980,9 +975,7 @@ Test(SUITE, an_expired_exec_credential_is_fetched_again_once_per_batch)
 		"echo run >> \"$(dirname \"$0\")/runs\"\n"
 		"echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
 		"\"status\":{\"token\":\"abc\"}}'\n");
-	char chmod[600];
-	snprintf(chmod, sizeof(chmod), "chmod +x '%s/plugin.sh'", f.t.dir);
-	cr_assert_eq(system(chmod), 0);
+	cr_assert_eq(tws_sh(&f.t, "chmod +x plugin.sh"), 0);
 	kf_kubeconfig(&f, "{exec: {apiVersion: client.authentication.k8s.io/v1, "
 			  "command: ./plugin.sh, interactiveMode: Never}}", NULL);
 	kf_ws_configmaps(&f, 4);
@@ -1068,9 +1061,8 @@ kube_fake_helm(struct kf *f)
 		"uninstall) call -X DELETE \"$api/apis/apps/v1/namespaces/$4/deployments/web\" ;;\n"
 		"esac\n",
 		f->scheme, f->port);
+	cr_assert_eq(tws_sh(&f->t, "chmod +x fakehelm"), 0);
 	char p[600];
-	snprintf(p, sizeof(p), "chmod +x '%s/fakehelm'", f->t.dir);
-	cr_assert_eq(system(p), 0);
 	snprintf(p, sizeof(p), "%s/fakehelm", f->t.dir);
 	setenv("ADDONMAKE_HELM", p, 1);
 }

@@ -34,10 +34,8 @@ static void
 publish(struct rfx *f, const char *desc)
 {
 	tws_put(&f->t, "src/mychart/Chart.yaml", "apiVersion: v2\nname: mychart\nversion: 1.0.0\ndescription: %s\n", desc);
-	char cmd[1200];
-	snprintf(cmd, sizeof(cmd), "cd '%s/src' && mkdir -p ../srv/charts && tar czf ../srv/charts/mychart-1.0.0.tgz mychart"
-		 " && sha256sum ../srv/charts/mychart-1.0.0.tgz | cut -c1-64 > ../sum", f->t.dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&f->t, "cd src && mkdir -p ../srv/charts && tar czf ../srv/charts/mychart-1.0.0.tgz mychart"
+			   " && sha256sum ../srv/charts/mychart-1.0.0.tgz | cut -c1-64 > ../sum"), 0);
 	char *sum = tws_get(&f->t, "sum");
 	sum[64] = 0;
 	tws_put(&f->t, "srv/charts/index.yaml",
@@ -77,12 +75,24 @@ served(struct rfx *f, const char *path)
 	return n;
 }
 
+/* the next n requests of path fail as mode says; extra: more of the
+ * query (&ms=, &to=) or NULL */
 static void
-fault(struct rfx *f, const char *path, const char *mode, int n)
+fault(struct rfx *f, const char *path, const char *mode, int n, const char *extra)
 {
-	char q[600];
-	snprintf(q, sizeof(q), "/__fault?path=%s&mode=%s&n=%d", path, mode, n);
+	char q[900];
+	snprintf(q, sizeof(q), "/__fault?path=%s&mode=%s&n=%d%s", path, mode, n, extra ? extra : "");
 	free(srv_get(f->port, q));
+}
+
+/* the chart the layer rendered is the one described so */
+static void
+assert_rendered(struct rfx *f, const char *file, const char *desc)
+{
+	char *out = tws_get(&f->t, file), want[200];
+	snprintf(want, sizeof(want), "description: \"%s\"", desc);
+	cr_assert(out && strstr(out, want), "%s: %s", file, out ? out : "(no file)");
+	free(out);
 }
 
 static void
@@ -101,9 +111,7 @@ Test(remote, helm_repo_over_http_and_a_second_sync_makes_no_request)
 	res_free(&r);
 	cr_assert_eq(served(&f, "/charts/index.yaml"), 1);
 	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 1);
-	char *out = tws_get(&f.t, "out/0_apps_mychart.yaml");
-	cr_assert(strstr(out, "description: \"first\""), "%s", out);
-	free(out);
+	assert_rendered(&f, "out/0_apps_mychart.yaml", "first");
 	r = am(&f.t, "sync");
 	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
 	res_free(&r);
@@ -134,9 +142,7 @@ Test(remote, a_republished_chart_is_refetched_with_refresh_and_reapplied)
 	res_free(&r);
 	cr_assert_eq(served(&f, "/charts/index.yaml"), 2);
 	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 2);
-	char *out = tws_get(&f.t, "out/0_apps_mychart.yaml");
-	cr_assert(strstr(out, "description: \"second\""), "%s", out);
-	free(out);
+	assert_rendered(&f, "out/0_apps_mychart.yaml", "second");
 	/* an unchanged index is revalidated with its ETag: 304, nothing else */
 	r = am(&f.t, "--refresh");
 	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
@@ -150,7 +156,7 @@ Test(remote, a_wrong_digest_fails_and_caches_nothing)
 {
 	struct rfx f;
 	setup(&f, "1.0.0", NULL, NULL);
-	fault(&f, "/charts/mychart-1.0.0.tgz", "corrupt", 10);
+	fault(&f, "/charts/mychart-1.0.0.tgz", "corrupt", 10, NULL);
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 1);
 	char want[256];
@@ -158,9 +164,7 @@ Test(remote, a_wrong_digest_fails_and_caches_nothing)
 	cr_assert(strstr(r.err, want), "%s", r.err);
 	cr_assert(strstr(r.err, ", but the index says ") && strstr(r.err, "nothing was cached"), "%s", r.err);
 	res_free(&r);
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "test $(ls '%s/.addonmake/cache/sha256' | wc -l) -eq 1", f.t.dir);
-	cr_assert_eq(system(cmd), 0, "only the index is in the cache");
+	cr_assert_eq(tws_sh(&f.t, "test $(ls .addonmake/cache/sha256 | wc -l) -eq 1"), 0, "only the index is in the cache");
 	cr_assert(!tws_exists(&f.t, "out"));
 	teardown(&f);
 }
@@ -171,9 +175,7 @@ Test(remote, a_download_past_the_size_cap_is_refused)
 {
 	struct rfx f;
 	setup(&f, "1.0.0", NULL, NULL);
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "truncate -s 257M '%s/srv/charts/mychart-1.0.0.tgz'", f.t.dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&f.t, "truncate -s 257M srv/charts/mychart-1.0.0.tgz"), 0);
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 1);
 	char want[300];
@@ -182,8 +184,7 @@ Test(remote, a_download_past_the_size_cap_is_refused)
 	cr_assert(strstr(r.err, want), "%s", r.err);
 	res_free(&r);
 	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 1);
-	snprintf(cmd, sizeof(cmd), "test $(ls '%s/.addonmake/cache/sha256' | wc -l) -eq 1", f.t.dir);
-	cr_assert_eq(system(cmd), 0, "only the index is in the cache");
+	cr_assert_eq(tws_sh(&f.t, "test $(ls .addonmake/cache/sha256 | wc -l) -eq 1"), 0, "only the index is in the cache");
 	teardown(&f);
 }
 
@@ -191,15 +192,15 @@ Test(remote, five_hundreds_and_truncated_transfers_are_retried)
 {
 	struct rfx f;
 	setup(&f, "1.0.0", NULL, NULL);
-	fault(&f, "/charts/index.yaml", "500", 2);
-	fault(&f, "/charts/mychart-1.0.0.tgz", "truncate", 1);
+	fault(&f, "/charts/index.yaml", "500", 2, NULL);
+	fault(&f, "/charts/mychart-1.0.0.tgz", "truncate", 1, NULL);
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
 	cr_assert_eq(served(&f, "/charts/index.yaml"), 3);
 	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 2);
 	/* a server that keeps failing: bounded retries, then a clear error */
-	fault(&f, "/charts/index.yaml", "500", 100);
+	fault(&f, "/charts/index.yaml", "500", 100, NULL);
 	r = am(&f.t, "--refresh");
 	assert_code(r, 1);
 	cr_assert(strstr(r.err, "/charts/index.yaml: HTTP 503 (after 4 tries)"), "%s", r.err);
@@ -214,22 +215,16 @@ Test(remote, redirects_are_followed_and_proxies_come_from_the_environment)
 {
 	struct rfx f;
 	setup(&f, "1.0.0", NULL, NULL);
-	char cmd[700], q[300];
-	snprintf(cmd, sizeof(cmd), "cd '%s/srv' && mkdir -p mirror && mv charts/mychart-1.0.0.tgz mirror/", f.t.dir);
-	cr_assert_eq(system(cmd), 0);
-	snprintf(q, sizeof(q), "/__fault?path=/charts/mychart-1.0.0.tgz&mode=redirect&n=100&to=/mirror/mychart-1.0.0.tgz");
-	free(srv_get(f.port, q));
+	cr_assert_eq(tws_sh(&f.t, "cd srv && mkdir -p mirror && mv charts/mychart-1.0.0.tgz mirror/"), 0);
+	fault(&f, "/charts/mychart-1.0.0.tgz", "redirect", 100, "&to=/mirror/mychart-1.0.0.tgz");
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
 	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 1);
 	cr_assert_eq(served(&f, "/mirror/mychart-1.0.0.tgz"), 1);
-	char *out = tws_get(&f.t, "out/0_apps_mychart.yaml");
-	cr_assert(strstr(out, "description: \"first\""), "%s", out);
-	free(out);
+	assert_rendered(&f, "out/0_apps_mychart.yaml", "first");
 	/* a loop: curl's limit of 5, named, and no second try */
-	snprintf(q, sizeof(q), "/__fault?path=/charts/index.yaml&mode=redirect&n=100&to=/charts/index.yaml");
-	free(srv_get(f.port, q));
+	fault(&f, "/charts/index.yaml", "redirect", 100, "&to=/charts/index.yaml");
 	r = am(&f.t, "plan --refresh");
 	assert_code(r, 1);
 	char want[300];
@@ -239,9 +234,8 @@ Test(remote, redirects_are_followed_and_proxies_come_from_the_environment)
 	cr_assert_eq(served(&f, "/charts/index.yaml"), 1 + 6);
 	/* through a proxy, with a cold download cache: the registry's host
 	 * exists only for the proxy */
-	free(srv_get(f.port, "/__fault?path=/charts/index.yaml&mode=redirect&n=0"));
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s/.addonmake/cache'", f.t.dir);
-	cr_assert_eq(system(cmd), 0);
+	fault(&f, "/charts/index.yaml", "redirect", 0, NULL);
+	cr_assert_eq(tws_sh(&f.t, "rm -rf .addonmake/cache"), 0);
 	tws_put(&f.t, "addonmake.yaml",
 		"registries:\n  - {name: charts, kind: helm, url: \"http://charts.invalid/charts\"}\n"
 		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n");
@@ -266,15 +260,12 @@ Test(remote, a_silent_server_is_timed_out_and_tried_again)
 {
 	struct rfx f;
 	setup(&f, "1.0.0", NULL, ", timeout: 1s");
-	char q[300];
-	snprintf(q, sizeof(q), "/__fault?path=/charts/mychart-1.0.0.tgz&mode=slow&n=1&ms=4000");
-	free(srv_get(f.port, q));
+	fault(&f, "/charts/mychart-1.0.0.tgz", "slow", 1, "&ms=4000");
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
 	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 2);
-	snprintf(q, sizeof(q), "/__fault?path=/charts/index.yaml&mode=slow&n=4&ms=4000");
-	free(srv_get(f.port, q));
+	fault(&f, "/charts/index.yaml", "slow", 4, "&ms=4000");
 	r = am(&f.t, "plan --refresh");
 	assert_code(r, 1);
 	char want[300];
@@ -310,9 +301,7 @@ Test(remote, offline_works_from_a_warm_cache_with_the_server_down)
 	assert_code(r, 0);
 	res_free(&r);
 	/* a cold cache offline is a clear error (another edit forces a compile) */
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s/.addonmake/cache'", f.t.dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&f.t, "rm -rf .addonmake/cache"), 0);
 	tws_put(&f.t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n"
 		"      - {name: mychart, type: helm, version: \"~1.0\", registry: {metadata: {name: charts}},\n"
 		"         values: \"charts: {mychart: {a: 3}}\"}\n");
@@ -350,10 +339,8 @@ http_pack_publish(struct rfx *f, const char *version, const char *msg)
 		"\"kubeManifests\": [\"manifests/g.yaml\"]}\n", version);
 	tws_put(&f->t, "psrc/greeter/values.yaml", "pack: {namespace: greet}\nmanifests:\n  g: {msg: %s}\n", msg);
 	tws_put(&f->t, "psrc/greeter/manifests/g.yaml", "kind: ConfigMap\ndata: {msg: {{ .Values.msg | quote }}}\n");
-	char cmd[900];
-	snprintf(cmd, sizeof(cmd), "cd '%s/psrc' && mkdir -p ../srv/packs && tar czf ../srv/packs/greeter-%s.tar.gz greeter",
-		 f->t.dir, version);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&f->t, "cd psrc && mkdir -p ../srv/packs && tar czf ../srv/packs/greeter-%s.tar.gz greeter",
+			   version), 0);
 }
 
 static void
@@ -425,11 +412,9 @@ Test(remote, missing_charts_and_packs_are_downloaded_at_once)
 			    "      - {name: mychart, type: helm, version: 1.0.0, registry: {metadata: {name: charts}}}\n");
 	/* a second chart in the repository */
 	tws_put(&f.t, "src/other/Chart.yaml", "apiVersion: v2\nname: other\nversion: 2.0.0\ndescription: two\n");
-	char cmd[900];
-	snprintf(cmd, sizeof(cmd), "cd '%s/src' && tar czf ../srv/charts/other-2.0.0.tgz other && "
-		 "sed -n 's/^    digest: //p' ../srv/charts/index.yaml > ../sum1 && "
-		 "sha256sum ../srv/charts/other-2.0.0.tgz | cut -c1-64 > ../sum2", f.t.dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&f.t, "cd src && tar czf ../srv/charts/other-2.0.0.tgz other && "
+			   "sed -n 's/^    digest: //p' ../srv/charts/index.yaml > ../sum1 && "
+			   "sha256sum ../srv/charts/other-2.0.0.tgz | cut -c1-64 > ../sum2"), 0);
 	char *s1 = tws_get(&f.t, "sum1"), *s2 = tws_get(&f.t, "sum2");
 	s1[64] = s2[64] = 0;
 	tws_put(&f.t, "srv/charts/index.yaml",
@@ -439,9 +424,9 @@ Test(remote, missing_charts_and_packs_are_downloaded_at_once)
 	free(s1);
 	free(s2);
 	/* each download takes a second: one after the other, they never overlap */
-	fault(&f, "/charts/mychart-1.0.0.tgz", "slow", 1);
-	fault(&f, "/charts/other-2.0.0.tgz", "slow", 1);
-	fault(&f, "/packs/greeter-1.2.0.tar.gz", "slow", 1);
+	fault(&f, "/charts/mychart-1.0.0.tgz", "slow", 1, NULL);
+	fault(&f, "/charts/other-2.0.0.tgz", "slow", 1, NULL);
+	fault(&f, "/packs/greeter-1.2.0.tar.gz", "slow", 1, NULL);
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 0);
 	cr_assert(strstr(r.err, "addonmake: dev: downloading 3 archives\n"), "%s", r.err);
@@ -454,9 +439,7 @@ Test(remote, missing_charts_and_packs_are_downloaded_at_once)
 	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 1);
 	cr_assert_eq(served(&f, "/charts/other-2.0.0.tgz"), 1);
 	cr_assert_eq(served(&f, "/packs/greeter-1.2.0.tar.gz"), 1);
-	char *out = tws_get(&f.t, "out/0_apps_other.yaml");
-	cr_assert(out && strstr(out, "description: \"two\""), "%s", out ? out : "(no file)");
-	free(out);
+	assert_rendered(&f, "out/0_apps_other.yaml", "two");
 	cr_assert(tws_exists(&f.t, "out/0_apps_mychart.yaml") && tws_exists(&f.t, "out/0_apps_greeter.yaml"));
 	r = am(&f.t, "sync");
 	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
@@ -472,9 +455,7 @@ Test(remote, ctrl_c_during_a_download_leaves_nothing_half_done)
 {
 	struct rfx f;
 	setup(&f, "1.0.0", NULL, NULL);
-	char q[600];
-	snprintf(q, sizeof(q), "/__fault?path=/charts/mychart-1.0.0.tgz&mode=slow&n=1&ms=20000");
-	free(srv_get(f.port, q));
+	fault(&f, "/charts/mychart-1.0.0.tgz", "slow", 1, "&ms=20000");
 	pid_t pid = am_bg(&f.t, "sync");
 	struct timespec nap = {0, 50000000L};
 	for (int i = 0; i < 200 && served(&f, "/charts/mychart-1.0.0.tgz") < 1; i++)
@@ -485,16 +466,12 @@ Test(remote, ctrl_c_during_a_download_leaves_nothing_half_done)
 	waitpid(pid, &st, 0);
 	int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	cr_assert_eq(code, 130, "exit %d", code);
-	char cmd[800];
-	snprintf(cmd, sizeof(cmd), "cd '%s' && ! ls -a .addonmake/cache/sha256 2>/dev/null | grep -q tmp"
-		 " && test ! -e .addonmake/state.mdb", f.t.dir);
-	cr_assert_eq(system(cmd), 0, "a partial download or a state was left");
+	cr_assert_eq(tws_sh(&f.t, "! ls -a .addonmake/cache/sha256 2>/dev/null | grep -q tmp && test ! -e .addonmake/state.mdb"),
+		     0, "a partial download or a state was left");
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
-	char *out = tws_get(&f.t, "out/0_apps_mychart.yaml");
-	cr_assert(out && strstr(out, "description: \"first\""), "%s", out ? out : "(none)");
-	free(out);
+	assert_rendered(&f, "out/0_apps_mychart.yaml", "first");
 	teardown(&f);
 }
 
@@ -503,10 +480,8 @@ Test(remote, ctrl_c_during_a_download_leaves_nothing_half_done)
 static char *
 oci_push(struct rfx *f, const char *repo, const char *tag, const char *file, const char *media)
 {
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "cd '%s' && sha256sum '%s' | cut -c1-64 > sum && mkdir -p 'srv/v2/%s/blobs' 'srv/v2/%s/manifests'"
-		 " && cp '%s' \"srv/v2/%s/blobs/sha256:$(cat sum)\"", f->t.dir, file, repo, repo, file, repo);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&f->t, "sha256sum '%s' | cut -c1-64 > sum && mkdir -p 'srv/v2/%s/blobs' 'srv/v2/%s/manifests'"
+			   " && cp '%s' \"srv/v2/%s/blobs/sha256:$(cat sum)\"", file, repo, repo, file, repo), 0);
 	char *sum = tws_get(&f->t, "sum");
 	sum[64] = 0;
 	char rel[512];
@@ -524,9 +499,7 @@ oci_setup(struct rfx *f, const char *kind, const char *layers)
 	fake_helm(&f->t);
 	char root[600];
 	snprintf(root, sizeof(root), "%s/srv", f->t.dir);
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", root);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&f->t, "mkdir -p srv"), 0);
 	f->srv = srv_start(root, "--oci-token 0ci-t0ken", &f->port);
 	if (!f->srv)
 		cr_skip_test("python3 is not here to run the test registry");
@@ -541,24 +514,19 @@ Test(remote, helm_chart_from_an_oci_registry_with_a_bearer_token)
 	struct rfx f;
 	oci_setup(&f, "helm", "      - {name: mychart, type: helm, version: 1.0.0+b7, registry: {metadata: {name: ocir}}}\n");
 	tws_put(&f.t, "src/mychart/Chart.yaml", "apiVersion: v2\nname: mychart\nversion: 1.0.0+b7\ndescription: oci\n");
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "cd '%s/src' && tar czf ../chart.tgz mychart", f.t.dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&f.t, "cd src && tar czf ../chart.tgz mychart"), 0);
 	char *sum = oci_push(&f, "base/mychart", "1.0.0_b7", "chart.tgz", "application/vnd.cncf.helm.chart.content.v1.tar+gzip");
 	/* the blob lives on another host (a CDN), which gets no token */
 	char blob[200], cdn[200], q[600];
 	snprintf(blob, sizeof(blob), "/v2/base/mychart/blobs/sha256:%s", sum);
 	snprintf(cdn, sizeof(cdn), "/cdn/%s", sum);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && mkdir -p srv/cdn && cp chart.tgz srv/cdn/%s", f.t.dir, sum);
-	cr_assert_eq(system(cmd), 0);
-	snprintf(q, sizeof(q), "/__fault?path=%s&mode=redirect&n=100&to=http://localhost:%d%s", blob, f.port, cdn);
-	free(srv_get(f.port, q));
+	cr_assert_eq(tws_sh(&f.t, "mkdir -p srv/cdn && cp chart.tgz srv/cdn/%s", sum), 0);
+	snprintf(q, sizeof(q), "&to=http://localhost:%d%s", f.port, cdn);
+	fault(&f, blob, "redirect", 100, q);
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
-	char *out = tws_get(&f.t, "out/0_apps_mychart.yaml");
-	cr_assert(strstr(out, "description: \"oci\""), "%s", out);
-	free(out);
+	assert_rendered(&f, "out/0_apps_mychart.yaml", "oci");
 	/* the token dance: a 401, the token, the manifest again, the blob */
 	cr_assert_eq(served(&f, "/token"), 1);
 	cr_assert_eq(served(&f, "/v2/base/mychart/manifests/1.0.0_b7"), 2);
@@ -586,14 +554,13 @@ Test(remote, oci_chart_version_constraint_picks_the_newest_matching_tag)
 	oci_setup(&f, "helm", "      - {name: mychart, type: helm, version: \"^1.0\", registry: {metadata: {name: ocir}}}\n");
 	const char *tags[] = {"1.0.0", "1.2.0_b3", "2.0.0"};
 	for (int i = 0; i < 3; i++) {
-		char ver[32], cmd[700];
+		char ver[32];
 		snprintf(ver, sizeof(ver), "%s", tags[i]);
 		for (char *p = ver; *p; p++)
 			if (*p == '_')
 				*p = '+';
 		tws_put(&f.t, "src/mychart/Chart.yaml", "apiVersion: v2\nname: mychart\nversion: %s\ndescription: v%s\n", ver, ver);
-		snprintf(cmd, sizeof(cmd), "cd '%s/src' && tar czf ../chart-%d.tgz mychart", f.t.dir, i);
-		cr_assert_eq(system(cmd), 0);
+		cr_assert_eq(tws_sh(&f.t, "cd src && tar czf ../chart-%d.tgz mychart", i), 0);
 		char file[32];
 		snprintf(file, sizeof(file), "chart-%d.tgz", i);
 		free(oci_push(&f, "base/mychart", tags[i], file, "application/vnd.cncf.helm.chart.content.v1.tar+gzip"));
@@ -604,9 +571,7 @@ Test(remote, oci_chart_version_constraint_picks_the_newest_matching_tag)
 	assert_code(r, 0);
 	cr_assert(strstr(r.out, "ready apps/mychart"), "%s", r.out);
 	res_free(&r);
-	char *out = tws_get(&f.t, "out/0_apps_mychart.yaml");
-	cr_assert(strstr(out, "description: \"v1.2.0+b3\""), "%s", out);
-	free(out);
+	assert_rendered(&f, "out/0_apps_mychart.yaml", "v1.2.0+b3");
 	cr_assert_eq(served(&f, "/v2/base/mychart/tags/list"), 2, "the tag list, asked once (and once more with the token)");
 	cr_assert_eq(served(&f, "/v2/base/mychart/manifests/1.2.0_b3"), 2);
 	r = am(&f.t, "graph");
@@ -640,9 +605,7 @@ Test(remote, palette_pack_from_an_oci_registry)
 	tws_put(&f.t, "src/greeter-1.2.0/pack.json", "{\"name\": \"greeter\", \"version\": \"1.2.0\", \"kubeManifests\": [\"manifests/g.yaml\"]}\n");
 	tws_put(&f.t, "src/greeter-1.2.0/values.yaml", "pack: {namespace: greet}\nmanifests:\n  g: {msg: hello-oci}\n");
 	tws_put(&f.t, "src/greeter-1.2.0/manifests/g.yaml", "kind: ConfigMap\ndata: {msg: {{ .Values.msg | quote }}}\n");
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "cd '%s/src' && tar czf ../greeter-1.2.0.tar.gz greeter-1.2.0", f.t.dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&f.t, "cd src && tar czf ../greeter-1.2.0.tar.gz greeter-1.2.0"), 0);
 	free(oci_push(&f, "base/spectro-packs/archive/greeter", "1.2.0", "greeter-1.2.0.tar.gz",
 		      "application/vnd.oci.image.layer.v1.tar+gzip"));
 	struct res r = am(&f.t, "sync");
@@ -657,14 +620,13 @@ Test(remote, palette_pack_from_an_oci_registry)
 	res_free(&r);
 	cr_assert_eq(served(&f, NULL), total, "the second sync made requests");
 	/* a corrupted blob: the digest check fails, nothing is cached */
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s/.addonmake'", f.t.dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&f.t, "rm -rf .addonmake"), 0);
 	char *sum = tws_get(&f.t, "sum");
 	sum[64] = 0;
 	char path[256];
 	snprintf(path, sizeof(path), "/v2/base/spectro-packs/archive/greeter/blobs/sha256:%s", sum);
 	free(sum);
-	fault(&f, path, "corrupt", 10);
+	fault(&f, path, "corrupt", 10, NULL);
 	r = am(&f.t, "plan");
 	assert_code(r, 1);
 	cr_assert(strstr(r.err, "the blob's SHA-256 is ") && strstr(r.err, "nothing was cached"), "%s", r.err);
@@ -680,10 +642,8 @@ Test(remote, tls_is_verified_against_the_registrys_ca_or_skipped_on_request)
 	fake_helm(&f.t);
 	publish(&f, "over tls");
 	/* a self-signed certificate for 127.0.0.1, made now */
-	char cmd[1600];
-	snprintf(cmd, sizeof(cmd), "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-		 "-addext subjectAltName=IP:127.0.0.1 -keyout key.pem -out cert.pem >/dev/null 2>&1", f.t.dir);
-	if (system(cmd) != 0)
+	if (tws_sh(&f.t, "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+		   "-addext subjectAltName=IP:127.0.0.1 -keyout key.pem -out cert.pem >/dev/null 2>&1") != 0)
 		cr_skip_test("openssl is not here to make a certificate");
 	char root[600], extra[1300];
 	snprintf(root, sizeof(root), "%s/srv", f.t.dir);

@@ -86,9 +86,7 @@ Test(sync, comment_and_reindent_edits_are_noops)
 	res_free(&r);
 	/* re-indent: every line nested at 10+ spaces moves right by 2, the
 	 * values block and the manifest block scalars included */
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "sed -i 's/^          /            /' '%s/p.yaml'", t.dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&t, "sed -i 's/^          /            /' p.yaml"), 0);
 	char *p = tws_get(&t, "p.yaml");
 	cr_assert(strstr(p, "\n            pack:\n"), "the edit re-indented nothing:\n%s", p);
 	free(p);
@@ -242,10 +240,7 @@ Test(sync, quickstart_sample_runs)
 {
 	struct tws t;
 	tws_init(&t);
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "cp -r '%s/samples/quickstart/.' '%s/' && rm -rf '%s/out' '%s/.addonmake'",
-		 getenv("ADDONMAKE_SRC"), t.dir, t.dir, t.dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tws_sh(&t, "cp -r '%s/samples/quickstart/.' . && rm -rf out .addonmake", getenv("ADDONMAKE_SRC")), 0);
 	struct res r = am(&t, "sync");
 	assert_code(r, 0);
 	cr_assert_eq(count_lines(r.out, ": ready "), 4, "%s", r.out);
