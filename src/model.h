@@ -143,7 +143,7 @@ struct fetch_rec {
 struct workspace {
 	struct arena a;
 	int offline;       /* --offline: the download cache only */
-	int refresh;       /* --refresh: revalidate every remote index */
+	int refresh;       /* --refresh: ask the registries again */
 	int quiet;         /* -q: no progress lines */
 	struct store *st;  /* the state, read-only while loading */
 	struct fetch_rec *fetched; /* records to write with the state */
