@@ -915,6 +915,18 @@ static const char *one_cm =
 	"        manifests:\n"
 	"          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: a}\\n\"}\n";
 
+/* plugin.sh in the workspace: an exec credential plugin that runs the
+ * shell line first, then hands out the token abc */
+static void
+kf_exec_plugin(struct kf *f, const char *first)
+{
+	tws_put(&f->t, "plugin.sh",
+		"#!/bin/sh\n%s\n"
+		"echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+		"\"status\":{\"token\":\"abc\"}}'\n", first);
+	cr_assert_eq(tws_sh(&f->t, "chmod +x plugin.sh"), 0);
+}
+
 Test(SUITE, tls_with_token_client_cert_and_exec_plugin)
 {
 	struct kf f;
@@ -941,12 +953,7 @@ Test(SUITE, tls_with_token_client_cert_and_exec_plugin)
 	assert_code(r, 0);
 	res_free(&r);
 	/* an exec plugin: it gets KUBERNETES_EXEC_INFO, its token is used */
-	tws_put(&f.t, "plugin.sh",
-		"#!/bin/sh\n"
-		"printf '%%s' \"$KUBERNETES_EXEC_INFO\" > exec-info\n"
-		"echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
-		"\"status\":{\"token\":\"abc\"}}'\n");
-	cr_assert_eq(tws_sh(&f.t, "chmod +x plugin.sh"), 0);
+	kf_exec_plugin(&f, "printf '%s' \"$KUBERNETES_EXEC_INFO\" > exec-info");
 	kf_kubeconfig(&f,
 		      "{exec: {apiVersion: client.authentication.k8s.io/v1, command: ./plugin.sh, "
 		      "provideClusterInfo: true, interactiveMode: Never}}",
@@ -970,12 +977,7 @@ Test(SUITE, an_expired_exec_credential_is_fetched_again_once_per_batch)
 	STAND_IN_ONLY("answer 401 on cue");
 	struct kf f;
 	kf_init(&f, NULL);
-	tws_put(&f.t, "plugin.sh",
-		"#!/bin/sh\n"
-		"echo run >> \"$(dirname \"$0\")/runs\"\n"
-		"echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
-		"\"status\":{\"token\":\"abc\"}}'\n");
-	cr_assert_eq(tws_sh(&f.t, "chmod +x plugin.sh"), 0);
+	kf_exec_plugin(&f, "echo run >> \"$(dirname \"$0\")/runs\"");
 	kf_kubeconfig(&f, "{exec: {apiVersion: client.authentication.k8s.io/v1, "
 			  "command: ./plugin.sh, interactiveMode: Never}}", NULL);
 	kf_ws_configmaps(&f, 4);
