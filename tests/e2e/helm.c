@@ -47,22 +47,20 @@ ws(struct tws *t, const char *version)
 		"          charts:\n            mychart: {replicas: 2}\n", version);
 }
 
-/* a TMPDIR of the workspace's own, tmp/ (its path into tmp), to see
- * what a run leaves in it */
+/* a TMPDIR of the workspace's own, tmp/, to see what a run leaves in it */
 static void
-own_tmpdir(struct tws *t, char tmp[600])
+own_tmpdir(struct tws *t)
 {
-	snprintf(tmp, 600, "%s/tmp", t->dir);
+	char tmp[600];
+	snprintf(tmp, sizeof(tmp), "%s/tmp", t->dir);
 	mkdir(tmp, 0755);
 	setenv("TMPDIR", tmp, 1);
 }
 
 static int
-is_empty(const char *dir)
+tmp_is_empty(struct tws *t)
 {
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", dir);
-	return system(cmd) == 0;
+	return tws_sh(t, "test -z \"$(ls -A tmp)\"") == 0;
 }
 
 Test(helm, chart_from_a_file_repository_rendered_by_helm)
@@ -72,8 +70,7 @@ Test(helm, chart_from_a_file_repository_rendered_by_helm)
 	fake_helm(&t);
 	repo(&t, NULL);
 	ws(&t, "1.0.0");
-	char tmp[600];
-	own_tmpdir(&t, tmp);
+	own_tmpdir(&t);
 	struct res r = am(&t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
@@ -84,7 +81,7 @@ Test(helm, chart_from_a_file_repository_rendered_by_helm)
 	cr_assert_str_eq(out, "---\nkind: ConfigMap\nmetadata:\n  name: front\n  namespace: web\n"
 			      "data:\n  chart: \"mychart-1.0.0\"\n  values: |\n    replicas: 2\n");
 	free(out);
-	cr_assert(is_empty(tmp), "a temporary chart directory was left behind");
+	cr_assert(tmp_is_empty(&t), "a temporary chart directory was left behind");
 	r = am(&t, "sync");
 	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
 	res_free(&r);
@@ -249,14 +246,11 @@ Test(helm, sigterm_while_helm_template_runs_leaves_no_process)
 	setenv("ADDONMAKE_HELM", p, 1);
 	repo(&t, NULL);
 	ws(&t, "1.0.0");
-	char tmp[600];
-	own_tmpdir(&t, tmp);
+	own_tmpdir(&t);
 	pid_t pid = am_bg(&t, "sync");
 	cr_assert(wait_file(&t, "templating", 10000), "helm template never ran");
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "test \"$(ls '%s' | sed 's/-[^-]*$//' | sort | tr '\\n' ' ')\" = "
-		 "'addonmake-chart addonmake-stderr '", tmp);
-	cr_assert_eq(system(cmd), 0, "not the two temporary paths expected");
+	cr_assert_eq(tws_sh(&t, "test \"$(ls tmp | sed 's/-[^-]*$//' | sort | tr '\\n' ' ')\" = "
+			   "'addonmake-chart addonmake-stderr '"), 0, "not the two temporary paths expected");
 	kill(pid, SIGTERM);
 	int st;
 	waitpid(pid, &st, 0);
@@ -264,7 +258,7 @@ Test(helm, sigterm_while_helm_template_runs_leaves_no_process)
 	int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	cr_assert_eq(code, 143);
 	cr_assert(!tws_procs(&t, 0), "helm was left running");
-	cr_assert(is_empty(tmp), "a temporary path was left behind");
+	cr_assert(tmp_is_empty(&t), "a temporary path was left behind");
 	cr_assert(!tws_exists(&t, ".addonmake/state.mdb"), "a state was written");
 	fake_helm(&t);
 	struct res r = am(&t, "sync");
@@ -292,8 +286,7 @@ Test(helm, chart_archives_past_the_limits_are_refused)
 		struct tws t;
 		tws_init(&t);
 		fake_helm(&t);
-		char tmp[600];
-		own_tmpdir(&t, tmp);
+		own_tmpdir(&t);
 		cr_assert_eq(tws_sh(&t, "mkdir -p src/1.0.0/mychart && cd src/1.0.0/mychart && %s", cases[i].make), 0,
 			     "%s", cases[i].make);
 		const char *vers[] = {"1.0.0"};
@@ -307,7 +300,7 @@ Test(helm, chart_archives_past_the_limits_are_refused)
 			 "mychart)\naddonmake: 1 error; nothing was applied.\n", cases[i].msg);
 		cr_assert_str_eq(r.err, want, "case %zu", i);
 		cr_assert(!tws_exists(&t, "out/0_apps_mychart.yaml"));
-		cr_assert(is_empty(tmp), "case %zu left a temporary directory", i);
+		cr_assert(tmp_is_empty(&t), "case %zu left a temporary directory", i);
 		res_free(&r);
 		tws_free(&t);
 	}
