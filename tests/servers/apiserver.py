@@ -11,23 +11,44 @@ certificates), me.crt/me.key (a client certificate for user "me" in
 system:masters), tokens "abc" (user admin) and "sa-token" (user sa), both
 in system:masters; RBAC is on. Requests are read from the audit log.
 
+A start that fails (a process exits, or it is not ready in 120 s) is
+tried again on other ports, three times in all; why each failed is in
+DIR/start.log.
+
 What the controllers would do is not there: status is set by tests
 through /status. One controller's work is done here, because the tests
 delete namespaces: a namespace being deleted is finalized and deleted as
 the namespace controller would do it (its content is not deleted). The
 processes stop with the parent, on SIGTERM, or after 10 minutes.
 """
-import http.client, json, os, signal, socket, ssl, subprocess, sys, threading, time
+import http.client, json, os, random, shutil, signal, socket, ssl, subprocess, sys, threading, time
 
 CTL_TOKEN = "ctl-token"   # user system:ctl: left out of --log
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+def free_ports(n):
+    """n distinct free ports below the kernel's ephemeral range: a port
+    there is never taken by an outgoing connection (of the API server to
+    etcd, of kubectl, of the other test running) between being chosen
+    here and being bound by etcd or the API server"""
+    try:
+        lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        lo = 32768
+    held = []
+    try:
+        while len(held) < n:
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", random.randrange(10000, lo) if lo > 11000 else 0))
+            except OSError:
+                s.close()
+                continue
+            held.append(s)
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
 
 
 def sh(cmd, cwd):
@@ -109,13 +130,82 @@ def print_log(d):
         print(VERBS.get(e.get("verb"), e.get("verb", "?").upper()), e.get("requestURI", ""))
 
 
+def log_tail(path, n=8):
+    try:
+        return "".join(open(path, errors="replace").readlines()[-n:]) or "(nothing)\n"
+    except OSError:
+        return "(no log)\n"
+
+
+def start(binary, d, procs, attempt):
+    """starts etcd and the API server on fresh ports and waits until they
+    serve (up to 120 s): the Api, or None after writing why to start.log
+    (a test that fails to start shows that file)"""
+    null = subprocess.DEVNULL
+    shutil.rmtree(os.path.join(d, "etcd"), ignore_errors=True)
+    if os.path.exists(os.path.join(d, "audit.log")):
+        os.remove(os.path.join(d, "audit.log"))
+    ec, ep, port = free_ports(3)
+    logs = [os.path.join(d, "etcd.log"), os.path.join(d, "apiserver.log")]
+    procs.append(subprocess.Popen(
+        ["etcd", "--data-dir", os.path.join(d, "etcd"),
+         "--listen-client-urls", "http://127.0.0.1:%d" % ec,
+         "--advertise-client-urls", "http://127.0.0.1:%d" % ec,
+         "--listen-peer-urls", "http://127.0.0.1:%d" % ep,
+         "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % ep,
+         "--initial-cluster", "default=http://127.0.0.1:%d" % ep],
+        stdout=null, stderr=open(logs[0], "w")))
+    procs.append(subprocess.Popen(
+        [binary, "--etcd-servers", "http://127.0.0.1:%d" % ec,
+         "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+         "--secure-port", str(port), "--insecure-port", "0",
+         "--tls-cert-file", "srv.crt", "--tls-private-key-file", "srv.key",
+         "--client-ca-file", "ca.crt", "--token-auth-file", "tokens.csv",
+         "--authorization-mode", "RBAC",
+         "--service-account-issuer", "https://kubernetes.default.svc",
+         "--service-account-key-file", "sa.key", "--service-account-signing-key-file", "sa.key",
+         "--service-cluster-ip-range", "10.0.0.0/24",
+         "--audit-policy-file", "audit.yaml", "--audit-log-path", "audit.log"],
+        cwd=d, stdout=null, stderr=open(logs[1], "w")))
+    api = Api(port)
+    deadline = time.time() + 120
+    while True:
+        gone = [i for i, p in enumerate(procs) if p.poll() is not None]
+        if gone or time.time() > deadline:
+            with open(os.path.join(d, "start.log"), "a") as f:
+                f.write("attempt %d (ports etcd %d/%d, api %d): " % (attempt, ec, ep, port))
+                if not gone:
+                    f.write("not ready after 120 s\n")
+                for i in gone:
+                    f.write("%s exited with %s; %s ends:\n%s" % (
+                        ("etcd", "kube-apiserver")[i], procs[i].returncode,
+                        os.path.basename(logs[i]), log_tail(logs[i])))
+            return None
+        try:
+            # ready, and its bootstrap controller has made `default` (it
+            # runs after /readyz says ok; a test that finds `default`
+            # missing creates it, which no cluster in use would do)
+            st, data = api.req("GET", "/readyz")
+            if st == 200 and api.req("GET", "/api/v1/namespaces/default")[0] == 200:
+                return api
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.1)
+
+
 def main():
     if sys.argv[1] == "--log":
         print_log(sys.argv[2])
         return
     binary, d = sys.argv[1], sys.argv[2]
     os.makedirs(d, exist_ok=True)
-    make_files(d)
+    try:
+        make_files(d)
+    except subprocess.CalledProcessError as e:
+        with open(os.path.join(d, "start.log"), "a") as f:
+            f.write("making the certificates failed: %s\n" % e)
+        print(0, flush=True)
+        return
     parent = os.getppid()
     procs = []
 
@@ -131,45 +221,19 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    null = subprocess.DEVNULL
-    ec, ep, port = free_port(), free_port(), free_port()
-    procs.append(subprocess.Popen(
-        ["etcd", "--data-dir", os.path.join(d, "etcd"),
-         "--listen-client-urls", "http://127.0.0.1:%d" % ec,
-         "--advertise-client-urls", "http://127.0.0.1:%d" % ec,
-         "--listen-peer-urls", "http://127.0.0.1:%d" % ep,
-         "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % ep,
-         "--initial-cluster", "default=http://127.0.0.1:%d" % ep],
-        stdout=null, stderr=open(os.path.join(d, "etcd.log"), "w")))
-    procs.append(subprocess.Popen(
-        [binary, "--etcd-servers", "http://127.0.0.1:%d" % ec,
-         "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
-         "--secure-port", str(port), "--insecure-port", "0",
-         "--tls-cert-file", "srv.crt", "--tls-private-key-file", "srv.key",
-         "--client-ca-file", "ca.crt", "--token-auth-file", "tokens.csv",
-         "--authorization-mode", "RBAC",
-         "--service-account-issuer", "https://kubernetes.default.svc",
-         "--service-account-key-file", "sa.key", "--service-account-signing-key-file", "sa.key",
-         "--service-cluster-ip-range", "10.0.0.0/24",
-         "--audit-policy-file", "audit.yaml", "--audit-log-path", "audit.log"],
-        cwd=d, stdout=null, stderr=open(os.path.join(d, "apiserver.log"), "w")))
-    api = Api(port)
-    deadline = time.time() + 120
-    while True:
-        if time.time() > deadline or any(p.poll() is not None for p in procs):
-            print(0, flush=True)
-            stop()
-        try:
-            # ready, and its bootstrap controller has made `default` (it
-            # runs after /readyz says ok; a test that finds `default`
-            # missing creates it, which no cluster in use would do)
-            st, data = api.req("GET", "/readyz")
-            if st == 200 and api.req("GET", "/api/v1/namespaces/default")[0] == 200:
-                break
-        except (OSError, http.client.HTTPException):
-            pass
-        time.sleep(0.1)
-    print(port, flush=True)
+    api = None
+    for attempt in range(1, 4):
+        api = start(binary, d, procs, attempt)
+        if api:
+            break
+        for p in procs:
+            p.kill()
+            p.wait()
+        del procs[:]
+    if not api:
+        print(0, flush=True)
+        stop()
+    print(api.port, flush=True)
     threading.Thread(target=finalize_namespaces, args=(api,), daemon=True).start()
     end = time.time() + 600
     while os.getppid() == parent and time.time() < end and all(p.poll() is None for p in procs):
