@@ -137,10 +137,11 @@ def log_tail(path, n=8):
         return "(no log)\n"
 
 
-def start(binary, d, procs, attempt):
+def start(binary, d, procs, attempt, parent):
     """starts etcd and the API server on fresh ports and waits until they
     serve (up to 120 s): the Api, or None after writing why to start.log
-    (a test that fails to start shows that file)"""
+    (a test that fails to start shows that file); None at once when the
+    test that wanted it has gone"""
     null = subprocess.DEVNULL
     shutil.rmtree(os.path.join(d, "etcd"), ignore_errors=True)
     if os.path.exists(os.path.join(d, "audit.log")):
@@ -170,6 +171,8 @@ def start(binary, d, procs, attempt):
     api = Api(port)
     deadline = time.time() + 120
     while True:
+        if os.getppid() != parent:
+            return None
         gone = [i for i, p in enumerate(procs) if p.poll() is not None]
         if gone or time.time() > deadline:
             with open(os.path.join(d, "start.log"), "a") as f:
@@ -210,6 +213,7 @@ def main():
     procs = []
 
     def stop(*_):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for p in procs:
             p.terminate()
         for p in procs:
@@ -223,17 +227,19 @@ def main():
     signal.signal(signal.SIGINT, stop)
     api = None
     for attempt in range(1, 4):
-        api = start(binary, d, procs, attempt)
-        if api:
+        api = start(binary, d, procs, attempt, parent)
+        if api or os.getppid() != parent:
             break
         for p in procs:
             p.kill()
             p.wait()
         del procs[:]
+    try:
+        print(api.port if api else 0, flush=True)
+    except OSError:   # the test has gone
+        api = None
     if not api:
-        print(0, flush=True)
         stop()
-    print(api.port, flush=True)
     threading.Thread(target=finalize_namespaces, args=(api,), daemon=True).start()
     end = time.time() + 600
     while os.getppid() == parent and time.time() < end and all(p.poll() is None for p in procs):
