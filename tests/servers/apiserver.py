@@ -196,6 +196,19 @@ def start(binary, d, procs, attempt, parent):
         time.sleep(0.1)
 
 
+def end_procs(procs):
+    """ends the processes (SIGTERM, then SIGKILL after 5 s) and forgets them"""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    del procs[:]
+
+
 def main():
     if sys.argv[1] == "--log":
         print_log(sys.argv[2])
@@ -214,13 +227,7 @@ def main():
 
     def stop(*_):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        end_procs(procs)
         os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)
@@ -230,10 +237,7 @@ def main():
         api = start(binary, d, procs, attempt, parent)
         if api or os.getppid() != parent:
             break
-        for p in procs:
-            p.kill()
-            p.wait()
-        del procs[:]
+        end_procs(procs)
     try:
         print(api.port if api else 0, flush=True)
     except OSError:   # the test has gone
