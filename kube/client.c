@@ -175,8 +175,11 @@ credential(struct kube *k, int refresh, struct buf *err)
 	}
 	if (k->cfg.token_file && !k->cfg.token && (refresh || !k->bearer)) {
 		struct buf t = {0};
-		if (file_read(k->cfg.token_file, &t) < 0) {
-			buf_printf(err, "cannot read the token file %s", k->cfg.token_file);
+		int e = file_read(k->cfg.token_file, &t);
+		if (e) {
+			buf_printf(err, "%s: cannot read the token file: %s", k->cfg.token_file,
+				   strerror(e));
+			buf_free(&t);
 			return -1;
 		}
 		size_t n = t.len;

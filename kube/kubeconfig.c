@@ -73,8 +73,10 @@ static int
 merge_file(struct merged *m, const char *file, struct buf *err)
 {
 	struct buf text = {0};
-	if (file_read(file, &text) < 0) {
-		buf_printf(err, "%s: cannot read the kubeconfig", file);
+	int e = file_read(file, &text);
+	if (e) {
+		buf_printf(err, "%s: cannot read the kubeconfig: %s", file, strerror(e));
+		buf_free(&text);
 		return -1;
 	}
 	struct dnode *root = NULL;
@@ -146,9 +148,11 @@ kube_b64_decode(const char *s, size_t n, struct buf *out)
 	return 0;
 }
 
-/* PEM from NAME-data (base64) or NAME (a file, relative to the kubeconfig) */
+/* PEM from NAME-data (base64) or NAME (a file, relative to the kubeconfig);
+ * whose: "cluster" or "user", for messages */
 static int
-pem(const struct entry *e, const char *key, struct buf *out, struct buf *err)
+pem(const struct entry *e, const char *whose, const char *key, struct buf *out,
+    struct buf *err)
 {
 	char dkey[64];
 	snprintf(dkey, sizeof(dkey), "%s-data", key);
@@ -167,11 +171,27 @@ pem(const struct entry *e, const char *key, struct buf *out, struct buf *err)
 	struct arena a = {0};
 	char *path = path_join(&a, e->dir, doc_str(f));
 	int rc = file_read(path, out);
-	if (rc < 0) {
-		buf_printf(err, "%s:%d:%d: %s: cannot read %s", e->file, f->line, f->col, key, path);
-	}
+	if (rc)
+		buf_printf(err, "%s:%d:%d: %s: cannot read the %s of %s %s: %s", e->file, f->line,
+			   f->col, path, key, whose, e->name, strerror(rc));
 	arena_free(&a);
-	return rc < 0 ? -1 : 0;
+	return rc ? -1 : 0;
+}
+
+/* a token file must be readable when the configuration is loaded (it is
+ * read again later, on a 401): 0, or -1 with err naming it and where it
+ * was named (at: "FILE:LINE:COL: ", or "" ) */
+static int
+token_readable(const char *path, const char *at, const char *whose, struct buf *err)
+{
+	struct buf t = {0};
+	int e = file_read(path, &t);
+	if (t.s)
+		memset(t.s, 0, t.len); /* it held a secret */
+	buf_free(&t);
+	if (e)
+		buf_printf(err, "%s%s: cannot read %s: %s", at, path, whose, strerror(e));
+	return e ? -1 : 0;
 }
 
 static char *
@@ -292,7 +312,7 @@ resolve(struct merged *m, const char *context, struct kube_cfg *cfg, struct buf 
 	cfg->server = xstrndup(server, sl);
 	cfg->insecure = truth(doc_get(cl->node, "insecure-skip-tls-verify"));
 	cfg->tls_server_name = opt_str(cl, "tls-server-name");
-	if (pem(cl, "certificate-authority", &cfg->ca, err))
+	if (pem(cl, "cluster", "certificate-authority", &cfg->ca, err))
 		return -1;
 	const char *ns = doc_str(doc_get(cx->node, "namespace"));
 	cfg->ns = ns && *ns ? xstrdup(ns) : NULL;
@@ -322,12 +342,19 @@ resolve(struct merged *m, const char *context, struct kube_cfg *cfg, struct buf 
 	if (tf) {
 		struct arena a = {0};
 		cfg->token_file = xstrdup(path_join(&a, u->dir, tf));
+		const struct dnode *at = doc_get(u->node, "tokenFile");
+		int bad = token_readable(cfg->token_file,
+					 arena_printf(&a, "%s:%d:%d: ", u->file, at->line, at->col),
+					 arena_printf(&a, "the tokenFile of user %s", u->name), err);
 		arena_free(&a);
 		free(tf);
+		if (bad)
+			return -1;
 	}
 	cfg->username = opt_str(u, "username");
 	cfg->password = opt_str(u, "password");
-	if (pem(u, "client-certificate", &cfg->cert, err) || pem(u, "client-key", &cfg->key, err))
+	if (pem(u, "user", "client-certificate", &cfg->cert, err) ||
+	    pem(u, "user", "client-key", &cfg->key, err))
 		return -1;
 	if (!!cfg->cert.len != !!cfg->key.len) {
 		pos_err(err, u->file, u->node, "user %s: a client certificate needs its key "
@@ -373,16 +400,21 @@ in_cluster(const char *sa_dir, struct kube_cfg *cfg, struct buf *err)
 	const char *dir = sa_dir ? sa_dir : "/var/run/secrets/kubernetes.io/serviceaccount";
 	cfg->token_file = xstrdup(path_join(&a, dir, "token"));
 	const char *ca = path_join(&a, dir, "ca.crt");
-	int rc = 0;
-	if (file_read(ca, &cfg->ca) < 0) {
-		buf_printf(err, "in-cluster config: cannot read %s (is a service account mounted?)", ca);
+	int rc = 0, e = file_read(ca, &cfg->ca);
+	if (e) {
+		buf_printf(err, "in-cluster config: %s: cannot read the service account's CA "
+			   "certificate: %s (is a service account mounted?)", ca, strerror(e));
+		rc = -1;
+	} else if (token_readable(cfg->token_file, "in-cluster config: ",
+				  "the service account's token", err)) {
 		rc = -1;
 	}
 	const char *pns = getenv("POD_NAMESPACE");
 	struct buf ns = {0};
 	if (pns && *pns) {
 		cfg->ns = xstrdup(pns);
-	} else if (file_read(path_join(&a, dir, "namespace"), &ns) == 0) {
+	} else if (!file_read(path_join(&a, dir, "namespace"), &ns)) {
+		/* kubectl's rule: an unreadable namespace file means default */
 		size_t n = ns.len;
 		while (n && (ns.s[n - 1] == '\n' || ns.s[n - 1] == ' '))
 			n--;

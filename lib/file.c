@@ -222,22 +222,24 @@ wall_secs(void)
 	return (int64_t)time(NULL);
 }
 
-int64_t
-duration_parse_ms(const char *s)
+int
+duration_parse(const char *s, int64_t *ms)
 {
 	if (!s || !*s)
-		return -1;
-	if (strcmp(s, "0") == 0)
+		return EINVAL;
+	if (strcmp(s, "0") == 0) {
+		*ms = 0;
 		return 0;
+	}
 	int64_t total = 0;
 	while (*s) {
 		if (*s < '0' || *s > '9')
-			return -1;
+			return EINVAL;
 		int64_t v = 0;
 		while (*s >= '0' && *s <= '9') {
 			v = v * 10 + (*s++ - '0');
 			if (v > 1000000000)
-				return -1;
+				return ERANGE;
 		}
 		int64_t unit;
 		if (s[0] == 'm' && s[1] == 's')
@@ -249,10 +251,11 @@ duration_parse_ms(const char *s)
 		else if (*s == 's')
 			unit = 1000, s++;
 		else
-			return -1;
+			return EINVAL;
 		total += v * unit;
 	}
-	return total;
+	*ms = total;
+	return 0;
 }
 
 void

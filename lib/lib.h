@@ -1,6 +1,12 @@
 /* lib: the small pieces every module uses — growable buffers, an arena for
  * data that lives as long as one run, diagnostics with positions, files
- * written atomically. Nothing here knows about profiles or Kubernetes. */
+ * written atomically. Nothing here knows about profiles or Kubernetes.
+ *
+ * Errors, for every function here: one that can fail returns int, 0 when
+ * it worked, else a positive errno value saying why (strerror(3) words it).
+ * Never -1, never a negative value: test the result with `if (e)`; a test
+ * `< 0` is always a mistake (it is never true). Functions that cannot fail
+ * return void or what they made (allocation dies on exhaustion). */
 #ifndef LIB_H
 #define LIB_H
 
@@ -97,22 +103,25 @@ void strset_free(struct strset *s);
  * ordinary words */
 void buf_redact(struct buf *b, const struct strset *secret);
 
+#define LIB_CHECK __attribute__((warn_unused_result))
+
 /* files */
-/* reads a whole file; returns 0 or an errno value */
-int file_read(const char *path, struct buf *out);
+/* reads a whole file; 0 or an errno value (EISDIR for a directory) */
+LIB_CHECK int file_read(const char *path, struct buf *out);
 struct stat;
 /* the same, and the stat of what was read (taken before reading, so a
  * later change shows as a different mtime next time) */
-int file_read_st(const char *path, struct buf *out, struct stat *st);
+LIB_CHECK int file_read_st(const char *path, struct buf *out, struct stat *st);
 /* writes via a temporary file in the same directory and rename(2), so a
  * reader sees the old or the new content, never half; 0 or an errno value.
  * With durable, the data is fsync'd before the rename; without, the caller
  * makes it durable later (syncfs) before relying on it. */
-int file_write_atomic(const char *path, const void *data, size_t len);
-int file_write_replace(const char *path, const void *data, size_t len, int durable);
+LIB_CHECK int file_write_atomic(const char *path, const void *data, size_t len);
+LIB_CHECK int file_write_replace(const char *path, const void *data, size_t len, int durable);
 /* mkdir -p; 0 or an errno value */
-int file_mkdirs(const char *path, int mode);
-/* rm -rf, without following symbolic links; 0 or an errno value */
+LIB_CHECK int file_mkdirs(const char *path, int mode);
+/* rm -rf, without following symbolic links; 0 or an errno value (callers
+ * that only clean up may ignore it) */
 int file_rmtree(const char *path);
 /* joins dir and a relative path; an absolute path is returned as is */
 char *path_join(struct arena *a, const char *dir, const char *rel);
@@ -123,8 +132,9 @@ char *path_dir(struct arena *a, const char *path);
 int64_t now_ms(void);   /* monotonic */
 int64_t wall_secs(void);
 
-/* durations: "500ms", "90s", "2m", "1h30m", "0"; -1 when malformed */
-int64_t duration_parse_ms(const char *s);
+/* durations: "500ms", "90s", "2m", "1h30m", "0" into *ms; 0, or EINVAL
+ * when malformed, ERANGE when too large */
+LIB_CHECK int duration_parse(const char *s, int64_t *ms);
 /* formats milliseconds the same way ("1m30s", "500ms") */
 void duration_format(struct buf *b, int64_t ms);
 

@@ -148,7 +148,7 @@ manifest_entries(struct cctx *x, struct profile *p, struct layer *l,
 			int e = ld_read(&x->lc, path, &t);
 			if (e) {
 				diag_add(d, DIAG_ERROR, p->file, file->line, file->col,
-					 "cannot read manifest file %s: %s", path, strerror(e));
+					 "%s: cannot read the manifest file: %s", path, strerror(e));
 				buf_free(&t);
 				continue;
 			}
@@ -468,13 +468,8 @@ compile_pass(struct workspace *w, struct cluster *c, struct deps *deps, struct d
 	x.keep = small_enough_to_keep(c);
 	for (size_t i = 0; i < c->nprofiles && !x.keep; i++) {
 		x.lc.a = &tmp;
-		if (profile_load(&x.lc, c->profiles[i], &ps[i])) {
-			if (!ps[i].root)
-				diag_add(d, DIAG_ERROR, c->profile_at[i].file, c->profile_at[i].line,
-					 c->profile_at[i].col, "cluster %s: profile %s could not be loaded",
-					 c->name, c->profiles[i]);
+		if (profile_load(&x.lc, c->profiles[i], &c->profile_at[i], &ps[i]))
 			ps[i].npacks = 0;
-		}
 		if (has_pack_refs(&ps[i])) {
 			x.keep = 1;
 			break;
@@ -500,7 +495,7 @@ compile_pass(struct workspace *w, struct cluster *c, struct deps *deps, struct d
 		diag_truncate(d, ndiag0);
 		x.lc.a = &w->a;
 		for (size_t i = 0; i < c->nprofiles; i++)
-			if (profile_load(&x.lc, c->profiles[i], &ps[i]))
+			if (profile_load(&x.lc, c->profiles[i], &c->profile_at[i], &ps[i]))
 				ps[i].npacks = 0;
 		for (int pass = 0; pass < 2; pass++)
 			for (size_t i = 0; i < c->nprofiles; i++)
@@ -571,7 +566,7 @@ layer_load_content(struct workspace *w, struct cluster *c, struct layer **ls,
 		if (ls[i]->content)
 			continue;
 		struct profile p;
-		if (profile_load(&x.lc, c->profiles[ls[i]->prof], &p))
+		if (profile_load(&x.lc, c->profiles[ls[i]->prof], &c->profile_at[ls[i]->prof], &p))
 			continue;
 		for (size_t k = i; k < n; k++) {
 			if (ls[k]->content || ls[k]->prof != ls[i]->prof)

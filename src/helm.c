@@ -335,6 +335,8 @@ helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 		     "http://, https:// and oci:// Helm registries", l->pack, r->name, r->url);
 	if (!l->version)
 		FAIL("helm layer \"%s\" has no version: or tag:", l->pack);
+	if (registry_check(lc, r, l, profile_file))
+		return -1;
 	if (oci) {
 		/* <registry>/<path>/<chart>:<version> */
 		static const char *const media[] = {"application/vnd.cncf.helm.chart.content.v1.tar+gzip",
@@ -386,7 +388,7 @@ helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 		}
 	} else if ((e = ld_read(lc, ipath, &t))) {
 		buf_free(&t);
-		FAIL("helm layer \"%s\": cannot read %s: %s", l->pack, ipath, strerror(e));
+		FAIL("%s: cannot read the index of helm layer \"%s\": %s", ipath, l->pack, strerror(e));
 	}
 	struct dorigin o = {ipath, 1, 1, 0, 1};
 	struct dnode *index;
@@ -442,7 +444,7 @@ helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 			where = path_join(a, dir, url);
 		if ((e = ld_read(lc, where, &tgz))) {
 			buf_free(&tgz);
-			FAIL("chart \"%s\" %s: cannot read %s: %s", l->pack, l->version, where,
+			FAIL("%s: cannot read chart \"%s\" %s: %s", where, l->pack, l->version,
 			     strerror(e));
 		}
 	}
@@ -487,7 +489,7 @@ pack_charts(struct ldctx *lc, struct layer *l, const char *profile_file)
 		int e = ld_read(lc, path, &tgz);
 		char *yaml = NULL;
 		if (e)
-			buf_printf(&err, "cannot read %s: %s", path, strerror(e));
+			buf_printf(&err, "%s: cannot read: %s", path, strerror(e));
 		else
 			yaml = render(lc, l, NULL, tgz.s, tgz.len, NULL, &err);
 		if (!yaml) {

@@ -220,7 +220,10 @@ struct profile {
 	struct dnode **packs;  /* addon entries of spec.template.packs */
 	size_t npacks;
 };
-int profile_load(struct ldctx *lc, const char *file, struct profile *p);
+/* named: where the workspace names the file (its read error is reported
+ * there), or NULL */
+int profile_load(struct ldctx *lc, const char *file, const struct pos *named,
+		 struct profile *p);
 
 /* a pack entry's values as a mapping: placeholders substituted, then
  * parsed (positions stay those of the profile file) */
@@ -329,6 +332,12 @@ int oci_resolve(struct ldctx *lc, struct registry *r, const char *repo,
 
 /* the workspace registry a profile's registry.metadata names (name or uid) */
 struct registry *registry_find(struct workspace *w, struct dnode *meta);
+/* whether layer l can use r: its file:// directory and its CA file (ca:)
+ * must be readable. Checked when a layer uses the registry, not when the
+ * workspace loads: an empty registry directory is not even in Git. 0, or
+ * -1 with the error at the layer's position in d */
+int registry_check(struct ldctx *lc, const struct registry *r, const struct layer *l,
+		   const char *profile_file);
 /* a helm layer: resolves its chart in a file:// Helm repository (index,
  * version or constraint, SHA-256 digest) and renders it with the helm
  * binary into l's documents */

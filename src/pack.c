@@ -4,6 +4,7 @@
  * values.yaml and the manifests that kubeManifests lists, rendered with
  * .Values = manifests.<basename>. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +24,39 @@ registry_find(struct workspace *w, struct dnode *meta)
 			return r;
 	}
 	return NULL;
+}
+
+/* opens path (a directory when dir) to see that it can be read: 0 or an
+ * errno value */
+static int
+readable(const char *path, int dir)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0)), e = 0;
+	struct stat st;
+	if (fd < 0)
+		return errno;
+	if (!dir && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+		e = EISDIR;
+	close(fd);
+	return e;
+}
+
+int
+registry_check(struct ldctx *lc, const struct registry *r, const struct layer *l,
+	       const char *profile_file)
+{
+	const char *name = r->name ? r->name : r->uid;
+	int e;
+	if (strncmp(r->url, "file://", 7) == 0 && (e = readable(r->url + 7, 1)))
+		diag_add(lc->d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
+			 "%s: cannot read the directory of registry %s: %s", r->url + 7, name,
+			 strerror(e));
+	else if (r->ca && (e = readable(r->ca, 0)))
+		diag_add(lc->d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
+			 "%s: cannot read the CA file of registry %s: %s", r->ca, name, strerror(e));
+	else
+		return 0;
+	return -1;
 }
 
 static struct dnode *
@@ -170,6 +204,8 @@ pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 			 "pack \"%s\" has no version: or tag:", l->pack);
 		return -1;
 	}
+	if (registry_check(lc, r, l, profile_file))
+		return -1;
 	const char *dir;
 	if (archive) {
 		struct buf err = {0};
@@ -248,7 +284,7 @@ pack_manifests(struct ldctx *lc, struct layer *l)
 		int e = ld_read(lc, path, &t);
 		if (e) {
 			diag_add(d, DIAG_ERROR, pj, km->items[i]->line, km->items[i]->col,
-				 "cannot read manifest %s: %s", path, strerror(e));
+				 "%s: cannot read the manifest: %s", path, strerror(e));
 			buf_free(&t);
 			rc = -1;
 			continue;

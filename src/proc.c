@@ -307,7 +307,10 @@ proc_run_split(struct procs *ps, char *const *argv, char *const *env, int64_t de
 	int slot = procs_tmp_add(ps, path.s);
 	struct proc_spec sp = {argv, env, NULL, NULL, 0, deadline, path.s};
 	int rc = proc_run(ps, &sp, out, status);
-	file_read(path.s, errtext);
+	int e = file_read(path.s, errtext);
+	if (e)
+		buf_printf(errtext, "(its error output could not be read back from %s: %s)", path.s,
+			   strerror(e));
 	unlink(path.s);
 	procs_tmp_done(ps, slot);
 	buf_free(&path);

@@ -52,7 +52,8 @@ is_infra_layer(const char *layer)
 }
 
 int
-profile_load(struct ldctx *lc, const char *file, struct profile *p)
+profile_load(struct ldctx *lc, const char *file, const struct pos *named,
+	     struct profile *p)
 {
 	struct arena *a = lc->a;
 	struct diag *d = lc->d;
@@ -62,7 +63,11 @@ profile_load(struct ldctx *lc, const char *file, struct profile *p)
 	p->file = file;
 	int e = ld_read(lc, file, &text);
 	if (e) {
-		diag_add(d, DIAG_ERROR, file, 0, 0, "cannot read the profile: %s", strerror(e));
+		if (named)
+			diag_add(d, DIAG_ERROR, named->file, named->line, named->col,
+				 "%s: cannot read the profile: %s", file, strerror(e));
+		else
+			diag_add(d, DIAG_ERROR, file, 0, 0, "cannot read the profile: %s", strerror(e));
 		buf_free(&text);
 		return -1;
 	}

@@ -71,8 +71,8 @@ duration(struct ld *l, const struct dnode *m, const char *key, int64_t *out)
 	const struct dnode *n = doc_get(m, key);
 	if (!n)
 		return 0;
-	int64_t v = n->kind == D_SCALAR ? duration_parse_ms(n->s) : -1;
-	if (v < 0) {
+	int64_t v;
+	if (n->kind != D_SCALAR || duration_parse(n->s, &v)) {
 		err(l, n, "%s: \"%s\" is not a duration (use forms like 500ms, 90s, 2m, 1h30m)",
 		    key, n->kind == D_SCALAR ? n->s : "");
 		return 0;

@@ -14,6 +14,7 @@ broken(struct tws *t, void (*edit)(struct tws *))
 	tws_put(t, "addonmake.yaml",
 		"registries:\n  - {name: Local, kind: pack, url: file://packs}\n"
 		"clusters:\n  - name: dev\n    target: {render: {dir: out}}\n    profiles: [p.yaml, q.yaml]\n");
+	tws_put(t, "packs/.keep", "%s", ""); /* the registry, with no pack */
 	struct res r = am(t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
@@ -212,7 +213,7 @@ Test(errors, missing_manifest_file)
 	tws_init(&t);
 	struct res r = broken(&t, e_file);
 	cr_assert(strstr(r.err, "manifests/gone.yaml"), "%s", r.err);
-	expect(&r, "q.yaml:5:", "cannot read manifest file");
+	expect(&r, "q.yaml:5:", "manifests/gone.yaml: cannot read the manifest file: No such file or directory");
 	tws_free(&t);
 }
 
@@ -294,7 +295,7 @@ Test(errors, a_file_past_the_size_limit)
 	cr_assert_eq(tws_sh(&t, "truncate -s 65M big.yaml"), 0);
 	struct res r = am(&t, "plan");
 	assert_code(r, 2);
-	cr_assert_str_eq(r.err, "p.yaml:5:63: error: cannot read manifest file big.yaml: File too large\n"
+	cr_assert_str_eq(r.err, "p.yaml:5:63: error: big.yaml: cannot read the manifest file: File too large\n"
 				"addonmake: 1 error; nothing was applied.\n");
 	res_free(&r);
 	tws_free(&t);

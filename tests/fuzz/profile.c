@@ -11,7 +11,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	struct diag d = {0};
 	struct profile p = {0};
 	struct ldctx lc = {NULL, &a, NULL, &d, NULL};
-	if (profile_load(&lc, path, &p) == 0) {
+	if (profile_load(&lc, path, NULL, &p) == 0) {
 		struct subst_ctx sc = {"dev", p.name, p.version, p.variables, NULL, NULL, NULL, NULL,
 				       NULL, NULL};
 		for (size_t i = 0; i < p.npacks; i++)

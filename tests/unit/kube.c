@@ -124,6 +124,9 @@ Test(kubeconfig, merges_first_wins_and_resolves_relative_paths)
 	snprintf(b, sizeof(b), "%s/b", dir);
 	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
 	put(ca, "PEM");
+	char tokf[320];
+	snprintf(tokf, sizeof(tokf), "%s/tok", dir);
+	put(tokf, "t1\n");
 	put(a, "current-context: one\n"
 	       "clusters: [{name: c, cluster: {server: 'https://first:6443/', certificate-authority: ca.pem}}]\n"
 	       "users: [{name: u, user: {tokenFile: tok}}]\n"

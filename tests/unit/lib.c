@@ -1,29 +1,42 @@
 /* unit tests of lib/: durations, buffers, the arena, atomic writes. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../../lib/lib.h"
 
-Test(duration, parses_kubernetes_forms)
+/* the duration a form parses to (asserting it parses) */
+static int64_t
+dur(const char *s)
 {
-	cr_assert_eq(duration_parse_ms("500ms"), 500);
-	cr_assert_eq(duration_parse_ms("90s"), 90000);
-	cr_assert_eq(duration_parse_ms("2m"), 120000);
-	cr_assert_eq(duration_parse_ms("1h30m"), 5400000);
-	cr_assert_eq(duration_parse_ms("1m30s"), 90000);
-	cr_assert_eq(duration_parse_ms("0"), 0);
+	int64_t ms = -7;
+	cr_assert_eq(duration_parse(s, &ms), 0, "%s", s);
+	return ms;
 }
 
-Test(duration, refuses_malformed)
+Test(duration, parses_kubernetes_forms)
 {
-	cr_assert_eq(duration_parse_ms(""), -1);
-	cr_assert_eq(duration_parse_ms("10"), -1);
-	cr_assert_eq(duration_parse_ms("1.5s"), -1);
-	cr_assert_eq(duration_parse_ms("ten"), -1);
-	cr_assert_eq(duration_parse_ms("5x"), -1);
-	cr_assert_eq(duration_parse_ms("-1s"), -1);
+	cr_assert_eq(dur("500ms"), 500);
+	cr_assert_eq(dur("90s"), 90000);
+	cr_assert_eq(dur("2m"), 120000);
+	cr_assert_eq(dur("1h30m"), 5400000);
+	cr_assert_eq(dur("1m30s"), 90000);
+	cr_assert_eq(dur("0"), 0);
+}
+
+/* lib's convention: 0, or a positive errno value, and *ms untouched */
+Test(duration, refuses_malformed_with_a_positive_errno)
+{
+	const char *bad[] = {"", "10", "1.5s", "ten", "5x", "-1s"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		int64_t ms = 42;
+		cr_assert_eq(duration_parse(bad[i], &ms), EINVAL, "%s", bad[i]);
+		cr_assert_eq(ms, 42);
+	}
+	int64_t ms = 42;
+	cr_assert_eq(duration_parse("99999999999s", &ms), ERANGE);
 }
 
 Test(duration, formats_back)
@@ -118,7 +131,20 @@ Test(file, atomic_write_replaces_and_leaves_no_temp)
 
 Test(file, atomic_write_into_missing_dir_fails_cleanly)
 {
-	cr_assert_neq(file_write_atomic("/nonexistent-dir/x/out.yaml", "x", 1), 0);
+	cr_assert_eq(file_write_atomic("/nonexistent-dir/x/out.yaml", "x", 1), ENOENT);
+}
+
+/* lib's convention: a failure is a positive errno value, which a caller
+ * testing `< 0` would take for success */
+Test(file, read_errors_are_positive_errno_values)
+{
+	struct buf b = {0};
+	cr_assert_eq(file_read("/nonexistent-dir/x.yaml", &b), ENOENT);
+	cr_assert_eq(file_read("/", &b), EISDIR);
+	cr_assert_eq(file_read("/etc/hostname/x", &b), ENOTDIR);
+	cr_assert_eq(b.len, 0);
+	cr_assert_eq(file_mkdirs("/etc/hostname/x", 0755), ENOTDIR);
+	buf_free(&b);
 }
 
 Test(path, join_and_dir)

@@ -41,7 +41,7 @@ Test(real_exports, mcp_profiles_keep_addons_and_warn_once_per_infra_layer)
 		struct diag d = {0};
 		struct profile p;
 		struct ldctx lc = {NULL, &a, NULL, &d, NULL};
-		cr_assert_eq(profile_load(&lc, f, &p), 0);
+		cr_assert_eq(profile_load(&lc, f, NULL, &p), 0);
 		cr_assert_eq(d.nerr, 0);
 		cr_assert_eq(p.npacks, 2);
 		cr_assert_str_eq(doc_str(doc_get(p.packs[0], "name")), "hello-universe");
@@ -82,7 +82,7 @@ Test(real_exports, template_profiles_take_the_variable_default)
 		struct diag d = {0};
 		struct profile p;
 		struct ldctx lc = {NULL, &a, NULL, &d, NULL};
-		cr_assert_eq(profile_load(&lc, f, &p), 0);
+		cr_assert_eq(profile_load(&lc, f, NULL, &p), 0);
 		cr_assert_eq(p.npacks, 1);
 		struct subst_ctx sc = {"dev", p.name, p.version, p.variables, NULL, NULL, NULL, NULL, NULL, NULL};
 		struct dnode *v = profile_values(&a, &p, doc_get(p.packs[0], "values"), &sc, &d);
@@ -432,7 +432,7 @@ Test(tgz, unpacks_charts_and_refuses_unsafe_archives)
 	snprintf(path, sizeof(path), "%s/ok.tgz", t.dir);
 	buf_clear(&b);
 	buf_clear(&err);
-	file_read(path, &b);
+	cr_assert_eq(file_read(path, &b), 0);
 	cr_assert_neq(tgz_unpack(b.s, b.len / 2, out, &err), 0);
 	cr_assert(strstr(err.s, "gzip") || strstr(err.s, "truncated"), "%s", err.s);
 	buf_free(&b);
