@@ -56,10 +56,13 @@ plan_all(struct cmd_ctx *x)
 	struct buf err = {0};
 	if (store_read_begin(x->st, &err))
 		goto fail;
-	struct plan_opts po = {x->ro->force, x->only};
-	for (size_t i = 0; i < x->ncl; i++)
+	for (size_t i = 0; i < x->ncl; i++) {
+		const struct target_ops *ops = target_for(x->cl[i], &err);
+		struct plan_opts po = {.force = x->ro->force, .only = x->only,
+				       .outdated = ops ? ops->outdated : NULL};
 		if (plan_cluster(x->st, x->cl[i], &po, &x->w->a, &err))
 			goto fail;
+	}
 	store_read_end(x->st);
 	return 0;
 fail:

@@ -36,10 +36,13 @@ parse_order(const struct dnode *n, int64_t *out)
 		return -1;
 	int64_t v = 0;
 	for (; *s; s++) {
-		if (!isdigit((unsigned char)*s) || v > 100000000000LL)
+		if (!isdigit((unsigned char)*s))
 			return -1;
-		v = v * 10 + (*s - '0');
+		if (v <= ORDER_LIMIT)
+			v = v * 10 + (*s - '0');
 	}
+	if (v > ORDER_LIMIT)
+		return -2;
 	*out = neg ? -v : v;
 	return 0;
 }
@@ -303,10 +306,13 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 	if (!(n = pack_key(lvals, "spectrocloud.com/install-priority")) &&
 	    (n = pack_key(base, "spectrocloud.com/install-priority")))
 		nfile = base_file;
-	if (n && parse_order(n, &l->order)) {
+	int bad = n ? parse_order(n, &l->order) : 0;
+	if (bad) {
 		diag_add(d, DIAG_ERROR, nfile, n->line, n->col,
-			 "install-priority \"%s\" of pack \"%s\" is not an integer",
-			 n->kind == D_SCALAR ? n->s : "(not a scalar)", l->pack);
+			 "install-priority \"%s\" of pack \"%s\" is %s (install orders are "
+			 "integers from %d to %d)", n->kind == D_SCALAR ? n->s : "(not a scalar)",
+			 l->pack, bad == -2 ? "out of range" : "not an integer", -ORDER_LIMIT,
+			 ORDER_LIMIT);
 		return;
 	}
 	nfile = p->file;
@@ -516,6 +522,8 @@ compile_pass(struct workspace *w, struct cluster *c, struct deps *deps, struct d
 	strset_free(&x.ids);
 	if (d->nerr > nerr || w->nqueue)
 		return -1; /* a pass with queued downloads is done again */
+	if (c->target.kind == TARGET_RENDER && render_names_check(c, d))
+		return -1;
 	cluster_graph(c);
 	return 0;
 }

@@ -380,7 +380,18 @@ void layer_render(const struct layer *l, struct buf *out);
 
 /* Kubernetes-style namespace names */
 int valid_dns_label(const char *s);
-/* install order: "10", 10, "-5"; -1 when not an integer */
+/* install orders go from -ORDER_LIMIT to ORDER_LIMIT (Palette documents no
+ * bounds; the largest seen is 230) */
+#define ORDER_LIMIT 99999
+/* install order: "10", 10, "-5"; -1 when not an integer, -2 when out of
+ * range */
 int parse_order(const struct dnode *n, int64_t *out);
+
+/* the file name (no directory) the render target writes a layer to:
+ * unique per layer, sorting in install order (render_name.c) */
+void render_name(struct buf *out, int64_t order, const char *profile, const char *name);
+/* that no two layers of c would render to names that differ only in case:
+ * 0, or -1 with an error naming both layers in d */
+int render_names_check(const struct cluster *c, struct diag *d);
 
 #endif

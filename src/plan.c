@@ -1,6 +1,8 @@
 /* plan: dirtiness with reasons, in tier order. A layer is dirty for the
  * first reason that holds: new layer, content changed, last apply
- * failed/interrupted/pending, earlier tier changed, forced. */
+ * failed/interrupted/pending, output missing/changed, earlier tier changed,
+ * forced. An output missing or changed is mended by applying that layer
+ * again; its inputs did not change, so it makes no later tier dirty. */
 #include <stdlib.h>
 #include <string.h>
 #include "plan.h"
@@ -98,6 +100,7 @@ plan_cluster(struct store *s, struct cluster *c, const struct plan_opts *o,
 				return -1;
 			l->has_rec = rc == 0;
 			const char *why = NULL;
+			int mended = 0; /* dirty, but later tiers need nothing */
 			/* with LAYER arguments, only those layers and what must
 			 * follow a dirty one of them are considered */
 			int considered = !o->only || named(l, o->only) || named_dirty_before;
@@ -113,14 +116,16 @@ plan_cluster(struct store *s, struct cluster *c, const struct plan_opts *o,
 				why = "last apply interrupted";
 			else if (l->rec.status != LS_READY)
 				why = "pending from an interrupted run";
+			else if (o->outdated && (why = o->outdated(c, l, &l->rec)))
+				mended = 1;
+			else if (o->force)
+				why = "forced";
 			else if (first_dirty)
 				why = arena_printf(a, "earlier tier changed: %s (order %lld)",
 						   first_dirty->id, (long long)first_dirty->order);
-			else if (o->force)
-				why = "forced";
 			l->dirty = why != NULL;
 			l->reason = why;
-			if (why && !tier_dirty)
+			if (why && !mended && !tier_dirty)
 				tier_dirty = l;
 			if (why && o->only && named(l, o->only))
 				named_dirty_here = 1;

@@ -8,6 +8,10 @@
 struct plan_opts {
 	int force;           /* -B */
 	char **only;         /* LAYER arguments; NULL-terminated or NULL */
+	/* the cluster's target's check that a clean layer's output is still
+	 * there as it was left (a stat): NULL, or the reason; NULL: none */
+	const char *(*outdated)(const struct cluster *c, const struct layer *l,
+				const struct layer_rec *r);
 };
 
 /* reads the records of c's layers (in the store's open read transaction),

@@ -55,6 +55,11 @@ struct target_ops {
 	/* the target applies the layer's documents (layer.docs) and never
 	 * reads the rendered text: apply and ready get NULL, 0 */
 	int docs_only;
+	/* optional: whether what apply left for a clean layer is still as it
+	 * left it, from the record and a stat, without reading anything:
+	 * NULL, or why the layer must be applied again ("output missing") */
+	const char *(*outdated)(const struct cluster *c, const struct layer *l,
+				const struct layer_rec *r);
 };
 
 extern const struct target_ops target_render;

@@ -67,5 +67,9 @@ exec_remove(const struct target_ctx *t, const char *id, const struct layer_rec *
 	return rc;
 }
 
-const struct target_ops target_exec = {"exec", exec_apply, exec_ready, exec_remove, NULL,
-				       NULL, NULL, 0, 0};
+const struct target_ops target_exec = {
+	.kind = "exec",
+	.apply = exec_apply,
+	.ready = exec_ready,
+	.remove = exec_remove,
+};

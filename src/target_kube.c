@@ -1099,5 +1099,13 @@ kube_remove(const struct target_ctx *t, const char *id, const struct layer_rec *
 	return rc;
 }
 
-const struct target_ops target_kube = {"kube", kube_apply, kube_ready, kube_remove, NULL,
-				       kube_open_target, kube_close_target, 2, 1};
+const struct target_ops target_kube = {
+	.kind = "kube",
+	.apply = kube_apply,
+	.ready = kube_ready,
+	.remove = kube_remove,
+	.open = kube_open_target,
+	.close = kube_close_target,
+	.apply_slots = 2,
+	.docs_only = 1,
+};

@@ -1,28 +1,74 @@
-/* target_render: writes each layer's documents to
- * DIR/<order>_<profile>_<layer>.yaml, atomically, so a reader sees the old
- * file or the new one, never half of one. Durability is batched: flush runs
- * syncfs once before the finished layers are recorded ready, so a crash
- * before it leaves them pending and they are written again. The record keeps
- * the path, so prune and a changed install order remove the old file. */
+/* target_render: writes each layer's documents to DIR/<name>, the name of
+ * render_name.c (unique per layer, in install order), atomically, so a
+ * reader sees the old file or the new one, never half of one. Durability is
+ * batched: flush runs syncfs once before the finished layers are recorded
+ * ready, so a crash before it leaves them pending and they are written
+ * again. The record keeps the path and the file's stat: prune and a changed
+ * install order remove the old file, and a file deleted or edited by hand
+ * is written again. */
 #define _GNU_SOURCE /* syncfs */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "target.h"
+
+/* The record's inventory: version 2 is the file's stat right after it
+ * was written (size, mtime, inode, so that a plan finds a deleted or
+ * edited file with one stat and no read; not ctime, which a chmod
+ * changes), then its path; a version 1 record was the bare path. */
+#define RINV_VERSION 2
+struct rinv {
+	const char *path;
+	int has_stat;
+	int64_t size, mtime_ns;
+	uint64_t ino;
+};
+
+static int64_t
+ns_of(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+static void
+rinv_put(struct buf *b, const char *path, const struct stat *st)
+{
+	put_be(b, RINV_VERSION, 1);
+	put_be(b, (uint64_t)st->st_size, 8);
+	put_be(b, (uint64_t)ns_of(&st->st_mtim), 8);
+	put_be(b, (uint64_t)st->st_ino, 8);
+	buf_adds(b, path);
+}
+
+/* what a record holds (in a); 0, or -1 when it holds nothing */
+static int
+rinv_get(const struct layer_rec *r, struct arena *a, struct rinv *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!r->ninventory)
+		return -1;
+	const unsigned char *p = (const unsigned char *)r->inventory;
+	if (p[0] != RINV_VERSION || r->ninventory < 25) {
+		out->path = arena_strndup(a, r->inventory, r->ninventory);
+		return 0;
+	}
+	struct reader rd = {p, r->ninventory, 1, 0};
+	out->has_stat = 1;
+	out->size = (int64_t)get_be(&rd, 8);
+	out->mtime_ns = (int64_t)get_be(&rd, 8);
+	out->ino = get_be(&rd, 8);
+	out->path = arena_strndup(a, r->inventory + 25, r->ninventory - 25);
+	return 0;
+}
 
 static char *
 out_path(struct arena *a, const struct cluster *c, const struct layer *l)
 {
 	struct buf b = {0};
-	buf_printf(&b, "%s/%lld_", c->target.dir, (long long)l->order);
-	for (const char *s = l->id; *s; s++) {
-		char ch = *s;
-		int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			 (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_';
-		buf_addc(&b, ch == '/' ? '_' : ok ? ch : '-');
-	}
-	buf_adds(&b, ".yaml");
+	buf_printf(&b, "%s/", c->target.dir);
+	render_name(&b, l->order, l->profile, l->name);
 	char *p = arena_strdup(a, b.s);
 	buf_free(&b);
 	return p;
@@ -37,14 +83,18 @@ render_apply(const struct target_ctx *t, const struct layer *l, const char *text
 	int e = file_mkdirs(t->c->target.dir, 0755);
 	if (!e)
 		e = file_write_replace(path, text, len, 0);
+	struct stat st;
+	if (!e && stat(path, &st) < 0)
+		e = errno;
 	if (e) {
 		buf_printf(err, "cannot write %s: %s", path, strerror(e));
 		arena_free(&a);
 		return T_FAILED;
 	}
-	if (l->has_rec && l->rec.ninventory && strcmp(l->rec.inventory, path) != 0)
-		unlink(l->rec.inventory);
-	buf_adds(inv, path);
+	struct rinv old;
+	if (l->has_rec && rinv_get(&l->rec, &a, &old) == 0 && strcmp(old.path, path) != 0)
+		unlink(old.path); /* its order (or the naming) changed */
+	rinv_put(inv, path, &st);
 	arena_free(&a);
 	return T_OK;
 }
@@ -60,15 +110,36 @@ static int
 render_remove(const struct target_ctx *t, const char *id, const struct layer_rec *r,
 	      struct buf *err)
 {
-	if (!r->ninventory)
-		return T_OK;
-	if (unlink(r->inventory) < 0 && errno != ENOENT) {
-		buf_printf(err, "cannot remove %s: %s", r->inventory, strerror(errno));
-		return T_FAILED;
+	struct arena a = {0};
+	struct rinv ri;
+	int rc = T_OK;
+	if (rinv_get(r, &a, &ri) == 0 && unlink(ri.path) < 0 && errno != ENOENT) {
+		buf_printf(err, "cannot remove %s: %s", ri.path, strerror(errno));
+		rc = T_FAILED;
 	}
-	return T_OK;
+	arena_free(&a);
+	return rc;
 }
 
+/* a file that is gone or no longer what was written makes its layer
+ * dirty, as a missing or newer output does in ninja */
+static const char *
+render_outdated(const struct cluster *c, const struct layer *l, const struct layer_rec *r)
+{
+	struct arena a = {0};
+	const char *path = out_path(&a, c, l);
+	struct rinv ri;
+	struct stat st;
+	const char *why = NULL;
+	if (stat(path, &st) < 0)
+		why = "output missing";
+	else if (rinv_get(r, &a, &ri) < 0 || !ri.has_stat || strcmp(ri.path, path) != 0 ||
+		 ri.size != (int64_t)st.st_size || ri.mtime_ns != ns_of(&st.st_mtim) ||
+		 ri.ino != (uint64_t)st.st_ino)
+		why = "output changed";
+	arena_free(&a);
+	return why;
+}
 static int
 render_flush(const struct target_ctx *t, struct buf *err)
 {
@@ -85,5 +156,11 @@ render_flush(const struct target_ctx *t, struct buf *err)
 	return T_OK;
 }
 
-const struct target_ops target_render = {"render", render_apply, render_ready,
-					 render_remove, render_flush, NULL, NULL, 0, 0};
+const struct target_ops target_render = {
+	.kind = "render",
+	.apply = render_apply,
+	.ready = render_ready,
+	.remove = render_remove,
+	.flush = render_flush,
+	.outdated = render_outdated,
+};

@@ -396,11 +396,22 @@ ws_load(struct workspace *w, const char *file, struct diag *d)
 				continue;
 			struct cluster *c = &w->clusters[w->nclusters];
 			cluster(&l, c, cs->items[i]);
-			for (size_t j = 0; j < w->nclusters; j++)
-				if (strcmp(w->clusters[j].name, c->name) == 0)
+			for (size_t j = 0; j < w->nclusters; j++) {
+				const struct cluster *prev = &w->clusters[j];
+				if (strcmp(prev->name, c->name) == 0)
 					diag_add(d, DIAG_ERROR, w->file, c->at.line, c->at.col,
 						 "duplicate cluster name \"%s\" (first defined at line %d)",
-						 c->name, w->clusters[j].at.line);
+						 c->name, prev->at.line);
+				/* one cluster's files would be another's, and
+				 * its prune would delete them */
+				else if (c->target.kind == TARGET_RENDER &&
+					 prev->target.kind == TARGET_RENDER &&
+					 strcmp(c->target.dir, prev->target.dir) == 0)
+					diag_add(d, DIAG_ERROR, w->file, c->at.line, c->at.col,
+						 "clusters %s and %s (line %d) both render into %s; give "
+						 "each a dir: of its own", prev->name, c->name, prev->at.line,
+						 c->target.rawdir);
+			}
 			w->nclusters++;
 		}
 	}

@@ -145,7 +145,7 @@ Test(cli, clusters_run_one_after_another_and_c_selects)
 		"  - {name: prod, target: {render: {dir: out/prod}}, profiles: [p.yaml]}\n");
 	struct res r = am(&t, "-c prod");
 	assert_code(r, 0);
-	cr_assert(tws_exists(&t, "out/prod/0_p_b.yaml"));
+	cr_assert(tws_exists(&t, "out/prod/p00000_p+b.yaml"));
 	cr_assert(!tws_exists(&t, "out/dev"));
 	res_free(&r);
 	r = am(&t, "plan --json");

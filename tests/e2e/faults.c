@@ -110,16 +110,16 @@ Test(faults, a_full_disk_keeps_the_old_rendered_file_and_records_the_failure)
 	struct res r = am(&t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
-	char *before = tws_get(&t, "out/0_p_big.yaml");
+	char *before = tws_get(&t, "out/p00000_p+big.yaml");
 	cr_assert_not_null(before);
 	/* it grows past what the file-size limit lets be written (150 KiB; the state stays smaller) */
 	big_layer(&t, 2000);
 	r = am_sh(&t, "ulimit -f 150; ", "sync");
 	assert_code(r, 1);
-	cr_assert(strstr(r.out, "addonmake: dev: layer p/big failed: cannot write out/0_p_big.yaml: "
+	cr_assert(strstr(r.out, "addonmake: dev: layer p/big failed: cannot write out/p00000_p+big.yaml: "
 				"File too large"), "%s\n%s", r.out, r.err);
 	res_free(&r);
-	char *after = tws_get(&t, "out/0_p_big.yaml");
+	char *after = tws_get(&t, "out/p00000_p+big.yaml");
 	cr_assert_str_eq(after, before, "the rendered file is not the old one");
 	free(after);
 	r = am(&t, "plan");
@@ -132,7 +132,7 @@ Test(faults, a_full_disk_keeps_the_old_rendered_file_and_records_the_failure)
 	r = am(&t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
-	after = tws_get(&t, "out/0_p_big.yaml");
+	after = tws_get(&t, "out/p00000_p+big.yaml");
 	cr_assert(strlen(after) > 200000, "%zu bytes", strlen(after));
 	free(after);
 	free(before);
@@ -153,7 +153,7 @@ Test(faults, a_read_only_output_directory_fails_the_layer_and_keeps_the_old_file
 	tws_init(&t);
 	fx_render_synced(&t);
 	struct res r;
-	char *before = tws_get(&t, "out/0_p_b.yaml");
+	char *before = tws_get(&t, "out/p00000_p+b.yaml");
 	fx_profile(&t, "changed", NULL);
 	if (!immutable(&t, "out", 1)) {
 		free(before);
@@ -163,10 +163,10 @@ Test(faults, a_read_only_output_directory_fails_the_layer_and_keeps_the_old_file
 	r = am(&t, "sync");
 	immutable(&t, "out", 0);
 	assert_code(r, 1);
-	cr_assert(strstr(r.out, "addonmake: dev: layer p/b failed: cannot write out/0_p_b.yaml: "
+	cr_assert(strstr(r.out, "addonmake: dev: layer p/b failed: cannot write out/p00000_p+b.yaml: "
 				"Operation not permitted"), "%s", r.out);
 	res_free(&r);
-	char *after = tws_get(&t, "out/0_p_b.yaml");
+	char *after = tws_get(&t, "out/p00000_p+b.yaml");
 	cr_assert_str_eq(after, before);
 	free(after);
 	free(before);

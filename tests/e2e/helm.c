@@ -77,7 +77,7 @@ Test(helm, chart_from_a_file_repository_rendered_by_helm)
 	char *args = tws_get(&t, "helm-args");
 	cr_assert_str_eq(args, "template front TMP/chart --namespace web --values TMP/values.yaml --include-crds\n");
 	free(args);
-	char *out = tws_get(&t, "out/0_apps_mychart.yaml");
+	char *out = tws_get(&t, "out/p00000_apps+mychart.yaml");
 	cr_assert_str_eq(out, "---\nkind: ConfigMap\nmetadata:\n  name: front\n  namespace: web\n"
 			      "data:\n  chart: \"mychart-1.0.0\"\n  values: |\n    replicas: 2\n");
 	free(out);
@@ -98,7 +98,7 @@ Test(helm, a_constraint_takes_the_newest_release_and_a_republished_chart_is_seen
 	struct res r = am(&t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
-	char *out = tws_get(&t, "out/0_apps_mychart.yaml");
+	char *out = tws_get(&t, "out/p00000_apps+mychart.yaml");
 	cr_assert(strstr(out, "chart: \"mychart-1.1.0\""), "not 2.0.0-rc.1, a pre-release:\n%s", out);
 	free(out);
 	/* 1.1.0 republished with other content: a new digest in the index */
@@ -156,7 +156,7 @@ Test(helm, the_real_repository_index_and_chart_verify)
 	struct res r = am(&t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
-	char *out = tws_get(&t, "out/0_db_etcd.yaml");
+	char *out = tws_get(&t, "out/p00000_db+etcd.yaml");
 	cr_assert(strstr(out, "chart: \"etcd-0.1.5\""), "%s", out);
 	free(out);
 	tws_free(&t);
@@ -184,7 +184,7 @@ Test(helm, chart_based_pack_renders_each_chart_once_per_run)
 	cr_assert_str_eq(args, "template web-mychart TMP/chart --namespace web --values TMP/values.yaml --include-crds\n",
 			 "helm runs once, with Palette's default release name");
 	free(args);
-	char *out = tws_get(&t, "out/7_apps_web.yaml");
+	char *out = tws_get(&t, "out/p00007_apps+web.yaml");
 	cr_assert(strstr(out, "chart: \"mychart-1.1.0\"") && strstr(out, "replicas: 4"),
 		  "the layer's values win over the pack's:\n%s", out);
 	free(out);
@@ -221,11 +221,11 @@ Test(helm, the_real_chart_packs_render)
 	cr_assert_eq(count_lines(args, "template "), 11, "%s", args);
 	free(args);
 	/* install orders from the packs' own values.yaml */
-	cr_assert(tws_exists(&t, "out/10_real_nvidia-vss-core-nims.yaml"));
-	cr_assert(tws_exists(&t, "out/15_real_nvidia-vss-application.yaml"));
-	cr_assert(tws_exists(&t, "out/25_real_nvidia-dra-driver.yaml"));
-	cr_assert(tws_exists(&t, "out/0_real_spegel.yaml"));
-	char *pi = tws_get(&t, "out/0_real_piraeus-operator.yaml");
+	cr_assert(tws_exists(&t, "out/p00010_real+nvidia-vss-core-nims.yaml"));
+	cr_assert(tws_exists(&t, "out/p00015_real+nvidia-vss-application.yaml"));
+	cr_assert(tws_exists(&t, "out/p00025_real+nvidia-dra-driver.yaml"));
+	cr_assert(tws_exists(&t, "out/p00000_real+spegel.yaml"));
+	char *pi = tws_get(&t, "out/p00000_real+piraeus-operator.yaml");
 	cr_assert_eq(count_lines(pi, "kind: ConfigMap"), 4, "%s", pi);
 	free(pi);
 	tws_free(&t);
@@ -264,7 +264,7 @@ Test(helm, sigterm_while_helm_template_runs_leaves_no_process)
 	struct res r = am(&t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
-	cr_assert(tws_exists(&t, "out/0_apps_mychart.yaml"));
+	cr_assert(tws_exists(&t, "out/p00000_apps+mychart.yaml"));
 	tws_free(&t);
 }
 
@@ -299,7 +299,7 @@ Test(helm, chart_archives_past_the_limits_are_refused)
 		snprintf(want, sizeof(want), "p.yaml:5:9: error: helm layer apps/mychart: %s (chart "
 			 "mychart)\naddonmake: 1 error; nothing was applied.\n", cases[i].msg);
 		cr_assert_str_eq(r.err, want, "case %zu", i);
-		cr_assert(!tws_exists(&t, "out/0_apps_mychart.yaml"));
+		cr_assert(!tws_exists(&t, "out/p00000_apps+mychart.yaml"));
 		cr_assert(tmp_is_empty(&t), "case %zu left a temporary directory", i);
 		res_free(&r);
 		tws_free(&t);

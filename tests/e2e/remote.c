@@ -111,7 +111,7 @@ Test(remote, helm_repo_over_http_and_a_second_sync_makes_no_request)
 	res_free(&r);
 	cr_assert_eq(served(&f, "/charts/index.yaml"), 1);
 	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 1);
-	assert_rendered(&f, "out/0_apps_mychart.yaml", "first");
+	assert_rendered(&f, "out/p00000_apps+mychart.yaml", "first");
 	r = am(&f.t, "sync");
 	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
 	res_free(&r);
@@ -142,7 +142,7 @@ Test(remote, a_republished_chart_is_refetched_with_refresh_and_reapplied)
 	res_free(&r);
 	cr_assert_eq(served(&f, "/charts/index.yaml"), 2);
 	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 2);
-	assert_rendered(&f, "out/0_apps_mychart.yaml", "second");
+	assert_rendered(&f, "out/p00000_apps+mychart.yaml", "second");
 	/* an unchanged index is revalidated with its ETag: 304, nothing else */
 	r = am(&f.t, "--refresh");
 	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
@@ -222,7 +222,7 @@ Test(remote, redirects_are_followed_and_proxies_come_from_the_environment)
 	res_free(&r);
 	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 1);
 	cr_assert_eq(served(&f, "/mirror/mychart-1.0.0.tgz"), 1);
-	assert_rendered(&f, "out/0_apps_mychart.yaml", "first");
+	assert_rendered(&f, "out/p00000_apps+mychart.yaml", "first");
 	/* a loop: curl's limit of 5, named, and no second try */
 	fault(&f, "/charts/index.yaml", "redirect", 100, "&to=/charts/index.yaml");
 	r = am(&f.t, "plan --refresh");
@@ -365,7 +365,7 @@ Test(remote, pack_from_an_http_pack_registry)
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
-	char *out = tws_get(&f.t, "out/0_apps_greeter.yaml");
+	char *out = tws_get(&f.t, "out/p00000_apps+greeter.yaml");
 	cr_assert_str_eq(out, "---\nkind: ConfigMap\ndata:\n  msg: \"hello-http\"\n");
 	free(out);
 	cr_assert_eq(served(&f, "/packs/greeter-1.2.0.tar.gz"), 1);
@@ -383,7 +383,7 @@ Test(remote, pack_from_an_http_pack_registry)
 	assert_code(r, 0);
 	cr_assert(strstr(r.out, "ready apps/greeter"), "%s", r.out);
 	res_free(&r);
-	out = tws_get(&f.t, "out/0_apps_greeter.yaml");
+	out = tws_get(&f.t, "out/p00000_apps+greeter.yaml");
 	cr_assert(strstr(out, "hello-again"), "%s", out);
 	free(out);
 	/* a version the registry does not have: exit 1, the URL named */
@@ -439,8 +439,8 @@ Test(remote, missing_charts_and_packs_are_downloaded_at_once)
 	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 1);
 	cr_assert_eq(served(&f, "/charts/other-2.0.0.tgz"), 1);
 	cr_assert_eq(served(&f, "/packs/greeter-1.2.0.tar.gz"), 1);
-	assert_rendered(&f, "out/0_apps_other.yaml", "two");
-	cr_assert(tws_exists(&f.t, "out/0_apps_mychart.yaml") && tws_exists(&f.t, "out/0_apps_greeter.yaml"));
+	assert_rendered(&f, "out/p00000_apps+other.yaml", "two");
+	cr_assert(tws_exists(&f.t, "out/p00000_apps+mychart.yaml") && tws_exists(&f.t, "out/p00000_apps+greeter.yaml"));
 	r = am(&f.t, "sync");
 	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
 	res_free(&r);
@@ -471,7 +471,7 @@ Test(remote, ctrl_c_during_a_download_leaves_nothing_half_done)
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
-	assert_rendered(&f, "out/0_apps_mychart.yaml", "first");
+	assert_rendered(&f, "out/p00000_apps+mychart.yaml", "first");
 	teardown(&f);
 }
 
@@ -526,7 +526,7 @@ Test(remote, helm_chart_from_an_oci_registry_with_a_bearer_token)
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
-	assert_rendered(&f, "out/0_apps_mychart.yaml", "oci");
+	assert_rendered(&f, "out/p00000_apps+mychart.yaml", "oci");
 	/* the token dance: a 401, the token, the manifest again, the blob */
 	cr_assert_eq(served(&f, "/token"), 1);
 	cr_assert_eq(served(&f, "/v2/base/mychart/manifests/1.0.0_b7"), 2);
@@ -571,7 +571,7 @@ Test(remote, oci_chart_version_constraint_picks_the_newest_matching_tag)
 	assert_code(r, 0);
 	cr_assert(strstr(r.out, "ready apps/mychart"), "%s", r.out);
 	res_free(&r);
-	assert_rendered(&f, "out/0_apps_mychart.yaml", "v1.2.0+b3");
+	assert_rendered(&f, "out/p00000_apps+mychart.yaml", "v1.2.0+b3");
 	cr_assert_eq(served(&f, "/v2/base/mychart/tags/list"), 2, "the tag list, asked once (and once more with the token)");
 	cr_assert_eq(served(&f, "/v2/base/mychart/manifests/1.2.0_b3"), 2);
 	r = am(&f.t, "graph");
@@ -611,7 +611,7 @@ Test(remote, palette_pack_from_an_oci_registry)
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
-	char *out = tws_get(&f.t, "out/0_apps_greeter.yaml");
+	char *out = tws_get(&f.t, "out/p00000_apps+greeter.yaml");
 	cr_assert_str_eq(out, "---\nkind: ConfigMap\ndata:\n  msg: \"hello-oci\"\n");
 	free(out);
 	int total = served(&f, NULL);

@@ -77,7 +77,7 @@ Test(secrets, no_output_mode_prints_a_planted_secret)
 		res_free(&r);
 	}
 	/* the rendered Secret does hold them: they were planted where they count */
-	char *out = tws_get(&t, "out/0_p_app.yaml");
+	char *out = tws_get(&t, "out/p00000_p+app.yaml");
 	cr_assert(out && strstr(out, "S3CRET-string-data") && strstr(out, "S3NSITIVE-variable"), "%s",
 		  out ? out : "(none)");
 	free(out);

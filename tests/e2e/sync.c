@@ -187,12 +187,12 @@ Test(sync, prune_removes_rendered_files)
 	struct res r = am(&t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
-	cr_assert(tws_exists(&t, "out/0_p_extra.yaml"));
+	cr_assert(tws_exists(&t, "out/p00000_p+extra.yaml"));
 	fx_profile(&t, "one", NULL);
 	r = am(&t, "--prune");
 	assert_code(r, 0);
-	cr_assert(!tws_exists(&t, "out/0_p_extra.yaml"), "the pruned layer's file is still there");
-	cr_assert(tws_exists(&t, "out/0_p_b.yaml"));
+	cr_assert(!tws_exists(&t, "out/p00000_p+extra.yaml"), "the pruned layer's file is still there");
+	cr_assert(tws_exists(&t, "out/p00000_p+b.yaml"));
 	res_free(&r);
 	r = am(&t, "status --json");
 	cr_assert_eq(count_lines(r.out, "p/extra"), 0, "%s", r.out);
@@ -205,14 +205,14 @@ Test(sync, render_output_is_deterministic_yaml)
 	struct tws t;
 	tws_init(&t);
 	fx_render_synced(&t);
-	char *b = tws_get(&t, "out/0_p_b.yaml");
+	char *b = tws_get(&t, "out/p00000_p+b.yaml");
 	cr_assert_str_eq(b, "---\nkind: ConfigMap\ndata:\n  k: v\n");
 	free(b);
-	char *a = tws_get(&t, "out/0_p_a.yaml");
+	char *a = tws_get(&t, "out/p00000_p+a.yaml");
 	cr_assert_str_eq(a, "---\nkind: Deployment\nspec:\n  replicas: 1\n");
 	free(a);
-	cr_assert(tws_exists(&t, "out/-10_p_crds.yaml"));
-	cr_assert(tws_exists(&t, "out/10_p_c.yaml"));
+	cr_assert(tws_exists(&t, "out/n99990_p+crds.yaml"));
+	cr_assert(tws_exists(&t, "out/p00010_p+c.yaml"));
 	tws_free(&t);
 }
 
@@ -245,11 +245,11 @@ Test(sync, quickstart_sample_runs)
 	assert_code(r, 0);
 	cr_assert_eq(count_lines(r.out, ": ready "), 4, "%s", r.out);
 	res_free(&r);
-	char *g = tws_get(&t, "out/dev/0_platform_greeter.yaml");
+	char *g = tws_get(&t, "out/dev/p00000_platform+greeter.yaml");
 	cr_assert(strstr(g, "message: \"hello from dev\""), "%s", g);
 	cr_assert(strstr(g, "replicas: 2"), "%s", g);
 	free(g);
-	char *s = tws_get(&t, "out/dev/10_apps_shop.yaml");
+	char *s = tws_get(&t, "out/dev/p00010_apps+shop.yaml");
 	cr_assert(strstr(s, "host: shop.dev.example"), "%s", s);
 	cr_assert(strstr(s, "cluster: dev"), "%s", s);
 	free(s);
@@ -320,7 +320,7 @@ Test(sync, stat_cache_skips_unchanged_files_and_sees_every_edit)
 		assert_code(r, 0);
 		res_free(&r);
 	}
-	char *g = tws_get(&t, "out/0_p_greeter.yaml");
+	char *g = tws_get(&t, "out/p00000_p+greeter.yaml");
 	cr_assert(strstr(g, "msg: \"bonjour!\""), "%s", g);
 	free(g);
 	/* a changed variable in the workspace file is seen too */
@@ -399,21 +399,21 @@ Test(sync, real_manifest_packs_render)
 	/* the published vsclass.yaml opens an if it never closes */
 	cr_assert(strstr(r.err, "external-snapshotter-4.0.1/manifests/vsclass.yaml:6:5: warning: {{ if }} has no {{ end }}"), "%s", r.err);
 	res_free(&r);
-	char *h = tws_get(&t, "out/0_real_hello-universe.yaml");
+	char *h = tws_get(&t, "out/p00000_real+hello-universe.yaml");
 	cr_assert(strstr(h, "kind: Deployment") && strstr(h, "replicas: 1") &&
 		  strstr(h, "image: ghcr.io/spectrocloud/hello-universe:1.3.2") &&
 		  strstr(h, "namespace: hello-universe"), "%s", h);
 	cr_assert(!strstr(h, "hello-universe-api"), "apiEnabled is false: no API objects\n%s", h);
 	free(h);
-	char *p = tws_get(&t, "out/0_real_permission-manager.yaml");
+	char *p = tws_get(&t, "out/p00000_real+permission-manager.yaml");
 	cr_assert(strstr(p, "value: \"dev\""), "the cluster name from .Spectro.cluster");
 	cr_assert(strstr(p, "value: \"https://api.dev.example:6443\""), "printf over .Spectro.apiServer");
 	free(p);
-	char *e = tws_get(&t, "out/0_real_external-snapshotter.yaml");
+	char *e = tws_get(&t, "out/p00000_real+external-snapshotter.yaml");
 	cr_assert(strstr(e, "kind: VolumeSnapshotClass\nmetadata:\n  name: \"spectro-vsclass\"\n"), "%s", e);
 	cr_assert_geq(count_lines(e, "kind: CustomResourceDefinition"), 3);
 	free(e);
-	cr_assert(tws_exists(&t, "out/0_real_tekton-chains.yaml"));
+	cr_assert(tws_exists(&t, "out/p00000_real+tekton-chains.yaml"));
 	/* with the pack's default values, its stray "{- end}" text is reported
 	 * where it is */
 	tws_put(&t, "p.yaml", "metadata: {name: real}\nspec:\n  template:\n    packs:\n"
@@ -449,8 +449,8 @@ Test(sync, a_large_workspace_is_loaded_again_per_tier_with_the_same_result)
 	/* the layers of a tier finish in any order */
 	cr_assert_eq(count_lines(rl.out, ": ready "), 4, "%s", rl.out);
 	cr_assert_eq(count_lines(rs.out, ": ready "), 4, "%s", rs.out);
-	const char *files[] = {"out/-10_p_crds.yaml", "out/0_p_a.yaml", "out/0_p_b.yaml",
-			       "out/10_p_c.yaml"};
+	const char *files[] = {"out/n99990_p+crds.yaml", "out/p00000_p+a.yaml", "out/p00000_p+b.yaml",
+			       "out/p00010_p+c.yaml"};
 	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
 		char *a = tws_get(&small, files[i]), *b = tws_get(&large, files[i]);
 		cr_assert(a && b, "%s is missing", files[i]);

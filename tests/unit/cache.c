@@ -118,7 +118,7 @@ sample_rec(void)
 	r.type = "manifest";
 	r.ns = "kube-system";
 	r.version = "1.2.3";
-	r.inventory = "out/dev/-10_p_l.yaml";
+	r.inventory = "out/dev/n99990_p+l.yaml";
 	r.ninventory = strlen(r.inventory);
 	return r;
 }
@@ -137,7 +137,7 @@ Test(record, roundtrip)
 	cr_assert_eq(o.finished, 1700000042);
 	cr_assert_eq(o.count, 3);
 	cr_assert_str_eq(o.ns, "kube-system");
-	cr_assert_str_eq(o.inventory, "out/dev/-10_p_l.yaml");
+	cr_assert_str_eq(o.inventory, "out/dev/n99990_p+l.yaml");
 	buf_free(&b);
 	arena_free(&a);
 }

@@ -55,7 +55,7 @@ L(struct fx *f, const char *id)
 static void
 plan(struct fx *f, int force)
 {
-	struct plan_opts o = {force, NULL};
+	struct plan_opts o = {.force = force};
 	cr_assert_eq(plan_cluster(f->st, &f->w.clusters[0], &o, &f->w.a, &f->err), 0, "%s", f->err.s);
 }
 
@@ -105,8 +105,10 @@ Test(plan, reasons_in_order)
 	cr_assert_eq(plan_count_dirty(&f.w.clusters[0]), 0);
 	plan(&f, 1);
 	cr_assert_str_eq(L(&f, "p/crds")->reason, "forced");
-	/* the first reason that holds wins: an earlier tier is dirty */
-	cr_assert_str_eq(L(&f, "p/b")->reason, "earlier tier changed: p/crds (order -1)");
+	/* -B is why every layer is applied, though an earlier tier is dirty
+	 * too: --explain says forced */
+	cr_assert_str_eq(L(&f, "p/b")->reason, "forced");
+	cr_assert_str_eq(L(&f, "p/c")->reason, "forced");
 	/* a changed variable: only the layer that uses it, plus later tiers */
 	ws_free(&f.w);
 	load(&f, 2);
@@ -168,7 +170,7 @@ Test(plan, named_layers_and_what_follows)
 	struct fx f;
 	setup(&f);
 	char *only[] = {"p/b", NULL};
-	struct plan_opts o = {0, only};
+	struct plan_opts o = {.only = only};
 	cr_assert_eq(plan_cluster(f.st, &f.w.clusters[0], &o, &f.w.a, &f.err), 0);
 	cr_assert(L(&f, "p/b")->dirty);
 	cr_assert(!L(&f, "p/a")->dirty, "not named, same tier");

@@ -1,0 +1,234 @@
+/* e2e render: the render target's files — one per layer, never shared by
+ * two layers, sorting in install order; a file deleted or edited by hand
+ * is written again, as ninja rebuilds a missing output. */
+#include <stdio.h>
+#include <unistd.h>
+#include "../../lib/lib.h"
+#include "e2e.h"
+
+/* a manifest layer: name, install order, and a ConfigMap of that name */
+static void
+layer(struct buf *b, const char *name, const char *order)
+{
+	buf_printf(b,
+		   "      - name: \"%s\"\n        type: manifest\n"
+		   "        values: \"pack: {spectrocloud.com/install-priority: '%s'}\"\n"
+		   "        manifests: [{name: m, content: \"kind: ConfigMap\\nmetadata: {name: x}\\n"
+		   "data: {layer: '%s'}\\n\"}]\n", name, order, name);
+}
+
+static void
+profile(struct tws *t, const char *file, const char *name, struct buf *packs)
+{
+	tws_put(t, file, "metadata: {name: \"%s\"}\nspec:\n  template:\n    packs:\n%s", name,
+		packs->s ? packs->s : "      []\n");
+}
+
+static void
+render_ws(struct tws *t, const char *profiles)
+{
+	tws_put(t, "addonmake.yaml", "clusters:\n  - {name: dev, target: {render: {dir: out}}, "
+		"profiles: [%s]}\n", profiles);
+}
+
+/* ls of out/ in a locale, one name a line */
+static char *
+ls_out(struct tws *t, const char *locale)
+{
+	char cmd[800];
+	snprintf(cmd, sizeof(cmd), "cd '%s/out' && LC_ALL=%s ls", t->dir, locale);
+	return sh_out(cmd);
+}
+
+Test(render, names_never_collide_and_sort_in_install_order)
+{
+	struct tws t;
+	tws_init(&t);
+	struct buf a = {0}, b = {0};
+	/* team_a/ingress and team/a_ingress; café and cafè */
+	layer(&a, "ingress", "0");
+	layer(&a, "café", "-25");
+	layer(&a, "cafè", "-31");
+	layer(&a, "ten", "10");
+	layer(&a, "five", "5");
+	layer(&a, "last", "99999");
+	layer(&a, "first", "-99999");
+	layer(&b, "a_ingress", "0");
+	profile(&t, "a.yaml", "team_a", &a);
+	profile(&t, "b.yaml", "team", &b);
+	render_ws(&t, "a.yaml, b.yaml");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	const char *want =
+		"n00001_team_a+first.yaml\n"
+		"n99969_team_a+caf%C3%A8.yaml\n"
+		"n99975_team_a+caf%C3%A9.yaml\n"
+		"p00000_team+a_ingress.yaml\n"
+		"p00000_team_a+ingress.yaml\n"
+		"p00005_team_a+five.yaml\n"
+		"p00010_team_a+ten.yaml\n"
+		"p99999_team_a+last.yaml\n";
+	/* in install order for ls and sort, in the C locale and a UTF-8 one
+	 * (whose collation skips punctuation) */
+	const char *locales[] = {"C", "C.UTF-8"};
+	for (int i = 0; i < 2; i++) {
+		char *ls = ls_out(&t, locales[i]);
+		cr_assert_str_eq(ls, want, "LC_ALL=%s ls out:\n%s", locales[i], ls);
+		free(ls);
+	}
+	char *sorted = sh_out("printf 'p00010_a+b.yaml\\nn99975_a+b.yaml\\np00005_a+b.yaml\\n"
+			      "n99969_a+b.yaml\\n' | LC_ALL=C.UTF-8 sort");
+	cr_assert_str_eq(sorted, "n99969_a+b.yaml\nn99975_a+b.yaml\np00005_a+b.yaml\np00010_a+b.yaml\n");
+	free(sorted);
+	/* each file holds its own layer */
+	char *f = tws_get(&t, "out/p00000_team+a_ingress.yaml");
+	cr_assert(strstr(f, "layer: \"a_ingress\""), "%s", f);
+	free(f);
+	f = tws_get(&t, "out/p00000_team_a+ingress.yaml");
+	cr_assert(strstr(f, "layer: \"ingress\""), "%s", f);
+	free(f);
+	/* a rename and a prune leave the other layer's file */
+	buf_clear(&b);
+	layer(&b, "b_ingress", "0");
+	profile(&t, "b.yaml", "team", &b);
+	r = am(&t, "sync --prune");
+	assert_code(r, 0);
+	res_free(&r);
+	cr_assert(tws_exists(&t, "out/p00000_team_a+ingress.yaml"), "the survivor's file was deleted");
+	cr_assert(tws_exists(&t, "out/p00000_team+b_ingress.yaml"));
+	cr_assert(!tws_exists(&t, "out/p00000_team+a_ingress.yaml"));
+	r = am(&t, "status");
+	cr_assert_eq(count_lines(r.out, "up to date"), 8, "%s", r.out);
+	res_free(&r);
+	buf_free(&a);
+	buf_free(&b);
+	tws_free(&t);
+}
+
+/* a case-insensitive file system (macOS, Windows) would keep one file */
+Test(render, names_that_differ_only_in_case_are_an_error)
+{
+	struct tws t;
+	tws_init(&t);
+	struct buf a = {0};
+	layer(&a, "Web", "0");
+	layer(&a, "web", "0");
+	layer(&a, "WEB", "1"); /* another order: another name */
+	profile(&t, "a.yaml", "p", &a);
+	render_ws(&t, "a.yaml");
+	struct res r = am(&t, "plan");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "a.yaml:9:9: error: layers p/Web and p/web (a.yaml:5:9) would render "
+				"to files whose names differ only in case (p00000_p+web.yaml)"), "%s", r.err);
+	cr_assert_eq(count_lines(r.err, "error:"), 1, "%s", r.err);
+	res_free(&r);
+	buf_free(&a);
+	tws_free(&t);
+}
+
+Test(render, an_install_order_out_of_range_says_the_range)
+{
+	struct tws t;
+	tws_init(&t);
+	struct buf a = {0};
+	layer(&a, "big", "100000");
+	layer(&a, "small", "-100000");
+	layer(&a, "ok", "-99999");
+	profile(&t, "a.yaml", "p", &a);
+	render_ws(&t, "a.yaml");
+	struct res r = am(&t, "plan");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "a.yaml:7:60: error: install-priority \"100000\" of pack \"big\" is out of "
+				"range (install orders are integers from -99999 to 99999)"), "%s", r.err);
+	cr_assert(strstr(r.err, "install-priority \"-100000\" of pack \"small\" is out of range"), "%s", r.err);
+	cr_assert_eq(count_lines(r.err, "error:"), 2, "%s", r.err);
+	res_free(&r);
+	buf_free(&a);
+	tws_free(&t);
+}
+
+Test(render, two_clusters_cannot_render_into_one_directory)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_profile(&t, "one", NULL);
+	tws_put(&t, "addonmake.yaml", "clusters:\n"
+		"  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n"
+		"  - {name: lab, target: {render: {dir: ./out/}}, profiles: [p.yaml]}\n");
+	struct res r = am(&t, "plan");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "addonmake.yaml:3:5: error: clusters dev and lab (line 2) both render "
+				"into ./out/; give each a dir: of its own"), "%s", r.err);
+	res_free(&r);
+	tws_free(&t);
+}
+
+/* the apply events of a run, one line each */
+static int
+applied(const struct res *r)
+{
+	return count_lines(r->out, ": apply ");
+}
+
+Test(render, a_deleted_or_edited_output_is_written_again)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_synced(&t);
+	char *b0 = tws_get(&t, "out/p00000_p+b.yaml");
+	tws_rm(&t, "out/p00000_p+b.yaml");
+	cr_assert_eq(tws_sh(&t, "echo '# mine' >> out/n99990_p+crds.yaml"), 0);
+	struct res r = am(&t, "plan --json");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "{\"cluster\":\"dev\",\"layer\":\"p/b\",\"order\":0,\"action\":\"apply\","
+				"\"reason\":\"output missing\"}"), "%s", r.out);
+	cr_assert(strstr(r.out, "\"layer\":\"p/crds\",\"order\":-10,\"action\":\"apply\","
+				"\"reason\":\"output changed\"}"), "%s", r.out);
+	/* nothing changed in their inputs: later tiers stay as they are */
+	cr_assert_eq(count_lines(r.out, "\"action\":\"apply\""), 2, "%s", r.out);
+	res_free(&r);
+	r = am(&t, "sync");
+	assert_code(r, 0);
+	cr_assert_eq(applied(&r), 2, "%s", r.out);
+	res_free(&r);
+	char *b1 = tws_get(&t, "out/p00000_p+b.yaml");
+	cr_assert_str_eq(b1, b0);
+	char *crds = tws_get(&t, "out/n99990_p+crds.yaml");
+	cr_assert(!strstr(crds, "# mine"), "%s", crds);
+	free(crds);
+	r = am(&t, "sync");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	/* a new modification time is a change too (a restored backup, an
+	 * editor that wrote the same bytes) */
+	cr_assert_eq(tws_sh(&t, "touch -d '2001-01-01' out/p00010_p+c.yaml"), 0);
+	r = am(&t, "sync --explain");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "addonmake explain: dev: p/c: output changed"), "%s", r.out);
+	cr_assert_eq(applied(&r), 1, "%s", r.out);
+	res_free(&r);
+	free(b0);
+	free(b1);
+	tws_free(&t);
+}
+
+/* the check of the outputs is a stat: a no-op run reads none of them (an
+ * unreadable output does not stop it) */
+Test(render, the_output_check_reads_no_file)
+{
+	if (geteuid() == 0 &&
+	    system("setpriv --bounding-set=-dac_override,-dac_read_search true 2>/dev/null") != 0)
+		cr_skip_test("root cannot drop CAP_DAC_OVERRIDE here (setpriv)");
+	struct tws t;
+	tws_init(&t);
+	fx_render_synced(&t);
+	cr_assert_eq(tws_sh(&t, "chmod 000 out/*.yaml"), 0);
+	struct res r = am_sh(&t, geteuid() == 0 ? "setpriv --bounding-set=-dac_override,-dac_read_search " : "",
+			     "sync");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	tws_free(&t);
+}
