@@ -1,5 +1,5 @@
-/* layer_hash: what goes into a layer's hash (DESIGN §4), and the rendered
- * YAML stream a target receives. Both read the same parsed documents, so
+/* layer_hash: what goes into a layer's hash (DESIGN §4). It reads the
+ * parsed documents that the rendered stream (applied.c) is made of, so
  * whatever the hash ignores (comments, layout) the output ignores too. */
 #include <string.h>
 #include "model.h"
@@ -42,16 +42,10 @@ layer_hash(const struct cluster *c, struct layer *l)
 	}
 	field(&b, "kubeconfig", t->kubeconfig);
 	field(&b, "context", t->context);
+	/* the rendered text's form (applied.c): a new form is written again
+	 * by the render and exec targets, which receive the text */
+	if (t->kind != TARGET_KUBE)
+		field(&b, "rendered", "2");
 	hash_bytes(b.s, b.len, &l->hash);
 	buf_free(&b);
-}
-
-void
-layer_render(const struct layer *l, struct buf *out)
-{
-	buf_add(out, "", 0);
-	for (size_t i = 0; i < l->ndocs; i++) {
-		buf_adds(out, "---\n");
-		doc_emit(out, l->docs[i]);
-	}
 }

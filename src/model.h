@@ -375,8 +375,6 @@ int layer_add_docs(struct arena *a, struct layer *l, const char *file,
 
 /* the layer's hash over its canonical encoding (DESIGN §4) */
 void layer_hash(const struct cluster *c, struct layer *l);
-/* the layer's documents as one YAML stream */
-void layer_render(const struct layer *l, struct buf *out);
 
 /* Kubernetes-style namespace names */
 int valid_dns_label(const char *s);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "applied.h"
 #include "run.h"
 
 struct job {
@@ -374,7 +375,7 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 		struct job *j = &jobs[n++];
 		struct buf text = {0};
 		if (l->content && !ops->docs_only)
-			layer_render(l, &text);
+			applied_render(c, l, &text);
 		j->r = r;
 		j->ops = ops;
 		j->tc = *tc;

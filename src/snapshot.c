@@ -15,7 +15,11 @@
 #include "model.h"
 
 #define SNAP_VERSION 1
-#define SNAP_FORMAT "addonmake-snapshot-1"
+/* part of the configuration's hash: change it whenever compiling the same
+ * files gives other layers or hashes (layer_hash.c's rules), so that a
+ * snapshot of an earlier addonmake is not taken for this one's (2: the
+ * rendered form enters the hashes of render and exec layers) */
+#define SNAP_FORMAT "addonmake-snapshot-2"
 
 /* everything in addonmake.yaml that can change what a cluster compiles to */
 static void

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <xxhash.h>
 #include "../kube/kube.h"
+#include "applied.h"
 #include "target.h"
 
 /* 1: objects; 2: a helm release (or ""), then objects */
@@ -173,40 +173,6 @@ stopping(const struct target_ctx *t)
 	return __atomic_load_n(&t->ps->stopping, __ATOMIC_RELAXED) != 0;
 }
 
-/* the order of kinds within a layer */
-static int
-category(const char *group, const char *kind, int custom)
-{
-	if (custom)
-		return 5;
-	if (!*group && strcmp(kind, "Namespace") == 0)
-		return 0;
-	if (strcmp(kind, "CustomResourceDefinition") == 0)
-		return 1;
-	if ((!*group && strcmp(kind, "ServiceAccount") == 0) ||
-	    strcmp(group, "rbac.authorization.k8s.io") == 0)
-		return 2;
-	if (!*group && (strcmp(kind, "ConfigMap") == 0 || strcmp(kind, "Secret") == 0))
-		return 3;
-	return 4;
-}
-
-static int
-builtin_group(const char *g)
-{
-	static const char *const groups[] = {
-		"", "apps", "batch", "policy", "autoscaling", "extensions", "networking.k8s.io",
-		"storage.k8s.io", "rbac.authorization.k8s.io", "apiextensions.k8s.io",
-		"admissionregistration.k8s.io", "scheduling.k8s.io", "coordination.k8s.io",
-		"discovery.k8s.io", "node.k8s.io", "certificates.k8s.io", "events.k8s.io",
-		"flowcontrol.apiserver.k8s.io", "apiregistration.k8s.io", "resource.k8s.io",
-		"authentication.k8s.io", "authorization.k8s.io", NULL};
-	for (const char *const *p = groups; *p; p++)
-		if (strcmp(*p, g) == 0)
-			return 1;
-	return 0;
-}
-
 /* an object of the layer on its way to the server */
 struct obj {
 	const struct dnode *doc;
@@ -222,54 +188,13 @@ where(struct buf *b, const struct obj *o)
 	buf_printf(b, "%s:%d:%d: ", o->file, o->line, o->col);
 }
 
-/* label value naming the layer: [a-z0-9] only, so any layer id fits */
-static void
-layer_label(char out[17], const char *cluster, const char *id)
-{
-	XXH3_state_t *s = XXH3_createState();
-	XXH3_64bits_reset(s);
-	XXH3_64bits_update(s, cluster, strlen(cluster) + 1);
-	XXH3_64bits_update(s, id, strlen(id));
-	snprintf(out, 17, "%016llx", (unsigned long long)XXH3_64bits_digest(s));
-	XXH3_freeState(s);
-}
-
-static struct dnode *
-pair_map(struct arena *a, const char *const *kv, size_t n)
-{
-	struct dnode *m = doc_new(a, D_MAP, n);
-	for (size_t i = 0; i < n; i++) {
-		m->items[2 * i] = doc_scalar(a, kv[2 * i], DS_QUOTED);
-		m->items[2 * i + 1] = doc_scalar(a, kv[2 * i + 1], DS_QUOTED);
-	}
-	return m;
-}
-
-/* the object as applied: the layer's labels and annotations, and its
- * namespace when the manifest has none */
+/* the object as applied (applied.h), as JSON */
 static void
 body_of(struct arena *a, const struct target_ctx *t, const char *id, const struct obj *o,
 	struct buf *out)
 {
-	char label[17];
-	layer_label(label, t->c->name, id);
-	const char *labels[] = {"app.kubernetes.io/managed-by", "addonmake",
-				"addonmake.io/layer", label};
-	const char *ann[] = {"addonmake.io/cluster", t->c->name, "addonmake.io/layer", id};
-	size_t nmd = o->res.namespaced ? 3 : 2;
-	struct dnode *md = doc_new(a, D_MAP, nmd);
-	md->items[0] = doc_scalar(a, "labels", DS_PLAIN);
-	md->items[1] = pair_map(a, labels, 2);
-	md->items[2] = doc_scalar(a, "annotations", DS_PLAIN);
-	md->items[3] = pair_map(a, ann, 2);
-	if (nmd == 3) {
-		md->items[4] = doc_scalar(a, "namespace", DS_PLAIN);
-		md->items[5] = doc_scalar(a, o->ns, DS_QUOTED);
-	}
-	struct dnode *over = doc_new(a, D_MAP, 1);
-	over->items[0] = doc_scalar(a, "metadata", DS_PLAIN);
-	over->items[1] = md;
-	doc_emit_json(out, doc_merge(a, (struct dnode *)o->doc, over));
+	doc_emit_json(out, applied_object(a, t->c->name, id, o->doc,
+					  o->res.namespaced ? o->ns : NULL));
 }
 
 struct applied {
@@ -418,7 +343,7 @@ crds_established(const struct target_ctx *t, struct kt *kt, struct obj *objs, si
 	int64_t deadline = now_ms() + CRD_WAIT_MS;
 	for (size_t i = 0; i < n; i++) {
 		struct obj *o = &objs[i];
-		if (o->cat != 1)
+		if (o->cat != CAT_CRD)
 			continue;
 		struct buf path = {0};
 		kube_path(&path, &o->res, NULL, o->name);
@@ -464,7 +389,7 @@ wait_crds(const struct target_ctx *t, struct kt *kt, struct obj *objs, size_t n,
 	  struct buf *err)
 {
 	size_t i = 0;
-	while (i < n && objs[i].cat != 1)
+	while (i < n && objs[i].cat != CAT_CRD)
 		i++;
 	if (i == n)
 		return T_OK;
@@ -529,7 +454,7 @@ resolve(struct kt *kt, struct obj *o, const struct obj *objs, size_t n, const ch
 	o->resolved = 1;
 	const char *mns = doc_str(doc_path(o->doc, "metadata.namespace"));
 	o->ns = o->res.namespaced ? (mns && *mns ? mns : dns) : NULL;
-	o->cat = category(o->res.group, o->kind, !builtin_group(o->res.group));
+	o->cat = applied_category(o->res.group, o->kind);
 	return T_OK;
 }
 
@@ -574,7 +499,7 @@ ensure_ns(const struct target_ctx *t, struct kt *kt, const struct layer *l, cons
 	  struct applied *ap, struct arena *a, struct buf *err)
 {
 	for (size_t i = 0; i < n; i++)
-		if (objs[i].cat == 0 && strcmp(objs[i].name, ns) == 0)
+		if (objs[i].cat == CAT_NAMESPACE && strcmp(objs[i].name, ns) == 0)
 			return T_OK; /* the layer applies it itself */
 	struct buf path = {0};
 	buf_printf(&path, "/api/v1/namespaces/%s", ns);
@@ -596,15 +521,7 @@ ensure_ns(const struct target_ctx *t, struct kt *kt, const struct layer *l, cons
 	int rc = T_OK;
 	if (g == 0 || (g == 1 && ours)) {
 		/* missing, or ours from an earlier run: (re)apply it */
-		struct dnode *doc = doc_new(a, D_MAP, 3);
-		doc->items[0] = doc_scalar(a, "apiVersion", DS_PLAIN);
-		doc->items[1] = doc_scalar(a, "v1", DS_PLAIN);
-		doc->items[2] = doc_scalar(a, "kind", DS_PLAIN);
-		doc->items[3] = doc_scalar(a, "Namespace", DS_PLAIN);
-		doc->items[4] = doc_scalar(a, "metadata", DS_PLAIN);
-		doc->items[5] = doc_new(a, D_MAP, 1);
-		doc->items[5]->items[0] = doc_scalar(a, "name", DS_PLAIN);
-		doc->items[5]->items[1] = doc_scalar(a, ns, DS_QUOTED);
+		struct dnode *doc = applied_namespace(a, ns);
 		struct obj o = {doc, l->id, "v1", "Namespace", ns, NULL, l->at.line, l->at.col, 0,
 				1, 0, {"", "v1", "namespaces", "Namespace", 0}};
 		o.file = l->at.file ? l->at.file : l->id;
@@ -665,14 +582,9 @@ delete_obj(struct kt *kt, const struct iobj *o, struct buf *err)
 static int
 deletable(const struct iobj *o)
 {
-	static const char *const immortal[] = {"default", "kube-system", "kube-public",
-					       "kube-node-lease"};
 	if (strcmp(o->kind, "Namespace") != 0 || strcmp(o->api, "v1") != 0)
 		return 1;
-	for (size_t i = 0; i < sizeof(immortal) / sizeof(*immortal); i++)
-		if (strcmp(o->name, immortal[i]) == 0)
-			return 0;
-	return (o->flags & OBJ_CREATED) != 0;
+	return !applied_system_namespace(o->name) && (o->flags & OBJ_CREATED) != 0;
 }
 
 /* a helm layer: helm upgrade --install of its chart archive with its
@@ -791,7 +703,7 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 		if (r == T_FAILED)
 			rc = T_FAILED;
 		else if (r == T_NOTREADY)
-			objs[i].cat = 5; /* a custom resource of a CRD of this layer */
+			objs[i].cat = CAT_CUSTOM; /* a custom resource of a CRD of this layer */
 	}
 	if (rc != T_OK)
 		goto out;

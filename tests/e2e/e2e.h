@@ -20,6 +20,11 @@ void fx_profile(struct tws *t, const char *b_value, const char *extra_packs);
  * skipping lock files: equal listings mean no file was written */
 char *fx_snapshot(struct tws *t);
 
+/* asserts that a rendered file is the layer id's Namespace ns (as the
+ * kube target makes it, labelled and annotated for cluster dev) and then
+ * rest, byte for byte */
+void fx_assert_ns_then(const char *out, const char *ns, const char *id, const char *rest);
+
 /* a file:// Helm repository in repo/ with chart mychart at these versions
  * (second_extra appended to the second one's Chart.yaml) */
 void fx_chart_repo(struct tws *t, const char *const *vers, int n, const char *second_extra);

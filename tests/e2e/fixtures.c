@@ -122,3 +122,21 @@ fx_chart_repo(struct tws *t, const char *const *vers, int n, const char *second_
 	tws_put(t, "repo/index.yaml", "%s", idx.s);
 	buf_free(&idx);
 }
+
+void
+fx_assert_ns_then(const char *out, const char *ns, const char *id, const char *rest)
+{
+	char head[600], tail[400];
+	snprintf(head, sizeof(head),
+		 "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: \"%s\"\n  labels:\n"
+		 "    app.kubernetes.io/managed-by: \"addonmake\"\n    addonmake.io/layer: \"", ns);
+	snprintf(tail, sizeof(tail),
+		 "\"\n  annotations:\n    addonmake.io/cluster: \"dev\"\n    addonmake.io/layer: \"%s\"\n",
+		 id);
+	size_t h = strlen(head);
+	cr_assert(strncmp(out, head, h) == 0, "no Namespace %s first:\n%s", ns, out);
+	for (int i = 0; i < 16; i++)
+		cr_assert(strchr("0123456789abcdef", out[h + i]), "a layer label of 16 hex digits:\n%s", out);
+	cr_assert(strncmp(out + h + 16, tail, strlen(tail)) == 0, "%s", out);
+	cr_assert_str_eq(out + h + 16 + strlen(tail), rest);
+}

@@ -78,8 +78,11 @@ Test(helm, chart_from_a_file_repository_rendered_by_helm)
 	cr_assert_str_eq(args, "template front TMP/chart --namespace web --values TMP/values.yaml --include-crds\n");
 	free(args);
 	char *out = tws_get(&t, "out/p00000_apps+mychart.yaml");
-	cr_assert_str_eq(out, "---\nkind: ConfigMap\nmetadata:\n  name: front\n  namespace: web\n"
-			      "data:\n  chart: \"mychart-1.0.0\"\n  values: |\n    replicas: 2\n");
+	/* the layer's Namespace (as the kube target creates it), then what
+	 * helm rendered, as it is */
+	fx_assert_ns_then(out, "web", "apps/mychart",
+			  "---\nkind: ConfigMap\nmetadata:\n  name: front\n  namespace: web\n"
+			  "data:\n  chart: \"mychart-1.0.0\"\n  values: |\n    replicas: 2\n");
 	free(out);
 	cr_assert(tmp_is_empty(&t), "a temporary chart directory was left behind");
 	r = am(&t, "sync");

@@ -1208,11 +1208,11 @@ kubectl(void)
 }
 
 /* the stored objects without what differs between any two clients or
- * servers: ids, times, owners, allocated IPs, and addonmake's own labels
- * and annotations. The stand-in dumps all it has; the real server is asked
- * for the objects of app_layer. */
+ * servers: ids, times, owners, allocated IPs, and (unless ours) addonmake's
+ * own labels and annotations. The stand-in dumps all it has; the real
+ * server is asked for the objects of app_layer. */
 static char *
-normal_dump(struct kf *f)
+normal_dump(struct kf *f, int ours)
 {
 	char src[1600], cmd[3200];
 	if (REAL)
@@ -1235,12 +1235,12 @@ normal_dump(struct kf *f)
 		 "        m.pop(k, None)\n"
 		 "    for k in (\"clusterIP\", \"clusterIPs\"):\n"
 		 "        o.get(\"spec\", {}).pop(k, None)\n"
-		 "    for k in (\"labels\", \"annotations\"):\n"
+		 "    for k in (\"labels\", \"annotations\") if not %d else ():\n"
 		 "        d2 = {a: b for a, b in m.get(k, {}).items() if \"addonmake\" not in a and \"addonmake\" != b}\n"
 		 "        m.pop(k, None)\n"
 		 "        if d2: m[k] = d2\n"
 		 "    print(json.dumps(o, sort_keys=True))'",
-		 src);
+		 src, ours);
 	return sh_out(cmd);
 }
 
@@ -1272,7 +1272,7 @@ Test(SUITE, kubectl_and_addonmake_store_the_same_objects)
 	char *out = sh_out(cmd);
 	cr_assert(strstr(out, "configmap/cfg serverside-applied"), "%s", out);
 	free(out);
-	char *a = normal_dump(&f), *b = normal_dump(&g);
+	char *a = normal_dump(&f, 0), *b = normal_dump(&g, 0);
 	cr_assert(strstr(a, "\"publishNotReadyAddresses\": true"), "%s", a);
 	cr_assert_str_eq(a, b, "addonmake stored:\n%s\nkubectl stored:\n%s", a, b);
 	free(a);
@@ -1289,6 +1289,48 @@ Test(SUITE, kubectl_and_addonmake_store_the_same_objects)
 	char *svc = kf_get(&f, "/api/v1/namespaces/shop/services/web");
 	cr_assert_str_eq(svc, "");
 	free(svc);
+	kf_free(&g);
+	kf_free(&f);
+}
+
+/* the render target writes what the kube target applies: kubectl apply
+ * --server-side of the rendered files stores the same objects as the kube
+ * target does, namespace, labels and annotations included (the layer's
+ * Namespace is the first document, so kubectl can create the others) */
+Test(SUITE, rendered_files_applied_by_kubectl_store_what_the_kube_target_stores)
+{
+	const char *kc = kubectl();
+	if (!kc)
+		cr_skip_test("kubectl is not installed");
+	struct kf f, g;
+	kf_init(&f, NULL);
+	kf_ws(&f, app_layer);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	kf_init(&g, NULL);
+	kf_ws(&g, app_layer);
+	tws_put(&g.t, "addonmake.yaml",
+		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n");
+	r = am(&g.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char cmd[2400];
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && KUBECACHEDIR='%s/cache' %s --kubeconfig kc apply --server-side "
+		 "--validate=false -f out/ 2>&1",
+		 g.t.dir, g.t.dir, kc);
+	char *out = sh_out(cmd);
+	cr_assert(strstr(out, "namespace/shop serverside-applied") &&
+		  strstr(out, "service/web serverside-applied"), "%s", out);
+	free(out);
+	char *a = normal_dump(&f, 1), *b = normal_dump(&g, 1);
+	cr_assert(strstr(a, "\"addonmake.io/cluster\": \"dev\"") && strstr(a, "\"namespace\": \"shop\""),
+		  "%s", a);
+	cr_assert_str_eq(a, b, "the kube target stored:\n%s\nkubectl stored from the rendered files:\n%s",
+			 a, b);
+	free(a);
+	free(b);
 	kf_free(&g);
 	kf_free(&f);
 }

@@ -366,7 +366,7 @@ Test(remote, pack_from_an_http_pack_registry)
 	assert_code(r, 0);
 	res_free(&r);
 	char *out = tws_get(&f.t, "out/p00000_apps+greeter.yaml");
-	cr_assert_str_eq(out, "---\nkind: ConfigMap\ndata:\n  msg: \"hello-http\"\n");
+	fx_assert_ns_then(out, "greet", "apps/greeter", "---\nkind: ConfigMap\ndata:\n  msg: \"hello-http\"\n");
 	free(out);
 	cr_assert_eq(served(&f, "/packs/greeter-1.2.0.tar.gz"), 1);
 	/* a recompile (the profile changed) of a pinned pack asks nothing */
@@ -612,7 +612,7 @@ Test(remote, palette_pack_from_an_oci_registry)
 	assert_code(r, 0);
 	res_free(&r);
 	char *out = tws_get(&f.t, "out/p00000_apps+greeter.yaml");
-	cr_assert_str_eq(out, "---\nkind: ConfigMap\ndata:\n  msg: \"hello-oci\"\n");
+	fx_assert_ns_then(out, "greet", "apps/greeter", "---\nkind: ConfigMap\ndata:\n  msg: \"hello-oci\"\n");
 	free(out);
 	int total = served(&f, NULL);
 	r = am(&f.t, "sync");

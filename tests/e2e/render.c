@@ -232,3 +232,70 @@ Test(render, the_output_check_reads_no_file)
 	res_free(&r);
 	tws_free(&t);
 }
+
+/* what the kube target would apply: the layer's Namespace first, then the
+ * objects in its order of kinds (CRDs, RBAC, ConfigMaps, the rest, custom
+ * resources), each labelled, with the layer's namespace when it is
+ * namespaced and names none */
+Test(render, files_hold_what_the_kube_target_applies)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "addonmake.yaml",
+		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n");
+	tws_put(&t, "p.yaml", "metadata: {name: p}\nspec:\n  template:\n    packs:\n"
+		"      - name: web\n        type: manifest\n"
+		"        values: \"pack: {namespace: web}\"\n"
+		"        manifests:\n          - name: m\n            content: |\n"
+		"              apiVersion: example.com/v1\n              kind: Gadget\n"
+		"              metadata: {name: g}\n              ---\n"
+		"              apiVersion: example.com/v1\n              kind: Widget\n"
+		"              metadata: {name: w}\n              ---\n"
+		"              apiVersion: apps/v1\n              kind: Deployment\n"
+		"              metadata: {name: d}\n              ---\n"
+		"              apiVersion: v1\n              kind: ConfigMap\n"
+		"              metadata: {name: c, namespace: other}\n              ---\n"
+		"              apiVersion: rbac.authorization.k8s.io/v1\n              kind: ClusterRole\n"
+		"              metadata: {name: r}\n              ---\n"
+		"              apiVersion: apiextensions.k8s.io/v1\n              kind: CustomResourceDefinition\n"
+		"              metadata: {name: gadgets.example.com}\n"
+		"              spec: {group: example.com, scope: Cluster, names: {kind: Gadget, plural: gadgets}}\n"
+		"      - name: own\n        type: manifest\n"
+		"        values: \"pack: {namespace: mine}\"\n"
+		"        manifests:\n          - name: m\n            content: |\n"
+		"              apiVersion: v1\n              kind: ConfigMap\n"
+		"              metadata: {name: c}\n              ---\n"
+		"              apiVersion: v1\n              kind: Namespace\n"
+		"              metadata: {name: mine}\n");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *f = tws_get(&t, "out/p00000_p+web.yaml");
+	const char *lab = "  labels:\n    app.kubernetes.io/managed-by: \"addonmake\"\n"
+			  "    addonmake.io/layer: \"";
+	/* kinds and namespaces, in order, one a document */
+	struct buf got = {0};
+	for (const char *p = f; (p = strstr(p, "\nkind: ")); p++) {
+		const char *e = strchr(p + 7, '\n');
+		buf_add(&got, p + 7, (size_t)(e - p - 7));
+		const char *next = strstr(p + 1, "\n---");
+		const char *ns = strstr(p, "\n  namespace: ");
+		if (ns && (!next || ns < next)) {
+			const char *ne = strchr(ns + 14, '\n');
+			buf_adds(&got, " in ");
+			buf_add(&got, ns + 14, (size_t)(ne - ns - 14));
+		}
+		buf_addc(&got, ';');
+		cr_assert(strstr(p, lab) && (!next || strstr(p, lab) < next), "unlabelled: %s", p);
+	}
+	cr_assert_str_eq(got.s, "Namespace;CustomResourceDefinition;ClusterRole;ConfigMap in other;"
+				"Deployment in \"web\";Gadget;Widget in \"web\";", "%s", f);
+	free(f);
+	/* a layer that applies its Namespace itself has it once */
+	f = tws_get(&t, "out/p00000_p+own.yaml");
+	cr_assert_eq(count_lines(f, "kind: Namespace"), 1, "%s", f);
+	cr_assert(strstr(f, "kind: Namespace\nmetadata:\n  name: mine\n"), "%s", f);
+	free(f);
+	buf_free(&got);
+	tws_free(&t);
+}

@@ -206,7 +206,13 @@ Test(sync, render_output_is_deterministic_yaml)
 	tws_init(&t);
 	fx_render_synced(&t);
 	char *b = tws_get(&t, "out/p00000_p+b.yaml");
-	cr_assert_str_eq(b, "---\nkind: ConfigMap\ndata:\n  k: v\n");
+	/* the layer's namespace first; a document that is not an object (no
+	 * apiVersion, no name) as it is */
+	cr_assert_str_eq(b, "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: \"bee\"\n"
+			    "  labels:\n    app.kubernetes.io/managed-by: \"addonmake\"\n"
+			    "    addonmake.io/layer: \"a1b40806bb510093\"\n  annotations:\n"
+			    "    addonmake.io/cluster: \"dev\"\n    addonmake.io/layer: \"p/b\"\n"
+			    "---\nkind: ConfigMap\ndata:\n  k: v\n");
 	free(b);
 	char *a = tws_get(&t, "out/p00000_p+a.yaml");
 	cr_assert_str_eq(a, "---\nkind: Deployment\nspec:\n  replicas: 1\n");
