@@ -302,6 +302,22 @@ cmd_sync(struct cmd_ctx *x)
 int
 cmd_prune(struct cmd_ctx *x)
 {
+	if (x->ro->dry_run) {
+		/* what would be pruned; no lock, nothing written */
+		if (plan_all(x))
+			return EXIT_FAILED;
+		size_t na, np;
+		count_work(x, &na, &np);
+		for (size_t i = 0; i < x->ncl; i++)
+			for (size_t k = 0; k < x->cl[i]->nremoved; k++)
+				plan_line(stdout, x->ro->json, x->cl[i]->name, x->cl[i]->removed[k].id,
+					  (long long)x->cl[i]->removed[k].rec.order, "prune",
+					  "removed from the profiles");
+		if (!x->ro->json)
+			printf(np ? "addonmake: %zu layer%s to prune.\n" : "addonmake: no work to do.\n",
+			       np, np == 1 ? "" : "s");
+		return EXIT_DONE;
+	}
 	int lockfd = -1;
 	if (take_lock(x, &lockfd))
 		return EXIT_FAILED;
@@ -438,9 +454,27 @@ cmd_status(struct cmd_ctx *x)
 	return EXIT_DONE;
 }
 
+/* clean -n: what clean would forget, forgetting nothing */
+static int
+clean_dry(struct cmd_ctx *x, int all)
+{
+	if (!store_path_exists(x->w->state))
+		printf("addonmake: nothing to forget (no state in %s).\n", x->w->state);
+	else if (all)
+		printf("addonmake: would forget the recorded state of every cluster (%s/state.mdb).\n",
+		       x->w->state);
+	else
+		for (size_t i = 0; i < x->ncl; i++)
+			printf("addonmake: would forget the recorded state of cluster %s.\n",
+			       x->cl[i]->name);
+	return EXIT_DONE;
+}
+
 int
 cmd_clean(struct cmd_ctx *x, int all)
 {
+	if (x->ro->dry_run)
+		return clean_dry(x, all);
 	int lockfd = -1;
 	if (take_lock(x, &lockfd))
 		return EXIT_FAILED;

@@ -64,6 +64,48 @@ Test(cli, dry_run_writes_nothing)
 	tws_free(&t);
 }
 
+/* every command honours -n: after a sync, an edit and a removed layer,
+ * each one with -n writes no file (the lock file included) and says what
+ * it would do */
+Test(cli, every_command_honours_dry_run)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	fx_profile(&t, "one", "      - {name: extra, type: manifest, manifests: [{name: m, content: 'kind: X'}]}\n");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	fx_profile(&t, "two", NULL);
+	/* a stale stat cache is brought up to date by a real run only */
+	char *before = fx_snapshot(&t);
+	static const char *const cmds[] = {"sync -n", "plan -n", "graph -n", "status -n",
+					   "prune -n", "clean -n", "clean -n -c dev", "-n --prune"};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(*cmds); i++) {
+		r = am(&t, "%s", cmds[i]);
+		assert_code(r, 0);
+		char *after = fx_snapshot(&t);
+		cr_assert_str_eq(before, after, "addonmake %s wrote files", cmds[i]);
+		free(after);
+		if (strcmp(cmds[i], "prune -n") == 0)
+			cr_assert_str_eq(r.out, "dev: prune p/extra (order 0): removed from the profiles\n"
+						"addonmake: 1 layer to prune.\n");
+		if (strcmp(cmds[i], "clean -n") == 0)
+			cr_assert_str_eq(r.out, "addonmake: would forget the recorded state of every cluster "
+						"(.addonmake/state.mdb).\n");
+		if (strcmp(cmds[i], "clean -n -c dev") == 0)
+			cr_assert_str_eq(r.out, "addonmake: would forget the recorded state of cluster dev.\n");
+		res_free(&r);
+	}
+	/* the state is still there: prune without -n finds the layer */
+	r = am(&t, "prune");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "pruned p/extra"), "%s", r.out);
+	res_free(&r);
+	free(before);
+	tws_free(&t);
+}
+
 Test(cli, status_table_and_clean)
 {
 	struct tws t;
