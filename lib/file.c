@@ -208,6 +208,21 @@ path_dir(struct arena *a, const char *path)
 	return arena_strndup(a, path, (size_t)(s - path));
 }
 
+int
+path_home(struct arena *a, const char *path, const char **out)
+{
+	*out = path;
+	if (path[0] != '~')
+		return 0;
+	if (path[1] && path[1] != '/')
+		return EINVAL;
+	const char *home = getenv("HOME");
+	if (!home || !*home)
+		return ENOENT;
+	*out = path[1] ? arena_printf(a, "%s%s", home, path + 1) : arena_strdup(a, home);
+	return 0;
+}
+
 int64_t
 now_ms(void)
 {

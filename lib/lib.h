@@ -127,6 +127,9 @@ int file_rmtree(const char *path);
 char *path_join(struct arena *a, const char *dir, const char *rel);
 /* the directory part of a path ("." when there is none) */
 char *path_dir(struct arena *a, const char *path);
+/* path with a leading "~" or "~/" made $HOME (in a; other paths as they
+ * are) into *out: 0, ENOENT when HOME is not set, EINVAL for "~user" */
+LIB_CHECK int path_home(struct arena *a, const char *path, const char **out);
 
 /* time */
 int64_t now_ms(void);   /* monotonic */

@@ -29,7 +29,7 @@ helm_run(const struct target_ctx *t, const char *const *args, const char *ns,
 		argv[n++] = *args;
 	argv[n++] = "--namespace";
 	argv[n++] = ns;
-	const char *kc = target_kubeconfig(&a, t);
+	const char *kc = t->c->target.kubepath;
 	if (kc) {
 		argv[n++] = "--kubeconfig";
 		argv[n++] = kc;

@@ -45,6 +45,8 @@ static const char usage_text[] =
 "                       HTTP pack (picks up a chart or pack republished under\n"
 "                       the same version)\n"
 "  --force-conflicts    kube target: take over fields another field manager owns\n"
+"  --state DIR          keep the state in DIR (else $ADDONMAKE_STATE, else\n"
+"                       state: of the workspace, else .addonmake)\n"
 "  -h, --help           this text\n"
 "  --version            the version\n"
 "\n"
@@ -64,7 +66,7 @@ usage_err(const char *fmt, const char *arg)
 }
 
 struct args {
-	const char *dir, *file, *cmd;
+	const char *dir, *file, *cmd, *state;
 	char **clusters, **layers; /* owned; NULL-terminated */
 	size_t ncl, nlayers;
 };
@@ -116,6 +118,12 @@ parse_args(int argc, char **argv, struct run_opts *ro, struct args *g)
 				ro->refresh = 1;
 			} else if (strcmp(a, "--force-conflicts") == 0) {
 				ro->force_conflicts = 1;
+			} else if (strncmp(a, "--state=", 8) == 0) {
+				g->state = a + 8;
+			} else if (strcmp(a, "--state") == 0) {
+				if (i + 1 >= argc)
+					return usage_err("option %s needs a value", a);
+				g->state = argv[++i];
 			} else {
 				return usage_err("unknown option %s", a);
 			}
@@ -230,6 +238,21 @@ run(struct run_opts *ro, struct args *g)
 	if (ws_load(&w, file, &d)) {
 		diag_print(&d, stderr);
 		goto out;
+	}
+	/* --state, else ADDONMAKE_STATE, else the workspace's state:; these
+	 * two are relative to the directory addonmake runs in (after -C) */
+	const char *st = g->state ? g->state : getenv("ADDONMAKE_STATE");
+	if (st && *st) {
+		const char *home;
+		int e = path_home(&w.a, st, &home);
+		if (e) {
+			fprintf(stderr, "addonmake: error: %s%s: %s\n",
+				g->state ? "--state " : "ADDONMAKE_STATE=", st,
+				e == EINVAL ? "only ~ and ~/ are expanded (the home directory)"
+					    : "~ is the home directory, but HOME is not set");
+			goto out;
+		}
+		w.state = path_join(&w.a, ".", home);
 	}
 	struct cluster **sel = arena_alloc(&w.a, (w.nclusters + 1) * sizeof(*sel));
 	size_t nsel = 0;

@@ -57,7 +57,8 @@ struct target_cfg {
 	const char *dir;               /* render: joined with the workspace dir */
 	const char *rawdir;            /* render: as written */
 	char **apply, **check, **del;  /* exec */
-	const char *kubeconfig, *context;
+	const char *kubeconfig, *context; /* kube: as written */
+	const char *kubepath;          /* kube: the kubeconfig's path */
 };
 
 /* A layer's metadata (ids, order, hash, readiness) lives in the workspace

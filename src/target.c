@@ -57,12 +57,3 @@ target_env(struct arena *a, const struct cluster *c, const char *id,
 	env[4] = arena_printf(a, "ADDONMAKE_TYPE=%s", type ? type : "");
 	return env;
 }
-
-const char *
-target_kubeconfig(struct arena *a, const struct target_ctx *t)
-{
-	const char *path = t->c->target.kubeconfig;
-	if (path && path[0] == '~' && path[1] == '/' && getenv("HOME"))
-		return arena_printf(a, "%s/%s", getenv("HOME"), path + 2);
-	return path ? path_join(a, t->w->dir, path) : NULL;
-}

@@ -71,9 +71,6 @@ const struct target_ops *target_for(const struct cluster *c, struct buf *err);
 int target_open(struct target_ctx *t, const struct target_ops **ops, struct buf *err);
 void target_close(struct target_ctx *t, const struct target_ops *ops);
 
-/* the kube target's kubeconfig as a path (in a), or NULL when the target
- * names none (KUBECONFIG, ~/.kube/config or in-cluster then) */
-const char *target_kubeconfig(struct arena *a, const struct target_ctx *t);
 /* runs helm with args (NULL-terminated; args[0] the verb), --namespace ns
  * and the target's kubeconfig and context; out receives stdout. 0; -1
  * with err (helm's stderr); -2 when the run is stopping */

@@ -134,18 +134,14 @@ static int
 kube_open_target(struct target_ctx *t, struct buf *err)
 {
 	const struct cluster *c = t->c;
-	struct arena a = {0};
-	const char *path = target_kubeconfig(&a, t);
 	struct kube_cfg cfg;
 	struct buf e = {0};
-	if (kube_config_load(path, c->target.context, getenv("ADDONMAKE_SERVICEACCOUNT_DIR"),
-			     &cfg, &e) < 0) {
+	if (kube_config_load(c->target.kubepath, c->target.context,
+			     getenv("ADDONMAKE_SERVICEACCOUNT_DIR"), &cfg, &e) < 0) {
 		buf_printf(err, "cluster %s: %s", c->name, e.s);
 		buf_free(&e);
-		arena_free(&a);
 		return -1;
 	}
-	arena_free(&a);
 	struct kt *kt = xcalloc(1, sizeof(*kt));
 	pthread_mutex_init(&kt->mu, NULL);
 	kt->k = kube_open(&cfg, run_plugin, t->ps, &t->ps->stopping);

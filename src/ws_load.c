@@ -81,6 +81,23 @@ duration(struct ld *l, const struct dnode *m, const char *key, int64_t *out)
 	return 1;
 }
 
+/* a path of the workspace file: "~" and "~/" are the home directory,
+ * others are relative to the file's directory */
+static const char *
+wpath(struct ld *l, const struct dnode *at, const char *raw)
+{
+	const char *p;
+	int e = path_home(&l->w->a, raw, &p);
+	if (e) {
+		diag_add(l->d, DIAG_ERROR, l->file, at ? at->line : 0, at ? at->col : 0,
+			 e == EINVAL ? "%s: only ~ and ~/ are expanded (the home directory); "
+				       "write the path out"
+				     : "%s: ~ is the home directory, but HOME is not set", raw);
+		return path_join(&l->w->a, l->w->dir, raw);
+	}
+	return path_join(&l->w->a, l->w->dir, p);
+}
+
 static char **
 argv_of(struct ld *l, const struct dnode *n, const char *what)
 {
@@ -214,7 +231,7 @@ target(struct ld *l, struct cluster *c, const struct dnode *t)
 		}
 		c->target.kind = TARGET_RENDER;
 		c->target.rawdir = dir;
-		c->target.dir = path_join(&l->w->a, l->w->dir, dir);
+		c->target.dir = wpath(l, doc_get(v, "dir"), dir);
 	} else if ((v = doc_get(t, "exec"))) {
 		static const char *const ek[] = {"apply", "check", "delete", NULL};
 		if (!want(l, v, D_MAP, "exec"))
@@ -233,6 +250,8 @@ target(struct ld *l, struct cluster *c, const struct dnode *t)
 		known_keys(l, v, "kube", kk);
 		c->target.kind = TARGET_KUBE;
 		c->target.kubeconfig = str(l, v, "kubeconfig", "kubeconfig");
+		if (c->target.kubeconfig)
+			c->target.kubepath = wpath(l, doc_get(v, "kubeconfig"), c->target.kubeconfig);
 		c->target.context = str(l, v, "context", "context");
 	}
 }
@@ -261,7 +280,7 @@ cluster(struct ld *l, struct cluster *c, const struct dnode *m)
 				continue;
 			c->profile_at[c->nprofiles] =
 				(struct pos){l->file, ps->items[i]->line, ps->items[i]->col};
-			c->profiles[c->nprofiles++] = path_join(a, l->w->dir, ps->items[i]->s);
+			c->profiles[c->nprofiles++] = wpath(l, ps->items[i], ps->items[i]->s);
 		}
 	}
 	c->variables = doc_get(m, "variables");
@@ -307,7 +326,7 @@ registry(struct ld *l, struct registry *r, const struct dnode *m)
 	r->token = str(l, m, "token", "token");
 	r->token_env = str(l, m, "tokenEnv", "tokenEnv");
 	const char *ca = str(l, m, "ca", "ca");
-	r->ca = ca ? path_join(&l->w->a, l->w->dir, ca) : NULL;
+	r->ca = ca ? wpath(l, doc_get(m, "ca"), ca) : NULL;
 	const char *insec = str(l, m, "insecureSkipVerify", "insecureSkipVerify");
 	if (insec && strcmp(insec, "true") && strcmp(insec, "false"))
 		err(l, doc_get(m, "insecureSkipVerify"), "insecureSkipVerify must be true or false, not \"%s\"%s",
@@ -330,7 +349,7 @@ registry(struct ld *l, struct registry *r, const struct dnode *m)
 		    NULL);
 	if (r->url && strncmp(r->url, "file://", 7) == 0)
 		r->url = arena_printf(&l->w->a, "file://%s",
-				      path_join(&l->w->a, l->w->dir, r->url + 7));
+				      wpath(l, doc_get(m, "url"), r->url + 7));
 }
 
 int
@@ -365,7 +384,8 @@ ws_load(struct workspace *w, const char *file, struct diag *d)
 	static const char *const keys[] = {"state", "defaults", "registries", "clusters", NULL};
 	known_keys(&l, root, "addonmake.yaml", keys);
 	const char *state = str(&l, root, "state", "state");
-	w->state = path_join(&w->a, w->dir, state ? state : ".addonmake");
+	w->state = state ? wpath(&l, doc_get(root, "state"), state)
+		   : path_join(&w->a, w->dir, ".addonmake");
 	w->defaults.interval_ms = 2 * 60 * 1000;
 	w->defaults.timeout_ms = 15 * 60 * 1000;
 	struct dnode *def = doc_get(root, "defaults");

@@ -196,3 +196,46 @@ Test(cli, clusters_run_one_after_another_and_c_selects)
 	res_free(&r);
 	tws_free(&t);
 }
+
+/* ~ is the home directory in the workspace file's paths; the state
+ * directory can be moved with --state or ADDONMAKE_STATE (in that order,
+ * before state:) */
+Test(cli, home_and_state_directories)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_profile(&t, "one", NULL);
+	cr_assert_eq(tws_sh(&t, "mkdir home && mv p.yaml home/"), 0);
+	tws_put(&t, "addonmake.yaml", "state: ~/st\nclusters:\n"
+		"  - {name: dev, target: {render: {dir: out}}, profiles: [~/p.yaml]}\n");
+	char env[700];
+	snprintf(env, sizeof(env), "env HOME='%s/home' ", t.dir);
+	struct res r = am_sh(&t, env, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	cr_assert(tws_exists(&t, "home/st/state.mdb"));
+	cr_assert(!tws_exists(&t, "~"), "a directory named ~ in the workspace");
+	/* ADDONMAKE_STATE, then --state before it */
+	snprintf(env, sizeof(env), "env HOME='%s/home' ADDONMAKE_STATE=fromenv ", t.dir);
+	r = am_sh(&t, env, "sync");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, ": apply "), 4, "a new state: all applied\n%s", r.out);
+	res_free(&r);
+	cr_assert(tws_exists(&t, "fromenv/state.mdb"));
+	/* the first state's records (the files were written again since) */
+	r = am_sh(&t, env, "--state '~/st' plan");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, "output changed"), 4, "%s", r.out);
+	res_free(&r);
+	r = am_sh(&t, env, "--state=elsewhere plan");
+	cr_assert_eq(count_lines(r.out, "new layer"), 4, "%s", r.out);
+	res_free(&r);
+	/* ~user is not guessed at */
+	tws_put(&t, "addonmake.yaml", "state: ~bob/st\nclusters:\n"
+		"  - {name: dev, target: {render: {dir: out}}, profiles: [~/p.yaml]}\n");
+	r = am_sh(&t, env, "plan");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "addonmake.yaml:1:8: error: ~bob/st: only ~ and ~/ are expanded"), "%s", r.err);
+	res_free(&r);
+	tws_free(&t);
+}
