@@ -288,8 +288,14 @@ cmd_sync(struct cmd_ctx *x)
 			crc = prune_cluster(&r, x->w, c);
 		if (crc != EXIT_DONE) {
 			rc = crc;
-			if (crc == EXIT_INT || crc == EXIT_TERM || !x->ro->keep_going)
+			int stop = crc == EXIT_INT || crc == EXIT_TERM;
+			if (stop || !x->ro->keep_going) {
+				/* a cluster that never started is said so, by name */
+				for (size_t k = i + 1; k < x->ncl; k++)
+					out_msg(&o, "addonmake: %s: not started (%s)", x->cl[k]->name,
+						stop ? "interrupted" : "a cluster failed; -k goes on");
 				break;
+			}
 		}
 	}
 	out_finish(&o);

@@ -197,6 +197,31 @@ Test(cli, clusters_run_one_after_another_and_c_selects)
 	tws_free(&t);
 }
 
+/* a failed cluster names the clusters it kept from running; -k runs them */
+Test(cli, a_failed_cluster_names_those_not_started)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_profile(&t, "one", NULL);
+	tws_put(&t, "addonmake.yaml",
+		"clusters:\n"
+		"  - {name: dev, target: {exec: {apply: ['false']}}, profiles: [p.yaml]}\n"
+		"  - {name: lab, target: {render: {dir: out/lab}}, profiles: [p.yaml]}\n"
+		"  - {name: prod, target: {render: {dir: out/prod}}, profiles: [p.yaml]}\n");
+	struct res r = am(&t, "sync");
+	assert_code(r, 1);
+	cr_assert(strstr(r.out, "addonmake: lab: not started (a cluster failed; -k goes on)\n"
+				"addonmake: prod: not started (a cluster failed; -k goes on)\n"), "%s", r.out);
+	cr_assert(!tws_exists(&t, "out/lab"));
+	res_free(&r);
+	r = am(&t, "sync -k");
+	assert_code(r, 1);
+	cr_assert(!strstr(r.out, "not started ("), "%s", r.out);
+	cr_assert(tws_exists(&t, "out/lab/p00000_p+b.yaml") && tws_exists(&t, "out/prod/p00000_p+b.yaml"));
+	res_free(&r);
+	tws_free(&t);
+}
+
 /* ~ is the home directory in the workspace file's paths; the state
  * directory can be moved with --state or ADDONMAKE_STATE (in that order,
  * before state:) */
