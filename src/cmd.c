@@ -477,8 +477,9 @@ clean_dry(struct cmd_ctx *x, int all)
 }
 
 int
-cmd_clean(struct cmd_ctx *x, int all)
+cmd_clean(struct cmd_ctx *x)
 {
+	int all = x->all;
 	if (x->ro->dry_run)
 		return clean_dry(x, all);
 	int lockfd = -1;

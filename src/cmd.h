@@ -12,6 +12,7 @@ struct cmd_ctx {
 	size_t ncl;
 	struct run_opts *ro;
 	char **only;         /* LAYER arguments, or NULL */
+	int all;             /* no -c: every cluster of the workspace */
 };
 
 /* every selected cluster from its snapshot when that still holds, else
@@ -22,6 +23,6 @@ int cmd_plan(struct cmd_ctx *x);
 int cmd_graph(struct cmd_ctx *x);
 int cmd_status(struct cmd_ctx *x);
 int cmd_prune(struct cmd_ctx *x);
-int cmd_clean(struct cmd_ctx *x, int all);
+int cmd_clean(struct cmd_ctx *x);
 
 #endif

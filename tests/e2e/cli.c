@@ -1,5 +1,6 @@
 /* e2e command line: help, version, usage errors, dry run, status, clean,
  * cluster selection, LAYER arguments. */
+#define _GNU_SOURCE /* strchrnul */
 #include <stdio.h>
 #include "e2e.h"
 
@@ -9,13 +10,175 @@ Test(cli, help_and_version)
 	tws_init(&t);
 	struct res r = am(&t, "--help");
 	assert_code(r, 0);
-	cr_assert(strstr(r.out, "usage: addonmake [COMMAND]"));
-	cr_assert(strstr(r.out, "plan --detailed-exitcode found work"));
+	cr_assert(strstr(r.out, "usage: addonmake [COMMAND] [options] [LAYER...]"));
+	cr_assert(strstr(r.out, "3 plan --detailed-exitcode found work"));
+	/* an option of some commands says which */
+	cr_assert(strstr(r.out, "  -k                   keep going: after a cluster fails, sync the next one\n"
+				"                       [sync]\n"), "%s", r.out);
 	res_free(&r);
-	r = am(&t, "--version");
-	assert_code(r, 0);
-	cr_assert(strncmp(r.out, "addonmake ", 10) == 0);
+	const char *versions[] = {"--version", "version", "plan --version"};
+	for (int i = 0; i < 3; i++) {
+		r = am(&t, "%s", versions[i]);
+		assert_code(r, 0);
+		cr_assert_str_eq(r.out, "addonmake 0.2.0\n");
+		res_free(&r);
+	}
+	tws_free(&t);
+}
+
+/* each command's help, three ways to ask for it, names exactly the options
+ * the command takes: each one it lists is accepted, each other one is
+ * refused (exit 2, naming it) */
+Test(cli, each_command_has_its_help_and_takes_what_it_says)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_synced(&t);
+	static const char *const cmds[] = {"sync", "plan", "graph", "status", "prune", "clean"};
+	static const char *const all[] = {"-C .", "-f addonmake.yaml", "-c dev", "--state .addonmake",
+					  "-j 1", "-k", "-n", "-B", "-v", "-q", "--explain",
+					  "--prune", "--json", "--detailed-exitcode", "--wait-lock",
+					  "--offline", "--refresh", "--force-conflicts"};
+	for (size_t c = 0; c < sizeof(cmds) / sizeof(*cmds); c++) {
+		struct res h = am(&t, "help %s", cmds[c]);
+		assert_code(h, 0);
+		char want[100];
+		snprintf(want, sizeof(want), "usage: addonmake %s [options]", cmds[c]);
+		cr_assert(strncmp(h.out, want, strlen(want)) == 0, "%s", h.out);
+		const char *how[] = {"%s --help", "%s -h", "-h %s"};
+		for (int k = 0; k < 3; k++) {
+			char args[100];
+			snprintf(args, sizeof(args), how[k], cmds[c]);
+			struct res r = am(&t, "%s", args);
+			assert_code(r, 0);
+			cr_assert_str_eq(r.out, h.out, "addonmake %s", args);
+			res_free(&r);
+		}
+		for (size_t o = 0; o < sizeof(all) / sizeof(*all); o++) {
+			char name[40], line[60];
+			snprintf(name, sizeof(name), "%s", all[o]);
+			*strchrnul(name, ' ') = 0;
+			snprintf(line, sizeof(line), "\n  %s ", name);
+			int listed = strstr(h.out, line) != NULL;
+			/* -n keeps every run from changing anything */
+			struct res r = am(&t, "%s %s -n", cmds[c], all[o]);
+			if (listed)
+				cr_assert_neq(r.code, 2, "%s lists %s but refused it:\n%s", cmds[c], name, r.err);
+			else
+				cr_assert(r.code == 2 && strstr(r.err, "takes no"),
+					  "%s does not list %s but took it: exit %d\n%s", cmds[c], name,
+					  r.code, r.err);
+			res_free(&r);
+		}
+		res_free(&h);
+	}
+	struct res r = am(&t, "status --prune");
+	assert_code(r, 2);
+	cr_assert_str_eq(r.err, "addonmake: status takes no --prune\n"
+				"Run 'addonmake help status' for its options.\n");
 	res_free(&r);
+	r = am(&t, "help nope");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "help takes one COMMAND of: sync, plan"), "%s", r.err);
+	res_free(&r);
+	tws_free(&t);
+}
+
+/* bash completion from the same table: commands, a command's options (and
+ * not another's), directories after -C */
+Test(cli, bash_completion)
+{
+	struct tws t;
+	tws_init(&t);
+	cr_assert_eq(tws_sh(&t, "mkdir sub && '%s' completion bash > comp.bash", getenv("ADDONMAKE_BIN")), 0);
+	tws_put(&t, "t.sh",
+		". ./comp.bash\n"
+		"c() { COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); _addonmake; echo \"${COMPREPLY[*]}\"; }\n"
+		"c addonmake pl\nc addonmake plan --d\nc addonmake status --d\nc addonmake -C s\n"
+		"c addonmake help pr\nc addonmake completion z\nc addonmake -c dev sync -\n");
+	/* status takes no --detailed-exitcode: the third line is empty */
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "cd '%s' && bash t.sh", t.dir);
+	char *out = sh_out(cmd);
+	cr_assert_str_eq(out, "plan\n--detailed-exitcode\n\nsub\nprune\nzsh\n"
+			      "-C -f -c --state -j -k -n -B -v -q --explain --prune --json --wait-lock "
+			      "--offline --refresh --force-conflicts -h --help --version\n", "%s", out);
+	free(out);
+	tws_free(&t);
+}
+
+Test(cli, zsh_completion_is_a_zsh_script)
+{
+	if (system("command -v zsh >/dev/null 2>&1") != 0)
+		cr_skip_test("zsh is not installed (Debian package zsh)");
+	struct tws t;
+	tws_init(&t);
+	cr_assert_eq(tws_sh(&t, "'%s' completion zsh > _addonmake && zsh -n _addonmake",
+			    getenv("ADDONMAKE_BIN")), 0);
+	char *z = tws_get(&t, "_addonmake");
+	cr_assert(strncmp(z, "#compdef addonmake\n", 19) == 0);
+	cr_assert(strstr(z, "'--detailed-exitcode[exit 3 when there is work to do]'"), "%s", z);
+	cr_assert(strstr(z, "default\\: every cluster"), "%s", z);
+	free(z);
+	struct res r = am(&t, "completion fish");
+	assert_code(r, 2);
+	res_free(&r);
+	tws_free(&t);
+}
+
+/* the man page: mandoc finds nothing to say, and it documents every
+ * command and option of the help */
+Test(cli, man_page_lints_and_names_every_option)
+{
+	if (system("command -v mandoc >/dev/null 2>&1") != 0)
+		cr_skip_test("mandoc is not installed (Debian package mandoc)");
+	struct tws t;
+	tws_init(&t);
+	const char *src = getenv("ADDONMAKE_SRC");
+	cr_assert_eq(tws_sh(&t, "mandoc -Tlint -W warning '%s/src/addonmake.1' > lint 2>&1", src), 0,
+		     "%s", tws_get(&t, "lint"));
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "cat '%s/src/addonmake.1'", src);
+	char *man = sh_out(cmd);
+	struct res h = am(&t, "--help");
+	/* "  -C DIR", "  --state DIR", "  -h, --help" lines; "  sync  " */
+	int n = 0;
+	for (char *line = strtok(h.out, "\n"); line; line = strtok(NULL, "\n")) {
+		char want[80] = "";
+		if (strncmp(line, "  --", 4) == 0)
+			snprintf(want, sizeof(want), "Fl -%.*s", (int)strcspn(line + 4, " ,"), line + 4);
+		else if (strncmp(line, "  -", 3) == 0)
+			snprintf(want, sizeof(want), "Fl %c", line[3]);
+		else if (strncmp(line, "  ", 2) == 0 && line[2] >= 'a' && line[2] <= 'z')
+			snprintf(want, sizeof(want), "Cm %.*s", (int)strcspn(line + 2, " "), line + 2);
+		if (!*want)
+			continue;
+		cr_assert(strstr(man, want), "the man page has no \"%s\" (%s)", want, line);
+		n++;
+	}
+	cr_assert_geq(n, 28, "only %d commands and options in --help", n);
+	res_free(&h);
+	free(man);
+	tws_free(&t);
+}
+
+/* ninja install's script: the binary, the man page, both completions */
+Test(cli, install_puts_binary_man_page_and_completions)
+{
+	struct tws t;
+	tws_init(&t);
+	const char *src = getenv("ADDONMAKE_SRC");
+	cr_assert_eq(tws_sh(&t, "DESTDIR=\"$PWD/root\" PREFIX=/usr '%s/src/install.sh' '%s' '%s/src/addonmake.1' >/dev/null",
+			    src, getenv("ADDONMAKE_BIN"), src), 0);
+	const char *files[] = {"root/usr/bin/addonmake", "root/usr/share/man/man1/addonmake.1",
+			       "root/usr/share/bash-completion/completions/addonmake",
+			       "root/usr/share/zsh/site-functions/_addonmake"};
+	for (int i = 0; i < 4; i++)
+		cr_assert(tws_exists(&t, files[i]), "%s", files[i]);
+	char *b = tws_get(&t, files[2]);
+	cr_assert(strstr(b, "complete -F _addonmake addonmake"), "%s", b);
+	free(b);
+	cr_assert_eq(tws_sh(&t, "root/usr/bin/addonmake version | grep -q '^addonmake '"), 0);
 	tws_free(&t);
 }
 
