@@ -251,7 +251,7 @@ cmd_sync(struct cmd_ctx *x)
 			return EXIT_FAILED;
 		}
 		run_unlock(lockfd);
-		if (!x->ro->json)
+		if (!x->ro->json && !x->ro->quiet)
 			printf("addonmake: no work to do.\n");
 		note_removed(x, np);
 		return EXIT_DONE;
@@ -299,6 +299,7 @@ cmd_sync(struct cmd_ctx *x)
 		}
 	}
 	out_finish(&o);
+	out_summary(&o, (int)(na + (x->ro->prune ? np : 0)), x->ro->started_ms);
 	if (rc == EXIT_DONE && !x->ro->json && !x->ro->quiet)
 		note_removed(x, x->ro->prune ? 0 : np);
 	run_unlock(lockfd);
@@ -335,7 +336,8 @@ cmd_prune(struct cmd_ctx *x)
 	count_work(x, &na, &np);
 	if (!np) {
 		run_unlock(lockfd);
-		printf("addonmake: no work to do.\n");
+		if (!x->ro->json && !x->ro->quiet)
+			printf("addonmake: no work to do.\n");
 		return EXIT_DONE;
 	}
 	if (reopen_rw(x) || plan_all(x)) {
@@ -354,6 +356,7 @@ cmd_prune(struct cmd_ctx *x)
 		rc = prune_cluster(&r, x->w, x->cl[i]);
 	}
 	out_finish(&o);
+	out_summary(&o, (int)np, x->ro->started_ms);
 	run_unlock(lockfd);
 	return rc;
 }

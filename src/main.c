@@ -36,6 +36,7 @@ main(int argc, char **argv)
 	 * reported and leaves the old file, rather than killing the run
 	 * mid-write */
 	signal(SIGXFSZ, SIG_IGN);
+	ro.started_ms = now_ms();
 	int rc = cli_parse(argc, argv, &ro, &g);
 	if (rc == 0 && g.dir && chdir(g.dir) < 0) {
 		fprintf(stderr, "addonmake: error: cannot change to %s: %s\n", g.dir, strerror(errno));

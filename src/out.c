@@ -1,10 +1,20 @@
 /* out: everything a run prints while it works. Only the main thread calls
- * these, so output needs no lock. */
+ * these, so output needs no lock. On a terminal the status line is one
+ * line, cut to the terminal's width (a longer one would wrap and leave its
+ * rows behind when it is redrawn), and events are coloured unless
+ * NO_COLOR is set. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include "run.h"
+
+#define RED "\033[31m"
+#define GREEN "\033[32m"
+#define YELLOW "\033[33m"
+#define BOLD "\033[1m"
+#define PLAIN "\033[0m"
 
 void
 out_init(struct out *o, FILE *f, const struct run_opts *ro)
@@ -16,6 +26,65 @@ out_init(struct out *o, FILE *f, const struct run_opts *ro)
 	o->verbose = ro->verbose;
 	const char *term = getenv("TERM");
 	o->tty = !o->json && isatty(fileno(f)) && !(term && strcmp(term, "dumb") == 0);
+	const char *nc = getenv("NO_COLOR");
+	o->color = o->tty && !(nc && *nc);
+}
+
+/* the terminal's width now (it may have been resized) */
+static int
+columns(FILE *f)
+{
+	struct winsize ws;
+	if (ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	const char *c = getenv("COLUMNS");
+	int n = c ? atoi(c) : 0;
+	return n > 0 ? n : 80;
+}
+
+/* cuts b to at most width characters on the screen: UTF-8 sequences count
+ * one each (what addonmake prints is not East Asian wide), escape
+ * sequences nothing; a cut line ends in "…" */
+static void
+cut_to(struct buf *b, int width)
+{
+	int w = 0;
+	for (size_t i = 0; i < b->len; i++) {
+		unsigned char c = (unsigned char)b->s[i];
+		if (c == 033) {
+			while (i < b->len && b->s[i] != 'm')
+				i++;
+			continue;
+		}
+		if ((c & 0xc0) == 0x80)
+			continue;
+		if (++w == width && i + 1 < b->len) {
+			size_t j = i + 1; /* is anything visible left? */
+			while (j < b->len && ((unsigned char)b->s[j] & 0xc0) == 0x80)
+				j++;
+			if (j == b->len)
+				return;
+			b->len = i;
+			b->s[i] = 0;
+			buf_adds(b, "…");
+			if (strchr(b->s, 033))
+				buf_adds(b, PLAIN);
+			return;
+		}
+	}
+}
+
+/* the colour of an event's word on a terminal */
+static const char *
+event_color(const char *event)
+{
+	if (strcmp(event, "failed") == 0)
+		return BOLD RED;
+	if (strcmp(event, "ready") == 0 || strcmp(event, "pruned") == 0)
+		return GREEN;
+	if (strcmp(event, "interrupted") == 0 || strcmp(event, "waiting") == 0)
+		return YELLOW;
+	return NULL;
 }
 
 static void
@@ -53,24 +122,45 @@ event_print(struct out *o, const char *event, const char *cluster,
 	int important = strcmp(event, "failed") == 0 || strcmp(event, "interrupted") == 0;
 	if (o->quiet && !important)
 		return;
+	/* a failure's first line: the rest follows once, in the run's
+	 * "layer X failed: WHY" (a command's output would be there twice) */
+	struct buf first = {0};
+	if (detail && strcmp(event, "failed") == 0 && strchr(detail, '\n')) {
+		buf_add(&first, detail, (size_t)(strchr(detail, '\n') - detail));
+		if (first.len && first.s[first.len - 1] == ':')
+			first.s[--first.len] = 0;
+		detail = first.s ? first.s : "";
+	}
+	const char *col = o->color ? event_color(event) : NULL;
+	struct buf ev = {0};
+	buf_printf(&ev, "%s%s%s", col ? col : "", event, col ? PLAIN : "");
 	if (o->tty) {
 		clear_line(o);
+		struct buf line = {0};
 		if (important) {
-			fprintf(o->f, "%s: %s %s%s%s\n", cluster, event, layer, detail ? ": " : "",
-				detail ? detail : "");
+			buf_printf(&line, "%s: %s %s%s%s", cluster, ev.s, layer, detail ? ": " : "",
+				   detail ? detail : "");
+			fprintf(o->f, "%s\n", line.s);
 		} else {
-			fprintf(o->f, "[%d/%d] %s: %s %s%s%s", o->done, o->total, cluster, event,
-				layer, detail ? " — " : "", detail ? detail : "");
+			buf_printf(&line, "[%d/%d] %s: %s %s%s%s", o->done, o->total, cluster, ev.s,
+				   layer, detail ? " — " : "", detail ? detail : "");
+			cut_to(&line, columns(o->f) - 1);
+			fputs(line.s, o->f);
 			o->line_open = 1;
 		}
 		fflush(o->f);
+		buf_free(&line);
+		buf_free(&ev);
+		buf_free(&first);
 		return;
 	}
 	if (strcmp(event, "waiting") == 0 && !o->verbose && !detail)
 		return;
 	fprintf(o->f, "[%d/%d] %s: %s %s (order %lld)%s%s\n", o->done, o->total, cluster,
-		event, layer, order, detail ? ": " : "", detail ? detail : "");
+		ev.s, layer, order, detail ? ": " : "", detail ? detail : "");
 	fflush(o->f);
+	buf_free(&ev);
+	buf_free(&first);
 }
 
 void
@@ -84,6 +174,14 @@ out_event(struct out *o, const char *event, const char *cluster,
 		buf_redact(&db, o->secret);
 	}
 	const char *detail = detail0 ? (db.s ? db.s : "") : NULL;
+	if (strcmp(event, "ready") == 0)
+		o->nready++;
+	else if (strcmp(event, "failed") == 0)
+		o->nfailed++;
+	else if (strcmp(event, "interrupted") == 0)
+		o->ninterrupted++;
+	else if (strcmp(event, "pruned") == 0)
+		o->npruned++;
 	event_print(o, event, cluster, layer, order, detail);
 	buf_free(&db);
 }
@@ -108,4 +206,27 @@ out_finish(struct out *o)
 		o->line_open = 0;
 	}
 	fflush(o->f);
+}
+
+void
+out_summary(struct out *o, int planned, int64_t started_ms)
+{
+	if (o->json || (o->quiet && !o->nfailed && !o->ninterrupted))
+		return;
+	int left = planned - o->nready - o->nfailed - o->ninterrupted - o->npruned;
+	struct buf b = {0};
+	buf_printf(&b, "%d applied", o->nready);
+	if (o->npruned)
+		buf_printf(&b, ", %d pruned", o->npruned);
+	if (o->nfailed)
+		buf_printf(&b, ", %s%d failed%s", o->color ? BOLD RED : "", o->nfailed,
+			   o->color ? PLAIN : "");
+	if (o->ninterrupted)
+		buf_printf(&b, ", %d interrupted", o->ninterrupted);
+	if (left > 0)
+		buf_printf(&b, ", %d not started", left);
+	int64_t ms = now_ms() - started_ms;
+	out_msg(o, "addonmake: %s in %lld.%lld s", b.s, (long long)(ms / 1000),
+		(long long)(ms % 1000 / 100));
+	buf_free(&b);
 }

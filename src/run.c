@@ -29,6 +29,7 @@ struct job {
 	/* written by the worker under r->mu */
 	int done, result, applied, seq;
 	struct buf err, inv, waiting;
+	struct buf note; /* -v: what the target ran (tc.note) */
 };
 
 static void *
@@ -125,15 +126,16 @@ ready_once(struct job *j, struct buf *why)
 	return rc;
 }
 
-/* a wait as people read it: 200ms, 8s */
+/* a wait as people read it: 200ms, 8s (a coming wait is 100ms at least;
+ * a wait so far may be 0s) */
 static void
-wait_format(struct buf *b, int64_t ms)
+wait_format(struct buf *b, int64_t ms, int coming)
 {
 	if (ms < 1000)
 		ms = (ms + 50) / 100 * 100;
 	else
 		ms = (ms + 500) / 1000 * 1000;
-	duration_format(b, ms ? ms : 100);
+	duration_format(b, ms || !coming ? ms : 100);
 }
 
 /* first check right after apply, then 1 s, 2 s, 4 s … capped at interval,
@@ -169,10 +171,17 @@ wait_ready(struct job *j, struct buf *err)
 			next = now;
 		pthread_mutex_lock(&j->r->mu);
 		buf_clear(&j->waiting);
-		struct buf d = {0};
-		wait_format(&d, next - now);
-		buf_printf(&j->waiting, "%s, next check in %s", why.s ? why.s : "not ready", d.s);
+		struct buf d = {0}, e = {0};
+		wait_format(&d, next - now, 1);
+		wait_format(&e, now - t0, 0);
+		if (rd->timeout_ms) {
+			buf_adds(&e, " of ");
+			duration_format(&e, rd->timeout_ms);
+		}
+		buf_printf(&j->waiting, "%s (waited %s), next check in %s", why.s ? why.s : "not ready",
+			   e.s, d.s);
 		buf_free(&d);
+		buf_free(&e);
 		j->seq++;
 		pthread_cond_broadcast(&j->r->cv);
 		pthread_mutex_unlock(&j->r->mu);
@@ -354,6 +363,19 @@ unload(struct layer **ls, size_t n)
 	}
 }
 
+/* -v: what a target noted running for a layer, each line after
+ * "addonmake: CLUSTER: LAYER: " */
+static void
+note_print(struct runner *r, const struct cluster *c, const char *id, struct buf *note)
+{
+	for (char *s = note->s, *e; s && *s; s = e + 1) {
+		e = strchr(s, '\n');
+		*e = 0;
+		out_msg(r->out, "addonmake: %s: %s: %s", c->name, id, s);
+	}
+	buf_clear(note);
+}
+
 /* layers that finish within this long of each other share a commit */
 #define COMMIT_LINGER_MS 20
 
@@ -381,6 +403,7 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 		j->tc = *tc;
 		j->tc.slot = job_slot;
 		j->tc.slot_u = j;
+		j->tc.note = r->ro->verbose ? &j->note : NULL;
 		j->l = l;
 		j->len = text.len;
 		j->text = text.s ? arena_strndup(a, text.s, text.len) : NULL;
@@ -485,6 +508,7 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 				struct job *j = fin[k];
 				finished++;
 				r->out->done++;
+				note_print(r, c, j->l->id, &j->note);
 				if (j->result == T_OK) {
 					out_event(r->out, "ready", c->name, j->l->id,
 						  (long long)j->l->order, NULL);
@@ -516,6 +540,7 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 		buf_free(&jobs[i].err);
 		buf_free(&jobs[i].inv);
 		buf_free(&jobs[i].waiting);
+		buf_free(&jobs[i].note);
 	}
 	free(seq);
 	free(fin);
@@ -532,7 +557,7 @@ open_target(struct runner *r, struct workspace *w, struct cluster *c,
 	    struct target_ctx *tc, const struct target_ops **ops)
 {
 	struct buf err = {0};
-	*tc = (struct target_ctx){w, c, &r->ps, NULL, r->ro->force_conflicts, NULL, NULL};
+	*tc = (struct target_ctx){.w = w, .c = c, .ps = &r->ps, .force_conflicts = r->ro->force_conflicts};
 	int rc = target_open(tc, ops, &err);
 	if (rc < 0) {
 		out_msg(r->out, "addonmake: error: %s", err.s);
@@ -615,7 +640,11 @@ prune_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 			continue;
 		}
 		buf_clear(&err);
+		struct buf note = {0};
+		tc.note = r->ro->verbose ? &note : NULL;
 		int t = ops->remove(&tc, rm->id, &rm->rec, &err);
+		note_print(r, c, rm->id, &note);
+		buf_free(&note);
 		r->out->done++;
 		if (t == T_STOPPED) {
 			rc = EXIT_INT;

@@ -21,6 +21,7 @@ struct run_opts {
 	int offline;     /* --offline */
 	int refresh;     /* --refresh */
 	int force_conflicts; /* --force-conflicts */
+	int64_t started_ms;  /* when the run began (now_ms), for the summary */
 };
 
 /* output: a ninja-style [done/total] line on a terminal, one line per event
@@ -28,9 +29,12 @@ struct run_opts {
 struct out {
 	FILE *f;
 	int tty, json, quiet, verbose;
+	int color;     /* a terminal, and NO_COLOR is not set */
 	int done, total;
 	int line_open; /* a status line is on the terminal */
 	const struct strset *secret; /* never printed (NULL: nothing) */
+	/* what the run's events came to, for out_summary */
+	int nready, nfailed, ninterrupted, npruned;
 };
 void out_init(struct out *o, FILE *f, const struct run_opts *ro);
 /* an event of one layer; detail may be NULL. "waiting" only updates the
@@ -41,6 +45,10 @@ void out_event(struct out *o, const char *event, const char *cluster,
 void out_msg(struct out *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void out_finish(struct out *o);
+/* the run's closing line, "addonmake: 6 applied, 1 failed, 2 not started
+ * in 12.3 s" (planned: the layers it meant to apply or prune); nothing
+ * with --json, nor with -q when nothing failed */
+void out_summary(struct out *o, int planned, int64_t started_ms);
 
 /* exit codes */
 enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_WORK = 3,

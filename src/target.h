@@ -18,6 +18,9 @@ struct target_ctx {
 	 * apply_slots: see target_slot */
 	void (*slot)(const struct target_ctx *t, int release);
 	void *slot_u;
+	/* with -v, where a target notes what it ran and what that printed
+	 * (the executor prints it when the layer is done), else NULL */
+	struct buf *note;
 };
 
 /* for a target's apply: steps out of its apply slot before a long wait

@@ -13,6 +13,22 @@ run(const struct target_ctx *t, char **argv, char **env, const char *text,
 	int status;
 	struct proc_spec sp = {argv, env, t->w->dir, text, len, 0, NULL};
 	int rc = proc_run(t->ps, &sp, &out, &status);
+	if (t->note) {
+		/* -v: the argv as a shell would read it, then what it printed */
+		buf_printf(t->note, "%s:", what);
+		for (char **p = argv; *p; p++)
+			buf_printf(t->note, strpbrk(*p, " \t'\"$;&|") || !**p ? " '%s'" : " %s", *p);
+		if (rc == -2)
+			buf_adds(t->note, " (stopped)\n");
+		else
+			buf_printf(t->note, " (exit %d)\n", status);
+		for (const char *s = out.s, *e; s && *s; s = *e ? e + 1 : e) {
+			e = strchr(s, '\n');
+			if (!e)
+				e = s + strlen(s);
+			buf_printf(t->note, "  | %.*s\n", (int)(e - s), s);
+		}
+	}
 	if (rc == -2) {
 		buf_free(&out);
 		return T_STOPPED;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pty.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -362,4 +364,36 @@ sh_out(const char *cmd)
 	s[n] = 0;
 	pclose(f);
 	return s;
+}
+
+struct res
+am_tty(struct tws *w, int cols, const char *env, const char *args)
+{
+	struct winsize ws = {.ws_row = 24, .ws_col = (unsigned short)cols};
+	int fd;
+	char cmd[4096];
+	snprintf(cmd, sizeof(cmd), "cd '%s' && exec env TERM=xterm %s '%s' %s", w->dir, env, bin(),
+		 args);
+	pid_t pid = forkpty(&fd, NULL, NULL, &ws);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	struct res r = {-1, NULL, strdup("")};
+	size_t cap = 4096, n = 0;
+	r.out = malloc(cap);
+	for (;;) {
+		if (cap - n < 1024)
+			r.out = realloc(r.out, cap *= 2);
+		ssize_t k = read(fd, r.out + n, cap - n - 1);
+		if (k <= 0)
+			break; /* EIO once the child has gone */
+		n += (size_t)k;
+	}
+	r.out[n] = 0;
+	close(fd);
+	int st;
+	waitpid(pid, &st, 0);
+	r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return r;
 }

@@ -44,6 +44,10 @@ struct res am_env(struct tws *w, const char *env, const char *fmt, ...)
 struct res am_sh(struct tws *w, const char *pre, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void res_free(struct res *r);
+/* runs `addonmake ARGS` (through sh, env: NAME=VALUE... for env(1) or "")
+ * on a pseudo-terminal cols wide: what it wrote to the terminal (stdout
+ * and stderr together, \r\n as the terminal got it) in out */
+struct res am_tty(struct tws *w, int cols, const char *env, const char *args);
 /* starts addonmake in the background (its own process group) */
 pid_t am_bg(struct tws *w, const char *args);
 /* waits until a file exists (at most ms); 1 when it does */

@@ -58,7 +58,10 @@ Test(ready, waiting_is_reported_with_the_next_check)
 	struct res r = am(&t, "sync");
 	assert_code(r, 0);
 	cr_assert(strstr(r.out, "dev: waiting p/b (order 0): command: sh -c"), "%s", r.out);
-	cr_assert(strstr(r.out, "exit 1: warming up, next check in 200ms"), "%s", r.out);
+	/* how long it has waited, of the layer's timeout (15m, the default) */
+	cr_assert(strstr(r.out, "exit 1: warming up (waited 0s of 15m), next check in 200ms"), "%s", r.out);
+	cr_assert(strstr(r.out, "exit 1: warming up (waited 200ms of 15m), next check in 200ms"), "%s",
+		  r.out);
 	char *n = tws_get(&t, "n");
 	cr_assert_str_eq(n, "3\n");
 	free(n);
