@@ -210,11 +210,18 @@ doc_parse(struct arena *a, const char *text, size_t len,
 			int l, c;
 			dorigin_map(o, (int)yp.problem_mark.line + 1,
 				    (int)yp.problem_mark.column + 1, &l, &c);
-			diag_add(d, DIAG_ERROR, o ? o->file : "(text)", l, c,
-				 "malformed YAML: %s%s%s",
-				 yp.problem ? yp.problem : "syntax error",
-				 yp.context ? " " : "",
-				 yp.context ? yp.context : "");
+			size_t at = yp.problem_mark.index;
+			if (at < len && text[at] == '\t' && yp.problem &&
+			    strstr(yp.problem, "cannot start any token"))
+				/* what libyaml says of a tab means nothing to most */
+				diag_add(d, DIAG_ERROR, o ? o->file : "(text)", l, c,
+					 "malformed YAML: a tab here; YAML indents with spaces only");
+			else
+				diag_add(d, DIAG_ERROR, o ? o->file : "(text)", l, c,
+					 "malformed YAML: %s%s%s",
+					 yp.problem ? yp.problem : "syntax error",
+					 yp.context ? " " : "",
+					 yp.context ? yp.context : "");
 			rc = -1;
 			break;
 		}

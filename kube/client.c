@@ -580,8 +580,9 @@ settle(struct kube *k, const char *method, const char *path, const char *url,
 		buf_clear(err);
 		if (tr.t == 0)
 			buf_printf(err, "%s %s: HTTP %ld", method, path, r->code);
-		else
-			buf_printf(err, "%s %s: %s", method, path, tr.e.s ? tr.e.s : "failed");
+		else /* no answer: which server did not give one */
+			buf_printf(err, "%s %s%s: %s", method, k->cfg.server, path,
+				   tr.e.s ? tr.e.s : "failed");
 		buf_free(&tr.e);
 		if (!tr.transient || cancelled(k) || attempt + 1 == KUBE_TRIES) {
 			if (tr.t == 0 && attempt + 1 == KUBE_TRIES)

@@ -131,6 +131,13 @@ char *path_dir(struct arena *a, const char *path);
  * are) into *out: 0, ENOENT when HOME is not set, EINVAL for "~user" */
 LIB_CHECK int path_home(struct arena *a, const char *path, const char **out);
 
+/* names: the one of known nearest a misspelt word (a few edits), or NULL;
+ * near_hint appends "; did you mean X?" when there is one, then the known
+ * names, "(clusters: dev, prod)", or how many there are when many */
+const char *near_word(const char *word, const char *const *known, size_t n);
+void near_hint(struct buf *out, const char *word, const char *const *known, size_t n,
+	       const char *what);
+
 /* time */
 int64_t now_ms(void);   /* monotonic */
 int64_t wall_secs(void);

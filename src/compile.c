@@ -524,6 +524,12 @@ compile_pass(struct workspace *w, struct cluster *c, struct deps *deps, struct d
 		return -1; /* a pass with queued downloads is done again */
 	if (c->target.kind == TARGET_RENDER && render_names_check(c, d))
 		return -1;
+	if (!c->nlayers) /* a mistake more often than not: say so */
+		diag_add(d, DIAG_WARNING, c->at.file, c->at.line, c->at.col,
+			 c->nprofiles ? "cluster %s has no layers: its profiles have no add-on layers "
+					"(infrastructure layers are the cluster's own, and skipped)"
+				      : "cluster %s has no layers: it names no profiles (profiles:)",
+			 c->name);
 	cluster_graph(c);
 	return 0;
 }

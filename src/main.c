@@ -106,8 +106,14 @@ run(struct run_opts *ro, struct cli *g)
 		for (size_t i = 0; i < w.nclusters && !found; i++)
 			found = strcmp(clusters[k], w.clusters[i].name) == 0;
 		if (!found) {
-			fprintf(stderr, "addonmake: error: %s has no cluster \"%s\"\n", w.file,
-				clusters[k]);
+			const char **names = arena_alloc(&w.a, (w.nclusters + 1) * sizeof(*names));
+			for (size_t i = 0; i < w.nclusters; i++)
+				names[i] = w.clusters[i].name;
+			struct buf b = {0};
+			near_hint(&b, clusters[k], names, w.nclusters, "clusters");
+			fprintf(stderr, "addonmake: error: %s has no cluster \"%s\"%s\n", w.file,
+				clusters[k], b.s);
+			buf_free(&b);
 			goto out;
 		}
 	}

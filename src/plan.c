@@ -36,7 +36,18 @@ plan_check_only(struct workspace *w, char **only, struct buf *err)
 				found = strcmp(*p, l->id) == 0 || strcmp(*p, l->name) == 0;
 			}
 		if (!found) {
-			buf_printf(err, "unknown layer \"%s\" (see 'addonmake status' for layer ids)", *p);
+			size_t n = 0;
+			for (size_t i = 0; i < w->nclusters; i++)
+				n += w->clusters[i].nlayers;
+			const char **ids = xcalloc(n + 1, sizeof(*ids));
+			n = 0;
+			for (size_t i = 0; i < w->nclusters; i++)
+				for (size_t j = 0; j < w->clusters[i].nlayers; j++)
+					ids[n++] = w->clusters[i].layers[j]->id;
+			buf_printf(err, "unknown layer \"%s\"", *p);
+			near_hint(err, *p, ids, n, "layers");
+			buf_adds(err, "; 'addonmake status' lists the layer ids");
+			free(ids);
 			return -1;
 		}
 	}

@@ -23,6 +23,31 @@ profile_var(const struct dnode *vars, const char *name)
 	return NULL;
 }
 
+/* the message for a variable neither the profile nor the cluster has,
+ * with the nearest known one */
+static const char *
+unknown_var(struct arena *tmp, const struct subst_ctx *c, const char *name)
+{
+	const struct dnode *pv = c->profile_vars, *cv = c->vars;
+	size_t np = pv && pv->kind == D_SEQ ? pv->n : 0, nc = cv && cv->kind == D_MAP ? cv->n : 0;
+	const char **known = arena_alloc(tmp, (np + nc + 1) * sizeof(*known));
+	size_t n = 0;
+	for (size_t i = 0; i < np; i++)
+		if (doc_str(doc_get(pv->items[i], "name")))
+			known[n++] = doc_str(doc_get(pv->items[i], "name"));
+	for (size_t i = 0; i < nc; i++)
+		if (doc_str(cv->items[2 * i]) && !profile_var(pv, cv->items[2 * i]->s))
+			known[n++] = cv->items[2 * i]->s;
+	struct buf b = {0};
+	buf_printf(&b, "unknown variable \"%s\"", name);
+	near_hint(&b, name, known, n, "variables");
+	buf_adds(&b, ": declare it in the profile's spec.variables or set it under the "
+		     "cluster's variables:");
+	const char *s = arena_strdup(tmp, b.s);
+	buf_free(&b);
+	return s;
+}
+
 static int
 truthy(const struct dnode *n)
 {
@@ -41,9 +66,7 @@ lookup(const struct subst_ctx *c, const char *expr, const char **why,
 		const char *v = doc_str(doc_get(c->vars, name));
 		const struct dnode *pv = profile_var(c->profile_vars, name);
 		if (!v && !pv) {
-			*why = arena_printf(tmp, "unknown variable \"%s\": declare it in the "
-					    "profile's spec.variables or set it under the cluster's "
-					    "variables:", name);
+			*why = unknown_var(tmp, c, name);
 			return NULL;
 		}
 		if (!v) {

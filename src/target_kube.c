@@ -235,7 +235,7 @@ applied(struct kt *kt, struct obj *o, const char *path, struct kube_req *q,
 	unsigned extra, struct buf *err)
 {
 	if (q->rc < 0) {
-		where(err, o);
+		/* no answer: the server's fault, not the manifest's */
 		obj_name(err, o->kind, o->res.namespaced ? o->ns : NULL, o->name);
 		buf_printf(err, ": %s", q->err.s);
 		return T_FAILED;
@@ -433,7 +433,7 @@ resolve(struct kt *kt, struct obj *o, const struct obj *objs, size_t n, const ch
 	struct buf e = {0};
 	int r = kube_resource(kt->k, o->api, o->kind, &o->res, &e);
 	if (r < 0) {
-		where(err, o);
+		/* discovery failed: the server's fault, not the manifest's */
 		buf_printf(err, "%s", e.s);
 		buf_free(&e);
 		return T_FAILED;

@@ -278,9 +278,21 @@ cluster(struct ld *l, struct cluster *c, const struct dnode *m)
 		for (size_t i = 0; i < ps->n; i++) {
 			if (!want(l, ps->items[i], D_SCALAR, "a profile path"))
 				continue;
+			const char *path = wpath(l, ps->items[i], ps->items[i]->s);
+			size_t k = 0;
+			while (k < c->nprofiles && strcmp(c->profiles[k], path) != 0)
+				k++;
+			if (k < c->nprofiles) {
+				/* else its layers would collide with themselves */
+				diag_add(l->d, DIAG_ERROR, l->file, ps->items[i]->line, ps->items[i]->col,
+					 "profile %s is listed twice for cluster %s (first at %s:%d:%d)",
+					 ps->items[i]->s, c->name, l->file, c->profile_at[k].line,
+					 c->profile_at[k].col);
+				continue;
+			}
 			c->profile_at[c->nprofiles] =
 				(struct pos){l->file, ps->items[i]->line, ps->items[i]->col};
-			c->profiles[c->nprofiles++] = wpath(l, ps->items[i], ps->items[i]->s);
+			c->profiles[c->nprofiles++] = path;
 		}
 	}
 	c->variables = doc_get(m, "variables");

@@ -300,3 +300,125 @@ Test(errors, a_file_past_the_size_limit)
 	res_free(&r);
 	tws_free(&t);
 }
+
+/* messages people meet in their first hour */
+
+Test(errors, a_tab_says_it_is_a_tab)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "addonmake.yaml", "clusters:\n\t- name: dev\n");
+	struct res r = am(&t, "plan");
+	assert_code(r, 2);
+	cr_assert_str_eq(r.err, "addonmake.yaml:2:1: error: malformed YAML: a tab here; YAML indents "
+				"with spaces only\n");
+	res_free(&r);
+	/* inside a manifest of a profile: the position in the profile */
+	tws_put(&t, "addonmake.yaml", "clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n");
+	tws_put(&t, "p.yaml", "metadata: {name: p}\nspec:\n  template:\n    packs:\n"
+		"      - name: a\n        type: manifest\n        manifests:\n          - name: m\n"
+		"            content: |\n              kind: X\n              data:\n              \tk: v\n");
+	r = am(&t, "plan");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "p.yaml:12:15: error: malformed YAML: a tab here; YAML indents with spaces only\n"),
+		  "%s", r.err);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(errors, a_cluster_without_layers_warns)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "addonmake.yaml", "clusters:\n"
+		"  - {name: dev, target: {render: {dir: out}}}\n"
+		"  - {name: lab, target: {render: {dir: lab}}, profiles: [infra.yaml]}\n");
+	tws_put(&t, "infra.yaml", "metadata: {name: infra}\nspec:\n  template:\n    type: infra\n    packs:\n"
+		"      - {name: ubuntu, layer: os, type: spectro}\n");
+	struct res r = am(&t, "plan");
+	assert_code(r, 0);
+	cr_assert(strstr(r.err, "addonmake.yaml:2:5: warning: cluster dev has no layers: it names no "
+				"profiles (profiles:)\n"), "%s", r.err);
+	cr_assert(strstr(r.err, "addonmake.yaml:3:5: warning: cluster lab has no layers: its profiles "
+				"have no add-on layers"), "%s", r.err);
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(errors, a_profile_listed_twice_is_one_error_naming_both)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_profile(&t, "one", NULL);
+	tws_put(&t, "addonmake.yaml", "clusters:\n"
+		"  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml, ./p.yaml]}\n");
+	struct res r = am(&t, "plan");
+	assert_code(r, 2);
+	cr_assert_str_eq(r.err, "addonmake.yaml:2:66: error: profile ./p.yaml is listed twice for "
+				"cluster dev (first at addonmake.yaml:2:58)\n");
+	res_free(&r);
+	tws_free(&t);
+}
+
+Test(errors, unknown_names_suggest_the_nearest)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	struct res r = am(&t, "plan -c deb");
+	assert_code(r, 2);
+	cr_assert_str_eq(r.err, "addonmake: error: addonmake.yaml has no cluster \"deb\"; did you mean "
+				"dev? (clusters: dev)\n");
+	res_free(&r);
+	r = am(&t, "plan p/crd");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "unknown layer \"p/crd\"; did you mean p/crds? (layers: p/crds, p/a, "
+				"p/b, p/c)"), "%s", r.err);
+	res_free(&r);
+	/* far from every name: no guess, the list */
+	r = am(&t, "plan -c production");
+	cr_assert(strstr(r.err, "has no cluster \"production\" (clusters: dev)"), "%s", r.err);
+	res_free(&r);
+	cr_assert_eq(tws_sh(&t, "sed -i 's/spectro.var.replicas/spectro.var.replcias/' p.yaml"), 0);
+	r = am(&t, "plan");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "unknown variable \"replcias\"; did you mean replicas? (variables: "
+				"replicas)"), "%s", r.err);
+	res_free(&r);
+	tws_free(&t);
+}
+
+/* a server that cannot be reached is not the manifest's fault: no
+ * position of it in the message, and the server named */
+Test(errors, a_connection_failure_names_the_server_not_a_manifest)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "addonmake.yaml", "clusters:\n  - {name: dev, target: {kube: {kubeconfig: kc}}, profiles: [p.yaml]}\n");
+	tws_put(&t, "p.yaml", "metadata: {name: p}\nspec:\n  template:\n    packs:\n"
+		"      - {name: a, type: manifest, manifests: [{name: m, content: \"apiVersion: v1\\nkind: "
+		"ConfigMap\\nmetadata: {name: c}\\n\"}]}\n");
+	tws_put(&t, "kc", "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+		"clusters: [{name: t, cluster: {server: \"http://127.0.0.1:1\"}}]\n"
+		"users: [{name: u, user: {token: abc}}]\ncontexts: [{name: t, context: {cluster: t, user: u}}]\n");
+	struct res r = am(&t, "sync");
+	assert_code(r, 1);
+	cr_assert(strstr(r.out, "addonmake: dev: layer p/a failed: GET http://127.0.0.1:1/api: "), "%s", r.out);
+	cr_assert(!strstr(r.out, "p.yaml:"), "%s", r.out);
+	res_free(&r);
+	tws_free(&t);
+}
+
+/* -B is the reason for every layer, an earlier tier's change or not */
+Test(errors, forced_says_forced)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_synced(&t);
+	struct res r = am(&t, "-B --explain");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, ": forced"), 4, "%s", r.out);
+	cr_assert(!strstr(r.out, "earlier tier"), "%s", r.out);
+	res_free(&r);
+	tws_free(&t);
+}

@@ -182,3 +182,18 @@ Test(buf, redact_replaces_every_secret_and_leaves_short_ones)
 	buf_free(&b);
 	strset_free(&sec);
 }
+
+Test(near, the_nearest_known_name_within_a_few_edits)
+{
+	const char *known[] = {"dev", "prod", "staging", "replicas"};
+	cr_assert_str_eq(near_word("deb", known, 4), "dev");
+	cr_assert_str_eq(near_word("rpod", known, 4), "prod");  /* a swap is one edit */
+	cr_assert_str_eq(near_word("replcias", known, 4), "replicas");
+	cr_assert_str_eq(near_word("stagin", known, 4), "staging");
+	cr_assert_null(near_word("production", known, 4));
+	cr_assert_null(near_word("x", known, 0));
+	struct buf b = {0};
+	near_hint(&b, "deb", known, 2, "clusters");
+	cr_assert_str_eq(b.s, "; did you mean dev? (clusters: dev, prod)");
+	buf_free(&b);
+}
