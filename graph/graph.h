@@ -55,6 +55,11 @@ void graph_dot_begin(FILE *f);
 void graph_dot_cluster(FILE *f, const struct graph *g, const char *name,
 		       int with_state);
 void graph_dot_end(FILE *f);
+/* a cluster "legend" with one node per state, styled as the nodes are (its
+ * names cannot be a cluster's or a layer's: those have a '/' in a layer id) */
+void graph_dot_legend(FILE *f);
+/* the word of a state ("up to date", "dirty", …; NULL for GS_UNKNOWN) */
+const char *graph_state_word(int st);
 /* writes s as a DOT double-quoted string */
 void graph_dot_quote(FILE *f, const char *s);
 

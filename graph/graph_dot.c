@@ -32,8 +32,8 @@ state_style(int st)
 	return "style=solid";
 }
 
-static const char *
-state_word(int st)
+const char *
+graph_state_word(int st)
 {
 	switch (st) {
 	case GS_UPTODATE: return "up to date";
@@ -59,6 +59,18 @@ void
 graph_dot_end(FILE *f)
 {
 	fputs("}\n", f);
+}
+
+void
+graph_dot_legend(FILE *f)
+{
+	/* cluster_name() makes "cluster__legend" of no cluster: a leading
+	 * '_' of a name is written _5f */
+	fputs("  subgraph cluster__legend {\n    label=\"legend\";\n", f);
+	for (int st = GS_UPTODATE; st <= GS_REMOVED; st++)
+		fprintf(f, "    \"legend/%d\" [label=\"%s\", %s];\n", st, graph_state_word(st),
+			state_style(st));
+	fputs("  }\n", f);
 }
 
 static void
@@ -120,7 +132,7 @@ graph_dot_cluster(FILE *f, const struct graph *g, const char *name,
 			node_id(f, name, n->id);
 			fputs(" [label=", f);
 			char buf[1024];
-			const char *w = with_state ? state_word(n->state) : NULL;
+			const char *w = with_state ? graph_state_word(n->state) : NULL;
 			if (w)
 				snprintf(buf, sizeof(buf), "%s\n%s", n->label, w);
 			else

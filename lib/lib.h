@@ -138,6 +138,14 @@ const char *near_word(const char *word, const char *const *known, size_t n);
 void near_hint(struct buf *out, const char *word, const char *const *known, size_t n,
 	       const char *what);
 
+/* terminal columns (width.c, no locale): text_width of a UTF-8 text
+ * (wide characters two, combining marks and escape sequences none);
+ * text_char the length in bytes of the character at s and its width;
+ * buf_pad appends s and spaces up to width columns */
+int text_width(const char *s);
+size_t text_char(const char *s, int *width);
+void buf_pad(struct buf *b, const char *s, int width);
+
 /* time */
 int64_t now_ms(void);   /* monotonic */
 int64_t wall_secs(void);

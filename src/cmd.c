@@ -3,6 +3,7 @@
  * first and opens the state for writing only when there is work, so a
  * no-op run writes no file. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -361,12 +362,78 @@ cmd_prune(struct cmd_ctx *x)
 	return rc;
 }
 
+/* a JSON Lines record of graph --json: {"kind":K,"cluster":C, then more */
+static void
+gj_begin(struct buf *b, const char *kind, const char *cluster)
+{
+	buf_clear(b);
+	buf_printf(b, "{\"kind\":\"%s\",\"cluster\":", kind);
+	doc_json_str(b, cluster);
+}
+
+static void
+gj_field(struct buf *b, const char *key, const char *v)
+{
+	buf_printf(b, ",\"%s\":", key);
+	if (v)
+		doc_json_str(b, v);
+	else
+		buf_adds(b, "null");
+}
+
+/* graph --json: the graph of DESIGN §3 as JSON Lines — a "layer" record
+ * per layer, a "tier" record per barrier node ("tier N"), and an "edge"
+ * per dependency: each layer to its tier's barrier, each barrier to the
+ * layers of the next tier (what runs after what) */
+static void
+graph_json(const char *cluster, const struct graph *g)
+{
+	struct buf b = {0};
+	char tier[40], prev[40];
+	for (size_t t = 0; t < g->ntiers; t++) {
+		snprintf(tier, sizeof(tier), "tier %lld", (long long)g->tiers[t].order);
+		gj_begin(&b, "tier", cluster);
+		gj_field(&b, "id", tier);
+		buf_printf(&b, ",\"order\":%lld}\n", (long long)g->tiers[t].order);
+		fputs(b.s, stdout);
+		for (size_t i = g->tiers[t].first; i < g->tiers[t].first + g->tiers[t].n; i++) {
+			const struct gnode *n = &g->nodes[i];
+			const struct layer *l = n->data;
+			gj_begin(&b, "layer", cluster);
+			gj_field(&b, "id", n->id);
+			gj_field(&b, "name", l ? l->name : strchr(n->id, '/') + 1);
+			gj_field(&b, "profile", l ? l->profile : NULL);
+			gj_field(&b, "type", l ? l->type : NULL);
+			gj_field(&b, "version", l ? l->version : NULL);
+			buf_printf(&b, ",\"order\":%lld", (long long)n->order);
+			gj_field(&b, "state", graph_state_word(n->state));
+			buf_adds(&b, "}\n");
+			fputs(b.s, stdout);
+			if (t) {
+				gj_begin(&b, "edge", cluster);
+				gj_field(&b, "from", prev);
+				gj_field(&b, "to", n->id);
+				buf_adds(&b, "}\n");
+				fputs(b.s, stdout);
+			}
+			gj_begin(&b, "edge", cluster);
+			gj_field(&b, "from", n->id);
+			gj_field(&b, "to", tier);
+			buf_adds(&b, "}\n");
+			fputs(b.s, stdout);
+		}
+		memcpy(prev, tier, sizeof(prev));
+	}
+	buf_free(&b);
+}
+
 int
 cmd_graph(struct cmd_ctx *x)
 {
 	if (plan_all(x))
 		return EXIT_FAILED;
-	graph_dot_begin(stdout);
+	if (!x->ro->json)
+		graph_dot_begin(stdout);
 	for (size_t i = 0; i < x->ncl; i++) {
 		struct cluster *c = x->cl[i];
 		/* removed layers are drawn in their tier, dashed */
@@ -379,10 +446,16 @@ cmd_graph(struct cmd_ctx *x)
 			graph_add(&g, &gn);
 		}
 		graph_build(&g);
-		graph_dot_cluster(stdout, &g, c->name, 1);
+		if (x->ro->json)
+			graph_json(c->name, &g);
+		else
+			graph_dot_cluster(stdout, &g, c->name, 1);
 		graph_free(&g);
 	}
-	graph_dot_end(stdout);
+	if (!x->ro->json) {
+		graph_dot_legend(stdout);
+		graph_dot_end(stdout);
+	}
 	return EXIT_DONE;
 }
 
@@ -399,67 +472,133 @@ fmt_time(char *out, size_t n, int64_t t)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* one line of status */
+struct srow {
+	const char *cluster, *id, *type, *state;
+	long long order;
+	char hash[33], applied[33]; /* applied: the recorded hash, or "" */
+	char when[32];
+	unsigned count;
+};
+
+static void
+status_json(const struct srow *r)
+{
+	struct buf b = {0};
+	buf_adds(&b, "{\"cluster\":");
+	doc_json_str(&b, r->cluster);
+	buf_adds(&b, ",\"layer\":");
+	doc_json_str(&b, r->id);
+	buf_printf(&b, ",\"order\":%lld,\"type\":", r->order);
+	doc_json_str(&b, r->type ? r->type : "");
+	buf_adds(&b, ",\"state\":");
+	doc_json_str(&b, r->state);
+	buf_printf(&b, ",\"hash\":\"%s\",\"applied_hash\":\"%s\",\"applied\":%u,\"last_applied\":",
+		   r->hash, r->applied, r->count);
+	doc_json_str(&b, r->when);
+	buf_adds(&b, "}\n");
+	fputs(b.s, stdout);
+	buf_free(&b);
+}
+
+/* the table, each column as wide as its widest cell on a terminal (wide
+ * characters count two); a changed layer's hash is "applied → new" */
+static void
+status_table(const struct srow *rows, size_t n)
+{
+	static const char *const head[] = {"CLUSTER", "LAYER", "ORDER", "TYPE", "STATE", "HASH",
+					   "LAST APPLIED"};
+	char (*hash)[40] = xcalloc(n + 1, sizeof(*hash));
+	char (*order)[24] = xcalloc(n + 1, sizeof(*order));
+	int w[7];
+	for (int k = 0; k < 7; k++)
+		w[k] = text_width(head[k]);
+	for (size_t i = 0; i < n; i++) {
+		const struct srow *r = &rows[i];
+		if (*r->applied && strcmp(r->applied, r->hash) != 0)
+			snprintf(hash[i], sizeof(hash[i]), "%.12s → %.12s", r->applied, r->hash);
+		else
+			snprintf(hash[i], sizeof(hash[i]), "%.12s", r->hash);
+		snprintf(order[i], sizeof(order[i]), "%lld", r->order);
+		const char *cells[] = {r->cluster, r->id, order[i], r->type ? r->type : "", r->state,
+				       hash[i]};
+		for (int k = 0; k < 6; k++)
+			if (text_width(cells[k]) > w[k])
+				w[k] = text_width(cells[k]);
+	}
+	for (size_t i = 0; i <= n; i++) {
+		struct buf b = {0};
+		const struct srow *r = i ? &rows[i - 1] : NULL;
+		const char *cells[] = {r ? r->cluster : head[0], r ? r->id : head[1],
+				       r ? order[i - 1] : head[2], r ? (r->type ? r->type : "") : head[3],
+				       r ? r->state : head[4], r ? hash[i - 1] : head[5],
+				       r ? r->when : head[6]};
+		for (int k = 0; k < 7; k++) {
+			if (k == 2) /* numbers to the right */
+				for (int pad = text_width(cells[k]); pad < w[k]; pad++)
+					buf_addc(&b, ' ');
+			if (k == 6 || k == 2)
+				buf_adds(&b, cells[k]);
+			else
+				buf_pad(&b, cells[k], w[k]);
+			if (k < 6)
+				buf_adds(&b, "  ");
+		}
+		puts(b.s);
+		buf_free(&b);
+	}
+	free(hash);
+	free(order);
+}
+
 int
 cmd_status(struct cmd_ctx *x)
 {
 	if (plan_all(x))
 		return EXIT_FAILED;
-	if (!x->ro->json)
-		printf("%-10s %-36s %6s %-9s %-12s %-12s %s\n", "CLUSTER", "LAYER", "ORDER",
-		       "TYPE", "STATE", "HASH", "LAST APPLIED");
+	size_t n = 0;
+	for (size_t i = 0; i < x->ncl; i++)
+		n += x->cl[i]->g.n + x->cl[i]->nremoved;
+	struct srow *rows = xcalloc(n + 1, sizeof(*rows));
+	n = 0;
 	for (size_t i = 0; i < x->ncl; i++) {
 		struct cluster *c = x->cl[i];
 		for (size_t k = 0; k < c->g.n + c->nremoved; k++) {
-			const char *id, *type, *state;
-			long long order;
+			struct srow *r = &rows[n++];
 			const struct layer_rec *rec = NULL;
-			char hex[33];
+			r->cluster = c->name;
 			if (k < c->g.n) {
 				struct layer *l = c->g.nodes[k].data;
-				id = l->id;
-				type = l->type;
-				order = (long long)l->order;
+				r->id = l->id;
+				r->type = l->type;
+				r->order = (long long)l->order;
 				rec = l->has_rec ? &l->rec : NULL;
-				state = !l->dirty ? "up to date"
-					: !l->has_rec ? "new"
-					: l->rec.status == LS_FAILED ? "failed"
-					: l->rec.status == LS_READY ? "dirty"
-					: layer_status_name(l->rec.status);
-				hash_hex(&l->hash, hex);
+				r->state = !l->dirty ? "up to date"
+					   : !l->has_rec ? "new"
+					   : l->rec.status == LS_FAILED ? "failed"
+					   : l->rec.status == LS_READY ? "dirty"
+					   : layer_status_name(l->rec.status);
+				hash_hex(&l->hash, r->hash);
 			} else {
 				struct removed *rm = &c->removed[k - c->g.n];
-				id = rm->id;
-				type = rm->rec.type;
-				order = (long long)rm->rec.order;
+				r->id = rm->id;
+				r->type = rm->rec.type;
+				r->order = (long long)rm->rec.order;
 				rec = &rm->rec;
-				state = "removed";
-				hash_hex(&rm->rec.hash, hex);
+				r->state = "removed";
+				hash_hex(&rm->rec.hash, r->hash);
 			}
-			char when[32];
-			fmt_time(when, sizeof(when), rec ? rec->finished : 0);
-			if (x->ro->json) {
-				struct buf b = {0};
-				buf_adds(&b, "{\"cluster\":");
-				doc_json_str(&b, c->name);
-				buf_adds(&b, ",\"layer\":");
-				doc_json_str(&b, id);
-				buf_printf(&b, ",\"order\":%lld,\"type\":", order);
-				doc_json_str(&b, type);
-				buf_adds(&b, ",\"state\":");
-				doc_json_str(&b, state);
-				buf_printf(&b, ",\"hash\":\"%s\",\"applied\":%u,\"last_applied\":", hex,
-					   rec ? rec->count : 0);
-				doc_json_str(&b, when);
-				buf_adds(&b, "}\n");
-				fputs(b.s, stdout);
-				buf_free(&b);
-			} else {
-				hex[12] = 0;
-				printf("%-10s %-36s %6lld %-9s %-12s %-12s %s\n", c->name, id, order,
-				       type, state, hex, when);
-			}
+			if (rec)
+				hash_hex(&rec->hash, r->applied);
+			r->count = rec ? rec->count : 0;
+			fmt_time(r->when, sizeof(r->when), rec ? rec->finished : 0);
+			if (x->ro->json)
+				status_json(r);
 		}
 	}
+	if (!x->ro->json)
+		status_table(rows, n);
+	free(rows);
 	return EXIT_DONE;
 }
 

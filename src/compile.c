@@ -177,6 +177,13 @@ manifest_entries(struct cctx *x, struct profile *p, struct layer *l,
 	}
 }
 
+const char *
+layer_label(struct arena *a, const struct layer *l)
+{
+	return arena_printf(a, "%s\n%s%s%s\nprofile %s", l->name, l->type, l->version ? " " : "",
+			    l->version ? l->version : "", l->profile);
+}
+
 void
 layer_readiness(struct workspace *w, struct cluster *c, struct layer *l)
 {
@@ -382,8 +389,7 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 		return;
 	}
 	layer_readiness(x->w, x->c, l);
-	l->label = arena_printf(&x->w->a, "%s\n%s%s%s", l->name, type, l->version ? " " : "",
-				l->version ? l->version : "");
+	l->label = layer_label(&x->w->a, l);
 	l = persist(x, l);
 	int added;
 	*strset_slot(&x->ids, l->id, &added) = l;

@@ -197,6 +197,8 @@ int layer_load_content(struct workspace *w, struct cluster *c,
 		       struct diag *d);
 /* builds c->g from c->layers */
 void cluster_graph(struct cluster *c);
+/* what the graph shows of a layer: name, type and version, profile */
+const char *layer_label(struct arena *a, const struct layer *l);
 /* the persistent part of compiling: readiness settings of a layer */
 void layer_readiness(struct workspace *w, struct cluster *c, struct layer *l);
 

@@ -42,36 +42,26 @@ columns(FILE *f)
 	return n > 0 ? n : 80;
 }
 
-/* cuts b to at most width characters on the screen: UTF-8 sequences count
- * one each (what addonmake prints is not East Asian wide), escape
- * sequences nothing; a cut line ends in "…" */
+/* cuts b to at most width columns (text_width), ending in "…" when cut */
 static void
 cut_to(struct buf *b, int width)
 {
-	int w = 0;
-	for (size_t i = 0; i < b->len; i++) {
-		unsigned char c = (unsigned char)b->s[i];
-		if (c == 033) {
-			while (i < b->len && b->s[i] != 'm')
-				i++;
-			continue;
-		}
-		if ((c & 0xc0) == 0x80)
-			continue;
-		if (++w == width && i + 1 < b->len) {
-			size_t j = i + 1; /* is anything visible left? */
-			while (j < b->len && ((unsigned char)b->s[j] & 0xc0) == 0x80)
-				j++;
-			if (j == b->len)
-				return;
-			b->len = i;
-			b->s[i] = 0;
-			buf_adds(b, "…");
-			if (strchr(b->s, 033))
-				buf_adds(b, PLAIN);
-			return;
-		}
+	if (text_width(b->s) <= width)
+		return;
+	size_t i = 0;
+	int w = 0, cw;
+	while (b->s[i]) {
+		size_t n = text_char(b->s + i, &cw);
+		if (w + cw > width - 1) /* room for the ellipsis */
+			break;
+		w += cw;
+		i += n;
 	}
+	b->len = i;
+	b->s[i] = 0;
+	buf_adds(b, "…");
+	if (strchr(b->s, 033))
+		buf_adds(b, PLAIN);
 }
 
 /* the colour of an event's word on a terminal */

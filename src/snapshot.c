@@ -173,8 +173,7 @@ snapshot_use(struct workspace *w, struct cluster *c, const char *p, size_t n,
 			break;
 		}
 		l->at.file = c->profiles[l->prof];
-		l->label = arena_printf(&w->a, "%s\n%s%s%s", l->name, l->type,
-					l->version ? " " : "", l->version ? l->version : "");
+		l->label = layer_label(&w->a, l);
 		layer_readiness(w, c, l);
 		ls[i] = l;
 	}

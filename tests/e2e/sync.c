@@ -1,6 +1,7 @@
 /* e2e sync: tier order, no-ops, incremental re-application, prune, the
  * graph, and the quickstart sample. */
 #include <stdio.h>
+#include "../../lib/lib.h"
 #include "e2e.h"
 
 /* index of the first line equal to want, or -1 */
@@ -233,11 +234,85 @@ Test(sync, graph_renders_with_graphviz_without_warnings)
 	char *dot = tws_get(&t, "g.dot");
 	cr_assert(strstr(dot, "label=\"install order -10\""), "%s", dot);
 	cr_assert(strstr(dot, "label=\"install order 10\""), "%s", dot);
-	cr_assert(strstr(dot, "new"), "nodes carry their state: %s", dot);
+	/* each node: name, type, profile and state; a legend of the states */
+	cr_assert(strstr(dot, "[label=\"b\\nmanifest\\nprofile p\\nnew\", style=filled, "
+			      "fillcolor=\"#bbdefb\"]"), "%s", dot);
+	cr_assert(strstr(dot, "subgraph cluster__legend {\n    label=\"legend\";\n"), "%s", dot);
+	const char *states[] = {"up to date", "dirty", "failed", "new", "removed"};
+	for (int i = 0; i < 5; i++) {
+		char want[60];
+		snprintf(want, sizeof(want), "\"legend/%d\" [label=\"%s\"", i + 1, states[i]);
+		cr_assert(strstr(dot, want), "no %s in the legend:\n%s", states[i], dot);
+	}
 	char *svg = tws_get(&t, "g.svg");
 	cr_assert(svg && strstr(svg, "<svg"));
 	free(dot);
 	free(svg);
+	res_free(&r);
+	tws_free(&t);
+}
+
+/* graph --json: the graph of DESIGN §3 — layers, a barrier per tier, and
+ * the edges between them (O(layers), not O(layers²)) */
+Test(sync, graph_as_json_lines)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_synced(&t);
+	fx_profile(&t, "two", NULL);
+	struct res r = am(&t, "graph --json");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, "{\"kind\":\"tier\",\"cluster\":\"dev\""), 3, "%s", r.out);
+	cr_assert_eq(count_lines(r.out, "{\"kind\":\"layer\""), 4, "%s", r.out);
+	/* 4 layer→barrier edges, barrier -10 → a and b, barrier 0 → c */
+	cr_assert_eq(count_lines(r.out, "{\"kind\":\"edge\""), 7, "%s", r.out);
+	cr_assert(strstr(r.out, "{\"kind\":\"layer\",\"cluster\":\"dev\",\"id\":\"p/b\",\"name\":\"b\","
+			      "\"profile\":\"p\",\"type\":\"manifest\",\"version\":null,\"order\":0,"
+			      "\"state\":\"dirty\"}\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "{\"kind\":\"edge\",\"cluster\":\"dev\",\"from\":\"tier 0\",\"to\":\"p/c\"}\n"),
+		  "%s", r.out);
+	cr_assert(strstr(r.out, "{\"kind\":\"edge\",\"cluster\":\"dev\",\"from\":\"p/c\",\"to\":\"tier 10\"}\n"),
+		  "%s", r.out);
+	/* every line is JSON */
+	res_free(&r);
+	r = am(&t, "graph --json | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]'");
+	assert_code(r, 0);
+	res_free(&r);
+	tws_free(&t);
+}
+
+/* status: columns that line up whatever the characters of the names, and
+ * a changed layer's applied and new hash */
+Test(sync, status_columns_line_up_and_show_both_hashes)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	fx_profile(&t, "one", "      - {name: café, type: manifest, manifests: [{name: m, content: 'kind: X'}]}\n"
+			      "      - {name: 日本, type: manifest, manifests: [{name: m, content: 'kind: X'}]}\n");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	fx_profile(&t, "two", "      - {name: café, type: manifest, manifests: [{name: m, content: 'kind: X'}]}\n"
+			      "      - {name: 日本, type: manifest, manifests: [{name: m, content: 'kind: X'}]}\n");
+	r = am(&t, "status");
+	assert_code(r, 0);
+	/* where TYPE and LAST APPLIED begin, on the screen: the same on every line */
+	int type_col = -1, n = 0;
+	for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n"), n++) {
+		const char *p = strstr(line, n ? "manifest" : "TYPE");
+		cr_assert(p, "%s", line);
+		char pre[300];
+		snprintf(pre, sizeof(pre), "%.*s", (int)(p - line), line);
+		if (type_col < 0)
+			type_col = text_width(pre);
+		cr_assert_eq(text_width(pre), type_col, "misaligned: %s", line);
+		if (strstr(line, "p/b "))
+			cr_assert(strstr(line, " dirty ") && strstr(line, " → "), "%s", line);
+		else if (n)
+			cr_assert(!strstr(line, " → "), "%s", line);
+	}
+	cr_assert_eq(n, 7);
 	res_free(&r);
 	tws_free(&t);
 }
