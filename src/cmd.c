@@ -206,10 +206,14 @@ plan_print(struct cmd_ctx *x, FILE *f)
 				plan_line(f, x->ro->json, c->name, l->id, (long long)l->order,
 					  "apply", l->reason);
 		}
-		for (size_t k = 0; x->ro->prune && k < c->nremoved; k++)
+		/* without --prune too: a CI bot reading plan --json must see
+		 * what a sync leaves behind */
+		for (size_t k = 0; k < c->nremoved; k++)
 			plan_line(f, x->ro->json, c->name, c->removed[k].id,
-				  (long long)c->removed[k].rec.order, "prune",
-				  "removed from the profiles");
+				  (long long)c->removed[k].rec.order, x->ro->prune ? "prune" : "removed",
+				  x->ro->prune ? "removed from the profiles"
+					       : "removed from the profiles; --prune (or addonmake prune) "
+						 "deletes it");
 	}
 }
 
