@@ -427,3 +427,87 @@ Test(cli, home_and_state_directories)
 	res_free(&r);
 	tws_free(&t);
 }
+
+/* the real API server's source is fetched from where the machine's own apt
+ * sources say Debian is (deb822 or one-line, enabled, the release's suite
+ * with main): the repository names no mirror */
+Test(cli, the_api_server_source_comes_from_the_apt_sources)
+{
+	if (system(". /etc/os-release && test -n \"$VERSION_CODENAME\"") != 0)
+		cr_skip_test("/etc/os-release names no release");
+	struct tws t;
+	tws_init(&t);
+	const char *src = getenv("ADDONMAKE_SRC");
+	cr_assert_eq(tws_sh(&t, ". /etc/os-release && c=$VERSION_CODENAME && mkdir -p one/sources.list.d "
+			    "deb822/sources.list.d none/sources.list.d && "
+			    "printf 'deb http://x.example/debian %%s-updates main\\n"
+			    "deb [arch=amd64 signed-by=/k.gpg] http://y.example/debian %%s main contrib\\n' $c $c "
+			    "> one/sources.list && "
+			    "printf 'Types: deb\\nURIs: http://off.example/debian\\nSuites: %%s\\nComponents: main\\n"
+			    "Enabled: no\\n\\nTypes: deb\\nURIs: http://z.example/debian\\nSuites: %%s %%s-updates\\n"
+			    "Components: main\\n' $c $c $c > deb822/sources.list.d/d.sources"), 0);
+	const char *cases[][2] = {
+		{"one", "http://y.example/debian /k.gpg\n"},
+		{"deb822", "http://z.example/debian /usr/share/keyrings/debian-archive-keyring.gpg\n"},
+		{"none", "build-apiserver: skipped: the machine's apt sources have no entry for"},
+	};
+	for (int i = 0; i < 3; i++) {
+		char cmd[1200];
+		snprintf(cmd, sizeof(cmd), "APT_ETC='%s/%s' '%s/tests/servers/build-apiserver' --source",
+			 t.dir, cases[i][0], src);
+		char *out = sh_out(cmd);
+		cr_assert(strncmp(out, cases[i][1], strlen(cases[i][1])) == 0, "%s: %s", cases[i][0], out);
+		free(out);
+	}
+	tws_free(&t);
+}
+
+/* no file of the repository names a package mirror's host (the before-stop
+ * hook's rule): scripts take it from the machine's configuration */
+Test(cli, the_repository_names_no_package_mirror)
+{
+	const char *src = getenv("ADDONMAKE_SRC");
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && { git ls-files 2>/dev/null || find . -type f -not -path './build/*'; } | "
+		 "while read -r f; do [ -f \"$f\" ] && grep -HnE "
+		 "'^ *URIs: *https?://|^ *deb(-src)? +(\\[[^]]*\\] +)?https?://' \"$f\"; done; true", src);
+	char *out = sh_out(cmd);
+	cr_assert_str_eq(out, "", "a mirror named in the repository:\n%s", out);
+	free(out);
+	/* the documents explain addonmake with what the repository holds: no
+	 * folder of notes that a clone does not have */
+	snprintf(cmd, sizeof(cmd), "cd '%s' && grep -n 'notes/' README.md DESIGN.md samples/*.md samples/*/*.md; true",
+		 src);
+	out = sh_out(cmd);
+	cr_assert_str_eq(out, "", "%s", out);
+	free(out);
+}
+
+/* run-tests counts skipped tests from the TAP report (Criterion's summary
+ * does not count them) and says each reason once; a stand-in for a test
+ * binary writes the report */
+Test(cli, run_tests_counts_skips_and_says_why_once)
+{
+	struct tws t;
+	tws_init(&t);
+	const char *src = getenv("ADDONMAKE_SRC");
+	tws_put(&t, "suite",
+		"#!/bin/sh\nfor a; do case $a in --tap=*) tap=${a#--tap=} ;; esac; done\n"
+		"printf 'TAP version 13\\n1..5\\n"
+		"ok - s::a  # SKIP no real kube-apiserver: skip: no Go here\\n\\n"
+		"ok - s::b  # SKIP no real kube-apiserver: skip: no Go here\\n"
+		"ok - s::c  # SKIP the real API server cannot inject faults\\n"
+		"ok - s::d\\n' > \"$tap\"\n"
+		"echo '[====] Synthesis: Tested: 1 | Passing: 1 | Failing: 0 | Crashing: 0'\n");
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "cd '%s' && chmod +x suite && '%s/tests/run-tests' ./suite; echo \"exit $?\"",
+		 t.dir, src);
+	char *out = sh_out(cmd);
+	/* five planned, four reported: the fifth died unreported, a failure */
+	cr_assert(strstr(out, "run-tests: suite: 2 skipped: no real kube-apiserver: skip: no Go here\n"
+			      "run-tests: suite: 1 skipped: the real API server cannot inject faults\n"
+			      "tests: 1 passed, 1 failed, 3 skipped\nexit 1\n"), "%s", out);
+	free(out);
+	tws_free(&t);
+}
