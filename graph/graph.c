@@ -36,14 +36,16 @@ byid_cmp(const void *a, const void *b, void *nodes)
 void
 graph_build(struct graph *g)
 {
-	qsort(g->nodes, g->n, sizeof(*g->nodes), node_cmp);
+	if (g->n) /* a cluster may have no layers; qsort wants an array */
+		qsort(g->nodes, g->n, sizeof(*g->nodes), node_cmp);
 	free(g->byid);
 	g->byid = malloc((g->n ? g->n : 1) * sizeof(*g->byid));
 	if (!g->byid)
 		abort();
 	for (size_t i = 0; i < g->n; i++)
 		g->byid[i] = i;
-	qsort_r(g->byid, g->n, sizeof(*g->byid), byid_cmp, g->nodes);
+	if (g->n)
+		qsort_r(g->byid, g->n, sizeof(*g->byid), byid_cmp, g->nodes);
 	free(g->tiers);
 	g->tiers = NULL;
 	g->ntiers = 0;
