@@ -9,6 +9,7 @@
 #define _GNU_SOURCE /* syncfs */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #define RINV_VERSION 2
 struct rinv {
 	const char *path;
+	size_t pathlen;
 	int has_stat;
 	int64_t size, mtime_ns;
 	uint64_t ino;
@@ -42,16 +44,19 @@ rinv_put(struct buf *b, const char *path, const struct stat *st)
 	buf_adds(b, path);
 }
 
-/* what a record holds (in a); 0, or -1 when it holds nothing */
+/* what a record holds, its path pointing into the record (not
+ * NUL-terminated: a plan reads thousands and copies none); 0, or -1 when
+ * it holds nothing */
 static int
-rinv_get(const struct layer_rec *r, struct arena *a, struct rinv *out)
+rinv_get(const struct layer_rec *r, struct rinv *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (!r->ninventory)
 		return -1;
 	const unsigned char *p = (const unsigned char *)r->inventory;
 	if (p[0] != RINV_VERSION || r->ninventory < 25) {
-		out->path = arena_strndup(a, r->inventory, r->ninventory);
+		out->path = r->inventory;
+		out->pathlen = r->ninventory;
 		return 0;
 	}
 	struct reader rd = {p, r->ninventory, 1, 0};
@@ -59,27 +64,44 @@ rinv_get(const struct layer_rec *r, struct arena *a, struct rinv *out)
 	out->size = (int64_t)get_be(&rd, 8);
 	out->mtime_ns = (int64_t)get_be(&rd, 8);
 	out->ino = get_be(&rd, 8);
-	out->path = arena_strndup(a, r->inventory + 25, r->ninventory - 25);
+	out->path = r->inventory + 25;
+	out->pathlen = r->ninventory - 25;
 	return 0;
 }
 
-static char *
-out_path(struct arena *a, const struct cluster *c, const struct layer *l)
+static int
+rinv_is(const struct rinv *ri, const char *path)
 {
-	struct buf b = {0};
-	buf_printf(&b, "%s/", c->target.dir);
-	render_name(&b, l->order, l->profile, l->name);
-	char *p = arena_strdup(a, b.s);
-	buf_free(&b);
-	return p;
+	return strlen(path) == ri->pathlen && memcmp(ri->path, path, ri->pathlen) == 0;
+}
+
+/* removes the file a record names; 0, or an errno (a file already gone
+ * is no error) */
+static int
+unlink_rinv(const struct rinv *ri)
+{
+	char *path = xstrndup(ri->path, ri->pathlen);
+	int e = unlink(path) < 0 && errno != ENOENT ? errno : 0;
+	free(path);
+	return e;
+}
+
+/* the layer's file, in b */
+static void
+out_path(struct buf *b, const struct cluster *c, const struct layer *l)
+{
+	buf_adds(b, c->target.dir);
+	buf_addc(b, '/');
+	render_name(b, l->order, l->profile, l->name);
 }
 
 static int
 render_apply(const struct target_ctx *t, const struct layer *l, const char *text,
 	     size_t len, struct buf *inv, struct buf *err)
 {
-	struct arena a = {0};
-	char *path = out_path(&a, t->c, l);
+	struct buf pb = {0};
+	out_path(&pb, t->c, l);
+	const char *path = pb.s;
 	int e = file_mkdirs(t->c->target.dir, 0755);
 	if (!e)
 		e = file_write_replace(path, text, len, 0);
@@ -88,14 +110,14 @@ render_apply(const struct target_ctx *t, const struct layer *l, const char *text
 		e = errno;
 	if (e) {
 		buf_printf(err, "cannot write %s: %s", path, strerror(e));
-		arena_free(&a);
+		buf_free(&pb);
 		return T_FAILED;
 	}
 	struct rinv old;
-	if (l->has_rec && rinv_get(&l->rec, &a, &old) == 0 && strcmp(old.path, path) != 0)
-		unlink(old.path); /* its order (or the naming) changed */
+	if (l->has_rec && rinv_get(&l->rec, &old) == 0 && !rinv_is(&old, path))
+		unlink_rinv(&old); /* its order (or the naming) changed */
 	rinv_put(inv, path, &st);
-	arena_free(&a);
+	buf_free(&pb);
 	return T_OK;
 }
 
@@ -110,15 +132,13 @@ static int
 render_remove(const struct target_ctx *t, const char *id, const struct layer_rec *r,
 	      struct buf *err)
 {
-	struct arena a = {0};
 	struct rinv ri;
-	int rc = T_OK;
-	if (rinv_get(r, &a, &ri) == 0 && unlink(ri.path) < 0 && errno != ENOENT) {
-		buf_printf(err, "cannot remove %s: %s", ri.path, strerror(errno));
-		rc = T_FAILED;
+	int e = rinv_get(r, &ri) == 0 ? unlink_rinv(&ri) : 0;
+	if (e) {
+		buf_printf(err, "cannot remove %.*s: %s", (int)ri.pathlen, ri.path, strerror(e));
+		return T_FAILED;
 	}
-	arena_free(&a);
-	return rc;
+	return T_OK;
 }
 
 /* a file that is gone or no longer what was written makes its layer
@@ -126,18 +146,18 @@ render_remove(const struct target_ctx *t, const char *id, const struct layer_rec
 static const char *
 render_outdated(const struct cluster *c, const struct layer *l, const struct layer_rec *r)
 {
-	struct arena a = {0};
-	const char *path = out_path(&a, c, l);
+	struct buf pb = {0};
+	out_path(&pb, c, l);
 	struct rinv ri;
 	struct stat st;
 	const char *why = NULL;
-	if (stat(path, &st) < 0)
+	if (stat(pb.s, &st) < 0)
 		why = "output missing";
-	else if (rinv_get(r, &a, &ri) < 0 || !ri.has_stat || strcmp(ri.path, path) != 0 ||
+	else if (rinv_get(r, &ri) < 0 || !ri.has_stat || !rinv_is(&ri, pb.s) ||
 		 ri.size != (int64_t)st.st_size || ri.mtime_ns != ns_of(&st.st_mtim) ||
 		 ri.ino != (uint64_t)st.st_ino)
 		why = "output changed";
-	arena_free(&a);
+	buf_free(&pb);
 	return why;
 }
 static int
