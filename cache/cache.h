@@ -7,8 +7,8 @@
 #define CACHE_H
 
 #include <stdint.h>
-#include "../doc/doc.h"
-#include "../lib/lib.h"
+#include "../src/yaml/doc.h"
+#include "../src/lib/lib.h"
 
 /* canonical encoding: maps with keys sorted, comments and layout gone, a
  * scalar's plain/quoted style kept (it changes the scalar's type) */

@@ -1,6 +1,7 @@
 /* check: the readiness checks a layer declares in addonmake.yaml —
  * command: [argv] (ready when it exits 0) and http: {url, expect} (ready
  * when a GET answers the expected status). */
+#include <errno.h>
 #include <curl/curl.h>
 #include <string.h>
 #include "target.h"
@@ -61,7 +62,7 @@ check_run(const struct check *k, struct procs *ps, const char *cwd,
 	int status;
 	struct proc_spec sp = {k->argv, env, cwd, NULL, 0, deadline, NULL};
 	int rc = proc_run(ps, &sp, &out, &status);
-	if (rc == -2) {
+	if (rc == ECANCELED) {
 		buf_free(&out);
 		return T_STOPPED;
 	}

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 #include "model.h"
-#include "proc.h"
 
 const char *
 helm_binary(struct arena *a)
@@ -125,11 +124,14 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 		int rc = proc_run_split(ps, argv, NULL, now_ms() + 120000, &res, &status, &eb);
 		if (rc == 0 && status == 0)
 			out = arena_strndup(a, res.s ? res.s : "", res.len);
-		else if (rc == -3)
+		else if (rc == ETIMEDOUT)
+			buf_printf(err, "%s template did not finish within 120s", helm);
+		else if (rc == ECANCELED)
+			buf_printf(err, "%s template: interrupted", helm);
+		else if (rc)
 			buf_adds(err, eb.s);
 		else
-			buf_printf(err, "%s template failed (%s %d)%s%s", helm,
-				   rc ? "timed out:" : "exit", rc ? 120 : status,
+			buf_printf(err, "%s template failed (exit %d)%s%s", helm, status,
 				   eb.len ? ": " : "", eb.len ? eb.s : "");
 		buf_free(&eb);
 	}

@@ -2,6 +2,7 @@
  * get manifest, uninstall) against the cluster's kubeconfig and context,
  * as the user's own helm would be. Its stderr is kept apart from its
  * output and becomes the error when it fails. */
+#include <errno.h>
 #include <stdlib.h>
 #include "target.h"
 
@@ -43,12 +44,12 @@ helm_run(const struct target_ctx *t, const char *const *args, const char *ns,
 	struct buf e = {0};
 	int rc = proc_run_split(t->ps, (char *const *)argv, NULL, now_ms() + HELM_TIMEOUT_MS, out,
 				&status, &e);
-	if (rc == -3)
-		buf_adds(err, e.s);
-	else if (rc == -2)
+	if (rc == ECANCELED)
 		buf_printf(err, "helm %s: interrupted", verb);
-	else if (rc == -1)
+	else if (rc == ETIMEDOUT)
 		buf_printf(err, "helm %s did not finish within %ds", verb, HELM_TIMEOUT_MS / 1000);
+	else if (rc)
+		buf_adds(err, e.s);
 	else if (status == 127)
 		buf_printf(err, "%s could not be run (is it installed?)", helm);
 	else if (status != 0)
@@ -56,5 +57,5 @@ helm_run(const struct target_ctx *t, const char *const *args, const char *ns,
 			   e.len ? e.s : "");
 	buf_free(&e);
 	arena_free(&a);
-	return rc == -2 ? -2 : rc == 0 && status == 0 ? 0 : -1;
+	return rc == ECANCELED ? -2 : rc == 0 && status == 0 ? 0 : -1;
 }

@@ -7,9 +7,9 @@
 
 #include <stdint.h>
 #include "../cache/cache.h"
-#include "../doc/doc.h"
+#include "yaml/doc.h"
 #include "../graph/graph.h"
-#include "../lib/lib.h"
+#include "lib/lib.h"
 
 struct pos {
 	const char *file;

@@ -6,7 +6,6 @@
 #define TARGET_H
 
 #include "model.h"
-#include "proc.h"
 
 struct target_ctx {
 	const struct workspace *w;

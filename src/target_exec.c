@@ -2,6 +2,7 @@
  * workspace directory, with the rendered layer on stdin. The record keeps
  * the rendered text so that delete gets it on stdin too, after the layer
  * has left the profiles. */
+#include <errno.h>
 #include <string.h>
 #include "target.h"
 
@@ -18,7 +19,7 @@ run(const struct target_ctx *t, char **argv, char **env, const char *text,
 		buf_printf(t->note, "%s:", what);
 		for (char **p = argv; *p; p++)
 			buf_printf(t->note, strpbrk(*p, " \t'\"$;&|") || !**p ? " '%s'" : " %s", *p);
-		if (rc == -2)
+		if (rc == ECANCELED)
 			buf_adds(t->note, " (stopped)\n");
 		else
 			buf_printf(t->note, " (exit %d)\n", status);
@@ -29,7 +30,7 @@ run(const struct target_ctx *t, char **argv, char **env, const char *text,
 			buf_printf(t->note, "  | %.*s\n", (int)(e - s), s);
 		}
 	}
-	if (rc == -2) {
+	if (rc == ECANCELED) {
 		buf_free(&out);
 		return T_STOPPED;
 	}

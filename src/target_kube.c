@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "../kube/kube.h"
+#include "kube/kube.h"
 #include "applied.h"
 #include "target.h"
 
@@ -108,15 +108,15 @@ run_plugin(void *u, char *const *argv, char *const *env, struct buf *out, struct
 	int status = 0;
 	struct buf e = {0};
 	int rc = proc_run_split(ps, argv, env, now_ms() + 60000, out, &status, &e);
-	if (rc == -3) {
-		buf_adds(err, e.s);
+	if (rc && rc != ECANCELED && rc != ETIMEDOUT) {
+		buf_adds(err, e.s); /* no temporary file */
 		buf_free(&e);
 		return -1;
 	}
-	if (rc < 0 || status != 0) {
-		if (rc == -2)
+	if (rc || status != 0) {
+		if (rc == ECANCELED)
 			buf_adds(err, "interrupted");
-		else if (rc == -1)
+		else if (rc == ETIMEDOUT)
 			buf_adds(err, "it did not finish within 60s");
 		else if (status == 127)
 			buf_printf(err, "%s could not be run (is it installed?)", argv[0]);

@@ -484,6 +484,32 @@ Test(cli, the_repository_names_no_package_mirror)
 	free(out);
 }
 
+/* the modules are layered (DESIGN §11): the tree as it is passes, and a
+ * lower module including a higher one is named with its line */
+Test(cli, a_module_includes_only_the_modules_below_it)
+{
+	const char *src = getenv("ADDONMAKE_SRC");
+	char cmd[2000];
+	snprintf(cmd, sizeof(cmd), "'%s/tests/layering' '%s' 2>&1; echo \"exit $?\"", src, src);
+	char *out = sh_out(cmd);
+	cr_assert_str_eq(out, "exit 0\n", "%s", out);
+	free(out);
+	struct tws t;
+	tws_init(&t);
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && cp -r '%s/src' '%s/graph' '%s/cache' . && "
+		 "printf '#include \"../src/target.h\"\\n' >> cache/lock.c && "
+		 "printf '#include \"../kube/kube.h\"\\n' >> src/yaml/doc_util.c && "
+		 "'%s/tests/layering' . 2>&1; echo \"exit $?\"", t.dir, src, src, src, src);
+	out = sh_out(cmd);
+	cr_assert(strstr(out, "cache/lock.c:"), "%s", out);
+	cr_assert(strstr(out, ": cache includes ../src/target.h (module src)\n"), "%s", out);
+	cr_assert(strstr(out, ": src/yaml includes ../kube/kube.h (module src/kube)\n"), "%s", out);
+	cr_assert(strstr(out, "exit 1\n"), "%s", out);
+	free(out);
+	tws_free(&t);
+}
+
 /* run-tests counts skipped tests from the TAP report (Criterion's summary
  * does not count them) and says each reason once; a stand-in for a test
  * binary writes the report */

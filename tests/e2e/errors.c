@@ -1,7 +1,7 @@
 /* e2e errors: bad input exits 2 with file:line:col and a message naming
  * the culprit, and touches neither the state nor the output directory. */
 #include <stdio.h>
-#include "../../lib/lib.h"
+#include "../../src/lib/lib.h"
 #include "e2e.h"
 
 /* a good first sync, then the broken edit; returns the failing run */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "../../lib/lib.h"
+#include "../../src/lib/lib.h"
 #include "e2e.h"
 
 static void

@@ -1,7 +1,7 @@
 /* fixtures: the workspaces the end-to-end suites share. */
 #include <stdio.h>
 #include <unistd.h>
-#include "../../lib/lib.h"
+#include "../../src/lib/lib.h"
 #include "e2e.h"
 
 void

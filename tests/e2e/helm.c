@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include "../../lib/lib.h"
+#include "../../src/lib/lib.h"
 #include "e2e.h"
 
 /* a stand-in for `helm template RELEASE CHART --namespace NS --values F`:

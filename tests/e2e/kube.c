@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "../../lib/lib.h"
+#include "../../src/lib/lib.h"
 #include "e2e.h"
 
 #ifdef KUBE_REAL

@@ -3,7 +3,7 @@
  * is written again, as ninja rebuilds a missing output. */
 #include <stdio.h>
 #include <unistd.h>
-#include "../../lib/lib.h"
+#include "../../src/lib/lib.h"
 #include "e2e.h"
 
 /* a manifest layer: name, install order, and a ConfigMap of that name */

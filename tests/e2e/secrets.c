@@ -4,7 +4,7 @@
  * URL — never appear in anything addonmake prints, in any output mode,
  * on success or on failure. */
 #include <stdio.h>
-#include "../../lib/lib.h"
+#include "../../src/lib/lib.h"
 #include "e2e.h"
 
 static const char *const planted[] = {

@@ -1,7 +1,7 @@
 /* e2e sync: tier order, no-ops, incremental re-application, prune, the
  * graph, and the quickstart sample. */
 #include <stdio.h>
-#include "../../lib/lib.h"
+#include "../../src/lib/lib.h"
 #include "e2e.h"
 
 /* index of the first line equal to want, or -1 */

@@ -3,7 +3,7 @@
  * everywhere: a closing summary, nothing with -q on success, exec commands
  * with -v, a failed command's output once. */
 #include <stdio.h>
-#include "../../lib/lib.h"
+#include "../../src/lib/lib.h"
 #include "e2e.h"
 
 /* an exec workspace: p/b waits twice for a check whose message is long,

@@ -2,7 +2,7 @@
  * (kube_error turns them into messages) — and OCI manifests (the layer
  * they name), through addonmake's own JSON parser. */
 #include <stdlib.h>
-#include "../../kube/kube.h"
+#include "../../src/kube/kube.h"
 #include "fuzz.h"
 
 int

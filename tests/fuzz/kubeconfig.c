@@ -1,6 +1,6 @@
 /* kubeconfig: a kubeconfig file as the kube target loads it (no
  * KUBECONFIG, no in-cluster files). */
-#include "../../kube/kube.h"
+#include "../../src/kube/kube.h"
 #include "fuzz.h"
 
 int

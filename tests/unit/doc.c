@@ -1,9 +1,9 @@
-/* unit tests of doc/: parsing with positions, embedded text, merging,
+/* unit tests of src/yaml/: parsing with positions, embedded text, merging,
  * emission. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../../doc/doc.h"
+#include "../../src/yaml/doc.h"
 
 static struct dnode *
 parse1(struct arena *a, const char *text, struct diag *d)

@@ -1,11 +1,11 @@
-/* unit tests of kube/: kstatus rules, kubeconfig merging, base64, and the
+/* unit tests of src/kube/: kstatus rules, kubeconfig merging, base64, and the
  * YAML 1.1 typing of doc_emit_json that manifests are sent with */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "../../kube/kube.h"
+#include "../../src/kube/kube.h"
 
 static struct dnode *
 parse(struct arena *a, const char *s)

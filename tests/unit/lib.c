@@ -1,11 +1,12 @@
-/* unit tests of lib/: durations, buffers, the arena, atomic writes. */
+/* unit tests of src/lib/: durations, buffers, the arena, atomic writes. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "../../lib/lib.h"
+#include "../../src/lib/lib.h"
 
 /* the duration a form parses to (asserting it parses) */
 static int64_t
@@ -196,4 +197,37 @@ Test(near, the_nearest_known_name_within_a_few_edits)
 	near_hint(&b, "deb", known, 2, "clusters");
 	cr_assert_str_eq(b.s, "; did you mean dev? (clusters: dev, prod)");
 	buf_free(&b);
+}
+
+/* proc_run keeps lib's convention: 0, else a positive errno value —
+ * ETIMEDOUT past the deadline, ECANCELED once the run stops; a program
+ * that cannot be started is exit status 127 with the reason */
+Test(proc, outcomes_are_zero_or_a_positive_errno)
+{
+	struct procs ps;
+	procs_init(&ps);
+	struct buf out = {0}, errtext = {0};
+	int status;
+	char *slow[] = {"sleep", "5", NULL};
+	struct proc_spec sp = {slow, NULL, NULL, NULL, 0, now_ms() + 100, NULL};
+	cr_assert_eq(proc_run(&ps, &sp, &out, &status), ETIMEDOUT);
+	cr_assert_eq(status, 128 + SIGKILL);
+	char *none[] = {"addonmake-no-such-program", NULL};
+	struct proc_spec sn = {none, NULL, NULL, NULL, 0, 0, NULL};
+	buf_clear(&out);
+	cr_assert_eq(proc_run(&ps, &sn, &out, &status), 0);
+	cr_assert_eq(status, 127);
+	cr_assert(strstr(out.s, "cannot run addonmake-no-such-program: "), "%s", out.s);
+	setenv("TMPDIR", "/nonexistent-addonmake-dir", 1);
+	char *echo[] = {"echo", "hi", NULL};
+	cr_assert_eq(proc_run_split(&ps, echo, NULL, 0, &out, &status, &errtext), ENOENT);
+	cr_assert(strstr(errtext.s, "cannot make a temporary file in /nonexistent-addonmake-dir: "),
+		  "%s", errtext.s);
+	unsetenv("TMPDIR");
+	procs_stop(&ps);
+	buf_clear(&out);
+	cr_assert_eq(proc_run(&ps, &sp, &out, &status), ECANCELED);
+	buf_free(&out);
+	buf_free(&errtext);
+	pthread_mutex_destroy(&ps.mu);
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../../src/model.h"
-#include "../../src/proc.h"
+#include "../../src/lib/lib.h"
 #include "../testutil.h"
 
 static const char *

@@ -6,7 +6,7 @@
 #define KUBE_H
 
 #include <stdint.h>
-#include "../doc/doc.h"
+#include "../yaml/doc.h"
 #include "../lib/lib.h"
 
 /* requests in flight to one server at most (more wait for a slot), and

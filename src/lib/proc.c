@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "proc.h"
+#include "lib.h"
 
 extern char **environ;
 
@@ -146,12 +146,15 @@ proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
 	int in[2], op[2];
 	*status = 127;
 	buf_add(out, "", 0);
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return -1;
+	if (pipe2(in, O_CLOEXEC) < 0) {
+		buf_printf(out, "cannot run %s: %s", sp->argv[0], strerror(errno));
+		return 0;
+	}
 	if (pipe2(op, O_CLOEXEC) < 0) {
+		buf_printf(out, "cannot run %s: %s", sp->argv[0], strerror(errno));
 		close(in[0]);
 		close(in[1]);
-		return -1;
+		return 0;
 	}
 	size_t nenv = 0, nextra = 0;
 	while (environ[nenv])
@@ -215,7 +218,7 @@ proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
 		close(op[0]);
 		if (err != ECANCELED)
 			buf_printf(out, "cannot run %s: %s", sp->argv[0], strerror(err));
-		return err == ECANCELED ? -2 : 0;
+		return err == ECANCELED ? ECANCELED : 0;
 	}
 	slot = reg(ps, pid);
 	pthread_mutex_lock(&ps->mu);
@@ -239,7 +242,7 @@ proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
 			if (left <= 0 && !killed) {
 				kill(-pid, SIGKILL);
 				killed = 1;
-				rc = -1;
+				rc = ETIMEDOUT;
 			}
 			if (left < wait)
 				wait = left < 0 ? 0 : (int)left;
@@ -283,7 +286,7 @@ proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
 		*status = 128 + WTERMSIG(st);
 	pthread_mutex_lock(&ps->mu);
 	if (ps->stopping)
-		rc = -2;
+		rc = ECANCELED;
 	pthread_mutex_unlock(&ps->mu);
 	return rc;
 }
@@ -298,10 +301,11 @@ proc_run_split(struct procs *ps, char *const *argv, char *const *env, int64_t de
 	int fd = mkstemp(path.s);
 	*status = 127;
 	if (fd < 0) {
+		int e = errno;
 		buf_printf(errtext, "cannot make a temporary file in %s: %s", tmp && *tmp ? tmp : "/tmp",
-			   strerror(errno));
+			   strerror(e));
 		buf_free(&path);
-		return -3;
+		return e;
 	}
 	close(fd);
 	int slot = procs_tmp_add(ps, path.s);

@@ -1,4 +1,4 @@
-/* internal: what the files of kube/ share and nobody else sees. */
+/* internal: what the files of src/kube/ share and nobody else sees. */
 #ifndef KUBE_INTERNAL_H
 #define KUBE_INTERNAL_H
 
