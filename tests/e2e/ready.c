@@ -70,6 +70,34 @@ Test(ready, waiting_is_reported_with_the_next_check)
 	tws_free(&t);
 }
 
+/* the schedule (0 s, 1 s, then the 10 s interval) is cut at the timeout:
+ * the last check runs at 1.8 s, not after it, and passing there is
+ * ready; the check passes on its third run */
+Test(ready, the_last_check_runs_at_the_timeout_and_counts)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_exec_ws(&t, NULL,
+		   "    layers:\n"
+		   "      p/b:\n"
+		   "        readiness:\n"
+		   "          interval: 10s\n"
+		   "          timeout: 1800ms\n"
+		   "          checks:\n"
+		   "            - command: [sh, -c, 'n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; test $n -ge 2 || { echo \"warming up\"; exit 1; }']\n");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "exit 1: warming up (waited 0s of 1.8s), next check in 1s"), "%s", r.out);
+	cr_assert(strstr(r.out, "exit 1: warming up (waited 1s of 1.8s), next check in 800ms"), "%s",
+		  r.out);
+	char *n = tws_get(&t, "n");
+	cr_assert_str_eq(n, "3\n");
+	free(n);
+	cr_assert(strstr(r.out, "ready p/b"), "%s", r.out);
+	res_free(&r);
+	tws_free(&t);
+}
+
 Test(ready, http_check_that_cannot_connect_fails_the_layer)
 {
 	struct tws t;

@@ -127,6 +127,34 @@ Test(remote, helm_repo_over_http_and_a_second_sync_makes_no_request)
 	teardown(&f);
 }
 
+/* a file of the download cache is checked against its name each time it
+ * is used: one changed on disk is fetched again, never rendered */
+Test(remote, a_cached_download_that_changed_on_disk_is_fetched_again)
+{
+	struct rfx f;
+	setup(&f, "1.0.0", NULL, NULL);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 1);
+	cr_assert_eq(tws_sh(&f.t, "cd src && sed -i 's/first/tampered/' mychart/Chart.yaml && "
+			    "tar czf ../bad.tgz mychart && cd .. && "
+			    "test -f .addonmake/cache/sha256/$(cat sum) && "
+			    "cp bad.tgz .addonmake/cache/sha256/$(cat sum)"), 0);
+	/* force a compile: the profile changes, the chart does not */
+	tws_put(&f.t, "p.yaml", "metadata: {name: apps}\nspec:\n  template:\n    packs:\n"
+		"      - {name: mychart, type: helm, version: \"1.0.0\", registry: {metadata: {name: charts}},\n"
+		"         values: \"charts: {mychart: {a: 1}}\"}\n");
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	cr_assert_eq(served(&f, "/charts/mychart-1.0.0.tgz"), 2, "the changed cache file was used");
+	assert_rendered(&f, "out/p00000_apps+mychart.yaml", "first");
+	cr_assert_eq(tws_sh(&f.t, "cd .addonmake/cache/sha256 && test \"$(sha256sum $(cat ../../../sum) | "
+			    "cut -c1-64)\" = \"$(cat ../../../sum)\""), 0, "the cache file was not repaired");
+	teardown(&f);
+}
+
 Test(remote, a_republished_chart_is_refetched_with_refresh_and_reapplied)
 {
 	struct rfx f;

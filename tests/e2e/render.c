@@ -214,6 +214,62 @@ Test(render, a_deleted_or_edited_output_is_written_again)
 	tws_free(&t);
 }
 
+/* the stat that finds a changed output compares size, modification time
+ * and inode: an edit that keeps the time (touch -r) or a copy put in its
+ * place with the same size and time (cp -p of a backup) is still seen */
+Test(render, an_output_changed_behind_its_time_is_seen)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_synced(&t);
+	/* longer, same time */
+	cr_assert_eq(tws_sh(&t, "f=out/p00000_p+b.yaml && touch -r $f ref && echo '# mine' >> $f && "
+			    "touch -r ref $f"), 0);
+	/* another file, same size and time */
+	cr_assert_eq(tws_sh(&t, "f=out/p00010_p+c.yaml && sed 's/c/C/' $f > new && touch -r $f new && "
+			    "test $(wc -c < new) = $(wc -c < $f) && mv new $f"), 0);
+	struct res r = am(&t, "plan --json");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "{\"cluster\":\"dev\",\"layer\":\"p/b\",\"order\":0,\"action\":\"apply\","
+				"\"reason\":\"output changed\"}"), "%s", r.out);
+	cr_assert(strstr(r.out, "{\"cluster\":\"dev\",\"layer\":\"p/c\",\"order\":10,\"action\":\"apply\","
+				"\"reason\":\"output changed\"}"), "%s", r.out);
+	res_free(&r);
+	tws_free(&t);
+}
+
+/* a layer whose install order changes renders under its new name, and
+ * its old file goes (else `kubectl apply -f out/` would apply it twice,
+ * once in the old order) */
+Test(render, a_new_install_order_removes_the_old_file)
+{
+	struct tws t;
+	tws_init(&t);
+	struct buf a = {0};
+	layer(&a, "web", "5");
+	layer(&a, "db", "7");
+	profile(&t, "p.yaml", "p", &a);
+	render_ws(&t, "p.yaml");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *ls = ls_out(&t, "C");
+	cr_assert_str_eq(ls, "p00005_p+web.yaml\np00007_p+db.yaml\n");
+	free(ls);
+	buf_clear(&a);
+	layer(&a, "web", "20");
+	layer(&a, "db", "7");
+	profile(&t, "p.yaml", "p", &a);
+	r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	ls = ls_out(&t, "C");
+	cr_assert_str_eq(ls, "p00007_p+db.yaml\np00020_p+web.yaml\n");
+	free(ls);
+	buf_free(&a);
+	tws_free(&t);
+}
+
 /* the check of the outputs is a stat: a no-op run reads none of them (an
  * unreadable output does not stop it) */
 Test(render, the_output_check_reads_no_file)

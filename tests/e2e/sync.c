@@ -22,6 +22,16 @@ line_of(const char *log, const char *want)
 	return -1;
 }
 
+/* index of the line equal to want, which must be in the log (a missing
+ * line is -1, which every "before" comparison would let pass) */
+static int
+must_line(const char *log, const char *want)
+{
+	int i = line_of(log, want);
+	cr_assert_geq(i, 0, "no line \"%s\" in the log:\n%s", want, log);
+	return i;
+}
+
 Test(sync, tiers_run_lowest_first_and_wait_for_the_whole_tier)
 {
 	struct tws t;
@@ -31,11 +41,10 @@ Test(sync, tiers_run_lowest_first_and_wait_for_the_whole_tier)
 	assert_code(r, 0);
 	char *log = tws_get(&t, "log");
 	cr_assert_not_null(log);
-	int crds_end = line_of(log, "end p/crds");
-	int a_start = line_of(log, "start p/a"), b_start = line_of(log, "start p/b");
-	int a_end = line_of(log, "end p/a"), b_end = line_of(log, "end p/b");
-	int c_start = line_of(log, "start p/c");
-	cr_assert(crds_end >= 0 && a_start >= 0 && b_start >= 0 && c_start >= 0, "%s", log);
+	int crds_end = must_line(log, "end p/crds");
+	int a_start = must_line(log, "start p/a"), b_start = must_line(log, "start p/b");
+	int a_end = must_line(log, "end p/a"), b_end = must_line(log, "end p/b");
+	int c_start = must_line(log, "start p/c");
 	cr_assert_lt(crds_end, a_start, "%s", log);
 	cr_assert_lt(crds_end, b_start, "%s", log);
 	cr_assert_lt(a_end, c_start, "tier 10 started before tier 0 was ready:\n%s", log);
@@ -359,8 +368,9 @@ Test(sync, jobs_limit_runs_a_tier_one_layer_at_a_time)
 	assert_code(r, 0);
 	char *log = tws_get(&t, "log");
 	/* with -j 1 the two layers of tier 0 never overlap */
-	int a_start = line_of(log, "start p/a"), a_end = line_of(log, "end p/a");
-	int b_start = line_of(log, "start p/b"), b_end = line_of(log, "end p/b");
+	cr_assert_not_null(log);
+	int a_start = must_line(log, "start p/a"), a_end = must_line(log, "end p/a");
+	int b_start = must_line(log, "start p/b"), b_end = must_line(log, "end p/b");
 	cr_assert(a_end < b_start || b_end < a_start, "tier 0 ran two layers at once:\n%s", log);
 	free(log);
 	res_free(&r);
