@@ -2,7 +2,7 @@
  * is a first pass in which a chart, blob or pack archive missing from the
  * download cache is queued instead of fetched; dl_run then fetches the
  * whole queue in parallel and the cluster is compiled again, finding
- * everything in the cache (DESIGN §14). What a run fetched or failed to
+ * everything in the cache (DESIGN §3). What a run fetched or failed to
  * fetch is remembered by URL, so the second pass asks no server again. */
 #include <stdio.h>
 #include <stdlib.h>

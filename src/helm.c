@@ -1,10 +1,12 @@
-/* helm: a helm layer's chart from a file:// Helm repository — index.yaml,
- * the version asked for (exact, else the newest release matching it as a
- * constraint), the .tgz checked against the index's SHA-256 digest — then
- * rendered by the helm binary (ADDONMAKE_HELM, else helm on PATH) with
- * `helm template`, in a temporary directory removed afterwards. A chart
- * URL that is absolute is looked up by its file name in the repository's
- * directory: an index copied from a web repository still works offline. */
+/* helm: a helm layer's chart from a Helm repository — file://, http(s)://
+ * (index.yaml, fetched with its ETag) or oci:// (oci.c) — at the version
+ * asked for (exact, else the newest release matching it as a constraint),
+ * the .tgz checked against the index's SHA-256 digest and kept in the
+ * download cache; then rendered by the helm binary (ADDONMAKE_HELM, else
+ * helm on PATH) with `helm template`, in a temporary directory removed
+ * afterwards. A chart URL that is absolute is looked up by its file name in
+ * a file:// repository's directory: an index copied from a web repository
+ * still works offline. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
-/* plan: which layers a run applies and prunes, and why (DESIGN §6); the
- * executor that carries a plan out; the readiness checks it waits on. */
+/* plan: which layers a run applies and prunes, and why (DESIGN §6), from
+ * the layers' hashes, the state's records and the target's output check.
+ * The executor that carries a plan out is run.h's. */
 #ifndef PLAN_H
 #define PLAN_H
 
