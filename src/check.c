@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <curl/curl.h>
 #include <string.h>
+#include "http/http.h"
 #include "target.h"
 
 static size_t
@@ -17,8 +18,7 @@ discard(char *p, size_t sz, size_t n, void *u)
 static int
 http_check(const struct check *k, int64_t deadline, struct buf *why)
 {
-	fetch_init();
-	CURL *h = curl_easy_init();
+	CURL *h = http_handle();
 	if (!h) {
 		buf_adds(why, "cannot start an HTTP client");
 		return T_NOTREADY;
@@ -31,7 +31,6 @@ http_check(const struct check *k, int64_t deadline, struct buf *why)
 	}
 	char ebuf[CURL_ERROR_SIZE] = "";
 	curl_easy_setopt(h, CURLOPT_URL, k->url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, tmo);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, tmo < 5000 ? tmo : 5000L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);

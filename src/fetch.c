@@ -4,33 +4,18 @@
  * (libcurl's default), TLS verified unless the registry says otherwise,
  * basic or bearer credentials (from addonmake.yaml or the environment,
  * never printed), a size cap, and bounded retries with backoff on resets,
- * timeouts, 429 and 5xx (Retry-After honoured up to 5 s). */
+ * timeouts, 429 and 5xx (Retry-After honoured up to HTTP_RETRY_AFTER_MAX_S). */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "http/http.h"
 #include "model.h"
 
 #define FETCH_MAX (256L << 20)
 #define FETCH_TRIES 4
 #define FETCH_PARALLEL 8 /* transfers at once */
-
-/* curl (and the TLS library under it) is set up on first use only: most
- * runs never need it */
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void
-setup(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-void
-fetch_init(void)
-{
-	pthread_once(&once, setup);
-}
 
 struct sink {
 	struct buf *body;
@@ -47,33 +32,18 @@ on_body(char *p, size_t sz, size_t n, void *u)
 	return sz * n;
 }
 
-static char *
-header_value(char *p, size_t n, const char *name)
-{
-	size_t nl = strlen(name);
-	if (n <= nl + 1 || strncasecmp(p, name, nl) != 0 || p[nl] != ':')
-		return NULL;
-	char *v = p + nl + 1;
-	size_t vl = n - nl - 1;
-	while (vl && (*v == ' ' || *v == '\t'))
-		v++, vl--;
-	while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-		vl--;
-	return xstrndup(v, vl);
-}
-
 static size_t
 on_header(char *p, size_t sz, size_t n, void *u)
 {
 	struct sink *s = u;
 	char *v;
-	if ((v = header_value(p, sz * n, "ETag"))) {
+	if ((v = http_header_value(p, sz * n, "ETag"))) {
 		free(s->out->etag);
 		s->out->etag = v;
-	} else if ((v = header_value(p, sz * n, "WWW-Authenticate"))) {
+	} else if ((v = http_header_value(p, sz * n, "WWW-Authenticate"))) {
 		free(s->out->www_auth);
 		s->out->www_auth = v;
-	} else if ((v = header_value(p, sz * n, "Retry-After"))) {
+	} else if ((v = http_header_value(p, sz * n, "Retry-After"))) {
 		s->out->retry_after = atoi(v);
 		free(v);
 	}
@@ -133,7 +103,7 @@ static CURL *
 xfer_start(struct xfer *x)
 {
 	const struct fetch *f = x->f;
-	CURL *h = curl_easy_init();
+	CURL *h = http_handle();
 	x->sk = (struct sink){&x->out->body, x->out};
 	x->ebuf[0] = 0;
 	x->hdr = NULL;
@@ -141,7 +111,6 @@ xfer_start(struct xfer *x)
 	x->out->retry_after = 0;
 	curl_easy_setopt(h, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(h, CURLOPT_URL, f->url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
 	const struct registry *r = f->reg;
@@ -151,26 +120,19 @@ xfer_start(struct xfer *x)
 	 * again): a stalled server, not a slow large download */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (quiet + 999) / 1000);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "addonmake/0.1");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->sk);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x->sk);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->ebuf);
-	if (r && r->ca)
-		curl_easy_setopt(h, CURLOPT_CAINFO, r->ca);
-	if (r && r->insecure) {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
+	if (r)
+		http_tls(h, r->ca, NULL, 0, r->insecure);
 	const char *token = f->bearer ? f->bearer : r ? secret(r->token, r->token_env) : NULL;
 	if (token) {
 		buf_printf(&x->auth, "Bearer %s", token);
 		add_header(&x->hdr, "Authorization", x->auth.s);
 	} else if (r && r->username) {
-		curl_easy_setopt(h, CURLOPT_USERNAME, r->username);
-		const char *pw = secret(r->password, r->password_env);
-		curl_easy_setopt(h, CURLOPT_PASSWORD, pw ? pw : "");
+		http_basic_auth(h, r->username, secret(r->password, r->password_env));
 	}
 	if (f->etag)
 		add_header(&x->hdr, "If-None-Match", f->etag);
@@ -220,7 +182,7 @@ xfer_finish(struct xfer *x, CURLcode cc)
 	} else {
 		long wait = 250L << (x->tries - 1);
 		if (x->out->retry_after > 0)
-			wait = x->out->retry_after > 5 ? 5000 : x->out->retry_after * 1000L;
+			wait = http_retry_after_ms(x->out->retry_after);
 		x->due = now_ms() + wait;
 	}
 }
@@ -228,7 +190,7 @@ xfer_finish(struct xfer *x, CURLcode cc)
 int
 fetch_all(const struct fetch *fs, struct fetched *outs, struct buf *errs, size_t n)
 {
-	fetch_init();
+	http_init();
 	struct xfer *xs = xcalloc(n ? n : 1, sizeof(*xs));
 	for (size_t i = 0; i < n; i++) {
 		memset(&outs[i], 0, sizeof(outs[i]));

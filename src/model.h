@@ -280,8 +280,6 @@ int fetch_url(const struct fetch *f, struct fetched *out, struct buf *err);
 /* n GETs at once (each retried as fetch_url's); outs[i] and errs[i] as
  * fetch_url's out and err; the number that failed */
 int fetch_all(const struct fetch *fs, struct fetched *outs, struct buf *errs, size_t n);
-/* sets up libcurl once (thread-safe); fetch_url and http checks call it */
-void fetch_init(void);
 void fetched_free(struct fetched *f);
 /* a URL without its user:password@, for messages */
 char *url_shown(const char *url);

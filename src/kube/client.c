@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include "../http/http.h"
 #include "internal.h"
 
 #define KUBE_TRIES 5
@@ -34,18 +35,10 @@ sh_unlock(CURL *h, curl_lock_data d, void *u)
 
 static void conn_free(struct kube_conn c);
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void
-global_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 struct kube *
 kube_open(struct kube_cfg *cfg, kube_exec_fn run, void *u, const int *cancel)
 {
-	pthread_once(&once, global_init);
+	http_init();
 	struct kube *k = xcalloc(1, sizeof(*k));
 	k->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
@@ -221,10 +214,11 @@ static size_t
 on_header(char *p, size_t sz, size_t n, void *u)
 {
 	struct sink *s = u;
-	size_t len = sz * n;
-	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
-		s->retry_after = atoi(p + 12);
-	return len;
+	char *v = http_header_value(p, sz * n, "Retry-After");
+	if (v)
+		s->retry_after = atoi(v);
+	free(v);
+	return sz * n;
 }
 
 static int
@@ -234,43 +228,27 @@ on_progress(void *u, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 	return cancelled(((struct sink *)u)->k);
 }
 
-static void
-blob(CURL *h, CURLoption opt, const struct buf *b)
-{
-	struct curl_blob bl = {b->s, b->len, CURL_BLOB_COPY};
-	curl_easy_setopt(h, opt, &bl);
-}
-
 /* a handle with what every request to this server shares; a pooled
  * handle keeps it, and each request sets only its own options */
 static CURL *
 handle_new(struct kube *k)
 {
-	CURL *h = curl_easy_init();
+	CURL *h = http_handle();
 	const struct kube_cfg *c = &k->cfg;
 	curl_easy_setopt(h, CURLOPT_SHARE, k->sh);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 120000L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, (long)POOL_MAX);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "addonmake/0.1");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	/* refused from its Content-Length, before any of it is read */
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ANSWER_MAX);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	if (c->ca.len)
-		blob(h, CURLOPT_CAINFO_BLOB, &c->ca);
-	if (c->insecure) {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (c->username && !c->token) {
-		curl_easy_setopt(h, CURLOPT_USERNAME, c->username);
-		curl_easy_setopt(h, CURLOPT_PASSWORD, c->password ? c->password : "");
-	}
+	http_tls(h, NULL, c->ca.s, c->ca.len, c->insecure);
+	if (c->username && !c->token)
+		http_basic_auth(h, c->username, c->password);
 	return h;
 }
 
@@ -431,10 +409,7 @@ xfer_setup(struct kube *k, struct xfer *x, const char *method, const char *url,
 	const struct buf *cert = k->exec_cert.len ? &k->exec_cert : &c->cert;
 	const struct buf *key = k->exec_key.len ? &k->exec_key : &c->key;
 	if (cert->len && key->len) {
-		blob(h, CURLOPT_SSLCERT_BLOB, cert);
-		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-		blob(h, CURLOPT_SSLKEY_BLOB, key);
-		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+		http_client_cert(h, cert->s, cert->len, key->s, key->len);
 	}
 	x->cred_gen = k->cred_gen;
 	const char *tok = c->token ? c->token : k->bearer;
@@ -593,7 +568,7 @@ settle(struct kube *k, const char *method, const char *path, const char *url,
 		}
 		long wait = 250L << attempt;
 		if (tr.retry_after > 0 || (tr.t == 0 && tr.retry_after == 0 && r->code == 429))
-			wait = tr.retry_after > 5 ? 5000 : tr.retry_after * 1000L;
+			wait = http_retry_after_ms(tr.retry_after);
 		nap_ms(k, wait ? wait : 100);
 	}
 	if (rc == 0)
