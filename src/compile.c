@@ -155,7 +155,7 @@ manifest_entries(struct cctx *x, struct profile *p, struct layer *l,
 				buf_free(&t);
 				continue;
 			}
-			o = (struct dorigin){path, 1, 1, 0, 1};
+			o = doc_file_origin(path);
 			src = t.s;
 			len = t.len;
 			where = path;
@@ -255,7 +255,7 @@ static int
 add_kept_rendering(struct arena *a, struct layer *l, const struct layer *kept,
 		   struct diag *d)
 {
-	struct dorigin ho = {"helm template", 1, 1, 0, 1};
+	struct dorigin ho = doc_file_origin("helm template");
 	l->digest = kept->digest;
 	l->version = kept->version;
 	l->chart_file = kept->chart_file;

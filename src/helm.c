@@ -54,7 +54,7 @@ chart_name(struct ldctx *lc, const char *cdir)
 		buf_free(&t);
 		return NULL;
 	}
-	struct dorigin o = {path, 1, 1, 0, 1};
+	struct dorigin o = doc_file_origin(path);
 	struct dnode *root;
 	const char *name = NULL;
 	if (!doc_parse_first(lc->a, t.s, t.len, &o, &root, NULL))
@@ -296,7 +296,7 @@ render_chart(struct ldctx *lc, struct layer *l, const char *profile_file, struct
 	}
 	l->helm_yaml = yaml;
 	char *what = arena_printf(a, "helm template of %s %s", l->pack, l->version);
-	struct dorigin yo = {what, 1, 1, 0, 1};
+	struct dorigin yo = doc_file_origin(what);
 	return layer_add_docs(a, l, what, yaml, strlen(yaml), &yo, lc->d);
 }
 
@@ -394,7 +394,7 @@ helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 		buf_free(&t);
 		FAIL("%s: cannot read the index of helm layer \"%s\": %s", ipath, l->pack, strerror(e));
 	}
-	struct dorigin o = {ipath, 1, 1, 0, 1};
+	struct dorigin o = doc_file_origin(ipath);
 	struct dnode *index;
 	int rc = doc_parse_first(a, t.s, t.len, &o, &index, d);
 	buf_free(&t);
@@ -502,7 +502,7 @@ pack_charts(struct ldctx *lc, struct layer *l, const char *profile_file)
 			rc = -1;
 		} else {
 			char *what = arena_printf(a, "helm template of %s", path);
-			struct dorigin o = {what, 1, 1, 0, 1};
+			struct dorigin o = doc_file_origin(what);
 			if (layer_add_docs(a, l, what, yaml, strlen(yaml), &o, lc->d))
 				rc = -1;
 			buf_printf(&all, "%s%s", all.len ? "\n---\n" : "", yaml);

@@ -55,7 +55,7 @@ get_token(struct ldctx *lc, struct registry *r, const char *www, struct buf *err
 				   shown, got.code);
 			free(shown);
 		} else {
-			struct dorigin o = {"token", 1, 1, 0, 1};
+			struct dorigin o = doc_file_origin("token");
 			struct dnode *root;
 			if (!doc_parse_first(a, got.body.s, got.body.len, &o, &root, NULL)) {
 				const char *t = doc_str(doc_get(root, "token"));
@@ -186,7 +186,7 @@ oci_resolve(struct ldctx *lc, struct registry *r, const char *repo, const char *
 		}
 		fetch_rec_put(w, key, NULL, hex);
 	}
-	struct dorigin o = {key, 1, 1, 0, 1};
+	struct dorigin o = doc_file_origin(key);
 	struct dnode *root = NULL;
 	doc_parse_first(a, body.s, body.len, &o, &root, NULL);
 	buf_free(&body);
@@ -249,7 +249,7 @@ oci_pull(struct ldctx *lc, struct registry *r, const char *repo, const char *ver
 		buf_free(&mbody);
 		return -1;
 	}
-	struct dorigin o = {murl, 1, 1, 0, 1};
+	struct dorigin o = doc_file_origin(murl);
 	struct dnode *manifest = NULL;
 	doc_parse_first(a, mbody.s, mbody.len, &o, &manifest, NULL);
 	buf_free(&mbody);

@@ -74,7 +74,7 @@ parse_file(struct ldctx *lc, const char *path, int *missing)
 		return NULL;
 	}
 	struct dnode *root;
-	struct dorigin o = {path, 1, 1, 0, 1};
+	struct dorigin o = doc_file_origin(path);
 	int rc = doc_parse_first(a, t.s, t.len, &o, &root, d);
 	buf_free(&t);
 	if (rc)
@@ -292,7 +292,7 @@ pack_manifests(struct ldctx *lc, struct layer *l)
 		const char *base = basename_noext(a, rel);
 		struct dnode *vals = doc_path(l->values, arena_printf(a, "manifests.%s", base));
 		if (tmpl_render(t.s, t.len, vals, lc->spectro, path, a, &out, d) == 0) {
-			struct dorigin o = {path, 1, 1, 0, 1};
+			struct dorigin o = doc_file_origin(path);
 			if (layer_add_docs(a, l, path, out.s, out.len, &o, d))
 				rc = -1;
 		} else {

@@ -74,7 +74,7 @@ profile_load(struct ldctx *lc, const char *file, const struct pos *named,
 	p->src = arena_strndup(a, text.s, text.len);
 	struct dnode **docs;
 	size_t n;
-	struct dorigin o = {file, 1, 1, 0, 1};
+	struct dorigin o = doc_file_origin(file);
 	int rc = doc_parse(a, p->src, text.len, &o, &docs, &n, d);
 	buf_free(&text);
 	if (rc)

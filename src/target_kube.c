@@ -631,7 +631,7 @@ helm_apply(const struct target_ctx *t, struct kt *kt, const struct layer *l, con
 		return r == -2 ? T_STOPPED : T_FAILED;
 	}
 	char *what = arena_printf(a, "helm get manifest %s", l->release);
-	struct dorigin o = {what, 1, 1, 0, 1};
+	struct dorigin o = doc_file_origin(what);
 	struct dnode **docs;
 	size_t n;
 	struct diag d = {0};

@@ -382,7 +382,7 @@ ws_load(struct workspace *w, const char *file, struct diag *d)
 	char *src = arena_strndup(&w->a, text.s, text.len);
 	struct dnode **docs;
 	size_t n;
-	struct dorigin o = {w->file, 1, 1, 0, 1};
+	struct dorigin o = doc_file_origin(w->file);
 	int rc = doc_parse(&w->a, src, text.len, &o, &docs, &n, d);
 	buf_free(&text);
 	if (rc)

@@ -81,7 +81,7 @@ merge_file(struct merged *m, const char *file, struct buf *err)
 	}
 	struct dnode *root = NULL;
 	struct diag d = {0};
-	struct dorigin o = {file, 1, 1, 0, 1};
+	struct dorigin o = doc_file_origin(file);
 	int rc = doc_parse_first(&m->a, text.s, text.len, &o, &root, &d);
 	buf_free(&text);
 	if (rc < 0) {

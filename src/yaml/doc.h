@@ -28,6 +28,12 @@ struct dorigin {
 	int indent;    /* column - 1 of lines after the first (block scalars) */
 	int exact;     /* 0: escapes make positions inexact; map to line,col */
 };
+/* the origin of a whole file's text: its own line 1, column 1 */
+static inline struct dorigin
+doc_file_origin(const char *file)
+{
+	return (struct dorigin){.file = file, .line = 1, .col = 1, .indent = 0, .exact = 1};
+}
 
 /* parses every document of text into *docs (arena-allocated; o NULL: the
  * text is a file of its own, positions are its own); on a syntax
