@@ -28,7 +28,7 @@ int
 layer_rec_decode(const void *p, size_t n, struct layer_rec *out,
 		 struct arena *a)
 {
-	struct reader r = {p, n, 0, 0};
+	struct reader r = {.p = p, .n = n, .off = 0, .bad = 0};
 	memset(out, 0, sizeof(*out));
 	if (get_be(&r, 1) != REC_VERSION || r.bad)
 		return -1;

@@ -444,6 +444,6 @@ int
 store_put_blob(struct store *s, int table, const char *cluster, const void *p, size_t n,
 	       struct buf *err)
 {
-	struct blob_ctx c = {table, cluster, p, n};
+	struct blob_ctx c = {.table = table, .cluster = cluster, .p = p, .n = n};
 	return write_txn(s, do_blob, &c, err);
 }

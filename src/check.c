@@ -59,7 +59,8 @@ check_run(const struct check *k, struct procs *ps, const char *cwd,
 		return http_check(k, deadline, why);
 	struct buf out = {0};
 	int status;
-	struct proc_spec sp = {k->argv, env, cwd, NULL, 0, deadline, NULL};
+	struct proc_spec sp = {.argv = k->argv, .env = env, .cwd = cwd, .in = NULL, .inlen = 0,
+			       .deadline = deadline, .err_path = NULL};
 	int rc = proc_run(ps, &sp, &out, &status);
 	if (rc == ECANCELED) {
 		buf_free(&out);

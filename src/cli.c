@@ -22,41 +22,50 @@ struct command {
 };
 
 static const struct command cmds[NCMDS] = {
-	[CMD_SYNC] = {"sync", "[LAYER...]", "apply what changed, tier by tier (the default)",
-		      "Applies the layers that changed since the last run, tier by tier, lowest install "
+	[CMD_SYNC] = {.name = "sync", .args = "[LAYER...]",
+		      .summary = "apply what changed, tier by tier (the default)",
+		      .about = "Applies the layers that changed since the last run, tier by tier, lowest install "
 		      "order first, and waits until every layer of a tier is ready before it starts the "
 		      "next. Named LAYERs (PROFILE/LAYER or a layer name) are applied when they changed "
 		      "(or with -B), with every layer of a later tier after them.",
-		      cmd_sync},
-	[CMD_PLAN] = {"plan", "[LAYER...]", "what sync would apply or prune, and why; applies nothing",
-		      "Says what sync would apply, one line a layer with the reason, and applies and "
+		      .run = cmd_sync},
+	[CMD_PLAN] = {.name = "plan", .args = "[LAYER...]",
+		      .summary = "what sync would apply or prune, and why; applies nothing",
+		      .about = "Says what sync would apply, one line a layer with the reason, and applies and "
 		      "writes nothing. Layers that left the profiles are listed as removed (with --prune, "
 		      "as what sync --prune would prune).",
-		      cmd_plan},
-	[CMD_GRAPH] = {"graph", "", "the layer graph as Graphviz DOT (addonmake graph | dot -Tsvg)",
-		       "Prints the layer graph: a DOT digraph with one cluster a tier and one node a "
+		      .run = cmd_plan},
+	[CMD_GRAPH] = {.name = "graph", .args = "",
+		       .summary = "the layer graph as Graphviz DOT (addonmake graph | dot -Tsvg)",
+		       .about = "Prints the layer graph: a DOT digraph with one cluster a tier and one node a "
 		       "layer, coloured by its state, or with --json its nodes and edges.",
-		       cmd_graph},
-	[CMD_STATUS] = {"status", "", "table of layers: tier, type, state, hash, last applied",
-			"Prints one line a layer: cluster, layer, install order, type, state, the hash "
+		       .run = cmd_graph},
+	[CMD_STATUS] = {.name = "status", .args = "",
+			.summary = "table of layers: tier, type, state, hash, last applied",
+			.about = "Prints one line a layer: cluster, layer, install order, type, state, the hash "
 			"applied (and the new one of a layer that changed) and when it was last applied.",
-			cmd_status},
-	[CMD_PRUNE] = {"prune", "", "delete the layers that left the profiles",
-		       "Deletes the layers that are recorded but no longer in the profiles, highest "
+			.run = cmd_status},
+	[CMD_PRUNE] = {.name = "prune", .args = "",
+		       .summary = "delete the layers that left the profiles",
+		       .about = "Deletes the layers that are recorded but no longer in the profiles, highest "
 		       "install order first, and only what addonmake recorded applying.",
-		       cmd_prune},
-	[CMD_CLEAN] = {"clean", "", "forget the recorded state (of -c CLUSTER, or all)",
-		       "Forgets the recorded state of the clusters named with -c, or of every cluster; "
+		       .run = cmd_prune},
+	[CMD_CLEAN] = {.name = "clean", .args = "",
+		       .summary = "forget the recorded state (of -c CLUSTER, or all)",
+		       .about = "Forgets the recorded state of the clusters named with -c, or of every cluster; "
 		       "deletes no output. The next sync applies every layer again.",
-		       cmd_clean},
-	[CMD_HELP] = {"help", "[COMMAND]", "this text, or what a command does and takes",
-		      "Prints the help of addonmake, or of COMMAND.", NULL},
-	[CMD_VERSION] = {"version", "", "the version", "Prints the version of addonmake.", NULL},
-	[CMD_COMPLETION] = {"completion", "SHELL", "a completion script for bash or zsh",
-			    "Prints a completion script for SHELL, bash or zsh, made from the same "
+		       .run = cmd_clean},
+	[CMD_HELP] = {.name = "help", .args = "[COMMAND]",
+		      .summary = "this text, or what a command does and takes",
+		      .about = "Prints the help of addonmake, or of COMMAND.", .run = NULL},
+	[CMD_VERSION] = {.name = "version", .args = "", .summary = "the version",
+			 .about = "Prints the version of addonmake.", .run = NULL},
+	[CMD_COMPLETION] = {.name = "completion", .args = "SHELL",
+			    .summary = "a completion script for bash or zsh",
+			    .about = "Prints a completion script for SHELL, bash or zsh, made from the same "
 			    "tables as this help: eval \"$(addonmake completion bash)\" in ~/.bashrc, "
 			    "or addonmake completion zsh > ~/.zfunc/_addonmake with ~/.zfunc in fpath.",
-			    NULL},
+			    .run = NULL},
 };
 
 enum { O_DIR, O_FILE, O_CLUSTER, O_STATE, O_JOBS, O_KEEP, O_DRY, O_FORCE, O_VERBOSE, O_QUIET,
@@ -75,44 +84,57 @@ struct option {
 };
 
 static const struct option opts[NOPTS] = {
-	[O_DIR] = {'C', NULL, "DIR", V_DIR, WS, "change to DIR first"},
-	[O_FILE] = {'f', NULL, "FILE", V_FILE, WS, "the workspace file (default addonmake.yaml)"},
-	[O_CLUSTER] = {'c', NULL, "CLUSTER", V_WORD, WS,
-		       "only this cluster (repeatable; default: every cluster)"},
-	[O_STATE] = {0, "state", "DIR", V_DIR, WS,
-		     "keep the state in DIR (else $ADDONMAKE_STATE, else state: of the workspace, "
+	[O_DIR] = {.sh = 'C', .lng = NULL, .arg = "DIR", .value = V_DIR, .cmds = WS,
+		   .help = "change to DIR first"},
+	[O_FILE] = {.sh = 'f', .lng = NULL, .arg = "FILE", .value = V_FILE, .cmds = WS,
+		    .help = "the workspace file (default addonmake.yaml)"},
+	[O_CLUSTER] = {.sh = 'c', .lng = NULL, .arg = "CLUSTER", .value = V_WORD, .cmds = WS,
+		       .help = "only this cluster (repeatable; default: every cluster)"},
+	[O_STATE] = {.sh = 0, .lng = "state", .arg = "DIR", .value = V_DIR, .cmds = WS,
+		     .help = "keep the state in DIR (else $ADDONMAKE_STATE, else state: of the workspace, "
 		     "else .addonmake)"},
-	[O_JOBS] = {'j', NULL, "N", V_WORD, B(CMD_SYNC),
-		    "at most N layers of a tier at once (default 0: all)"},
-	[O_KEEP] = {'k', NULL, NULL, V_NONE, B(CMD_SYNC),
-		    "keep going: after a cluster fails, sync the next one"},
-	[O_DRY] = {'n', NULL, NULL, V_NONE, WS, "dry run: say what would be done, change nothing"},
-	[O_FORCE] = {'B', NULL, NULL, V_NONE, B(CMD_SYNC) | B(CMD_PLAN),
-		     "apply every layer again (reason \"forced\")"},
-	[O_VERBOSE] = {'v', NULL, NULL, V_NONE, WS,
-		       "more output: why a cluster was compiled or not, each exec command and "
+	[O_JOBS] = {.sh = 'j', .lng = NULL, .arg = "N", .value = V_WORD, .cmds = B(CMD_SYNC),
+		    .help = "at most N layers of a tier at once (default 0: all)"},
+	[O_KEEP] = {.sh = 'k', .lng = NULL, .arg = NULL, .value = V_NONE, .cmds = B(CMD_SYNC),
+		    .help = "keep going: after a cluster fails, sync the next one"},
+	[O_DRY] = {.sh = 'n', .lng = NULL, .arg = NULL, .value = V_NONE, .cmds = WS,
+		   .help = "dry run: say what would be done, change nothing"},
+	[O_FORCE] = {.sh = 'B', .lng = NULL, .arg = NULL, .value = V_NONE,
+		     .cmds = B(CMD_SYNC) | B(CMD_PLAN),
+		     .help = "apply every layer again (reason \"forced\")"},
+	[O_VERBOSE] = {.sh = 'v', .lng = NULL, .arg = NULL, .value = V_NONE, .cmds = WS,
+		       .help = "more output: why a cluster was compiled or not, each exec command and "
 		       "its output"},
-	[O_QUIET] = {'q', NULL, NULL, V_NONE, WS, "quiet: print nothing but failures"},
-	[O_EXPLAIN] = {0, "explain", NULL, V_NONE, B(CMD_SYNC) | B(CMD_PLAN),
-		       "say why each layer is applied"},
-	[O_PRUNE] = {0, "prune", NULL, V_NONE, B(CMD_SYNC) | B(CMD_PLAN),
-		     "after a successful sync, prune the layers that left the profiles"},
-	[O_JSON] = {0, "json", NULL, V_NONE, B(CMD_SYNC) | B(CMD_PLAN) | B(CMD_STATUS) | B(CMD_GRAPH),
-		    "JSON Lines: events (sync), one object a layer (plan, status), nodes and "
+	[O_QUIET] = {.sh = 'q', .lng = NULL, .arg = NULL, .value = V_NONE, .cmds = WS,
+		     .help = "quiet: print nothing but failures"},
+	[O_EXPLAIN] = {.sh = 0, .lng = "explain", .arg = NULL, .value = V_NONE,
+		       .cmds = B(CMD_SYNC) | B(CMD_PLAN),
+		       .help = "say why each layer is applied"},
+	[O_PRUNE] = {.sh = 0, .lng = "prune", .arg = NULL, .value = V_NONE,
+		     .cmds = B(CMD_SYNC) | B(CMD_PLAN),
+		     .help = "after a successful sync, prune the layers that left the profiles"},
+	[O_JSON] = {.sh = 0, .lng = "json", .arg = NULL, .value = V_NONE,
+		    .cmds = B(CMD_SYNC) | B(CMD_PLAN) | B(CMD_STATUS) | B(CMD_GRAPH),
+		    .help = "JSON Lines: events (sync), one object a layer (plan, status), nodes and "
 		    "edges (graph)"},
-	[O_DETAILED] = {0, "detailed-exitcode", NULL, V_NONE, B(CMD_PLAN),
-			"exit 3 when there is work to do"},
-	[O_WAITLOCK] = {0, "wait-lock", NULL, V_NONE, B(CMD_SYNC) | B(CMD_PRUNE) | B(CMD_CLEAN),
-			"wait for another run of this workspace instead of failing"},
-	[O_OFFLINE] = {0, "offline", NULL, V_NONE, COMPILE,
-		       "use downloaded charts and packs from the cache only; no network"},
-	[O_REFRESH] = {0, "refresh", NULL, V_NONE, COMPILE,
-		       "ask the registries again for every index, OCI tag and HTTP pack (finds "
+	[O_DETAILED] = {.sh = 0, .lng = "detailed-exitcode", .arg = NULL, .value = V_NONE,
+			.cmds = B(CMD_PLAN),
+			.help = "exit 3 when there is work to do"},
+	[O_WAITLOCK] = {.sh = 0, .lng = "wait-lock", .arg = NULL, .value = V_NONE,
+			.cmds = B(CMD_SYNC) | B(CMD_PRUNE) | B(CMD_CLEAN),
+			.help = "wait for another run of this workspace instead of failing"},
+	[O_OFFLINE] = {.sh = 0, .lng = "offline", .arg = NULL, .value = V_NONE, .cmds = COMPILE,
+		       .help = "use downloaded charts and packs from the cache only; no network"},
+	[O_REFRESH] = {.sh = 0, .lng = "refresh", .arg = NULL, .value = V_NONE, .cmds = COMPILE,
+		       .help = "ask the registries again for every index, OCI tag and HTTP pack (finds "
 		       "a chart or pack republished under the same version)"},
-	[O_CONFLICTS] = {0, "force-conflicts", NULL, V_NONE, B(CMD_SYNC),
-			 "kube target: take over fields another field manager owns"},
-	[O_HELP] = {'h', "help", NULL, V_NONE, ALL, "this text"},
-	[O_VERSION] = {0, "version", NULL, V_NONE, ALL, "the version"},
+	[O_CONFLICTS] = {.sh = 0, .lng = "force-conflicts", .arg = NULL, .value = V_NONE,
+			 .cmds = B(CMD_SYNC),
+			 .help = "kube target: take over fields another field manager owns"},
+	[O_HELP] = {.sh = 'h', .lng = "help", .arg = NULL, .value = V_NONE, .cmds = ALL,
+		    .help = "this text"},
+	[O_VERSION] = {.sh = 0, .lng = "version", .arg = NULL, .value = V_NONE, .cmds = ALL,
+		       .help = "the version"},
 };
 
 static const char exit_text[] =

@@ -445,8 +445,8 @@ cmd_graph(struct cmd_ctx *x)
 		for (size_t k = 0; k < c->g.n; k++)
 			graph_add(&g, &c->g.nodes[k]);
 		for (size_t k = 0; k < c->nremoved; k++) {
-			struct gnode gn = {c->removed[k].id, c->removed[k].id,
-					   c->removed[k].rec.order, GS_REMOVED, 0, NULL};
+			struct gnode gn = {.id = c->removed[k].id, .label = c->removed[k].id,
+					   .order = c->removed[k].rec.order, .state = GS_REMOVED, .tier = 0, .data = NULL};
 			graph_add(&g, &gn);
 		}
 		graph_build(&g);

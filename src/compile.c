@@ -282,9 +282,10 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 	if (!l->version)
 		l->version = doc_str(doc_get(e, "tag"));
 	l->at = (struct pos){x->c->profiles[x->prof], e->line, e->col};
-	struct subst_ctx sc = {x->c->name, p->name, p->version, p->variables,
-			       x->c->variables, x->c->macros, pack_values_of, x,
-			       &x->w->secret, &x->w->a};
+	struct subst_ctx sc = {.cluster = x->c->name, .profile = p->name,
+			       .profile_version = p->version, .profile_vars = p->variables,
+			       .vars = x->c->variables, .macros = x->c->macros, .pack_values = pack_values_of, .pack_ctx = x,
+			       .secret = &x->w->secret, .secret_a = &x->w->a};
 	struct dnode *vnode = doc_get(e, "values");
 	if (!pass2 && refers_to_packs(e))
 		return;
@@ -568,7 +569,8 @@ cluster_graph(struct cluster *c)
 	graph_free(&c->g);
 	for (size_t i = 0; i < c->nlayers; i++) {
 		struct layer *l = c->layers[i];
-		struct gnode gn = {l->id, l->label, l->order, GS_UNKNOWN, 0, l};
+		struct gnode gn = {.id = l->id, .label = l->label, .order = l->order,
+				   .state = GS_UNKNOWN, .tier = 0, .data = l};
 		graph_add(&c->g, &gn);
 	}
 	graph_build(&c->g);

@@ -79,7 +79,7 @@ dl_fetch(struct workspace *w, const struct fetch *f, const char *want, const cha
 		snprintf(hex, 65, "%s", mhex);
 		return 0;
 	}
-	struct dl_item it = {*f, want, what, by};
+	struct dl_item it = {.f = *f, .want = want, .what = what, .by = by};
 	if (w->defer) {
 		struct arena *a = &w->a;
 		it.f.url = arena_strdup(a, f->url);

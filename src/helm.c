@@ -199,7 +199,8 @@ remote_index(struct ldctx *lc, struct registry *r, struct layer *l, const char *
 		remote_err(lc, l, pfile, m);
 		return -1;
 	}
-	struct fetch f = {iurl, r, have ? etag : NULL, NULL, NULL};
+	struct fetch f = {.url = iurl, .reg = r, .etag = have ? etag : NULL, .accept = NULL,
+			  .bearer = NULL};
 	struct fetched got;
 	struct buf err = {0};
 	int rc = fetch_url(&f, &got, &err);
@@ -252,7 +253,7 @@ remote_chart(struct ldctx *lc, struct registry *r, struct layer *l, const char *
 		return -1;
 	}
 	free(shown);
-	struct fetch f = {url, r, NULL, NULL, NULL};
+	struct fetch f = {.url = url, .reg = r, .etag = NULL, .accept = NULL, .bearer = NULL};
 	struct buf err = {0};
 	char hex[65];
 	int rc = dl_fetch(w, &f, want, "chart", "index", hex, &err);

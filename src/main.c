@@ -117,7 +117,8 @@ run(struct run_opts *ro, struct cli *g)
 			goto out;
 		}
 	}
-	x = (struct cmd_ctx){&w, NULL, sel, nsel, ro, nlayers ? layers : NULL, ncl == 0};
+	x = (struct cmd_ctx){.w = &w, .st = NULL, .cl = sel, .ncl = nsel, .ro = ro,
+			     .only = nlayers ? layers : NULL, .all = ncl == 0};
 	if (g->cmd == CMD_CLEAN) {
 		rc = cli_run(&x, g->cmd);
 		goto out;

@@ -45,7 +45,8 @@ get_token(struct ldctx *lc, struct registry *r, const char *www, struct buf *err
 	/* the token endpoint takes basic credentials, not a token */
 	struct registry basic = *r;
 	basic.token = basic.token_env = NULL;
-	struct fetch f = {url, &basic, NULL, "application/json", NULL};
+	struct fetch f = {.url = url, .reg = &basic, .etag = NULL, .accept = "application/json",
+			  .bearer = NULL};
 	struct fetched got;
 	char *tok = NULL;
 	if (fetch_url(&f, &got, err) == 0) {
@@ -77,7 +78,8 @@ oci_get(struct ldctx *lc, struct registry *r, const char *url, const char *accep
 	char **token, struct fetched *got, struct buf *err)
 {
 	for (int round = 0; round < 2; round++) {
-		struct fetch f = {url, r, NULL, accept, *token};
+		struct fetch f = {.url = url, .reg = r, .etag = NULL, .accept = accept,
+				  .bearer = *token};
 		if (fetch_url(&f, got, err))
 			return -1;
 		if (got->code != 401 || round || *token)
@@ -261,7 +263,8 @@ oci_pull(struct ldctx *lc, struct registry *r, const char *repo, const char *ver
 	const char *want = digest + 7;
 	if (dl_get(w, want, blob) != 0) {
 		char *burl = arena_printf(a, "%s://%s/v2/%s/blobs/%s", scheme, host, repo, digest);
-		struct fetch f = {burl, r, NULL, NULL, token};
+		struct fetch f = {.url = burl, .reg = r, .etag = NULL, .accept = NULL,
+				  .bearer = token};
 		char h[65];
 		int rc = dl_fetch(w, &f, want, "blob", "manifest", h, err);
 		if (rc)

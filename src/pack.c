@@ -110,7 +110,7 @@ http_pack(struct ldctx *lc, struct registry *r, struct layer *l, struct buf *blo
 		return -1;
 	}
 	buf_clear(blob);
-	struct fetch f = {url, r, NULL, NULL, NULL};
+	struct fetch f = {.url = url, .reg = r, .etag = NULL, .accept = NULL, .bearer = NULL};
 	int rc = dl_fetch(w, &f, NULL, "pack archive", NULL, hex, err);
 	if (rc == 0)
 		fetch_rec_put(w, key, NULL, hex);

@@ -103,7 +103,7 @@ int
 snapshot_use(struct workspace *w, struct cluster *c, const char *p, size_t n,
 	     struct diag *d, struct buf *why)
 {
-	struct reader r = {(const unsigned char *)p, n, 0, 0};
+	struct reader r = {.p = (const unsigned char *)p, .n = n, .off = 0, .bad = 0};
 	struct hash128 h;
 	if (get_be(&r, 1) != SNAP_VERSION || n < 17) {
 		buf_adds(why, "the stat cache is of another version");

@@ -12,7 +12,8 @@ run(const struct target_ctx *t, char **argv, char **env, const char *text,
 {
 	struct buf out = {0};
 	int status;
-	struct proc_spec sp = {argv, env, t->w->dir, text, len, 0, NULL};
+	struct proc_spec sp = {.argv = argv, .env = env, .cwd = t->w->dir, .in = text, .inlen = len,
+			       .deadline = 0, .err_path = NULL};
 	int rc = proc_run(t->ps, &sp, &out, &status);
 	if (t->note) {
 		/* -v: the argv as a shell would read it, then what it printed */

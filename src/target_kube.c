@@ -67,7 +67,7 @@ inv_get(const char *p, size_t len, struct arena *a, const char **release, struct
 	*release = "";
 	if (!len)
 		return 0;
-	struct reader r = {(const unsigned char *)p, len, 0, 0};
+	struct reader r = {.p = (const unsigned char *)p, .n = len, .off = 0, .bad = 0};
 	uint64_t ver = get_be(&r, 1);
 	if (ver != 1 && ver != INV_VERSION)
 		return -1;
@@ -212,9 +212,10 @@ static void
 applied_add(struct applied *ap, struct arena *a, const char *path, const struct obj *o,
 	    const char *uid, unsigned flags)
 {
-	applied_push(ap, (struct iobj){arena_strdup(a, path), o->api, o->kind,
-				       o->res.namespaced ? o->ns : "", o->name,
-				       arena_strdup(a, uid ? uid : ""), flags});
+	applied_push(ap, (struct iobj){.path = arena_strdup(a, path), .api = o->api,
+				       .kind = o->kind,
+				       .ns = o->res.namespaced ? o->ns : "", .name = o->name,
+				       .uid = arena_strdup(a, uid ? uid : ""), .flags = flags});
 }
 
 /* what an earlier run recorded for this path */

@@ -59,7 +59,7 @@ rinv_get(const struct layer_rec *r, struct rinv *out)
 		out->pathlen = r->ninventory;
 		return 0;
 	}
-	struct reader rd = {p, r->ninventory, 1, 0};
+	struct reader rd = {.p = p, .n = r->ninventory, .off = 1, .bad = 0};
 	out->has_stat = 1;
 	out->size = (int64_t)get_be(&rd, 8);
 	out->mtime_ns = (int64_t)get_be(&rd, 8);

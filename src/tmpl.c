@@ -82,8 +82,9 @@ split(struct tp *t, const char *text, size_t len)
 			t->it = xrealloc(t->it, cap * sizeof(*t->it));
 		}
 		if (b.len)
-			t->it[t->nit++] = (struct item){I_TEXT, arena_strndup(t->a, b.s, b.len),
-							b.len, sl, sc};
+			t->it[t->nit++] = (struct item){.kind = I_TEXT,
+							.s = arena_strndup(t->a, b.s, b.len),
+							.n = b.len, .line = sl, .col = sc};
 		if (p >= end)
 			break;
 		const char *close = NULL;
@@ -110,7 +111,8 @@ split(struct tp *t, const char *text, size_t len)
 		int trim_after = e - s >= 2 && e[-1] == '-' && isspace((unsigned char)e[-2]);
 		if (trim_after)
 			e--;
-		t->it[t->nit++] = (struct item){I_ACTION, s, (size_t)(e - s), line, col};
+		t->it[t->nit++] = (struct item){.kind = I_ACTION, .s = s, .n = (size_t)(e - s),
+						.line = line, .col = col};
 		for (const char *q = p; q < close + 2; q++)
 			if (*q == '\n')
 				line++, col = 1;
@@ -381,7 +383,7 @@ keyword(struct item *it, const char **rest, size_t *restn, struct arena *a)
 static struct expr *
 parse_expr_at(struct tp *t, struct item *it, const char *s, size_t n)
 {
-	struct lex x = {t, s, s + n, it->line, it->col};
+	struct lex x = {.t = t, .p = s, .end = s + n, .line = it->line, .col = it->col};
 	struct expr *e = parse_pipe(&x);
 	skip_ws(&x);
 	if (e && x.p < x.end) {
@@ -910,7 +912,7 @@ tmpl_render(const char *text, size_t len, const struct dnode *values,
 	    const struct dnode *spectro, const char *file, struct arena *a,
 	    struct buf *out, struct diag *d)
 {
-	struct tp t = {a, file, d, NULL, 0, 0, 0};
+	struct tp t = {.a = a, .file = file, .d = d, .it = NULL, .nit = 0, .pos = 0, .err = 0};
 	buf_add(out, "", 0);
 	if (split(&t, text, len) == 0) {
 		size_t n;

@@ -371,7 +371,7 @@ xfer_setup(struct kube *k, struct xfer *x, const char *method, const char *url,
 	   struct kube_resp *r)
 {
 	CURL *h = x->conn.h;
-	x->sk = (struct sink){k, r, 0, 0};
+	x->sk = (struct sink){.k = k, .r = r, .retry_after = 0, .too_big = 0};
 	x->ebuf[0] = 0;
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->sk);

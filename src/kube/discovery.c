@@ -38,9 +38,10 @@ fetch_gv(struct kube *k, const char *gv, struct gvres **out, struct buf *err)
 			const char *nsd = doc_str(doc_get(res->items[i], "namespaced"));
 			if (!name || !kind || strchr(name, '/'))
 				continue;
-			g->v[g->n++] = (struct kube_res){group, version, arena_strdup(&k->da, name),
-							 arena_strdup(&k->da, kind),
-							 nsd && strcmp(nsd, "true") == 0};
+			g->v[g->n++] = (struct kube_res){.group = group, .version = version,
+							 .resource = arena_strdup(&k->da, name),
+							 .kind = arena_strdup(&k->da, kind),
+							 .namespaced = nsd && strcmp(nsd, "true") == 0};
 		}
 		arena_free(&a);
 	} else if (rc == 0 && r.code != 404) {
@@ -105,9 +106,10 @@ take_aggregated(struct kube *k, const struct dnode *list)
 				const char *scope = doc_str(doc_get(e, "scope"));
 				if (!name || !rk)
 					continue;
-				g->v[g->n++] = (struct kube_res){group, version, arena_strdup(&k->da, name),
-								 arena_strdup(&k->da, rk),
-								 scope && strcmp(scope, "Namespaced") == 0};
+				g->v[g->n++] = (struct kube_res){.group = group, .version = version,
+								 .resource = arena_strdup(&k->da, name),
+								 .kind = arena_strdup(&k->da, rk),
+								 .namespaced = scope && strcmp(scope, "Namespaced") == 0};
 			}
 			char *gv = *group ? arena_printf(&k->da, "%s/%s", group, version)
 					  : (char *)version;

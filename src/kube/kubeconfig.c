@@ -64,7 +64,8 @@ add_entries(struct merged *m, const char *file, const char *dir, const struct dn
 		if (find(*v, *n, name))
 			continue; /* the first file to define a name wins */
 		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-		(*v)[(*n)++] = (struct entry){arena_strdup(&m->a, name), file, dir, body};
+		(*v)[(*n)++] = (struct entry){.name = arena_strdup(&m->a, name), .file = file,
+					      .dir = dir, .node = body};
 	}
 	return 0;
 }

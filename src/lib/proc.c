@@ -309,7 +309,8 @@ proc_run_split(struct procs *ps, char *const *argv, char *const *env, int64_t de
 	}
 	close(fd);
 	int slot = procs_tmp_add(ps, path.s);
-	struct proc_spec sp = {argv, env, NULL, NULL, 0, deadline, path.s};
+	struct proc_spec sp = {.argv = argv, .env = env, .cwd = NULL, .in = NULL, .inlen = 0,
+			       .deadline = deadline, .err_path = path.s};
 	int rc = proc_run(ps, &sp, out, status);
 	int e = file_read(path.s, errtext);
 	if (e)

@@ -523,7 +523,8 @@ int
 doc_parse_json_skip(struct arena *a, const char *text, size_t len, const char *skip,
 		    struct dnode **root)
 {
-	struct jp j = {a, text, text + len, text, 1, 0, skip};
+	struct jp j = {.a = a, .p = text, .end = text + len, .line_start = text, .line = 1, .bad = 0,
+		       .skip = skip};
 	struct buf tmp = {0};
 	*root = jp_value(&j, &tmp, 0);
 	buf_free(&tmp);
