@@ -139,60 +139,61 @@ keep(struct buf *out, const char *p, size_t n, int whole)
 	}
 }
 
-int
-proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
-	 int *status)
+/* the child's environment: ours, with the spec's NAME=VALUE entries first
+ * and overriding inherited ones of the same name (the array is the
+ * caller's to free; its strings are borrowed) */
+static char **
+child_env(char *const *extra)
 {
-	int in[2], op[2];
-	*status = 127;
-	buf_add(out, "", 0);
-	if (pipe2(in, O_CLOEXEC) < 0) {
-		buf_printf(out, "cannot run %s: %s", sp->argv[0], strerror(errno));
-		return 0;
-	}
-	if (pipe2(op, O_CLOEXEC) < 0) {
-		buf_printf(out, "cannot run %s: %s", sp->argv[0], strerror(errno));
-		close(in[0]);
-		close(in[1]);
-		return 0;
-	}
 	size_t nenv = 0, nextra = 0;
 	while (environ[nenv])
 		nenv++;
-	while (sp->env && sp->env[nextra])
+	while (extra && extra[nextra])
 		nextra++;
 	char **envp = xcalloc(nenv + nextra + 1, sizeof(*envp));
 	size_t k = 0;
 	for (size_t i = 0; i < nextra; i++)
-		envp[k++] = sp->env[i];
+		envp[k++] = extra[i];
 	for (size_t i = 0; i < nenv; i++) {
-		/* our own settings override inherited ones of the same name */
 		const char *eq = strchr(environ[i], '=');
 		size_t nl = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
 		int dup = 0;
 		for (size_t j = 0; j < nextra && !dup; j++)
-			dup = strncmp(sp->env[j], environ[i], nl) == 0 && sp->env[j][nl] == '=';
+			dup = strncmp(extra[j], environ[i], nl) == 0 && extra[j][nl] == '=';
 		if (!dup)
 			envp[k++] = environ[i];
 	}
+	return envp;
+}
+
+/* starts the child in a process group of its own, stdin from in, stdout
+ * (and stderr, unless err_path) to out, default signal handling and an
+ * empty mask; 0 with *pid, or an errno value (ECANCELED when the run is
+ * stopping: nothing is started then) */
+static int
+spawn(struct procs *ps, const struct proc_spec *sp, int in, int out, pid_t *pid)
+{
+	pthread_mutex_lock(&ps->mu);
+	int stopping = ps->stopping;
+	pthread_mutex_unlock(&ps->mu);
+	if (stopping)
+		return ECANCELED;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, op[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, in, 0);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
 	if (sp->err_path)
 		posix_spawn_file_actions_addopen(&fa, 2, sp->err_path,
 						 O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	else
-		posix_spawn_file_actions_adddup2(&fa, op[1], 2);
+		posix_spawn_file_actions_adddup2(&fa, out, 2);
 	if (sp->cwd)
 		posix_spawn_file_actions_addchdir_np(&fa, sp->cwd);
 	posix_spawnattr_init(&at);
-	sigset_t none, all;
+	sigset_t none, def;
 	sigemptyset(&none);
-	sigfillset(&all);
 	posix_spawnattr_setsigmask(&at, &none);
-	sigset_t def;
 	sigemptyset(&def);
 	sigaddset(&def, SIGINT);
 	sigaddset(&def, SIGTERM);
@@ -201,41 +202,31 @@ proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 					      POSIX_SPAWN_SETSIGDEF);
-	pid_t pid = -1;
-	int slot = -1, rc = 0;
-	pthread_mutex_lock(&ps->mu);
-	int stopping = ps->stopping;
-	pthread_mutex_unlock(&ps->mu);
-	int err = stopping ? ECANCELED
-			   : posix_spawnp(&pid, sp->argv[0], &fa, &at, sp->argv, envp);
+	char **envp = child_env(sp->env);
+	int err = posix_spawnp(pid, sp->argv[0], &fa, &at, sp->argv, envp);
+	free(envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
-	free(envp);
-	close(in[0]);
-	close(op[1]);
-	if (err) {
-		close(in[1]);
-		close(op[0]);
-		if (err != ECANCELED)
-			buf_printf(out, "cannot run %s: %s", sp->argv[0], strerror(err));
-		return err == ECANCELED ? ECANCELED : 0;
-	}
-	slot = reg(ps, pid);
-	pthread_mutex_lock(&ps->mu);
-	if (ps->stopping)
-		kill(-pid, SIGTERM);
-	pthread_mutex_unlock(&ps->mu);
-	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	return err;
+}
+
+/* feeds the child's stdin from the spec (wfd, or -1) and reads its output
+ * into out until it closes it; past the deadline the child's group is
+ * killed and ETIMEDOUT returned, else 0 */
+static int
+pump(const struct proc_spec *sp, pid_t pid, int wfd, int rfd, struct buf *out)
+{
 	size_t off = 0;
-	int wfd = in[1];
-	if (!sp->inlen) {
+	int killed = 0, rc = 0;
+	char tmp[8192];
+	if (wfd >= 0)
+		fcntl(wfd, F_SETFL, O_NONBLOCK);
+	if (wfd >= 0 && !sp->inlen) {
 		close(wfd);
 		wfd = -1;
 	}
-	int killed = 0;
-	char tmp[8192];
 	for (;;) {
-		struct pollfd pf[2] = {{op[0], POLLIN, 0}, {wfd, POLLOUT, 0}};
+		struct pollfd pf[2] = {{rfd, POLLIN, 0}, {wfd, POLLOUT, 0}};
 		int wait = 200;
 		if (sp->deadline) {
 			int64_t left = sp->deadline - now_ms();
@@ -264,7 +255,7 @@ proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
 			}
 		}
 		if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t r = read(op[0], tmp, sizeof(tmp));
+			ssize_t r = read(rfd, tmp, sizeof(tmp));
 			if (r > 0)
 				keep(out, tmp, (size_t)r, sp->err_path != NULL);
 			else if (r == 0 || (errno != EINTR && errno != EAGAIN))
@@ -273,17 +264,62 @@ proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
 	}
 	if (wfd >= 0)
 		close(wfd);
-	close(op[0]);
-	int st;
+	return rc;
+}
+
+/* waits for the child and ends what it left in its group; its exit code,
+ * or 128 + the signal that killed it */
+static int
+reap(pid_t pid)
+{
+	int st, status = 127;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	/* anything the child left in its group goes with it */
 	kill(-pid, SIGKILL);
-	unreg(ps, slot);
 	if (WIFEXITED(st))
-		*status = WEXITSTATUS(st);
+		status = WEXITSTATUS(st);
 	else if (WIFSIGNALED(st))
-		*status = 128 + WTERMSIG(st);
+		status = 128 + WTERMSIG(st);
+	return status;
+}
+
+int
+proc_run(struct procs *ps, const struct proc_spec *sp, struct buf *out,
+	 int *status)
+{
+	int in[2], op[2];
+	*status = 127;
+	buf_add(out, "", 0);
+	if (pipe2(in, O_CLOEXEC) < 0) {
+		buf_printf(out, "cannot run %s: %s", sp->argv[0], strerror(errno));
+		return 0;
+	}
+	if (pipe2(op, O_CLOEXEC) < 0) {
+		buf_printf(out, "cannot run %s: %s", sp->argv[0], strerror(errno));
+		close(in[0]);
+		close(in[1]);
+		return 0;
+	}
+	pid_t pid = -1;
+	int err = spawn(ps, sp, in[0], op[1], &pid);
+	close(in[0]);
+	close(op[1]);
+	if (err) {
+		close(in[1]);
+		close(op[0]);
+		if (err != ECANCELED)
+			buf_printf(out, "cannot run %s: %s", sp->argv[0], strerror(err));
+		return err == ECANCELED ? ECANCELED : 0;
+	}
+	int slot = reg(ps, pid);
+	pthread_mutex_lock(&ps->mu);
+	if (ps->stopping)
+		kill(-pid, SIGTERM);
+	pthread_mutex_unlock(&ps->mu);
+	int rc = pump(sp, pid, in[1], op[0], out);
+	close(op[0]);
+	*status = reap(pid);
+	unreg(ps, slot);
 	pthread_mutex_lock(&ps->mu);
 	if (ps->stopping)
 		rc = ECANCELED;
