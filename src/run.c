@@ -379,16 +379,28 @@ note_print(struct runner *r, const struct cluster *c, const char *id, struct buf
 /* layers that finish within this long of each other share a commit */
 #define COMMIT_LINGER_MS 20
 
-/* runs the dirty layers of one tier; 0 all ready, 1 some failed, 2 stopped */
-static int
-run_tier(struct runner *r, struct workspace *w, struct cluster *c,
-	 const struct target_ops *ops, const struct target_ctx *tc, size_t t)
+/* one tier in progress: its jobs and how far they are (under r->mu) */
+struct tier_run {
+	struct runner *r;
+	struct cluster *c;
+	const struct target_ops *ops;
+	struct job *jobs;
+	size_t n, next, running, finished;
+	size_t limit; /* layers at once (-j) */
+	int slots;    /* the target's apply slots (0: no limit) */
+	int *seq;     /* the waiting report last printed, a job */
+	struct job **fin; /* finished, not yet committed */
+	size_t nfin;
+	int64_t fin_since;
+	int failed, stopped;
+};
+
+/* a job for each dirty layer of the tier, with what it applies (in a) */
+static size_t
+tier_jobs(struct runner *r, struct cluster *c, const struct gtier *tr,
+	  const struct target_ops *ops, const struct target_ctx *tc, struct arena *a,
+	  struct job *jobs)
 {
-	const struct gtier *tr = &c->g.tiers[t];
-	struct job *jobs = xcalloc(tr->n, sizeof(*jobs));
-	struct layer **loaded = xcalloc(tr->n, sizeof(*loaded));
-	struct arena ta = {0}, *a = &ta;
-	size_t nloaded = load_tier(r, w, c, tr, a, loaded);
 	size_t n = 0;
 	for (size_t i = tr->first; i < tr->first + tr->n; i++) {
 		struct layer *l = c->g.nodes[i].data;
@@ -410,145 +422,183 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 		buf_free(&text);
 		j->env = target_env(a, c, l->id, l->ns, (long long)l->order, l->type);
 	}
-	size_t next = 0, running = 0, finished = 0, nfin = 0;
-	int64_t fin_since = 0;
-	int failed = 0, stopped = 0, seen_stop = 0;
-	size_t limit = r->ro->jobs > 0 ? (size_t)r->ro->jobs : n;
+	return n;
+}
+
+/* starts jobs while the limits allow, each on a thread of its own (r->mu
+ * held; released while printing) */
+static void
+tier_start(struct tier_run *x)
+{
+	struct runner *r = x->r;
+	while (!r->stop && x->next < x->n && x->running < x->limit && !slots_full(r, x->slots)) {
+		struct job *j = &x->jobs[x->next++];
+		j->started_wall = wall_secs();
+		pthread_mutex_unlock(&r->mu);
+		out_event(r->out, "apply", x->c->name, j->l->id, (long long)j->l->order,
+			  r->ro->json ? j->l->reason : NULL);
+		pthread_mutex_lock(&r->mu);
+		x->running++;
+		if (!j->l->content) {
+			j->done = 1;
+			j->result = T_FAILED;
+			buf_adds(&j->err, "its content could not be loaded (see the errors above)");
+			continue;
+		}
+		r->applying++; /* the worker gives it back after apply */
+		if (pthread_create(&j->th, NULL, worker, j)) {
+			r->applying--;
+			j->done = 1;
+			j->result = T_FAILED;
+			buf_adds(&j->err, "cannot start a thread");
+		} else {
+			j->thread = 1;
+		}
+	}
+}
+
+/* takes in the jobs that finished and reports new waits; whether anything
+ * happened (r->mu held; released while printing) */
+static int
+tier_collect(struct tier_run *x)
+{
+	struct runner *r = x->r;
+	int progressed = 0;
+	for (size_t i = 0; i < x->next; i++) {
+		struct job *j = &x->jobs[i];
+		if (j->done == 1) {
+			j->done = 2;
+			if (!x->nfin)
+				x->fin_since = now_ms();
+			x->fin[x->nfin++] = j;
+			x->running--;
+			progressed = 1;
+		} else if (!j->done && j->seq != x->seq[i]) {
+			x->seq[i] = j->seq;
+			char *msg = xstrdup(j->waiting.s ? j->waiting.s : "");
+			pthread_mutex_unlock(&r->mu);
+			out_event(r->out, "waiting", x->c->name, j->l->id, (long long)j->l->order, msg);
+			free(msg);
+			progressed = 1;
+			pthread_mutex_lock(&r->mu);
+		}
+	}
+	return progressed;
+}
+
+/* what finished within COMMIT_LINGER_MS is committed in one transaction
+ * (one flush to disk), at once when nothing else runs or the run stops,
+ * and always before anything that depends on it starts; then reported
+ * (called without r->mu) */
+static void
+tier_commit(struct tier_run *x)
+{
+	struct runner *r = x->r;
+	for (size_t k = 0; k < x->nfin; k++)
+		if (x->fin[k]->thread)
+			pthread_join(x->fin[k]->th, NULL);
+	if (x->ops->flush) {
+		struct buf ferr = {0};
+		if (x->ops->flush(&x->fin[0]->tc, &ferr) != T_OK) {
+			/* not durable: not ready */
+			for (size_t k = 0; k < x->nfin; k++)
+				if (x->fin[k]->result == T_OK) {
+					x->fin[k]->result = T_FAILED;
+					buf_adds(&x->fin[k]->err, ferr.s ? ferr.s : "");
+				}
+		}
+		buf_free(&ferr);
+	}
+	if (!r->ro->dry_run && commit_jobs(r, x->c, x->fin, x->nfin))
+		x->failed = 1;
+	for (size_t k = 0; k < x->nfin; k++) {
+		struct job *j = x->fin[k];
+		const char *id = j->l->id;
+		long long order = (long long)j->l->order;
+		x->finished++;
+		r->out->done++;
+		note_print(r, x->c, id, &j->note);
+		if (j->result == T_OK) {
+			out_event(r->out, "ready", x->c->name, id, order, NULL);
+		} else if (j->result == T_STOPPED) {
+			x->stopped = 1;
+			out_event(r->out, "interrupted", x->c->name, id, order, NULL);
+		} else {
+			x->failed = 1;
+			out_event(r->out, "failed", x->c->name, id, order, j->err.s);
+		}
+	}
+	x->nfin = 0;
+}
+
+/* runs the dirty layers of one tier; 0 all ready, 1 some failed, 2 stopped */
+static int
+run_tier(struct runner *r, struct workspace *w, struct cluster *c,
+	 const struct target_ops *ops, const struct target_ctx *tc, size_t t)
+{
+	const struct gtier *tr = &c->g.tiers[t];
+	struct layer **loaded = xcalloc(tr->n, sizeof(*loaded));
+	struct arena a = {0};
+	size_t nloaded = load_tier(r, w, c, tr, &a, loaded);
+	struct tier_run x = {.r = r, .c = c, .ops = ops};
+	x.jobs = xcalloc(tr->n, sizeof(*x.jobs));
+	x.n = tier_jobs(r, c, tr, ops, tc, &a, x.jobs);
+	x.limit = r->ro->jobs > 0 ? (size_t)r->ro->jobs : x.n;
 	/* a target whose applies share a few connections gets a few layers
 	 * in apply at a time; the next starts when one is past its apply, so
 	 * a tier of many layers needs few threads at once */
-	int slots = ops->apply_slots;
-	int *seq = xcalloc(n + 1, sizeof(*seq));
-	struct job **fin = xcalloc(n + 1, sizeof(*fin));
+	x.slots = ops->apply_slots;
+	x.seq = xcalloc(x.n + 1, sizeof(*x.seq));
+	x.fin = xcalloc(x.n + 1, sizeof(*x.fin));
+	int seen_stop = 0;
 	pthread_mutex_lock(&r->mu);
-	while (finished < n) {
+	while (x.finished < x.n) {
 		if (r->stop && !seen_stop) {
 			seen_stop = 1;
 			pthread_mutex_unlock(&r->mu);
 			out_msg(r->out, "addonmake: interrupted: stopping %zu running layer%s",
-				running, running == 1 ? "" : "s");
+				x.running, x.running == 1 ? "" : "s");
 			pthread_mutex_lock(&r->mu);
 		}
-		while (!r->stop && next < n && running < limit && !slots_full(r, slots)) {
-			struct job *j = &jobs[next++];
-			j->started_wall = wall_secs();
-			pthread_mutex_unlock(&r->mu);
-			out_event(r->out, "apply", c->name, j->l->id, (long long)j->l->order,
-				  r->ro->json ? j->l->reason : NULL);
-			pthread_mutex_lock(&r->mu);
-			running++;
-			if (!j->l->content) {
-				j->done = 1;
-				j->result = T_FAILED;
-				buf_adds(&j->err, "its content could not be loaded (see the errors above)");
-				continue;
-			}
-			r->applying++; /* the worker gives it back after apply */
-			if (pthread_create(&j->th, NULL, worker, j)) {
-				r->applying--;
-				j->done = 1;
-				j->result = T_FAILED;
-				buf_adds(&j->err, "cannot start a thread");
-			} else {
-				j->thread = 1;
-			}
-		}
-		if (r->stop && next < n) {
+		tier_start(&x);
+		if (r->stop && x.next < x.n) {
 			/* never started: they stay pending */
-			finished += n - next;
-			next = n;
-			stopped = 1;
+			x.finished += x.n - x.next;
+			x.next = x.n;
+			x.stopped = 1;
 			continue;
 		}
-		int progressed = 0;
-		for (size_t i = 0; i < next; i++) {
-			struct job *j = &jobs[i];
-			if (j->done == 1) {
-				j->done = 2;
-				if (!nfin)
-					fin_since = now_ms();
-				fin[nfin++] = j;
-				running--;
-				progressed = 1;
-			} else if (!j->done && j->seq != seq[i]) {
-				seq[i] = j->seq;
-				char *msg = xstrdup(j->waiting.s ? j->waiting.s : "");
-				pthread_mutex_unlock(&r->mu);
-				out_event(r->out, "waiting", c->name, j->l->id,
-					  (long long)j->l->order, msg);
-				free(msg);
-				progressed = 1;
-				pthread_mutex_lock(&r->mu);
-			}
-		}
-		if (nfin && (r->stop || running == 0 || now_ms() >= fin_since + COMMIT_LINGER_MS)) {
-			/* what finished within COMMIT_LINGER_MS is committed in
-			 * one transaction (one flush to disk), at once when
-			 * nothing else runs or the run stops, and always before
-			 * anything that depends on it starts */
+		int progressed = tier_collect(&x);
+		if (x.nfin && (r->stop || x.running == 0 || now_ms() >= x.fin_since + COMMIT_LINGER_MS)) {
 			pthread_mutex_unlock(&r->mu);
-			for (size_t k = 0; k < nfin; k++)
-				if (fin[k]->thread)
-					pthread_join(fin[k]->th, NULL);
-			if (ops->flush) {
-				struct buf ferr = {0};
-				if (ops->flush(&fin[0]->tc, &ferr) != T_OK) {
-					/* not durable: not ready */
-					for (size_t k = 0; k < nfin; k++)
-						if (fin[k]->result == T_OK) {
-							fin[k]->result = T_FAILED;
-							buf_adds(&fin[k]->err, ferr.s ? ferr.s : "");
-						}
-				}
-				buf_free(&ferr);
-			}
-			if (!r->ro->dry_run && commit_jobs(r, c, fin, nfin))
-				failed = 1;
-			for (size_t k = 0; k < nfin; k++) {
-				struct job *j = fin[k];
-				finished++;
-				r->out->done++;
-				note_print(r, c, j->l->id, &j->note);
-				if (j->result == T_OK) {
-					out_event(r->out, "ready", c->name, j->l->id,
-						  (long long)j->l->order, NULL);
-				} else if (j->result == T_STOPPED) {
-					stopped = 1;
-					out_event(r->out, "interrupted", c->name, j->l->id,
-						  (long long)j->l->order, NULL);
-				} else {
-					failed = 1;
-					out_event(r->out, "failed", c->name, j->l->id,
-						  (long long)j->l->order, j->err.s);
-				}
-			}
-			nfin = 0;
+			tier_commit(&x);
 			progressed = 1;
 			pthread_mutex_lock(&r->mu);
 		}
-		if (!progressed && finished < n) {
+		if (!progressed && x.finished < x.n) {
 			struct timespec ts;
-			abs_ms(&ts, nfin ? fin_since + COMMIT_LINGER_MS : now_ms() + 1000);
+			abs_ms(&ts, x.nfin ? x.fin_since + COMMIT_LINGER_MS : now_ms() + 1000);
 			pthread_cond_timedwait(&r->cv, &r->mu, &ts);
 		}
 	}
 	pthread_mutex_unlock(&r->mu);
-	for (size_t i = 0; i < n; i++) {
-		if (jobs[i].done == 2 && jobs[i].result == T_FAILED)
-			out_msg(r->out, "addonmake: %s: layer %s failed: %s", c->name,
-				jobs[i].l->id, jobs[i].err.s ? jobs[i].err.s : "");
-		buf_free(&jobs[i].err);
-		buf_free(&jobs[i].inv);
-		buf_free(&jobs[i].waiting);
-		buf_free(&jobs[i].note);
+	for (size_t i = 0; i < x.n; i++) {
+		struct job *j = &x.jobs[i];
+		if (j->done == 2 && j->result == T_FAILED)
+			out_msg(r->out, "addonmake: %s: layer %s failed: %s", c->name, j->l->id,
+				j->err.s ? j->err.s : "");
+		buf_free(&j->err);
+		buf_free(&j->inv);
+		buf_free(&j->waiting);
+		buf_free(&j->note);
 	}
-	free(seq);
-	free(fin);
-	free(jobs);
+	free(x.seq);
+	free(x.fin);
+	free(x.jobs);
 	unload(loaded, nloaded);
 	free(loaded);
-	arena_free(&ta);
-	return stopped ? 2 : failed ? 1 : 0;
+	arena_free(&a);
+	return x.stopped ? 2 : x.failed ? 1 : 0;
 }
 
 /* the cluster's target, opened (connected) for this run: 0, or an exit code */
