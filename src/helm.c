@@ -8,6 +8,7 @@
  * a file:// repository's directory: an index copied from a web repository
  * still works offline. */
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,154 +316,213 @@ pinned(const char *v)
 	return dots == 2 && isdigit((unsigned char)v[0]);
 }
 
-int
-helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
-	   const char *profile_file)
+/* an error at the layer's entry in its profile; -1 */
+static int
+layer_err(struct ldctx *lc, const struct layer *l, const char *profile_file, const char *fmt, ...)
 {
-	struct arena *a = lc->a;
-	struct diag *d = lc->d;
+	va_list ap;
+	va_start(ap, fmt);
+	struct buf m = {0};
+	buf_vprintf(&m, fmt, ap);
+	va_end(ap);
+	diag_add(lc->d, DIAG_ERROR, profile_file, l->at.line, l->at.col, "%s", m.s);
+	buf_free(&m);
+	return -1;
+}
+
+/* the Helm registry a layer names, usable: a helm registry at file://,
+ * http(s):// or oci://, and the layer has a version; NULL (said) else */
+static struct registry *
+helm_registry(struct ldctx *lc, struct layer *l, struct dnode *regmeta, const char *pfile)
+{
 	const char *rname = doc_str(doc_get(regmeta, "name"));
 	if (!rname)
 		rname = doc_str(doc_get(regmeta, "uid"));
 	struct registry *r = regmeta ? registry_find(lc->w, regmeta) : NULL;
-#define FAIL(...) do { diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col, __VA_ARGS__); return -1; } while (0)
-	if (!r)
-		FAIL("helm layer \"%s\": unknown registry \"%s\"; add it under registries: in %s "
-		     "(for example: {name: \"%s\", kind: helm, url: file://charts})", l->pack,
-		     rname ? rname : "(none given)", lc->w->file, rname ? rname : "charts");
-	if (strcmp(r->kind, "helm") != 0)
-		FAIL("helm layer \"%s\": registry \"%s\" is a %s registry, not a helm registry",
-		     l->pack, r->name, r->kind);
-	int remote = strncmp(r->url, "http://", 7) == 0 || strncmp(r->url, "https://", 8) == 0;
-	int oci = strncmp(r->url, "oci://", 6) == 0;
-	if (!remote && !oci && strncmp(r->url, "file://", 7) != 0)
-		FAIL("helm layer \"%s\": registry \"%s\" is at %s; addonmake reads file://, "
-		     "http://, https:// and oci:// Helm registries", l->pack, r->name, r->url);
-	if (!l->version)
-		FAIL("helm layer \"%s\" has no version: or tag:", l->pack);
-	if (registry_check(lc, r, l, profile_file))
-		return -1;
-	if (oci) {
-		/* <registry>/<path>/<chart>:<version> */
-		static const char *const media[] = {"application/vnd.cncf.helm.chart.content.v1.tar+gzip",
-						    "application/tar+gzip", NULL};
-		const char *base = strchr(r->url + 6, '/');
-		const char *repo = base ? arena_printf(a, "%s/%s", base + 1, l->pack) : l->pack;
-		struct buf blob = {0}, err = {0};
-		char hx[65];
-		int rc = 0;
-		if (!pinned(l->version)) {
-			/* a constraint: the newest matching tag */
-			rc = oci_resolve(lc, r, repo, l->version, &l->version, &err);
-			if (rc > 0)
-				diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
-					 "helm layer %s: %s", l->id, err.s);
-		}
-		if (!rc)
-			rc = oci_pull(lc, r, repo, l->version, media, &blob, hx, &err);
-		if (rc) {
-			if (rc < 0) /* else queued, or no tag matches (said above) */
-				remote_err(lc, l, profile_file, arena_printf(a, "helm layer %s: %s", l->id, err.s));
-			buf_free(&blob);
-			buf_free(&err);
-			return -1;
-		}
+	if (!r) {
+		layer_err(lc, l, pfile, "helm layer \"%s\": unknown registry \"%s\"; add it under "
+			  "registries: in %s (for example: {name: \"%s\", kind: helm, url: file://charts})",
+			  l->pack, rname ? rname : "(none given)", lc->w->file, rname ? rname : "charts");
+		return NULL;
+	}
+	if (strcmp(r->kind, "helm") != 0) {
+		layer_err(lc, l, pfile, "helm layer \"%s\": registry \"%s\" is a %s registry, not a "
+			  "helm registry", l->pack, r->name, r->kind);
+		return NULL;
+	}
+	if (strncmp(r->url, "http://", 7) != 0 && strncmp(r->url, "https://", 8) != 0 &&
+	    strncmp(r->url, "oci://", 6) != 0 && strncmp(r->url, "file://", 7) != 0) {
+		layer_err(lc, l, pfile, "helm layer \"%s\": registry \"%s\" is at %s; addonmake reads "
+			  "file://, http://, https:// and oci:// Helm registries", l->pack, r->name, r->url);
+		return NULL;
+	}
+	if (!l->version) {
+		layer_err(lc, l, pfile, "helm layer \"%s\" has no version: or tag:", l->pack);
+		return NULL;
+	}
+	return registry_check(lc, r, l, pfile) ? NULL : r;
+}
+
+/* a chart from an OCI registry: <registry>/<path>/<chart>:<version>, a
+ * constraint resolved to the newest matching tag */
+static int
+helm_oci(struct ldctx *lc, struct layer *l, struct registry *r, const char *pfile)
+{
+	static const char *const media[] = {"application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+					    "application/tar+gzip", NULL};
+	const char *base = strchr(r->url + 6, '/');
+	const char *repo = base ? arena_printf(lc->a, "%s/%s", base + 1, l->pack) : l->pack;
+	struct buf blob = {0}, err = {0};
+	char hx[65];
+	int rc = 0;
+	if (!pinned(l->version)) {
+		rc = oci_resolve(lc, r, repo, l->version, &l->version, &err);
+		if (rc > 0)
+			layer_err(lc, l, pfile, "helm layer %s: %s", l->id, err.s);
+	}
+	if (!rc)
+		rc = oci_pull(lc, r, repo, l->version, media, &blob, hx, &err);
+	if (rc) {
+		if (rc < 0) /* else queued, or no tag matches (said above) */
+			remote_err(lc, l, pfile, arena_printf(lc->a, "helm layer %s: %s", l->id, err.s));
+		buf_free(&blob);
 		buf_free(&err);
-		struct buf tgz0 = blob;
-		return render_chart(lc, l, profile_file, &tgz0);
+		return -1;
 	}
-	const char *dir = remote ? r->url : r->url + 7;
-	struct buf t = {0}, tgz = {0};
-	const char *want = NULL, *where;
-	/* a pinned version already in the download cache costs no request */
-	char *pin = arena_printf(a, "chart:%s|%s|%s", r->url, l->pack, l->version);
-	const char *pe, *pd;
-	if (remote && !lc->w->refresh && pinned(l->version) && fetch_rec_get(lc->w, pin, &pe, &pd) == 0 &&
-	    dl_get(lc->w, pd, &tgz) == 0) {
-		want = pd;
-		where = arena_printf(a, "the download cache (%s)", pd);
-		goto verified;
-	}
-	const char *ipath = remote ? resolve_url(a, dir, "index.yaml")
-				   : arena_printf(a, "%s/index.yaml", dir);
+	buf_free(&err);
+	return render_chart(lc, l, pfile, &blob);
+}
+
+/* the entry of the repository's index for the layer's chart at its
+ * version (exact, else the newest matching it as a constraint), which
+ * then names the version; NULL (said) when there is none */
+static struct dnode *
+index_entry(struct ldctx *lc, struct layer *l, struct registry *r, const char *pfile,
+	    int remote, const char *dir, const char **ipath)
+{
+	struct buf t = {0};
 	int e = 0;
-	if (remote) {
-		if (remote_index(lc, r, l, profile_file, ipath, &t)) {
-			buf_free(&t);
-			return -1;
-		}
-	} else if ((e = ld_read(lc, ipath, &t))) {
+	*ipath = remote ? resolve_url(lc->a, dir, "index.yaml") : arena_printf(lc->a, "%s/index.yaml", dir);
+	if (remote ? remote_index(lc, r, l, pfile, *ipath, &t) != 0 : (e = ld_read(lc, *ipath, &t)) != 0) {
 		buf_free(&t);
-		FAIL("%s: cannot read the index of helm layer \"%s\": %s", ipath, l->pack, strerror(e));
+		if (e)
+			layer_err(lc, l, pfile, "%s: cannot read the index of helm layer \"%s\": %s", *ipath,
+				  l->pack, strerror(e));
+		return NULL;
 	}
-	struct dorigin o = doc_file_origin(ipath);
+	struct dorigin o = doc_file_origin(*ipath);
 	struct dnode *index;
-	int rc = doc_parse_first(a, t.s, t.len, &o, &index, d);
+	int rc = doc_parse_first(lc->a, t.s, t.len, &o, &index, lc->d);
 	buf_free(&t);
 	if (rc)
-		return -1;
+		return NULL;
 	struct dnode *versions = doc_get(doc_get(index, "entries"), l->pack);
-	if (!versions || versions->kind != D_SEQ || !versions->n)
-		FAIL("unknown chart \"%s\" in Helm repository \"%s\" (%s)", l->pack, r->name, ipath);
+	if (!versions || versions->kind != D_SEQ || !versions->n) {
+		layer_err(lc, l, pfile, "unknown chart \"%s\" in Helm repository \"%s\" (%s)", l->pack,
+			  r->name, *ipath);
+		return NULL;
+	}
 	int bad;
 	struct dnode *ent = pick(versions, l->version, &bad);
-	if (bad)
-		FAIL("helm layer \"%s\": \"%s\" is neither a version nor a constraint "
-		     "(such as 1.2.3, ~1.2, ^1, >=1.0 <2.0)", l->pack, l->version);
+	if (bad) {
+		layer_err(lc, l, pfile, "helm layer \"%s\": \"%s\" is neither a version nor a "
+			  "constraint (such as 1.2.3, ~1.2, ^1, >=1.0 <2.0)", l->pack, l->version);
+		return NULL;
+	}
 	if (!ent) {
 		struct buf av = {0};
 		for (size_t i = 0; i < versions->n && i < 5; i++)
 			buf_printf(&av, "%s%s", i ? ", " : "",
 				   doc_str(doc_get(versions->items[i], "version")));
-		diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col,
-			 "chart \"%s\" has no version matching \"%s\" in \"%s\" (it has %s%s)",
-			 l->pack, l->version, r->name, av.s ? av.s : "none",
-			 versions->n > 5 ? ", …" : "");
+		layer_err(lc, l, pfile, "chart \"%s\" has no version matching \"%s\" in \"%s\" (it "
+			  "has %s%s)", l->pack, l->version, r->name, av.s ? av.s : "none",
+			  versions->n > 5 ? ", …" : "");
 		buf_free(&av);
-		return -1;
+		return NULL;
 	}
 	l->version = doc_str(doc_get(ent, "version"));
+	return ent;
+}
+
+/* the chart .tgz an index entry names, into tgz; *where says where it came
+ * from, *want is the digest it must have (the index's, or for a remote
+ * chart without one, that of what arrived) */
+static int
+entry_chart(struct ldctx *lc, struct layer *l, struct registry *r, const char *pfile, int remote,
+	    const char *dir, const char *ipath, struct dnode *ent, struct buf *tgz,
+	    const char **where, const char **want)
+{
+	struct arena *a = lc->a;
 	struct dnode *urls = doc_get(ent, "urls");
 	const char *url = urls && urls->kind == D_SEQ && urls->n ? doc_str(urls->items[0]) : NULL;
 	if (!url)
-		FAIL("chart \"%s\" %s has no urls in %s", l->pack, l->version, ipath);
-	want = doc_str(doc_get(ent, "digest"));
+		return layer_err(lc, l, pfile, "chart \"%s\" %s has no urls in %s", l->pack,
+				 l->version, ipath);
+	*want = doc_str(doc_get(ent, "digest"));
 	if (remote) {
-		where = resolve_url(a, dir, url);
-		if (remote_chart(lc, r, l, profile_file, where, want, &tgz)) {
+		*where = resolve_url(a, dir, url);
+		if (remote_chart(lc, r, l, pfile, *where, *want, tgz))
+			return -1;
+		if (!*want) {
+			char hx[65];
+			sha256_hex(tgz->s, tgz->len, hx);
+			*want = arena_strdup(a, hx);
+		}
+		fetch_rec_put(lc->w, arena_printf(a, "chart:%s|%s|%s", r->url, l->pack, l->version),
+			      NULL, *want);
+		return 0;
+	}
+	if (strncmp(url, "file://", 7) == 0)
+		*where = url + 7;
+	else if (strstr(url, "://"))
+		*where = arena_printf(a, "%s/%s", dir, strrchr(url, '/') + 1);
+	else
+		*where = path_join(a, dir, url);
+	int e = ld_read(lc, *where, tgz);
+	if (e)
+		return layer_err(lc, l, pfile, "%s: cannot read chart \"%s\" %s: %s", *where, l->pack,
+				 l->version, strerror(e));
+	return 0;
+}
+
+int
+helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
+	   const char *profile_file)
+{
+	struct arena *a = lc->a;
+	struct registry *r = helm_registry(lc, l, regmeta, profile_file);
+	if (!r)
+		return -1;
+	if (strncmp(r->url, "oci://", 6) == 0)
+		return helm_oci(lc, l, r, profile_file);
+	int remote = strncmp(r->url, "file://", 7) != 0;
+	const char *dir = remote ? r->url : r->url + 7;
+	struct buf tgz = {0};
+	const char *want = NULL, *where = NULL, *pe, *pd;
+	/* a pinned version already in the download cache costs no request */
+	char *pin = arena_printf(a, "chart:%s|%s|%s", r->url, l->pack, l->version);
+	if (remote && !lc->w->refresh && pinned(l->version) && fetch_rec_get(lc->w, pin, &pe, &pd) == 0 &&
+	    dl_get(lc->w, pd, &tgz) == 0) {
+		want = pd;
+		where = arena_printf(a, "the download cache (%s)", pd);
+	} else {
+		const char *ipath;
+		struct dnode *ent = index_entry(lc, l, r, profile_file, remote, dir, &ipath);
+		if (!ent || entry_chart(lc, l, r, profile_file, remote, dir, ipath, ent, &tgz, &where,
+					&want)) {
 			buf_free(&tgz);
 			return -1;
 		}
-		if (!want) {
-			char hx[65];
-			sha256_hex(tgz.s, tgz.len, hx);
-			want = arena_strdup(a, hx);
-		}
-		fetch_rec_put(lc->w, arena_printf(a, "chart:%s|%s|%s", r->url, l->pack, l->version),
-			      NULL, want);
-	} else {
-		if (strncmp(url, "file://", 7) == 0)
-			where = url + 7;
-		else if (strstr(url, "://"))
-			where = arena_printf(a, "%s/%s", dir, strrchr(url, '/') + 1);
-		else
-			where = path_join(a, dir, url);
-		if ((e = ld_read(lc, where, &tgz))) {
-			buf_free(&tgz);
-			FAIL("%s: cannot read chart \"%s\" %s: %s", where, l->pack, l->version,
-			     strerror(e));
-		}
 	}
-verified:;
 	char hex[65];
 	sha256_hex(tgz.s, tgz.len, hex);
 	if (want && strcmp(want, hex) != 0) {
 		buf_free(&tgz);
-		FAIL("chart \"%s\" %s: %s has SHA-256 %s, but the index says %s: the chart was "
-		     "changed or corrupted; nothing was applied", l->pack, l->version, where, hex, want);
+		return layer_err(lc, l, profile_file, "chart \"%s\" %s: %s has SHA-256 %s, but the index "
+				 "says %s: the chart was changed or corrupted; nothing was applied",
+				 l->pack, l->version, where, hex, want);
 	}
 	return render_chart(lc, l, profile_file, &tgz);
-#undef FAIL
 }
 
 int
