@@ -264,51 +264,14 @@ add_kept_rendering(struct arena *a, struct layer *l, const struct layer *kept,
 			      &ho, d);
 }
 
-/* one packs[] entry → a layer (or, when reloading, that layer's content) */
-static void
-layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
+/* the pack: settings of a layer — install order, namespace, display name
+ * and so its id — the layer's own values winning over the pack's; 0, or
+ * -1 with the error at the key that is wrong */
+static int
+layer_settings(struct cctx *x, struct profile *p, struct layer *l, struct dnode *lvals,
+	       struct dnode *base, const char *base_file)
 {
-	struct arena *a = x->lc.a;
 	struct diag *d = x->lc.d;
-	struct layer *l = arena_alloc(a, sizeof(*l));
-	l->profile = p->name;
-	l->prof = x->prof;
-	l->entry = x->entry;
-	l->pack = doc_str(doc_get(e, "name"));
-	l->type = doc_str(doc_get(e, "type"));
-	if (!l->type)
-		l->type = "spectro";
-	l->version = doc_str(doc_get(e, "version"));
-	if (!l->version)
-		l->version = doc_str(doc_get(e, "tag"));
-	l->at = (struct pos){x->c->profiles[x->prof], e->line, e->col};
-	struct subst_ctx sc = {.cluster = x->c->name, .profile = p->name,
-			       .profile_version = p->version, .profile_vars = p->variables,
-			       .vars = x->c->variables, .macros = x->c->macros, .pack_values = pack_values_of, .pack_ctx = x,
-			       .secret = &x->w->secret, .secret_a = &x->w->a};
-	struct dnode *vnode = doc_get(e, "values");
-	if (!pass2 && refers_to_packs(e))
-		return;
-	struct dnode *lvals = profile_values(a, p, vnode, &sc, d);
-	if (!lvals)
-		return;
-	const char *type = l->type;
-	int is_pack = strcmp(type, "spectro") == 0 || strcmp(type, "oci") == 0;
-	if (!is_pack && strcmp(type, "manifest") && strcmp(type, "helm")) {
-		struct dnode *t = doc_get(e, "type");
-		diag_add(d, DIAG_ERROR, p->file, t->line, t->col,
-			 "pack \"%s\" has type \"%s\"; expected spectro, oci, helm or manifest",
-			 l->pack, type);
-		return;
-	}
-	struct dnode *base = NULL;
-	const char *base_file = NULL;
-	if (is_pack &&
-	    pack_resolve(&x->lc, l, doc_get(doc_get(e, "registry"), "metadata"), p->file,
-			 &base, &base_file))
-		return;
-	l->values = doc_merge(a, base, lvals);
-	/* pack: settings: the layer's own values win over the pack's */
 	struct dnode *n;
 	const char *nfile = p->file;
 	if (!(n = pack_key(lvals, "spectrocloud.com/install-priority")) &&
@@ -321,7 +284,7 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 			 "integers from %d to %d)", n->kind == D_SCALAR ? n->s : "(not a scalar)",
 			 l->pack, bad == -2 ? "out of range" : "not an integer", -ORDER_LIMIT,
 			 ORDER_LIMIT);
-		return;
+		return -1;
 	}
 	nfile = p->file;
 	if (!(n = pack_key(lvals, "namespace")) && (n = pack_key(base, "namespace")))
@@ -333,23 +296,25 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 				 "namespace \"%s\" of pack \"%s\" is not a valid name "
 				 "(lower-case letters, digits and '-', at most 63)",
 				 n->kind == D_SCALAR ? n->s : "", l->pack);
-			return;
+			return -1;
 		}
 		l->ns = n->s;
 	}
 	n = pack_key(lvals, "spectrocloud.com/display-name");
 	l->name = n && doc_str(n) && *n->s ? n->s : l->pack;
-	l->id = arena_printf(a, "%s/%s", p->name, l->name);
-	if (!x->reload) {
-		struct layer *other = strset_get(&x->ids, l->id);
-		if (other) {
-			diag_add(d, DIAG_ERROR, p->file, e->line, e->col,
-				 "duplicate layer %s: already defined at %s:%d:%d (give one a "
-				 "pack.spectrocloud.com/display-name)", l->id,
-				 other->at.file, other->at.line, other->at.col);
-			return;
-		}
-	}
+	l->id = arena_printf(x->lc.a, "%s/%s", p->name, l->name);
+	return 0;
+}
+
+/* a layer's documents: a pack's templates and charts, a helm chart (or,
+ * reloading, what helm rendered at compile time), then the entry's own
+ * manifests; 0, or -1 with the errors in d */
+static int
+layer_docs(struct cctx *x, struct profile *p, struct dnode *e, struct layer *l,
+	   const struct subst_ctx *sc)
+{
+	int is_pack = strcmp(l->type, "spectro") == 0 || strcmp(l->type, "oci") == 0;
+	int is_helm = strcmp(l->type, "helm") == 0;
 	if (is_pack && !x->lc.spectro) {
 		/* .Spectro: the cluster's name, and its macros; made once,
 		 * in the workspace arena (profile arenas come and go) */
@@ -360,22 +325,28 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 		x->lc.spectro = doc_merge(wa, x->c->macros, sp);
 	}
 	if (is_pack && pack_manifests(&x->lc, l))
-		return;
-	int is_helm = strcmp(type, "helm") == 0;
+		return -1;
 	if ((is_pack || is_helm) && x->reload && x->reload->helm_yaml) {
-		if (add_kept_rendering(a, l, x->reload, d))
-			return;
+		if (add_kept_rendering(x->lc.a, l, x->reload, x->lc.d))
+			return -1;
 	} else if (is_pack && pack_charts(&x->lc, l, p->file)) {
-		return;
+		return -1;
 	} else if (is_helm &&
 		   helm_layer(&x->lc, l, doc_get(doc_get(e, "registry"), "metadata"), p->file)) {
-		return;
+		return -1;
 	}
-	manifest_entries(x, p, l, doc_get(e, "manifests"), &sc);
-	if (strcmp(type, "manifest") == 0 && !doc_get(e, "manifests") && !x->reload)
-		diag_add(d, DIAG_WARNING, p->file, e->line, e->col,
+	manifest_entries(x, p, l, doc_get(e, "manifests"), sc);
+	if (strcmp(l->type, "manifest") == 0 && !doc_get(e, "manifests") && !x->reload)
+		diag_add(x->lc.d, DIAG_WARNING, p->file, e->line, e->col,
 			 "manifest layer %s has no manifests", l->id);
-	layer_hash(x->c, l);
+	return 0;
+}
+
+/* a compiled layer joins the cluster (its metadata persisted); reloading,
+ * its content goes to the layer being reloaded instead */
+static void
+layer_keep(struct cctx *x, struct layer *l)
+{
 	if (x->reload) {
 		if (strcmp(l->id, x->reload->id) == 0) {
 			struct layer *r = x->reload;
@@ -399,6 +370,65 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 		x->layers = xrealloc(x->layers, x->cap * sizeof(*x->layers));
 	}
 	x->layers[x->n++] = l;
+}
+
+/* one packs[] entry → a layer (or, when reloading, that layer's content) */
+static void
+layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
+{
+	struct arena *a = x->lc.a;
+	struct diag *d = x->lc.d;
+	struct layer *l = arena_alloc(a, sizeof(*l));
+	l->profile = p->name;
+	l->prof = x->prof;
+	l->entry = x->entry;
+	l->pack = doc_str(doc_get(e, "name"));
+	l->type = doc_str(doc_get(e, "type"));
+	if (!l->type)
+		l->type = "spectro";
+	l->version = doc_str(doc_get(e, "version"));
+	if (!l->version)
+		l->version = doc_str(doc_get(e, "tag"));
+	l->at = (struct pos){.file = x->c->profiles[x->prof], .line = e->line, .col = e->col};
+	struct subst_ctx sc = {.cluster = x->c->name, .profile = p->name,
+			       .profile_version = p->version, .profile_vars = p->variables,
+			       .vars = x->c->variables, .macros = x->c->macros,
+			       .pack_values = pack_values_of, .pack_ctx = x,
+			       .secret = &x->w->secret, .secret_a = &x->w->a};
+	if (!pass2 && refers_to_packs(e))
+		return;
+	struct dnode *lvals = profile_values(a, p, doc_get(e, "values"), &sc, d);
+	if (!lvals)
+		return;
+	int is_pack = strcmp(l->type, "spectro") == 0 || strcmp(l->type, "oci") == 0;
+	if (!is_pack && strcmp(l->type, "manifest") && strcmp(l->type, "helm")) {
+		struct dnode *t = doc_get(e, "type");
+		diag_add(d, DIAG_ERROR, p->file, t->line, t->col,
+			 "pack \"%s\" has type \"%s\"; expected spectro, oci, helm or manifest",
+			 l->pack, l->type);
+		return;
+	}
+	struct dnode *base = NULL;
+	const char *base_file = NULL;
+	if (is_pack &&
+	    pack_resolve(&x->lc, l, doc_get(doc_get(e, "registry"), "metadata"), p->file,
+			 &base, &base_file))
+		return;
+	l->values = doc_merge(a, base, lvals);
+	if (layer_settings(x, p, l, lvals, base, base_file))
+		return;
+	struct layer *other = x->reload ? NULL : strset_get(&x->ids, l->id);
+	if (other) {
+		diag_add(d, DIAG_ERROR, p->file, e->line, e->col,
+			 "duplicate layer %s: already defined at %s:%d:%d (give one a "
+			 "pack.spectrocloud.com/display-name)", l->id,
+			 other->at.file, other->at.line, other->at.col);
+		return;
+	}
+	if (layer_docs(x, p, e, l, &sc))
+		return;
+	layer_hash(x->c, l);
+	layer_keep(x, l);
 }
 
 static int
