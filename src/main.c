@@ -50,14 +50,103 @@ main(int argc, char **argv)
 	return rc;
 }
 
+/* --state, else ADDONMAKE_STATE, else the workspace's state:; these two
+ * are relative to the directory addonmake runs in (after -C); 0, or -1
+ * (said) */
+static int
+state_dir(struct workspace *w, const struct cli *g)
+{
+	const char *st = g->state ? g->state : getenv("ADDONMAKE_STATE");
+	if (!st || !*st)
+		return 0;
+	const char *home;
+	int e = path_home(&w->a, st, &home);
+	if (e) {
+		fprintf(stderr, "addonmake: error: %s%s: %s\n",
+			g->state ? "--state " : "ADDONMAKE_STATE=", st,
+			e == EINVAL ? "only ~ and ~/ are expanded (the home directory)"
+				    : "~ is the home directory, but HOME is not set");
+		return -1;
+	}
+	w->state = path_join(&w->a, ".", home);
+	return 0;
+}
+
+/* the clusters -c names (every one without -c) into the command's
+ * context; 0, or -1 (said, with the nearest name) when one is unknown */
+static int
+select_clusters(struct workspace *w, const struct cli *g, struct run_opts *ro, struct cmd_ctx *x)
+{
+	struct cluster **sel = arena_alloc(&w->a, (w->nclusters + 1) * sizeof(*sel));
+	const char **names = arena_alloc(&w->a, (w->nclusters + 1) * sizeof(*names));
+	size_t nsel = 0;
+	for (size_t i = 0; i < w->nclusters; i++) {
+		int want = g->ncl == 0;
+		for (size_t k = 0; k < g->ncl && !want; k++)
+			want = strcmp(g->clusters[k], w->clusters[i].name) == 0;
+		if (want)
+			sel[nsel++] = &w->clusters[i];
+		names[i] = w->clusters[i].name;
+	}
+	for (size_t k = 0; k < g->ncl; k++) {
+		int found = 0;
+		for (size_t i = 0; i < w->nclusters && !found; i++)
+			found = strcmp(g->clusters[k], w->clusters[i].name) == 0;
+		if (!found) {
+			struct buf b = {0};
+			near_hint(&b, g->clusters[k], names, w->nclusters, "clusters");
+			fprintf(stderr, "addonmake: error: %s has no cluster \"%s\"%s\n", w->file,
+				g->clusters[k], b.s);
+			buf_free(&b);
+			return -1;
+		}
+	}
+	*x = (struct cmd_ctx){.w = w, .st = NULL, .cl = sel, .ncl = nsel, .ro = ro,
+			      .only = g->nargs ? g->args : NULL, .all = g->ncl == 0};
+	return 0;
+}
+
+/* opens the state and compiles the selected clusters: -1 when the command
+ * can run, else its exit code (errors said) */
+static int
+prepare(struct cmd_ctx *x, struct run_opts *ro, struct diag *d)
+{
+	struct workspace *w = x->w;
+	struct buf err = {0};
+	if (store_check(w->state, &err) || store_open(&x->st, w->state, 1, &err)) {
+		fprintf(stderr, "addonmake: error: %s\n", err.s);
+		buf_free(&err);
+		return EXIT_FAILED;
+	}
+	w->st = x->st;
+	w->offline = ro->offline;
+	w->refresh = ro->refresh;
+	w->quiet = ro->quiet;
+	if (w->offline && w->refresh) {
+		fprintf(stderr, "addonmake: --offline and --refresh exclude each other\n");
+		return EXIT_USAGE;
+	}
+	if (load_clusters(x, d))
+		return EXIT_FAILED;
+	diag_print(d, stderr);
+	if (d->nerr) {
+		fprintf(stderr, "addonmake: %d error%s; nothing was applied.\n", d->nerr,
+			d->nerr == 1 ? "" : "s");
+		/* only downloads failed: that is not bad input */
+		return d->nerr == d->nremote ? EXIT_FAILED : EXIT_USAGE;
+	}
+	if (x->only && plan_check_only(w, x->only, &err)) {
+		fprintf(stderr, "addonmake: error: %s\n", err.s);
+		buf_free(&err);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
 /* loads, compiles and runs the command */
 static int
 run(struct run_opts *ro, struct cli *g)
 {
-	const char *file = g->file;
-	char **clusters = g->clusters, **layers = g->args;
-	size_t ncl = g->ncl, nlayers = g->nargs;
-
 	struct workspace w = {0};
 	struct diag d = {0};
 	d.secret = &w.secret;
@@ -73,91 +162,13 @@ run(struct run_opts *ro, struct cli *g)
 	sigaction(SIGTERM, &sa, NULL);
 	struct cmd_ctx x = {0};
 	int rc = EXIT_USAGE;
-	if (ws_load(&w, file, &d)) {
+	if (ws_load(&w, g->file, &d)) {
 		diag_print(&d, stderr);
-		goto out;
+	} else if (state_dir(&w, g) == 0 && select_clusters(&w, g, ro, &x) == 0) {
+		rc = g->cmd == CMD_CLEAN ? cli_run(&x, g->cmd) : prepare(&x, ro, &d);
+		if (rc < 0)
+			rc = cli_run(&x, g->cmd);
 	}
-	/* --state, else ADDONMAKE_STATE, else the workspace's state:; these
-	 * two are relative to the directory addonmake runs in (after -C) */
-	const char *st = g->state ? g->state : getenv("ADDONMAKE_STATE");
-	if (st && *st) {
-		const char *home;
-		int e = path_home(&w.a, st, &home);
-		if (e) {
-			fprintf(stderr, "addonmake: error: %s%s: %s\n",
-				g->state ? "--state " : "ADDONMAKE_STATE=", st,
-				e == EINVAL ? "only ~ and ~/ are expanded (the home directory)"
-					    : "~ is the home directory, but HOME is not set");
-			goto out;
-		}
-		w.state = path_join(&w.a, ".", home);
-	}
-	struct cluster **sel = arena_alloc(&w.a, (w.nclusters + 1) * sizeof(*sel));
-	size_t nsel = 0;
-	for (size_t i = 0; i < w.nclusters; i++) {
-		int want = ncl == 0;
-		for (size_t k = 0; k < ncl && !want; k++)
-			want = strcmp(clusters[k], w.clusters[i].name) == 0;
-		if (want)
-			sel[nsel++] = &w.clusters[i];
-	}
-	for (size_t k = 0; k < ncl; k++) {
-		int found = 0;
-		for (size_t i = 0; i < w.nclusters && !found; i++)
-			found = strcmp(clusters[k], w.clusters[i].name) == 0;
-		if (!found) {
-			const char **names = arena_alloc(&w.a, (w.nclusters + 1) * sizeof(*names));
-			for (size_t i = 0; i < w.nclusters; i++)
-				names[i] = w.clusters[i].name;
-			struct buf b = {0};
-			near_hint(&b, clusters[k], names, w.nclusters, "clusters");
-			fprintf(stderr, "addonmake: error: %s has no cluster \"%s\"%s\n", w.file,
-				clusters[k], b.s);
-			buf_free(&b);
-			goto out;
-		}
-	}
-	x = (struct cmd_ctx){.w = &w, .st = NULL, .cl = sel, .ncl = nsel, .ro = ro,
-			     .only = nlayers ? layers : NULL, .all = ncl == 0};
-	if (g->cmd == CMD_CLEAN) {
-		rc = cli_run(&x, g->cmd);
-		goto out;
-	}
-	struct buf err = {0};
-	if (store_check(w.state, &err) || store_open(&x.st, w.state, 1, &err)) {
-		fprintf(stderr, "addonmake: error: %s\n", err.s);
-		buf_free(&err);
-		rc = EXIT_FAILED;
-		goto out;
-	}
-	w.st = x.st;
-	w.offline = ro->offline;
-	w.refresh = ro->refresh;
-	w.quiet = ro->quiet;
-	if (w.offline && w.refresh) {
-		fprintf(stderr, "addonmake: --offline and --refresh exclude each other\n");
-		goto out;
-	}
-	if (load_clusters(&x, &d)) {
-		rc = EXIT_FAILED;
-		goto out;
-	}
-	diag_print(&d, stderr);
-	if (d.nerr) {
-		fprintf(stderr, "addonmake: %d error%s; nothing was applied.\n", d.nerr,
-			d.nerr == 1 ? "" : "s");
-		/* only downloads failed: that is not bad input */
-		if (d.nerr == d.nremote)
-			rc = EXIT_FAILED;
-		goto out;
-	}
-	if (x.only && plan_check_only(&w, x.only, &err)) {
-		fprintf(stderr, "addonmake: error: %s\n", err.s);
-		buf_free(&err);
-		goto out;
-	}
-	rc = cli_run(&x, g->cmd);
-out:
 	store_close(x.st);
 	diag_free(&d);
 	ws_free(&w);
