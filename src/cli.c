@@ -299,73 +299,65 @@ apply_opt(int o, const char *value, struct run_opts *ro, struct cli *c)
 	return 0;
 }
 
-int
-cli_parse(int argc, char **argv, struct run_opts *ro, struct cli *c)
+/* a --long option at argv[*i] (its value the rest after '=' or the next
+ * argument); 0, or -1 (said) */
+static int
+long_opt(int argc, char **argv, int *i, struct run_opts *ro, struct cli *c, char given[][32])
 {
-	memset(c, 0, sizeof(*c));
-	c->cmd = -1;
-	c->file = "addonmake.yaml";
-	c->clusters = xcalloc((size_t)argc + 1, sizeof(char *));
-	c->args = xcalloc((size_t)argc + 1, sizeof(char *));
-	char given[NOPTS][32]; /* how each option was spelt, or "" */
-	memset(given, 0, sizeof(given));
-	for (int i = 1; i < argc; i++) {
-		char *a = argv[i];
-		if (a[0] != '-' || !a[1]) {
-			int k = c->cmd < 0 && !c->nargs ? find_cmd(a) : -1;
-			if (k >= 0)
-				c->cmd = k;
-			else
-				c->args[c->nargs++] = a;
-			continue;
-		}
-		if (strcmp(a, "--") == 0) {
-			while (++i < argc)
-				c->args[c->nargs++] = argv[i];
-			break;
-		}
-		if (a[1] == '-') {
-			const char *eq = strchr(a, '=');
-			size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-			int o = 0;
-			while (o < NOPTS && !(opts[o].lng && strlen(opts[o].lng) == len &&
-					      strncmp(opts[o].lng, a + 2, len) == 0))
-				o++;
-			if (o == NOPTS)
-				return usage_err("unknown option %s\nRun 'addonmake --help' for usage.", a);
-			const char *val = NULL;
-			if (opts[o].arg) {
-				val = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
-				if (!val)
-					return usage_err("option %s needs a value (%s)", a, opts[o].arg);
-			} else if (eq) {
-				return usage_err("option --%s takes no value", opts[o].lng);
-			}
-			snprintf(given[o], sizeof(given[o]), "--%s", opts[o].lng);
-			if (apply_opt(o, val, ro, c))
-				return -1;
-			continue;
-		}
-		for (char *p = a + 1; *p; p++) {
-			int o = 0;
-			while (o < NOPTS && opts[o].sh != *p)
-				o++;
-			char sp[3] = {'-', *p, 0};
-			if (o == NOPTS)
-				return usage_err("unknown option %s\nRun 'addonmake --help' for usage.", sp);
-			const char *val = NULL;
-			if (opts[o].arg) {
-				val = p[1] ? p + 1 : i + 1 < argc ? argv[++i] : NULL;
-				if (!val)
-					return usage_err("option %s needs a value (%s)", sp, opts[o].arg);
-			}
-			memcpy(given[o], sp, 3);
-			if (apply_opt(o, val, ro, c))
-				return -1;
-			if (val)
-				break;
-		}
+	const char *a = argv[*i];
+	const char *eq = strchr(a, '=');
+	size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+	int o = 0;
+	while (o < NOPTS && !(opts[o].lng && strlen(opts[o].lng) == len &&
+			      strncmp(opts[o].lng, a + 2, len) == 0))
+		o++;
+	if (o == NOPTS)
+		return usage_err("unknown option %s\nRun 'addonmake --help' for usage.", a);
+	const char *val = NULL;
+	if (opts[o].arg) {
+		val = eq ? eq + 1 : *i + 1 < argc ? argv[++*i] : NULL;
+		if (!val)
+			return usage_err("option %s needs a value (%s)", a, opts[o].arg);
+	} else if (eq) {
+		return usage_err("option --%s takes no value", opts[o].lng);
 	}
+	snprintf(given[o], 32, "--%s", opts[o].lng);
+	return apply_opt(o, val, ro, c) ? -1 : 0;
+}
+
+/* -xyz at argv[*i]: flags, the last of which may take a value (the rest
+ * of the word, or the next argument); 0, or -1 (said) */
+static int
+short_opts(int argc, char **argv, int *i, struct run_opts *ro, struct cli *c, char given[][32])
+{
+	for (char *p = argv[*i] + 1; *p; p++) {
+		int o = 0;
+		while (o < NOPTS && opts[o].sh != *p)
+			o++;
+		char sp[3] = {'-', *p, 0};
+		if (o == NOPTS)
+			return usage_err("unknown option %s\nRun 'addonmake --help' for usage.", sp);
+		const char *val = NULL;
+		if (opts[o].arg) {
+			val = p[1] ? p + 1 : *i + 1 < argc ? argv[++*i] : NULL;
+			if (!val)
+				return usage_err("option %s needs a value (%s)", sp, opts[o].arg);
+		}
+		memcpy(given[o], sp, 3);
+		if (apply_opt(o, val, ro, c))
+			return -1;
+		if (val)
+			break;
+	}
+	return 0;
+}
+
+/* what the words say once read: the commands that answer at once (help,
+ * version, completion), an option the command does not take, LAYER
+ * arguments where none go; as cli_parse returns */
+static int
+cli_finish(struct cli *c, char given[][32])
+{
 	int named = c->cmd >= 0;
 	if (!named)
 		c->cmd = CMD_SYNC;
@@ -400,6 +392,35 @@ cli_parse(int argc, char **argv, struct run_opts *ro, struct cli *c)
 		return usage_err("%s takes no LAYER arguments (\"%s\")", cmds[c->cmd].name,
 				 c->args[0]);
 	return 0;
+}
+
+int
+cli_parse(int argc, char **argv, struct run_opts *ro, struct cli *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->cmd = -1;
+	c->file = "addonmake.yaml";
+	c->clusters = xcalloc((size_t)argc + 1, sizeof(char *));
+	c->args = xcalloc((size_t)argc + 1, sizeof(char *));
+	char given[NOPTS][32]; /* how each option was spelt, or "" */
+	memset(given, 0, sizeof(given));
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		if (a[0] != '-' || !a[1]) {
+			int k = c->cmd < 0 && !c->nargs ? find_cmd(a) : -1;
+			if (k >= 0)
+				c->cmd = k;
+			else
+				c->args[c->nargs++] = a;
+		} else if (strcmp(a, "--") == 0) {
+			while (++i < argc)
+				c->args[c->nargs++] = argv[i];
+		} else if (a[1] == '-' ? long_opt(argc, argv, &i, ro, c, given)
+				       : short_opts(argc, argv, &i, ro, c, given)) {
+			return -1;
+		}
+	}
+	return cli_finish(c, given);
 }
 
 void
