@@ -84,6 +84,73 @@ safe_rel(const char *name)
 	return s;
 }
 
+/* the name a long-name entry ('L', GNU) or pax header ('x': its path=
+ * record) gives the next entry, or NULL */
+static char *
+long_name(char type, const char *body, long size)
+{
+	if (type == 'L')
+		return xstrndup(body, (size_t)size);
+	/* pax records: "LEN path=VALUE\n" */
+	const char *pp = memmem(body, (size_t)size, " path=", 6);
+	const char *e = pp ? memchr(pp, '\n', (size_t)(body + size - pp)) : NULL;
+	return e ? xstrndup(pp + 6, (size_t)(e - pp - 6)) : NULL;
+}
+
+/* writes one directory ('5') or regular file under dir; 0, or -1 with err */
+static int
+write_entry(const char *dir, const char *rel, char type, const char *body, long size,
+	    struct buf *err)
+{
+	struct buf path = {0};
+	buf_printf(&path, "%s/%s", dir, rel);
+	int e;
+	if (type == '5') {
+		e = file_mkdirs(path.s, 0755);
+	} else {
+		char *slash = strrchr(path.s, '/');
+		*slash = 0;
+		e = file_mkdirs(path.s, 0755);
+		*slash = '/';
+		if (!e)
+			e = file_write_replace(path.s, body, (size_t)size, 0);
+	}
+	if (e)
+		buf_printf(err, "cannot write %s: %s", path.s, strerror(e));
+	buf_free(&path);
+	return e ? -1 : 0;
+}
+
+/* one entry of the archive (its header h, its name): refused when there
+ * are too many, its path is unsafe or it is too large; links and devices
+ * are skipped, the rest written under dir; 0, or -1 with err */
+static int
+unpack_entry(const char *h, const char *name, long size, const char *dir, int *entries,
+	     long *total, struct buf *err)
+{
+	char type = h[156];
+	if (++*entries > TGZ_MAX_ENTRIES) {
+		buf_printf(err, "the archive has more than %d entries", TGZ_MAX_ENTRIES);
+		return -1;
+	}
+	const char *rel = safe_rel(name);
+	if (!rel) {
+		buf_printf(err, "the archive holds an unsafe path \"%s\"", name);
+		return -1;
+	}
+	if (type != '0' && type != '\0' && type != '5')
+		return 0; /* links and devices are not part of a chart */
+	if (size > TGZ_MAX_FILE) {
+		buf_printf(err, "%s is larger than 5 MiB", name);
+		return -1;
+	}
+	if ((*total += size) > TGZ_MAX_TOTAL) {
+		buf_adds(err, "the archive unpacks to more than 100 MiB");
+		return -1;
+	}
+	return *rel ? write_entry(dir, rel, type, h + 512, size, err) : 0;
+}
+
 int
 tgz_unpack(const char *data, size_t len, const char *dir, struct buf *err)
 {
@@ -95,7 +162,7 @@ tgz_unpack(const char *data, size_t len, const char *dir, struct buf *err)
 	int rc = 0, entries = 0;
 	char *longname = NULL;
 	long total = 0;
-	for (size_t off = 0; off + 512 <= tar.len;) {
+	for (size_t off = 0; off + 512 <= tar.len && !rc;) {
 		const char *h = tar.s + off;
 		if (!h[0]) /* the end: two zero blocks */
 			break;
@@ -106,81 +173,24 @@ tgz_unpack(const char *data, size_t len, const char *dir, struct buf *err)
 			break;
 		}
 		char type = h[156];
-		const char *body = h + 512;
 		off += 512 + (((size_t)size + 511) & ~(size_t)511);
 		if (type == 'L' || type == 'x') {
 			free(longname);
-			longname = NULL;
-			if (type == 'L') {
-				longname = xstrndup(body, (size_t)size);
-			} else {
-				/* pax records: "LEN path=VALUE\n" */
-				const char *pp = memmem(body, (size_t)size, " path=", 6);
-				if (pp) {
-					const char *e = memchr(pp, '\n', (size_t)(body + size - pp));
-					if (e)
-						longname = xstrndup(pp + 6, (size_t)(e - pp - 6));
-				}
-			}
+			longname = long_name(type, h + 512, size);
 			continue;
 		}
 		if (type == 'g')
 			continue;
 		char name[512];
-		if (longname) {
+		if (longname)
 			snprintf(name, sizeof(name), "%s", longname);
-			free(longname);
-			longname = NULL;
-		} else if (h[345]) {
+		else if (h[345])
 			snprintf(name, sizeof(name), "%.155s/%.100s", h + 345, h);
-		} else {
+		else
 			snprintf(name, sizeof(name), "%.100s", h);
-		}
-		if (++entries > TGZ_MAX_ENTRIES) {
-			buf_printf(err, "the archive has more than %d entries", TGZ_MAX_ENTRIES);
-			rc = -1;
-			break;
-		}
-		const char *rel = safe_rel(name);
-		if (!rel) {
-			buf_printf(err, "the archive holds an unsafe path \"%s\"", name);
-			rc = -1;
-			break;
-		}
-		if (type != '0' && type != '\0' && type != '5')
-			continue; /* links and devices are not part of a chart */
-		if (size > TGZ_MAX_FILE) {
-			buf_printf(err, "%s is larger than 5 MiB", name);
-			rc = -1;
-			break;
-		}
-		if ((total += size) > TGZ_MAX_TOTAL) {
-			buf_adds(err, "the archive unpacks to more than 100 MiB");
-			rc = -1;
-			break;
-		}
-		if (!*rel)
-			continue;
-		struct buf path = {0};
-		buf_printf(&path, "%s/%s", dir, rel);
-		int e;
-		if (type == '5') {
-			e = file_mkdirs(path.s, 0755);
-		} else {
-			char *slash = strrchr(path.s, '/');
-			*slash = 0;
-			e = file_mkdirs(path.s, 0755);
-			*slash = '/';
-			if (!e)
-				e = file_write_replace(path.s, body, (size_t)size, 0);
-		}
-		if (e) {
-			buf_printf(err, "cannot write %s: %s", path.s, strerror(e));
-			rc = -1;
-		}
-		buf_free(&path);
-		if (rc)
-			break;
+		free(longname);
+		longname = NULL;
+		rc = unpack_entry(h, name, size, dir, &entries, &total, err);
 	}
 	free(longname);
 	buf_free(&tar);
