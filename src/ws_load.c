@@ -364,6 +364,46 @@ registry(struct ld *l, struct registry *r, const struct dnode *m)
 				      wpath(l, doc_get(m, "url"), r->url + 7));
 }
 
+/* the clusters: of addonmake.yaml, each read; a name given twice, or two
+ * render targets sharing a directory, are errors */
+static void
+clusters(struct ld *l, const struct dnode *root)
+{
+	struct workspace *w = l->w;
+	struct diag *d = l->d;
+	const struct dnode *cs = doc_get(root, "clusters");
+	if (!cs) {
+		diag_add(d, DIAG_ERROR, w->file, root->line, root->col,
+			 "the workspace has no clusters: (add at least one cluster with a target and profiles)");
+		return;
+	}
+	if (!want(l, cs, D_SEQ, "clusters"))
+		return;
+	w->clusters = arena_alloc(&w->a, (cs->n + 1) * sizeof(*w->clusters));
+	for (size_t i = 0; i < cs->n; i++) {
+		if (!want(l, cs->items[i], D_MAP, "a cluster"))
+			continue;
+		struct cluster *c = &w->clusters[w->nclusters];
+		cluster(l, c, cs->items[i]);
+		for (size_t j = 0; j < w->nclusters; j++) {
+			const struct cluster *prev = &w->clusters[j];
+			if (strcmp(prev->name, c->name) == 0)
+				diag_add(d, DIAG_ERROR, w->file, c->at.line, c->at.col,
+					 "duplicate cluster name \"%s\" (first defined at line %d)",
+					 c->name, prev->at.line);
+			/* one cluster's files would be another's, and its
+			 * prune would delete them */
+			else if (c->target.kind == TARGET_RENDER && prev->target.kind == TARGET_RENDER &&
+				 strcmp(c->target.dir, prev->target.dir) == 0)
+				diag_add(d, DIAG_ERROR, w->file, c->at.line, c->at.col,
+					 "clusters %s and %s (line %d) both render into %s; give "
+					 "each a dir: of its own", prev->name, c->name, prev->at.line,
+					 c->target.rawdir);
+		}
+		w->nclusters++;
+	}
+}
+
 int
 ws_load(struct workspace *w, const char *file, struct diag *d)
 {
@@ -417,36 +457,7 @@ ws_load(struct workspace *w, const char *file, struct diag *d)
 			if (want(&l, regs->items[i], D_MAP, "a registry"))
 				registry(&l, &w->regs[w->nregs++], regs->items[i]);
 	}
-	const struct dnode *cs = doc_get(root, "clusters");
-	if (!cs) {
-		diag_add(d, DIAG_ERROR, w->file, root->line, root->col,
-			 "the workspace has no clusters: (add at least one cluster with a target and profiles)");
-	} else if (want(&l, cs, D_SEQ, "clusters")) {
-		w->clusters = arena_alloc(&w->a, (cs->n + 1) * sizeof(*w->clusters));
-		for (size_t i = 0; i < cs->n; i++) {
-			if (!want(&l, cs->items[i], D_MAP, "a cluster"))
-				continue;
-			struct cluster *c = &w->clusters[w->nclusters];
-			cluster(&l, c, cs->items[i]);
-			for (size_t j = 0; j < w->nclusters; j++) {
-				const struct cluster *prev = &w->clusters[j];
-				if (strcmp(prev->name, c->name) == 0)
-					diag_add(d, DIAG_ERROR, w->file, c->at.line, c->at.col,
-						 "duplicate cluster name \"%s\" (first defined at line %d)",
-						 c->name, prev->at.line);
-				/* one cluster's files would be another's, and
-				 * its prune would delete them */
-				else if (c->target.kind == TARGET_RENDER &&
-					 prev->target.kind == TARGET_RENDER &&
-					 strcmp(c->target.dir, prev->target.dir) == 0)
-					diag_add(d, DIAG_ERROR, w->file, c->at.line, c->at.col,
-						 "clusters %s and %s (line %d) both render into %s; give "
-						 "each a dir: of its own", prev->name, c->name, prev->at.line,
-						 c->target.rawdir);
-			}
-			w->nclusters++;
-		}
-	}
+	clusters(&l, root);
 	return d->nerr ? -1 : 0;
 }
 
