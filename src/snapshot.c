@@ -99,6 +99,65 @@ same_stat(const char *path, int64_t size, int64_t mtime, int64_t ctime, uint64_t
 	       ino == (uint64_t)st.st_ino;
 }
 
+/* whether each of the nf files the snapshot lists still stats as it did
+ * (else why names the first that changed); reads them from r */
+static int
+files_unchanged(struct reader *r, size_t nf, struct buf *why)
+{
+	for (size_t i = 0; i < nf && !r->bad; i++) {
+		size_t len = (size_t)get_be(r, 4);
+		if (r->bad || len > r->n - r->off || len >= 4096)
+			return 1;
+		char path[4096];
+		memcpy(path, r->p + r->off, len);
+		path[len] = 0;
+		r->off += len;
+		int64_t size = (int64_t)get_be(r, 8), mt = (int64_t)get_be(r, 8);
+		int64_t ct = (int64_t)get_be(r, 8);
+		uint64_t ino = get_be(r, 8);
+		if (r->bad || !same_stat(path, size, mt, ct, ino)) {
+			buf_printf(why, "%s changed", path);
+			return 1;
+		}
+	}
+	if (r->bad)
+		buf_adds(why, "the stat cache is unreadable");
+	return r->bad;
+}
+
+/* one layer's metadata from r (in w's arena), or NULL with r->bad set */
+static struct layer *
+get_layer(struct reader *r, struct workspace *w, struct cluster *c)
+{
+	struct layer *l = arena_alloc(&w->a, sizeof(*l));
+	l->id = get_s(r, &w->a, 0);
+	l->profile = get_s(r, &w->a, 0);
+	l->name = get_s(r, &w->a, 0);
+	l->pack = get_s(r, &w->a, 0);
+	l->type = get_s(r, &w->a, 0);
+	l->version = get_s(r, &w->a, 1);
+	l->ns = get_s(r, &w->a, 0);
+	l->order = (int64_t)get_be(r, 8);
+	if (r->bad || r->n - r->off < 16) {
+		r->bad = 1;
+		return NULL;
+	}
+	memcpy(l->hash.b, r->p + r->off, 16);
+	r->off += 16;
+	l->prof = (size_t)get_be(r, 4);
+	l->entry = (size_t)get_be(r, 4);
+	l->at.line = (int)(int32_t)get_be(r, 4);
+	l->at.col = (int)(int32_t)get_be(r, 4);
+	if (r->bad || l->prof >= c->nprofiles) {
+		r->bad = 1;
+		return NULL;
+	}
+	l->at.file = c->profiles[l->prof];
+	l->label = layer_label(&w->a, l);
+	layer_readiness(w, c, l);
+	return l;
+}
+
 int
 snapshot_use(struct workspace *w, struct cluster *c, const char *p, size_t n,
 	     struct diag *d, struct buf *why)
@@ -117,22 +176,8 @@ snapshot_use(struct workspace *w, struct cluster *c, const char *p, size_t n,
 	r.off = 17;
 	/* every file first: nothing is built unless all of them still hold */
 	size_t nf = (size_t)get_be(&r, 4);
-	for (size_t i = 0; i < nf && !r.bad; i++) {
-		size_t len = (size_t)get_be(&r, 4);
-		if (r.bad || len > r.n - r.off || len >= 4096)
-			return 1;
-		char path[4096];
-		memcpy(path, p + r.off, len);
-		path[len] = 0;
-		r.off += len;
-		int64_t size = (int64_t)get_be(&r, 8), mt = (int64_t)get_be(&r, 8);
-		int64_t ct = (int64_t)get_be(&r, 8);
-		uint64_t ino = get_be(&r, 8);
-		if (r.bad || !same_stat(path, size, mt, ct, ino)) {
-			buf_printf(why, "%s changed", path);
-			return 1;
-		}
-	}
+	if (files_unchanged(&r, nf, why))
+		return 1;
 	size_t nw = (size_t)get_be(&r, 4);
 	struct diag warn = {0};
 	for (size_t i = 0; i < nw && !r.bad; i++) {
@@ -148,35 +193,8 @@ snapshot_use(struct workspace *w, struct cluster *c, const char *p, size_t n,
 		return 1;
 	}
 	struct layer **ls = arena_alloc(&w->a, (nl + 1) * sizeof(*ls));
-	for (size_t i = 0; i < nl && !r.bad; i++) {
-		struct layer *l = arena_alloc(&w->a, sizeof(*l));
-		l->id = get_s(&r, &w->a, 0);
-		l->profile = get_s(&r, &w->a, 0);
-		l->name = get_s(&r, &w->a, 0);
-		l->pack = get_s(&r, &w->a, 0);
-		l->type = get_s(&r, &w->a, 0);
-		l->version = get_s(&r, &w->a, 1);
-		l->ns = get_s(&r, &w->a, 0);
-		l->order = (int64_t)get_be(&r, 8);
-		if (r.bad || r.n - r.off < 16) {
-			r.bad = 1;
-			break;
-		}
-		memcpy(l->hash.b, p + r.off, 16);
-		r.off += 16;
-		l->prof = (size_t)get_be(&r, 4);
-		l->entry = (size_t)get_be(&r, 4);
-		l->at.line = (int)(int32_t)get_be(&r, 4);
-		l->at.col = (int)(int32_t)get_be(&r, 4);
-		if (l->prof >= c->nprofiles) {
-			r.bad = 1;
-			break;
-		}
-		l->at.file = c->profiles[l->prof];
-		l->label = layer_label(&w->a, l);
-		layer_readiness(w, c, l);
-		ls[i] = l;
-	}
+	for (size_t i = 0; i < nl && !r.bad; i++)
+		ls[i] = get_layer(&r, w, c);
 	if (r.bad || r.off != r.n) {
 		diag_free(&warn);
 		buf_adds(why, "the stat cache is unreadable");
