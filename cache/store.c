@@ -64,6 +64,97 @@ initial_map(void)
 	return t && *t && !*end && v >= 4096 ? (size_t)v : (size_t)64 << 20;
 }
 
+/* the LMDB environment of s->path; 0, or -1 with err */
+static int
+env_open(struct store *s, struct buf *err)
+{
+	int rc;
+	if ((rc = mdb_env_create(&s->env)) ||
+	    (rc = mdb_env_set_maxdbs(s->env, 8)) ||
+	    (rc = mdb_env_set_mapsize(s->env, initial_map()))) {
+		lmdb_err(err, s->path, "cannot set up LMDB", rc);
+		return -1;
+	}
+	/* MDB_NOMETASYNC: one flush to disk per commit, not two. A crash of
+	 * the process loses nothing committed; a crash of the machine may
+	 * undo the last commit (the state stays consistent), and its layers
+	 * are then applied again, as after a kill within the commit delay */
+	rc = mdb_env_open(s->env, s->path,
+			  MDB_NOSUBDIR | MDB_NOTLS | MDB_NOMETASYNC | (s->readonly ? MDB_RDONLY : 0),
+			  0644);
+	if (rc) {
+		lmdb_err(err, s->path, "cannot open the state", rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* the schema version in meta: written into a new state, else it must be
+ * this one's; an LMDB code, or -1 with err when it is another version */
+static int
+schema_check(struct store *s, MDB_txn *t, struct buf *err)
+{
+	MDB_val k = {7, "version"}, v;
+	int rc = mdb_get(t, s->meta, &k, &v);
+	if (rc == MDB_NOTFOUND && !s->readonly) {
+		v.mv_data = SCHEMA_VERSION;
+		v.mv_size = 1;
+		return mdb_put(t, s->meta, &k, &v, 0);
+	}
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc == 0 && (v.mv_size != 1 || memcmp(v.mv_data, SCHEMA_VERSION, 1))) {
+		buf_printf(err, "%s: the state has schema version %.*s, this addonmake reads %s; "
+			   "run 'addonmake clean' to start afresh", s->path,
+			   (int)(v.mv_size > 8 ? 8 : v.mv_size), (char *)v.mv_data,
+			   SCHEMA_VERSION);
+		return -1;
+	}
+	return rc;
+}
+
+/* the tables, opened (made when writable) and the schema checked, in one
+ * committed transaction; 0, 1 when a read-only state has no tables yet,
+ * or -1 with err */
+static int
+tables_open(struct store *s, struct buf *err)
+{
+	MDB_txn *t;
+	int rc;
+	if ((rc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &t))) {
+		lmdb_err(err, s->path, "cannot read the state", rc);
+		return -1;
+	}
+	unsigned flags = s->readonly ? 0 : MDB_CREATE;
+	rc = mdb_dbi_open(t, "layers", flags, &s->layers);
+	if (!rc)
+		rc = mdb_dbi_open(t, "meta", flags, &s->meta);
+	if (!rc)
+		rc = mdb_dbi_open(t, "files", flags, &s->files);
+	if (!rc)
+		rc = mdb_dbi_open(t, "fetch", flags, &s->fetch);
+	if (rc) {
+		mdb_txn_abort(t);
+		if (rc == MDB_NOTFOUND && s->readonly)
+			return 1;
+		lmdb_err(err, s->path, "cannot open the state tables", rc);
+		return -1;
+	}
+	if ((rc = schema_check(s, t, err))) {
+		mdb_txn_abort(t);
+		if (rc > 0 || rc < -1) /* an LMDB code, not a version said in err */
+			lmdb_err(err, s->path, "cannot read the state", rc);
+		return -1;
+	}
+	/* commit even when read-only: handles opened in an aborted
+	 * transaction are closed with it */
+	if ((rc = mdb_txn_commit(t))) {
+		lmdb_err(err, s->path, "cannot write the state", rc);
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_open(struct store **out, const char *dir, int readonly, struct buf *err)
 {
@@ -80,79 +171,14 @@ store_open(struct store **out, const char *dir, int readonly, struct buf *err)
 	}
 	if (!readonly && (rc = file_mkdirs(dir, 0755))) {
 		buf_printf(err, "%s: cannot create the state directory: %s", dir, strerror(rc));
-		goto fail;
-	}
-	if ((rc = mdb_env_create(&s->env)) ||
-	    (rc = mdb_env_set_maxdbs(s->env, 8)) ||
-	    (rc = mdb_env_set_mapsize(s->env, initial_map()))) {
-		lmdb_err(err, s->path, "cannot set up LMDB", rc);
-		goto fail;
-	}
-	/* MDB_NOMETASYNC: one flush to disk per commit, not two. A crash of
-	 * the process loses nothing committed; a crash of the machine may
-	 * undo the last commit (the state stays consistent), and its layers
-	 * are then applied again, as after a kill within the commit delay */
-	rc = mdb_env_open(s->env, s->path,
-			  MDB_NOSUBDIR | MDB_NOTLS | MDB_NOMETASYNC | (readonly ? MDB_RDONLY : 0),
-			  0644);
-	if (rc) {
-		lmdb_err(err, s->path, "cannot open the state", rc);
-		goto fail;
-	}
-	MDB_txn *t;
-	if ((rc = mdb_txn_begin(s->env, NULL, readonly ? MDB_RDONLY : 0, &t))) {
-		lmdb_err(err, s->path, "cannot read the state", rc);
-		goto fail;
-	}
-	unsigned flags = readonly ? 0 : MDB_CREATE;
-	rc = mdb_dbi_open(t, "layers", flags, &s->layers);
-	if (!rc)
-		rc = mdb_dbi_open(t, "meta", flags, &s->meta);
-	if (!rc)
-		rc = mdb_dbi_open(t, "files", flags, &s->files);
-	if (!rc)
-		rc = mdb_dbi_open(t, "fetch", flags, &s->fetch);
-	if (rc == MDB_NOTFOUND && readonly) {
-		mdb_txn_abort(t);
-		mdb_env_close(s->env);
-		s->env = NULL;
-		s->empty = 1;
+	} else if (env_open(s, err) == 0 && (rc = tables_open(s, err)) >= 0) {
+		if (rc == 1) {
+			mdb_env_close(s->env);
+			s->env = NULL;
+			s->empty = 1;
+		}
 		return 0;
 	}
-	if (rc) {
-		mdb_txn_abort(t);
-		lmdb_err(err, s->path, "cannot open the state tables", rc);
-		goto fail;
-	}
-	MDB_val k = {7, "version"}, v;
-	rc = mdb_get(t, s->meta, &k, &v);
-	if (rc == MDB_NOTFOUND && !readonly) {
-		v.mv_data = SCHEMA_VERSION;
-		v.mv_size = 1;
-		rc = mdb_put(t, s->meta, &k, &v, 0);
-	} else if (rc == 0 && (v.mv_size != 1 || memcmp(v.mv_data, SCHEMA_VERSION, 1))) {
-		mdb_txn_abort(t);
-		buf_printf(err, "%s: the state has schema version %.*s, this addonmake reads %s; "
-			   "run 'addonmake clean' to start afresh", s->path,
-			   (int)(v.mv_size > 8 ? 8 : v.mv_size), (char *)v.mv_data,
-			   SCHEMA_VERSION);
-		goto fail;
-	} else if (rc == MDB_NOTFOUND) {
-		rc = 0;
-	}
-	if (rc) {
-		mdb_txn_abort(t);
-		lmdb_err(err, s->path, "cannot read the state", rc);
-		goto fail;
-	}
-	/* commit even when read-only: handles opened in an aborted
-	 * transaction are closed with it */
-	if ((rc = mdb_txn_commit(t))) {
-		lmdb_err(err, s->path, "cannot write the state", rc);
-		goto fail;
-	}
-	return 0;
-fail:
 	store_close(s);
 	*out = NULL;
 	return -1;
