@@ -669,66 +669,46 @@ helm_apply(const struct target_ctx *t, struct kt *kt, const struct layer *l, con
 	return rc;
 }
 
+/* a layer's objects, each resolved to its resource (one of a CRD of this
+ * layer resolves later, once the CRD is there), in the order of kinds;
+ * T_OK or T_FAILED with err */
 static int
-kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, size_t len,
-	   struct buf *inv, struct buf *err)
+layer_objects(struct kt *kt, const struct layer *l, const char *dns, struct obj **objs,
+	      size_t *n, struct buf *err)
 {
-	struct kt *kt = t->priv;
-	struct arena a = {0};
-	struct iobj *old = NULL;
-	size_t nold = 0;
-	const char *old_rel = "";
-	if (l->has_rec &&
-	    inv_get(l->rec.inventory, l->rec.ninventory, &a, &old_rel, &old, &nold) < 0)
-		old = NULL, nold = 0; /* another target's record: nothing of ours */
-	struct obj *objs = NULL;
-	size_t n = 0;
-	struct applied ap = {0};
-	int rc = T_OK;
-	const struct kube_cfg *cfg = kube_cfg_of(kt->k);
-	const char *dns = l->ns && *l->ns ? l->ns : cfg->ns ? cfg->ns : "default";
-	/* helm layers go through helm; what helm rendered at compile time is
-	 * only their hash */
-	int helm = l->release && strcmp(l->type, "helm") == 0;
-	const char *rel = helm ? arena_printf(&a, "%s/%s", dns, l->release) : "";
-	if (!helm && collect(l, &objs, &n, err) < 0) {
-		rc = T_FAILED;
-		goto out;
-	}
-	for (size_t i = 0; i < n && rc == T_OK; i++) {
-		int r = resolve(kt, &objs[i], objs, n, dns, 0, err);
+	if (collect(l, objs, n, err) < 0)
+		return T_FAILED;
+	for (size_t i = 0; i < *n; i++) {
+		int r = resolve(kt, &(*objs)[i], *objs, *n, dns, 0, err);
 		if (r == T_FAILED)
-			rc = T_FAILED;
-		else if (r == T_NOTREADY)
-			objs[i].cat = CAT_CUSTOM; /* a custom resource of a CRD of this layer */
+			return T_FAILED;
+		if (r == T_NOTREADY)
+			(*objs)[i].cat = CAT_CUSTOM; /* a custom resource of a CRD of this layer */
 	}
-	if (rc != T_OK)
-		goto out;
-	if (n) /* a helm layer has none here; qsort wants an array */
-		qsort(objs, n, sizeof(*objs), by_category);
-	if (l->ns && *l->ns)
-		rc = ensure_ns(t, kt, l, l->ns, objs, n, old, nold, &ap, &a, err);
-	if (helm && rc == T_OK) {
-		/* helm applies on its own connections, for seconds */
-		target_slot(t, 1);
-		rc = helm_apply(t, kt, l, dns, &ap, &a, err);
-		target_slot(t, 0);
-	}
-	int crds_waited = 0;
+	if (*n) /* qsort wants an array */
+		qsort(*objs, *n, sizeof(**objs), by_category);
+	return T_OK;
+}
+
+/* applies the objects group by group (the objects of one category go out
+ * together), waiting for the layer's CRDs before the first custom
+ * resource; one that cannot be resolved ends its group and, after it is
+ * applied, the layer */
+static int
+apply_groups(const struct target_ctx *t, struct kt *kt, const struct layer *l, struct obj *objs,
+	     size_t n, const char *dns, struct iobj *old, size_t nold, struct applied *ap,
+	     struct arena *a, struct buf *err)
+{
+	int rc = T_OK, crds_waited = 0;
 	for (size_t i = 0; i < n && rc == T_OK;) {
 		struct obj *o = &objs[i];
-		if (stopping(t)) {
-			rc = T_STOPPED;
-			break;
-		}
+		if (stopping(t))
+			return T_STOPPED;
 		if (o->cat >= 2 && !crds_waited) {
 			crds_waited = 1;
 			if ((rc = wait_crds(t, kt, objs, i, err)) != T_OK)
-				break;
+				return rc;
 		}
-		/* the objects of one group go out together; one that cannot
-		 * be resolved ends the group and, after it is applied, the
-		 * layer */
 		size_t j = i;
 		int unresolved = 0;
 		while (j < n && objs[j].cat == o->cat && !unresolved) {
@@ -738,19 +718,29 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 				j++;
 		}
 		if (j > i)
-			rc = apply_objs(t, kt, l, o, j - i, old, nold, &ap, &a, 0, err);
+			rc = apply_objs(t, kt, l, o, j - i, old, nold, ap, a, 0, err);
 		if (unresolved)
 			rc = T_FAILED;
 		i = j;
 	}
 	if (rc == T_OK && !crds_waited)
 		rc = wait_crds(t, kt, objs, n, err);
-	/* what an earlier run applied and this one did not: deleted now */
-	size_t nkeep = ap.n;
+	return rc;
+}
+
+/* what an earlier apply recorded (old) and this one did not apply: after
+ * a good apply, deleted (those helm upgrade already deleted and
+ * namespaces we did not create are forgotten); else, or when a delete
+ * fails, kept in the record. The layer's result. */
+static int
+drop_old(struct kt *kt, int rc, struct iobj *old, size_t nold, const char *old_rel,
+	 const char *rel, struct applied *ap, struct buf *err)
+{
+	size_t nkeep = ap->n;
 	for (size_t i = 0; i < nold; i++) {
 		int still = 0;
 		for (size_t j = 0; j < nkeep && !still; j++)
-			still = strcmp(ap.v[j].path, old[i].path) == 0;
+			still = strcmp(ap->v[j].path, old[i].path) == 0;
 		if (still)
 			continue;
 		if (rc == T_OK && (old[i].flags & OBJ_HELM) && strcmp(old_rel, rel) == 0)
@@ -768,10 +758,49 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 			continue; /* a namespace we did not create: forget it */
 		}
 		/* not applied or not deleted: keep it recorded */
-		applied_push(&ap, old[i]);
+		applied_push(ap, old[i]);
 	}
-	inv_put(inv, rel, ap.v, ap.n);
-out:
+	return rc;
+}
+
+static int
+kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, size_t len,
+	   struct buf *inv, struct buf *err)
+{
+	struct kt *kt = t->priv;
+	struct arena a = {0};
+	struct iobj *old = NULL;
+	size_t nold = 0;
+	const char *old_rel = "";
+	if (l->has_rec &&
+	    inv_get(l->rec.inventory, l->rec.ninventory, &a, &old_rel, &old, &nold) < 0)
+		old = NULL, nold = 0; /* another target's record: nothing of ours */
+	struct obj *objs = NULL;
+	size_t n = 0;
+	struct applied ap = {0};
+	const struct kube_cfg *cfg = kube_cfg_of(kt->k);
+	const char *dns = l->ns && *l->ns ? l->ns : cfg->ns ? cfg->ns : "default";
+	/* helm layers go through helm; what helm rendered at compile time is
+	 * only their hash */
+	int helm = l->release && strcmp(l->type, "helm") == 0;
+	const char *rel = helm ? arena_printf(&a, "%s/%s", dns, l->release) : "";
+	/* objects that cannot be read or resolved: nothing is applied, and
+	 * the record stays as it was */
+	int rc = helm ? T_OK : layer_objects(kt, l, dns, &objs, &n, err);
+	if (rc == T_OK) {
+		if (l->ns && *l->ns)
+			rc = ensure_ns(t, kt, l, l->ns, objs, n, old, nold, &ap, &a, err);
+		if (helm && rc == T_OK) {
+			/* helm applies on its own connections, for seconds */
+			target_slot(t, 1);
+			rc = helm_apply(t, kt, l, dns, &ap, &a, err);
+			target_slot(t, 0);
+		}
+		if (rc == T_OK)
+			rc = apply_groups(t, kt, l, objs, n, dns, old, nold, &ap, &a, err);
+		rc = drop_old(kt, rc, old, nold, old_rel, rel, &ap, err);
+		inv_put(inv, rel, ap.v, ap.n);
+	}
 	free(ap.v);
 	free(objs);
 	arena_free(&a);
