@@ -276,6 +276,68 @@ exec_plugin(struct kube_cfg *cfg, const struct entry *u, const struct dnode *ex,
 	return 0;
 }
 
+/* the credential of user u (a kubeconfig users: entry) into cfg: a token
+ * or tokenFile (which must be readable), a client certificate and key,
+ * basic credentials or an exec plugin, with cfg->cred saying which for
+ * messages; 0, or -1 with err at the entry */
+static int
+user_cred(struct kube_cfg *cfg, const struct entry *u, const struct entry *cl, struct buf *err)
+{
+	if (doc_get(u->node, "auth-provider")) {
+		pos_err(err, u->file, doc_get(u->node, "auth-provider"),
+			"user %s: auth-provider plugins are not supported; use an exec "
+			"credential plugin (exec:) instead", u->name);
+		return -1;
+	}
+	cfg->token = opt_str(u, "token");
+	char *tf = opt_str(u, "tokenFile");
+	if (tf) {
+		struct arena a = {0};
+		cfg->token_file = xstrdup(path_join(&a, u->dir, tf));
+		const struct dnode *at = doc_get(u->node, "tokenFile");
+		int bad = token_readable(cfg->token_file,
+					 arena_printf(&a, "%s:%d:%d: ", u->file, at->line, at->col),
+					 arena_printf(&a, "the tokenFile of user %s", u->name), err);
+		arena_free(&a);
+		free(tf);
+		if (bad)
+			return -1;
+	}
+	cfg->username = opt_str(u, "username");
+	cfg->password = opt_str(u, "password");
+	if (pem(u, "user", "client-certificate", &cfg->cert, err) ||
+	    pem(u, "user", "client-key", &cfg->key, err))
+		return -1;
+	if (!!cfg->cert.len != !!cfg->key.len) {
+		pos_err(err, u->file, u->node, "user %s: a client certificate needs its key "
+			"(client-certificate and client-key go together)", u->name);
+		return -1;
+	}
+	const struct dnode *ex = doc_get(u->node, "exec");
+	if (ex && !doc_is_null(ex) && exec_plugin(cfg, u, ex, cl, err))
+		return -1;
+	if ((cfg->token || cfg->token_file) && cfg->username) {
+		pos_err(err, u->file, u->node, "user %s has both a token and a username/password: "
+			"keep one", u->name);
+		return -1;
+	}
+	struct buf cred = {0};
+	if (cfg->exec_argv)
+		buf_printf(&cred, "the exec credential plugin %s of user %s", cfg->exec_argv[0], u->name);
+	else if (cfg->token)
+		buf_printf(&cred, "the token of user %s", u->name);
+	else if (cfg->token_file)
+		buf_printf(&cred, "the token file %s of user %s", cfg->token_file, u->name);
+	else if (cfg->cert.len)
+		buf_printf(&cred, "the client certificate of user %s", u->name);
+	else if (cfg->username)
+		buf_printf(&cred, "the password of user %s (%s)", u->name, cfg->username);
+	else
+		buf_printf(&cred, "user %s (no credential)", u->name);
+	cfg->cred = cred.s;
+	return 0;
+}
+
 static int
 resolve(struct merged *m, const char *context, struct kube_cfg *cfg, struct buf *err)
 {
@@ -326,64 +388,11 @@ resolve(struct merged *m, const char *context, struct kube_cfg *cfg, struct buf 
 			   "define", cx->file, cx->node->line, cx->node->col, ctxname, uname);
 		return -1;
 	}
-	struct buf cred = {0};
 	if (!u) {
-		buf_adds(&cred, "no credential (the context names no user)");
-		cfg->cred = cred.s;
+		cfg->cred = xstrdup("no credential (the context names no user)");
 		return 0;
 	}
-	if (doc_get(u->node, "auth-provider")) {
-		pos_err(err, u->file, doc_get(u->node, "auth-provider"),
-			"user %s: auth-provider plugins are not supported; use an exec "
-			"credential plugin (exec:) instead", u->name);
-		return -1;
-	}
-	cfg->token = opt_str(u, "token");
-	char *tf = opt_str(u, "tokenFile");
-	if (tf) {
-		struct arena a = {0};
-		cfg->token_file = xstrdup(path_join(&a, u->dir, tf));
-		const struct dnode *at = doc_get(u->node, "tokenFile");
-		int bad = token_readable(cfg->token_file,
-					 arena_printf(&a, "%s:%d:%d: ", u->file, at->line, at->col),
-					 arena_printf(&a, "the tokenFile of user %s", u->name), err);
-		arena_free(&a);
-		free(tf);
-		if (bad)
-			return -1;
-	}
-	cfg->username = opt_str(u, "username");
-	cfg->password = opt_str(u, "password");
-	if (pem(u, "user", "client-certificate", &cfg->cert, err) ||
-	    pem(u, "user", "client-key", &cfg->key, err))
-		return -1;
-	if (!!cfg->cert.len != !!cfg->key.len) {
-		pos_err(err, u->file, u->node, "user %s: a client certificate needs its key "
-			"(client-certificate and client-key go together)", u->name);
-		return -1;
-	}
-	const struct dnode *ex = doc_get(u->node, "exec");
-	if (ex && !doc_is_null(ex) && exec_plugin(cfg, u, ex, cl, err))
-		return -1;
-	if ((cfg->token || cfg->token_file) && cfg->username) {
-		pos_err(err, u->file, u->node, "user %s has both a token and a username/password: "
-			"keep one", u->name);
-		return -1;
-	}
-	if (cfg->exec_argv)
-		buf_printf(&cred, "the exec credential plugin %s of user %s", cfg->exec_argv[0], u->name);
-	else if (cfg->token)
-		buf_printf(&cred, "the token of user %s", u->name);
-	else if (cfg->token_file)
-		buf_printf(&cred, "the token file %s of user %s", cfg->token_file, u->name);
-	else if (cfg->cert.len)
-		buf_printf(&cred, "the client certificate of user %s", u->name);
-	else if (cfg->username)
-		buf_printf(&cred, "the password of user %s (%s)", u->name, cfg->username);
-	else
-		buf_printf(&cred, "user %s (no credential)", u->name);
-	cfg->cred = cred.s;
-	return 0;
+	return user_cred(cfg, u, cl, err);
 }
 
 static int
