@@ -51,6 +51,49 @@ is_infra_layer(const char *layer)
 	return 0;
 }
 
+/* a profile that cannot be read: said where the workspace names it, when
+ * it does */
+static void
+read_err(struct diag *d, const char *file, const struct pos *named, int e)
+{
+	if (named)
+		diag_add(d, DIAG_ERROR, named->file, named->line, named->col,
+			 "%s: cannot read the profile: %s", file, strerror(e));
+	else
+		diag_add(d, DIAG_ERROR, file, 0, 0, "cannot read the profile: %s", strerror(e));
+}
+
+/* whether an entry of spec.template.packs is an add-on layer addonmake
+ * syncs: a mapping with a name, of the addon layer (an infrastructure
+ * layer is skipped with a warning; another layer is an error) */
+static int
+addon_entry(struct diag *d, const char *file, struct dnode *pk)
+{
+	if (pk->kind != D_MAP) {
+		diag_add(d, DIAG_ERROR, file, pk->line, pk->col,
+			 "each entry of spec.template.packs must be a mapping");
+		return 0;
+	}
+	const char *name = doc_str(doc_get(pk, "name"));
+	if (!name || !*name) {
+		diag_add(d, DIAG_ERROR, file, pk->line, pk->col, "a pack entry has no name");
+		return 0;
+	}
+	const char *layer = doc_str(doc_get(pk, "layer"));
+	if (!layer || strcmp(layer, "addon") == 0)
+		return 1;
+	if (is_infra_layer(layer))
+		diag_add(d, DIAG_WARNING, file, pk->line, pk->col,
+			 "skipping %s layer \"%s\": infrastructure layers are "
+			 "owned by the cluster's infrastructure, not by add-on syncs",
+			 layer, name);
+	else
+		diag_add(d, DIAG_ERROR, file, doc_get(pk, "layer")->line, doc_get(pk, "layer")->col,
+			 "layer \"%s\" of pack \"%s\" is not one of addon, os, k8s, cni, csi, kernel",
+			 layer, name);
+	return 0;
+}
+
 int
 profile_load(struct ldctx *lc, const char *file, const struct pos *named,
 	     struct profile *p)
@@ -63,11 +106,7 @@ profile_load(struct ldctx *lc, const char *file, const struct pos *named,
 	p->file = file;
 	int e = ld_read(lc, file, &text);
 	if (e) {
-		if (named)
-			diag_add(d, DIAG_ERROR, named->file, named->line, named->col,
-				 "%s: cannot read the profile: %s", file, strerror(e));
-		else
-			diag_add(d, DIAG_ERROR, file, 0, 0, "cannot read the profile: %s", strerror(e));
+		read_err(d, file, named, e);
 		buf_free(&text);
 		return -1;
 	}
@@ -122,34 +161,9 @@ profile_load(struct ldctx *lc, const char *file, const struct pos *named,
 		return -1;
 	}
 	p->packs = arena_alloc(a, (packs->n + 1) * sizeof(*p->packs));
-	for (size_t i = 0; i < packs->n; i++) {
-		struct dnode *pk = packs->items[i];
-		if (pk->kind != D_MAP) {
-			diag_add(d, DIAG_ERROR, file, pk->line, pk->col,
-				 "each entry of spec.template.packs must be a mapping");
-			continue;
-		}
-		const char *name = doc_str(doc_get(pk, "name"));
-		if (!name || !*name) {
-			diag_add(d, DIAG_ERROR, file, pk->line, pk->col, "a pack entry has no name");
-			continue;
-		}
-		const char *layer = doc_str(doc_get(pk, "layer"));
-		if (layer && strcmp(layer, "addon") != 0) {
-			if (is_infra_layer(layer))
-				diag_add(d, DIAG_WARNING, file, pk->line, pk->col,
-					 "skipping %s layer \"%s\": infrastructure layers are "
-					 "owned by the cluster's infrastructure, not by add-on syncs",
-					 layer, name);
-			else
-				diag_add(d, DIAG_ERROR, file, doc_get(pk, "layer")->line,
-					 doc_get(pk, "layer")->col,
-					 "layer \"%s\" of pack \"%s\" is not one of addon, os, k8s, cni, csi, kernel",
-					 layer, name);
-			continue;
-		}
-		p->packs[p->npacks++] = pk;
-	}
+	for (size_t i = 0; i < packs->n; i++)
+		if (addon_entry(d, file, packs->items[i]))
+			p->packs[p->npacks++] = packs->items[i];
 	return d->nerr > nerr ? -1 : 0;
 }
 
