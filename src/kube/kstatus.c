@@ -306,8 +306,10 @@ crd(const struct dnode *o, struct buf *why)
 	return KS_INPROGRESS;
 }
 
-int
-kube_kstatus(const struct dnode *o, int64_t now, struct buf *why)
+/* the rules every object follows first: being deleted, a generation not
+ * observed yet, Reconciling or Stalled; KS_UNKNOWN when none decides */
+static int
+generic(const struct dnode *o, struct buf *why)
 {
 	if (has(o, "metadata.deletionTimestamp")) {
 		buf_adds(why, "Terminating: the object is being deleted");
@@ -334,6 +336,50 @@ kube_kstatus(const struct dnode *o, int64_t now, struct buf *why)
 			return KS_FAILED;
 		}
 	}
+	return KS_UNKNOWN;
+}
+
+static int
+pvc(const struct dnode *o, struct buf *why)
+{
+	const char *ph = str_at(o, "status.phase");
+	if (ph && strcmp(ph, "Bound") == 0)
+		return KS_CURRENT;
+	buf_adds(why, "NotBound: the claim is not Bound");
+	return KS_INPROGRESS;
+}
+
+static int
+service(const struct dnode *o, struct buf *why)
+{
+	const char *t = str_at(o, "spec.type");
+	const char *ip = str_at(o, "spec.clusterIP");
+	if (t && strcmp(t, "LoadBalancer") == 0 && (!ip || !*ip)) {
+		buf_adds(why, "NoIPAssigned: no cluster IP yet");
+		return KS_INPROGRESS;
+	}
+	return KS_CURRENT;
+}
+
+/* any other kind: its Ready condition when it has one, else Current */
+static int
+other(const struct dnode *o, struct buf *why)
+{
+	const struct dnode *ready = cond(o, "Ready");
+	if (!ready || cond_is(ready, "True"))
+		return KS_CURRENT;
+	buf_printf(why, "Ready is %s: %s", cond_field(ready, "status"),
+		   *cond_field(ready, "message") ? cond_field(ready, "message")
+						 : cond_field(ready, "reason"));
+	return KS_INPROGRESS;
+}
+
+int
+kube_kstatus(const struct dnode *o, int64_t now, struct buf *why)
+{
+	int st = generic(o, why);
+	if (st != KS_UNKNOWN)
+		return st;
 	const char *av = str_at(o, "apiVersion");
 	const char *kind = str_at(o, "kind");
 	if (!av || !kind)
@@ -356,38 +402,17 @@ kube_kstatus(const struct dnode *o, int64_t now, struct buf *why)
 		return job(o, why);
 	if (gl == 0 && K("Pod"))
 		return pod(o, now, why);
-	if (gl == 0 && K("PersistentVolumeClaim")) {
-		const char *ph = str_at(o, "status.phase");
-		if (ph && strcmp(ph, "Bound") == 0)
-			return KS_CURRENT;
-		buf_adds(why, "NotBound: the claim is not Bound");
-		return KS_INPROGRESS;
-	}
-	if (gl == 0 && K("Service")) {
-		const char *t = str_at(o, "spec.type");
-		const char *ip = str_at(o, "spec.clusterIP");
-		if (t && strcmp(t, "LoadBalancer") == 0 && (!ip || !*ip)) {
-			buf_adds(why, "NoIPAssigned: no cluster IP yet");
-			return KS_INPROGRESS;
-		}
-		return KS_CURRENT;
-	}
+	if (gl == 0 && K("PersistentVolumeClaim"))
+		return pvc(o, why);
+	if (gl == 0 && K("Service"))
+		return service(o, why);
 	if (G("policy") && K("PodDisruptionBudget"))
 		return KS_CURRENT;
 	if (G("apiextensions.k8s.io") && K("CustomResourceDefinition"))
 		return crd(o, why);
 #undef G
 #undef K
-	const struct dnode *ready = cond(o, "Ready");
-	if (ready) {
-		if (cond_is(ready, "True"))
-			return KS_CURRENT;
-		buf_printf(why, "Ready is %s: %s", cond_field(ready, "status"),
-			   *cond_field(ready, "message") ? cond_field(ready, "message")
-							 : cond_field(ready, "reason"));
-		return KS_INPROGRESS;
-	}
-	return KS_CURRENT;
+	return other(o, why);
 }
 
 const char *
