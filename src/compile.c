@@ -498,7 +498,7 @@ small_enough_to_keep(const struct cluster *c)
 static int
 compile_pass(struct workspace *w, struct cluster *c, struct deps *deps, struct diag *d)
 {
-	struct cctx x = {w, c, {w, NULL, deps, d, NULL}, 0, NULL, NULL, 0, 0, {0}, 0, 0};
+	struct cctx x = {.w = w, .c = c, .lc = {.w = w, .a = NULL, .deps = deps, .d = d}};
 	int nerr = d->nerr;
 	size_t ndeps0 = deps ? deps->n : 0, ndiag0 = d->n;
 	struct strset names = {0};
@@ -610,7 +610,7 @@ int
 layer_load_content(struct workspace *w, struct cluster *c, struct layer **ls,
 		   size_t n, struct arena *a, struct diag *d)
 {
-	struct cctx x = {w, c, {w, a, NULL, d, NULL}, 0, NULL, NULL, 0, 0, {0}, 0, 0};
+	struct cctx x = {.w = w, .c = c, .lc = {.w = w, .a = a, .deps = NULL, .d = d}};
 	int nerr = d->nerr;
 	/* one parse per profile: the layers of one profile are handled
 	 * together (n is a tier's dirty layers: a quadratic scan is fine) */

@@ -519,8 +519,10 @@ ensure_ns(const struct target_ctx *t, struct kt *kt, const struct layer *l, cons
 	if (g == 0 || (g == 1 && ours)) {
 		/* missing, or ours from an earlier run: (re)apply it */
 		struct dnode *doc = applied_namespace(a, ns);
-		struct obj o = {doc, l->id, "v1", "Namespace", ns, NULL, l->at.line, l->at.col, 0,
-				1, 0, {"", "v1", "namespaces", "Namespace", 0}};
+		struct obj o = {.doc = doc, .file = l->id, .api = "v1", .kind = "Namespace", .name = ns,
+				.line = l->at.line, .col = l->at.col, .resolved = 1,
+				.res = {.group = "", .version = "v1", .resource = "namespaces",
+					.kind = "Namespace", .namespaced = 0}};
 		o.file = l->at.file ? l->at.file : l->id;
 		rc = apply_objs(t, kt, l, &o, 1, old, nold, ap, a, OBJ_LAYER_NS, err);
 	} else if (g < 0) {

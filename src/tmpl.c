@@ -929,7 +929,7 @@ tmpl_render(const char *text, size_t len, const struct dnode *values,
 			root->items[1] = (struct dnode *)values;
 			root->items[2] = doc_scalar(a, "Spectro", DS_PLAIN);
 			root->items[3] = (struct dnode *)spectro;
-			struct ev v = {&t, out, {{0}}, 0, root};
+			struct ev v = {.t = &t, .out = out, .nvars = 0, .root = root};
 			exec_list(&v, prog, n, root);
 		}
 	}

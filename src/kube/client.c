@@ -449,7 +449,7 @@ xfer_finish(struct kube *k, struct xfer *x, CURLcode cc, struct kube_resp *r,
 	buf_free(&x->host);
 	buf_free(&x->port);
 	buf_free(&x->cto);
-	*out = (struct try){0, x->sk.retry_after, 0, {0}, x->cred_gen};
+	*out = (struct try){.t = 0, .retry_after = x->sk.retry_after, .cred_gen = x->cred_gen};
 	r->code = code;
 	if (cc == CURLE_OK) {
 		out->transient = code == 429 || code == 502 || code == 503 || code == 504 ||

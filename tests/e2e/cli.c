@@ -510,6 +510,37 @@ Test(cli, a_module_includes_only_the_modules_below_it)
 	tws_free(&t);
 }
 
+/* the code's shape (DESIGN §11): functions of at most 80 lines, no struct
+ * initialized by position with more than three fields; the tree passes,
+ * and a long function and a positional initializer are named */
+Test(cli, functions_are_short_and_structs_named)
+{
+	const char *src = getenv("ADDONMAKE_SRC");
+	if (system("python3 -c '' >/dev/null 2>&1") != 0)
+		cr_skip_test("python3 is not here to run tests/shape");
+	char cmd[2400];
+	snprintf(cmd, sizeof(cmd), "'%s/tests/shape' '%s' 2>&1; echo \"exit $?\"", src, src);
+	char *out = sh_out(cmd);
+	cr_assert_str_eq(out, "exit 0\n", "%s", out);
+	free(out);
+	struct tws t;
+	tws_init(&t);
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && mkdir -p src graph cache && "
+		 "{ printf 'static int\\nlong_one(void)\\n{\\n'; i=0; while [ $i -lt 79 ]; do "
+		 "echo '\\tx++;'; i=$((i+1)); done; printf '}\\n'; "
+		 "printf 'static void\\nf(void)\\n{\\n\\tstruct pos p = {a, 1, 2, 3};\\n}\\n'; } > src/x.c && "
+		 "'%s/tests/shape' . 2>&1; echo \"exit $?\"", t.dir, src);
+	out = sh_out(cmd);
+	cr_assert(strstr(out, "src/x.c:2: function long_one is 81 lines (at most 80: cut it into steps)\n"),
+		  "%s", out);
+	cr_assert(strstr(out, "src/x.c:87: a struct initialized by position with more than three "
+			      "fields"), "%s", out);
+	cr_assert(strstr(out, "exit 1\n"), "%s", out);
+	free(out);
+	tws_free(&t);
+}
+
 /* run-tests counts skipped tests from the TAP report (Criterion's summary
  * does not count them) and says each reason once; a stand-in for a test
  * binary writes the report */
