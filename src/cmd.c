@@ -265,12 +265,13 @@ cmd_sync(struct cmd_ctx *x)
 		plan_print(x, stdout);
 		return EXIT_DONE;
 	}
-	/* there is work: the state is opened for writing only now */
-	if (reopen_rw(x) || plan_all(x) || save_snapshots(x)) {
+	/* there is work: the state is opened for writing only now. The plan
+	 * stands: the lock has kept every other run out since it was made,
+	 * and it holds copies of the records, not pointers into the old map */
+	if (reopen_rw(x) || save_snapshots(x)) {
 		run_unlock(lockfd);
 		return EXIT_FAILED;
 	}
-	count_work(x, &na, &np);
 	struct out o;
 	out_init(&o, stdout, x->ro);
 	o.secret = &x->w->secret;
@@ -345,7 +346,7 @@ cmd_prune(struct cmd_ctx *x)
 			printf("addonmake: no work to do.\n");
 		return EXIT_DONE;
 	}
-	if (reopen_rw(x) || plan_all(x)) {
+	if (reopen_rw(x)) { /* the plan stands, as in cmd_sync */
 		run_unlock(lockfd);
 		return EXIT_FAILED;
 	}
