@@ -44,17 +44,24 @@ Test(ready, failing_check_is_retried_on_schedule_then_fails_the_run)
 	tws_free(&t);
 }
 
+/* layer p/b of the exec workspace with the readiness settings given and a
+ * check that says "warming up" twice, then passes (its runs counted in n) */
+static void
+third_check_passes(struct tws *t, const char *settings)
+{
+	char layers[800];
+	snprintf(layers, sizeof(layers),
+		 "    layers:\n      p/b:\n        readiness:\n%s          checks:\n"
+		 "            - command: [sh, -c, 'n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; "
+		 "test $n -ge 2 || { echo \"warming up\"; exit 1; }']\n", settings);
+	fx_exec_ws(t, NULL, layers);
+}
+
 Test(ready, waiting_is_reported_with_the_next_check)
 {
 	struct tws t;
 	tws_init(&t);
-	fx_exec_ws(&t, NULL,
-		   "    layers:\n"
-		   "      p/b:\n"
-		   "        readiness:\n"
-		   "          interval: 200ms\n"
-		   "          checks:\n"
-		   "            - command: [sh, -c, 'n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; test $n -ge 2 || { echo \"warming up\"; exit 1; }']\n");
+	third_check_passes(&t, "          interval: 200ms\n");
 	struct res r = am(&t, "sync");
 	assert_code(r, 0);
 	cr_assert(strstr(r.out, "dev: waiting p/b (order 0): command: sh -c"), "%s", r.out);
@@ -77,14 +84,7 @@ Test(ready, the_last_check_runs_at_the_timeout_and_counts)
 {
 	struct tws t;
 	tws_init(&t);
-	fx_exec_ws(&t, NULL,
-		   "    layers:\n"
-		   "      p/b:\n"
-		   "        readiness:\n"
-		   "          interval: 10s\n"
-		   "          timeout: 1800ms\n"
-		   "          checks:\n"
-		   "            - command: [sh, -c, 'n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; test $n -ge 2 || { echo \"warming up\"; exit 1; }']\n");
+	third_check_passes(&t, "          interval: 10s\n          timeout: 1800ms\n");
 	struct res r = am(&t, "sync");
 	assert_code(r, 0);
 	cr_assert(strstr(r.out, "exit 1: warming up (waited 0s of 1.8s), next check in 1s"), "%s", r.out);
