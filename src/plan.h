@@ -4,7 +4,7 @@
 #ifndef PLAN_H
 #define PLAN_H
 
-#include "model.h"
+#include "load/load.h"
 
 struct plan_opts {
 	int force;           /* -B */

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "applied.h"
 #include "run.h"
 
 struct job {

@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 #include "plan.h"
-#include "target.h"
+#include "target/target.h"
 
 struct run_opts {
 	int jobs;        /* -j: layers of a tier at once; 0 = all */

@@ -508,13 +508,15 @@ Test(cli, a_module_includes_only_the_modules_below_it)
 	tws_init(&t);
 	snprintf(cmd, sizeof(cmd),
 		 "cd '%s' && cp -r '%s/src' '%s/graph' '%s/cache' . && "
-		 "printf '#include \"../src/target.h\"\\n' >> cache/lock.c && "
+		 "printf '#include \"../src/run.h\"\\n' >> cache/lock.c && "
 		 "printf '#include \"../kube/kube.h\"\\n' >> src/yaml/doc_util.c && "
+		 "printf '#include \"../target/target.h\"\\n' >> src/load/tgz.c && "
 		 "'%s/tests/layering' . 2>&1; echo \"exit $?\"", t.dir, src, src, src, src);
 	out = sh_out(cmd);
 	cr_assert(strstr(out, "cache/lock.c:"), "%s", out);
-	cr_assert(strstr(out, ": cache includes ../src/target.h (module src)\n"), "%s", out);
+	cr_assert(strstr(out, ": cache includes ../src/run.h (module src)\n"), "%s", out);
 	cr_assert(strstr(out, ": src/yaml includes ../kube/kube.h (module src/kube)\n"), "%s", out);
+	cr_assert(strstr(out, ": src/load includes ../target/target.h (module src/target)\n"), "%s", out);
 	cr_assert(strstr(out, "exit 1\n"), "%s", out);
 	free(out);
 	tws_free(&t);

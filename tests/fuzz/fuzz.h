@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../../src/model.h"
+#include "../../src/load/load.h"
 
 /* the input as a file (for loaders that read one), in a directory made
  * once per process; returns its path */

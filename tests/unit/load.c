@@ -4,7 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../../src/model.h"
+#include "../../src/load/load.h"
 #include "../../src/lib/lib.h"
 #include "../testutil.h"
 

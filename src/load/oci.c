@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "model.h"
+#include "load.h"
 
 /* value of key="..." in a WWW-Authenticate challenge */
 static char *

@@ -4,7 +4,7 @@
  * unknown name is an error at its position, never an empty string. */
 #include <ctype.h>
 #include <string.h>
-#include "model.h"
+#include "load.h"
 
 struct pipe {
 	int has_default;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "model.h"
+#include "load.h"
 
 const char *
 helm_binary(struct arena *a)

@@ -12,7 +12,7 @@
  *                 16 hash, u32 profile index, u32 entry, i32 line, i32 col */
 #include <string.h>
 #include <sys/stat.h>
-#include "model.h"
+#include "load.h"
 
 #define SNAP_VERSION 1
 /* part of the configuration's hash: change it whenever compiling the same

@@ -1,10 +1,10 @@
-/* applied: see applied.h. The rules are the kube target's (DESIGN §8); a
+/* applied: see target.h. The rules are the kube target's (DESIGN §8); a
  * rendered layer follows them without a server, from a table of the
  * built-in cluster-scoped kinds and the layer's own CRDs. */
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
-#include "applied.h"
+#include "target.h"
 
 int
 applied_builtin_group(const char *g)

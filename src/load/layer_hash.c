@@ -2,7 +2,7 @@
  * parsed documents that the rendered stream (applied.c) is made of, so
  * whatever the hash ignores (comments, layout) the output ignores too. */
 #include <string.h>
-#include "model.h"
+#include "load.h"
 
 static void
 field(struct buf *b, const char *name, const char *v)

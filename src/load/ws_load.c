@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "model.h"
+#include "load.h"
 
 struct ld {
 	struct workspace *w;

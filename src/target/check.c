@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <curl/curl.h>
 #include <string.h>
-#include "http/http.h"
+#include "../http/http.h"
 #include "target.h"
 
 static size_t

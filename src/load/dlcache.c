@@ -5,7 +5,7 @@
  * checked again when read. */
 #include <openssl/evp.h>
 #include <string.h>
-#include "model.h"
+#include "load.h"
 
 void
 sha256_hex(const char *p, size_t n, char out[65])

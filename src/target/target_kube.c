@@ -14,8 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "kube/kube.h"
-#include "applied.h"
+#include "../kube/kube.h"
 #include "target.h"
 
 /* 1: objects; 2: a helm release (or ""), then objects */
@@ -184,7 +183,7 @@ where(struct buf *b, const struct obj *o)
 	buf_printf(b, "%s:%d:%d: ", o->file, o->line, o->col);
 }
 
-/* the object as applied (applied.h), as JSON */
+/* the object as applied (target.h), as JSON */
 static void
 body_of(struct arena *a, const struct target_ctx *t, const char *id, const struct obj *o,
 	struct buf *out)

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "model.h"
+#include "load.h"
 
 /* a file larger than this is refused before it is read (EFBIG): no
  * profile, manifest, index or chart archive comes near it, and parsing one

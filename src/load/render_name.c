@@ -10,7 +10,7 @@
  * before -25. */
 #include <string.h>
 #include <xxhash.h>
-#include "model.h"
+#include "load.h"
 
 /* NAME_MAX of every file system addonmake writes to */
 #define NAME_LIMIT 255

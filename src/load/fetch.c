@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "http/http.h"
-#include "model.h"
+#include "../http/http.h"
+#include "load.h"
 
 #define FETCH_MAX (256L << 20)
 #define FETCH_TRIES 4

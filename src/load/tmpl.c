@@ -10,7 +10,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include "model.h"
+#include "load.h"
 
 const char *
 text_copy_plain(const char *p, const char *end, struct buf *out, int *line, int *col)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "model.h"
+#include "load.h"
 
 int
 valid_dns_label(const char *s)

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "model.h"
+#include "load.h"
 
 struct registry *
 registry_find(struct workspace *w, struct dnode *meta)

@@ -4,7 +4,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include "model.h"
+#include "load.h"
 
 #define SV_MAX 1000000000L
 

@@ -1,15 +1,15 @@
-/* model: the workspace as addonmake understands it after loading — clusters,
+/* load: the workspace as addonmake understands it after loading — clusters,
  * registries, layers with their resolved content — and the loaders that
  * build it. Everything is allocated in the workspace's arena and lives for
  * one run. */
-#ifndef MODEL_H
-#define MODEL_H
+#ifndef LOAD_H
+#define LOAD_H
 
 #include <stdint.h>
-#include "../cache/cache.h"
-#include "yaml/doc.h"
-#include "../graph/graph.h"
-#include "lib/lib.h"
+#include "../../cache/cache.h"
+#include "../yaml/doc.h"
+#include "../../graph/graph.h"
+#include "../lib/lib.h"
 
 struct pos {
 	const char *file;
