@@ -195,6 +195,10 @@ at_operand_end(struct lex *x)
 	return x->p >= x->end || *x->p == '|' || *x->p == ')';
 }
 
+/* whether the template language has a function of that name (the table
+ * of functions is with their code, below) */
+static int fn_known(const char *name);
+
 static struct expr *
 parse_operand(struct lex *x)
 {
@@ -278,13 +282,7 @@ parse_operand(struct lex *x)
 		}
 		if (!strcmp(id, "nil"))
 			return mk(t, E_NIL);
-		static const char *const fns[] = {"quote", "printf", "default", "hasPrefix", "upper",
-						  "lower", "trim", "indent", "nindent", "toYaml",
-						  "not", "and", "or", "eq", "ne", NULL};
-		int known = 0;
-		for (const char *const *f = fns; *f && !known; f++)
-			known = strcmp(*f, id) == 0;
-		if (!known) {
+		if (!fn_known(id)) {
 			perr(t, x->line, x->col, "the template function \"%s\" is not supported "
 			     "(addonmake knows quote, printf, default, hasPrefix, upper, lower, trim, "
 			     "indent, nindent, toYaml, not, and, or, eq, ne)", id);
@@ -641,6 +639,159 @@ go_quote(struct buf *b, const char *s)
 	buf_addc(b, '"');
 }
 
+/* the template functions: each gets the evaluated arguments (a piped
+ * value last, as Go passes it), f its own name (one function serves a
+ * few), and b, an empty buffer for the text it makes */
+#define FN_ARGS struct ev *v, const char *f, const struct dnode **a, size_t n, struct buf *b, \
+		int line, int col
+typedef const struct dnode *fn_t(FN_ARGS);
+
+static const struct dnode *
+fn_quote(FN_ARGS)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i]) {
+			if (b->len)
+				buf_addc(b, ' ');
+			go_quote(b, sval(a[i]));
+		}
+	return str_node(v, b->s ? b->s : "", b->len);
+}
+
+/* upper, lower, trim */
+static const struct dnode *
+fn_case(FN_ARGS)
+{
+	const char *s = n ? sval(a[n - 1]) : "";
+	if (f[0] == 't') {
+		while (isspace((unsigned char)*s))
+			s++;
+		size_t l = strlen(s);
+		while (l && isspace((unsigned char)s[l - 1]))
+			l--;
+		return str_node(v, s, l);
+	}
+	buf_adds(b, s);
+	for (size_t i = 0; i < b->len; i++)
+		b->s[i] = (char)(f[0] == 'u' ? toupper((unsigned char)b->s[i])
+					     : tolower((unsigned char)b->s[i]));
+	return str_node(v, b->s ? b->s : "", b->len);
+}
+
+static const struct dnode *
+fn_default(FN_ARGS)
+{
+	if (n == 2)
+		return truthy(a[1]) ? a[1] : a[0];
+	return n == 1 ? a[0] : NULL;
+}
+
+static const struct dnode *
+fn_has_prefix(FN_ARGS)
+{
+	const char *pre = n > 0 ? sval(a[0]) : "", *s = n > 1 ? sval(a[1]) : "";
+	return bool_node(v, strncmp(s, pre, strlen(pre)) == 0);
+}
+
+static const struct dnode *
+fn_not(FN_ARGS)
+{
+	return bool_node(v, !(n && truthy(a[n - 1])));
+}
+
+/* and, or: the first argument that decides, else the last */
+static const struct dnode *
+fn_and_or(FN_ARGS)
+{
+	int want = f[0] == 'o';
+	for (size_t i = 0; i < n; i++)
+		if (truthy(a[i]) == want)
+			return a[i];
+	return n ? a[n - 1] : NULL;
+}
+
+/* eq, ne */
+static const struct dnode *
+fn_eq(FN_ARGS)
+{
+	int eq = n >= 2;
+	for (size_t i = 1; i < n; i++)
+		eq &= strcmp(sval(a[0]), sval(a[i])) == 0 && !a[0] == !a[i];
+	return bool_node(v, f[0] == 'e' ? eq : !eq);
+}
+
+/* indent, nindent */
+static const struct dnode *
+fn_indent(FN_ARGS)
+{
+	long k = n > 0 ? strtol(sval(a[0]), NULL, 10) : 0;
+	if (f[0] == 'n')
+		buf_addc(b, '\n');
+	indent_into(b, n > 1 ? sval(a[1]) : "", k);
+	return str_node(v, b->s ? b->s : "", b->len);
+}
+
+static const struct dnode *
+fn_to_yaml(FN_ARGS)
+{
+	const struct dnode *x = n ? a[n - 1] : NULL;
+	if (x && x->kind != D_SCALAR) {
+		doc_emit(b, x);
+		while (b->len && b->s[b->len - 1] == '\n')
+			b->s[--b->len] = 0;
+	} else if (x) {
+		buf_adds(b, sval(x));
+	}
+	return str_node(v, b->s ? b->s : "", b->len);
+}
+
+static const struct dnode *
+fn_printf(FN_ARGS)
+{
+	const char *fmt = n ? sval(a[0]) : "";
+	size_t ai = 1;
+	for (const char *p = fmt; *p; p++) {
+		if (*p != '%' || !p[1]) {
+			buf_addc(b, *p);
+			continue;
+		}
+		char c = *++p;
+		if (c == '%') {
+			buf_addc(b, '%');
+			continue;
+		}
+		const struct dnode *x = ai < n ? a[ai++] : NULL;
+		if (c == 'q')
+			go_quote(b, sval(x));
+		else if (c == 's' || c == 'v' || c == 'd')
+			buf_adds(b, sval(x));
+		else
+			perr(v->t, line, col, "printf verb %%%s is not supported (use %%s, %%d, %%v, %%q)",
+			     arena_strndup(v->t->a, &c, 1));
+	}
+	return str_node(v, b->s ? b->s : "", b->len);
+}
+
+static const struct {
+	const char *name;
+	fn_t *fn;
+} fns[] = {
+	{"quote", fn_quote}, {"upper", fn_case}, {"lower", fn_case}, {"trim", fn_case},
+	{"default", fn_default}, {"hasPrefix", fn_has_prefix}, {"not", fn_not},
+	{"and", fn_and_or}, {"or", fn_and_or}, {"eq", fn_eq}, {"ne", fn_eq},
+	{"indent", fn_indent}, {"nindent", fn_indent}, {"toYaml", fn_to_yaml},
+	{"printf", fn_printf},
+};
+
+static int
+fn_known(const char *name)
+{
+	for (size_t i = 0; i < sizeof(fns) / sizeof(*fns); i++)
+		if (strcmp(fns[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 static const struct dnode *
 call(struct ev *v, struct expr *e, const struct dnode *dot, const struct dnode *piped,
      int has_piped, int line, int col)
@@ -651,98 +802,14 @@ call(struct ev *v, struct expr *e, const struct dnode *dot, const struct dnode *
 		a[n++] = eval(v, e->args[i], dot, NULL, 0, line, col);
 	if (has_piped)
 		a[n++] = piped; /* Go passes the piped value last */
-	const char *f = e->name;
-	struct buf b = {0};
 	const struct dnode *r = NULL;
-	if (!strcmp(f, "quote")) {
-		for (size_t i = 0; i < n; i++)
-			if (a[i]) {
-				if (b.len)
-					buf_addc(&b, ' ');
-				go_quote(&b, sval(a[i]));
-			}
-		r = str_node(v, b.s ? b.s : "", b.len);
-	} else if (!strcmp(f, "upper") || !strcmp(f, "lower") || !strcmp(f, "trim")) {
-		const char *s = n ? sval(a[n - 1]) : "";
-		if (f[0] == 't') {
-			while (isspace((unsigned char)*s))
-				s++;
-			size_t l = strlen(s);
-			while (l && isspace((unsigned char)s[l - 1]))
-				l--;
-			r = str_node(v, s, l);
-		} else {
-			buf_adds(&b, s);
-			for (size_t i = 0; i < b.len; i++)
-				b.s[i] = (char)(f[0] == 'u' ? toupper((unsigned char)b.s[i])
-							    : tolower((unsigned char)b.s[i]));
-			r = str_node(v, b.s ? b.s : "", b.len);
+	for (size_t i = 0; i < sizeof(fns) / sizeof(*fns); i++)
+		if (strcmp(fns[i].name, e->name) == 0) {
+			struct buf b = {0};
+			r = fns[i].fn(v, e->name, a, n, &b, line, col);
+			buf_free(&b);
+			break;
 		}
-	} else if (!strcmp(f, "default")) {
-		if (n == 2)
-			r = truthy(a[1]) ? a[1] : a[0];
-		else if (n == 1)
-			r = a[0];
-	} else if (!strcmp(f, "hasPrefix")) {
-		const char *pre = n > 0 ? sval(a[0]) : "", *s = n > 1 ? sval(a[1]) : "";
-		r = bool_node(v, strncmp(s, pre, strlen(pre)) == 0);
-	} else if (!strcmp(f, "not")) {
-		r = bool_node(v, !(n && truthy(a[n - 1])));
-	} else if (!strcmp(f, "and") || !strcmp(f, "or")) {
-		int want = f[0] == 'o';
-		r = n ? a[n - 1] : NULL;
-		for (size_t i = 0; i < n; i++)
-			if (truthy(a[i]) == want) {
-				r = a[i];
-				break;
-			}
-	} else if (!strcmp(f, "eq") || !strcmp(f, "ne")) {
-		int eq = n >= 2;
-		for (size_t i = 1; i < n; i++)
-			eq &= strcmp(sval(a[0]), sval(a[i])) == 0 && !a[0] == !a[i];
-		r = bool_node(v, f[0] == 'e' ? eq : !eq);
-	} else if (!strcmp(f, "indent") || !strcmp(f, "nindent")) {
-		long k = n > 0 ? strtol(sval(a[0]), NULL, 10) : 0;
-		if (f[0] == 'n')
-			buf_addc(&b, '\n');
-		indent_into(&b, n > 1 ? sval(a[1]) : "", k);
-		r = str_node(v, b.s ? b.s : "", b.len);
-	} else if (!strcmp(f, "toYaml")) {
-		const struct dnode *x = n ? a[n - 1] : NULL;
-		if (x && x->kind != D_SCALAR) {
-			doc_emit(&b, x);
-			while (b.len && b.s[b.len - 1] == '\n')
-				b.s[--b.len] = 0;
-		} else if (x) {
-			buf_adds(&b, sval(x));
-		}
-		r = str_node(v, b.s ? b.s : "", b.len);
-	} else if (!strcmp(f, "printf")) {
-		const char *fmt = n ? sval(a[0]) : "";
-		size_t ai = 1;
-		for (const char *p = fmt; *p; p++) {
-			if (*p != '%' || !p[1]) {
-				buf_addc(&b, *p);
-				continue;
-			}
-			char c = *++p;
-			if (c == '%') {
-				buf_addc(&b, '%');
-				continue;
-			}
-			const struct dnode *x = ai < n ? a[ai++] : NULL;
-			if (c == 'q')
-				go_quote(&b, sval(x));
-			else if (c == 's' || c == 'v' || c == 'd')
-				buf_adds(&b, sval(x));
-			else {
-				perr(v->t, line, col, "printf verb %%%s is not supported (use %%s, %%d, %%v, %%q)",
-				     arena_strndup(v->t->a, &c, 1));
-			}
-		}
-		r = str_node(v, b.s ? b.s : "", b.len);
-	}
-	buf_free(&b);
 	return r;
 }
 
