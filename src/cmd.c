@@ -23,8 +23,8 @@ load_clusters(struct cmd_ctx *x, struct diag *d)
 		if (got < 0)
 			goto fail;
 		struct buf why = {0};
-		int use = !x->w->refresh && got == 0 && snapshot_use(x->w, c, snap, n, d, &why) == 0;
-		if (x->w->refresh)
+		int use = !x->w->fx.refresh && got == 0 && snapshot_use(x->w, c, snap, n, d, &why) == 0;
+		if (x->w->fx.refresh)
 			buf_adds(&why, "--refresh");
 		if (x->ro->verbose)
 			fprintf(stderr, "addonmake: %s: %s (%s)\n", c->name,
@@ -80,13 +80,13 @@ reopen_rw(struct cmd_ctx *x)
 {
 	struct buf err = {0};
 	store_close(x->st);
-	x->st = x->w->st = NULL;
+	x->st = x->w->fx.st = NULL;
 	if (store_open(&x->st, x->w->state, 0, &err)) {
 		fprintf(stderr, "addonmake: error: %s\n", err.s);
 		buf_free(&err);
 		return -1;
 	}
-	x->w->st = x->st; /* loaders read fetch records through it */
+	x->w->fx.st = x->st; /* loaders read fetch records through it */
 	return 0;
 }
 
@@ -96,8 +96,8 @@ static int
 save_snapshots(struct cmd_ctx *x)
 {
 	struct workspace *w = x->w;
-	for (size_t i = 0; i < w->nfetched; i++) {
-		struct fetch_rec *f = &w->fetched[i];
+	for (size_t i = 0; i < w->fx.nfetched; i++) {
+		struct fetch_rec *f = &w->fx.fetched[i];
 		struct buf b = {0}, err = {0};
 		buf_printf(&b, "%s\n%s", f->etag ? f->etag : "", f->digest);
 		int rc = store_put_blob(x->st, STORE_FETCH, f->key, b.s, b.len, &err);
@@ -108,7 +108,7 @@ save_snapshots(struct cmd_ctx *x)
 			return -1;
 		}
 	}
-	w->nfetched = 0;
+	w->fx.nfetched = 0;
 	for (size_t i = 0; i < x->ncl; i++) {
 		struct cluster *c = x->cl[i];
 		if (!c->fresh)
@@ -130,7 +130,7 @@ save_snapshots(struct cmd_ctx *x)
 static int
 any_fresh(struct cmd_ctx *x)
 {
-	if (x->w->nfetched)
+	if (x->w->fx.nfetched)
 		return 1;
 	for (size_t i = 0; i < x->ncl; i++)
 		if (x->cl[i]->fresh)
@@ -202,9 +202,9 @@ plan_print(struct cmd_ctx *x, FILE *f)
 		struct cluster *c = x->cl[i];
 		for (size_t k = 0; k < c->g.n; k++) {
 			struct layer *l = c->g.nodes[k].data;
-			if (l->dirty)
+			if (l->plan.dirty)
 				plan_line(f, x->ro->json, c->name, l->id, (long long)l->order,
-					  "apply", l->reason);
+					  "apply", l->plan.reason);
 		}
 		/* without --prune too: a CI bot reading plan --json must see
 		 * what a sync leaves behind */
@@ -285,9 +285,9 @@ cmd_sync(struct cmd_ctx *x)
 		if (x->ro->explain && !x->ro->json)
 			for (size_t k = 0; k < c->g.n; k++) {
 				struct layer *l = c->g.nodes[k].data;
-				if (l->dirty)
+				if (l->plan.dirty)
 					out_msg(&o, "addonmake explain: %s: %s: %s", c->name, l->id,
-						l->reason);
+						l->plan.reason);
 			}
 		int crc = run_cluster(&r, x->w, c);
 		if (crc == EXIT_DONE && x->ro->prune)
@@ -577,12 +577,12 @@ cmd_status(struct cmd_ctx *x)
 				r->id = l->id;
 				r->type = l->type;
 				r->order = (long long)l->order;
-				rec = l->has_rec ? &l->rec : NULL;
-				r->state = !l->dirty ? "up to date"
-					   : !l->has_rec ? "new"
-					   : l->rec.status == LS_FAILED ? "failed"
-					   : l->rec.status == LS_READY ? "dirty"
-					   : layer_status_name(l->rec.status);
+				rec = l->plan.has_rec ? &l->plan.rec : NULL;
+				r->state = !l->plan.dirty ? "up to date"
+					   : !l->plan.has_rec ? "new"
+					   : l->plan.rec.status == LS_FAILED ? "failed"
+					   : l->plan.rec.status == LS_READY ? "dirty"
+					   : layer_status_name(l->plan.rec.status);
 				hash_hex(&l->hash, r->hash);
 			} else {
 				struct removed *rm = &c->removed[k - c->g.n];

@@ -118,11 +118,10 @@ prepare(struct cmd_ctx *x, struct run_opts *ro, struct diag *d)
 		buf_free(&err);
 		return EXIT_FAILED;
 	}
-	w->st = x->st;
-	w->offline = ro->offline;
-	w->refresh = ro->refresh;
+	w->fx = (struct fetcher){.a = &w->a, .state = w->state, .st = x->st,
+				  .offline = ro->offline, .refresh = ro->refresh};
 	w->quiet = ro->quiet;
-	if (w->offline && w->refresh) {
+	if (ro->offline && ro->refresh) {
 		fprintf(stderr, "addonmake: --offline and --refresh exclude each other\n");
 		return EXIT_USAGE;
 	}

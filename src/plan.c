@@ -106,10 +106,10 @@ plan_cluster(struct store *s, struct cluster *c, const struct plan_opts *o,
 		for (size_t i = g->tiers[t].first; i < g->tiers[t].first + g->tiers[t].n; i++) {
 			struct gnode *gn = &g->nodes[i];
 			struct layer *l = gn->data;
-			int rc = store_get_layer(s, c->name, l->id, &l->rec, a, err);
+			int rc = store_get_layer(s, c->name, l->id, &l->plan.rec, a, err);
 			if (rc < 0)
 				return -1;
-			l->has_rec = rc == 0;
+			l->plan.has_rec = rc == 0;
 			const char *why = NULL;
 			int mended = 0; /* dirty, but later tiers need nothing */
 			/* with LAYER arguments, only those layers and what must
@@ -117,32 +117,32 @@ plan_cluster(struct store *s, struct cluster *c, const struct plan_opts *o,
 			int considered = !o->only || named(l, o->only) || named_dirty_before;
 			if (!considered)
 				why = NULL;
-			else if (!l->has_rec)
+			else if (!l->plan.has_rec)
 				why = "new layer";
-			else if (memcmp(l->rec.hash.b, l->hash.b, 16) != 0)
+			else if (memcmp(l->plan.rec.hash.b, l->hash.b, 16) != 0)
 				why = "content changed";
-			else if (l->rec.status == LS_FAILED)
+			else if (l->plan.rec.status == LS_FAILED)
 				why = "last apply failed";
-			else if (l->rec.status == LS_INTERRUPTED)
+			else if (l->plan.rec.status == LS_INTERRUPTED)
 				why = "last apply interrupted";
-			else if (l->rec.status != LS_READY)
+			else if (l->plan.rec.status != LS_READY)
 				why = "pending from an interrupted run";
-			else if (o->outdated && (why = o->outdated(c, l, &l->rec)))
+			else if (o->outdated && (why = o->outdated(c, l, &l->plan.rec)))
 				mended = 1;
 			else if (o->force)
 				why = "forced";
 			else if (first_dirty)
 				why = arena_printf(a, "earlier tier changed: %s (order %lld)",
 						   first_dirty->id, (long long)first_dirty->order);
-			l->dirty = why != NULL;
-			l->reason = why;
+			l->plan.dirty = why != NULL;
+			l->plan.reason = why;
 			if (why && !mended && !tier_dirty)
 				tier_dirty = l;
 			if (why && o->only && named(l, o->only))
 				named_dirty_here = 1;
 			gn->state = !why ? GS_UPTODATE
-				    : !l->has_rec ? GS_NEW
-				    : l->rec.status == LS_FAILED ? GS_FAILED : GS_DIRTY;
+				    : !l->plan.has_rec ? GS_NEW
+				    : l->plan.rec.status == LS_FAILED ? GS_FAILED : GS_DIRTY;
 		}
 	}
 	c->nremoved = 0;
@@ -159,6 +159,6 @@ plan_count_dirty(const struct cluster *c)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < c->nlayers; i++)
-		n += c->layers[i]->dirty != 0;
+		n += c->layers[i]->plan.dirty != 0;
 	return n;
 }

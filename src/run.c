@@ -250,8 +250,8 @@ static struct layer_rec
 record_of(const struct layer *l, int status)
 {
 	struct layer_rec rec = {0};
-	if (l->has_rec)
-		rec = l->rec;
+	if (l->plan.has_rec)
+		rec = l->plan.rec;
 	rec.hash = l->hash;
 	rec.order = l->order;
 	rec.status = status;
@@ -302,7 +302,7 @@ mark_pending(struct runner *r, struct cluster *c)
 	struct layer_rec *recs = xcalloc(n + 1, sizeof(*recs));
 	for (size_t i = 0; i < c->g.n; i++) {
 		struct layer *l = c->g.nodes[i].data;
-		if (!l->dirty)
+		if (!l->plan.dirty)
 			continue;
 		recs[k] = record_of(l, LS_PENDING);
 		puts[k].id = l->id;
@@ -334,7 +334,7 @@ load_tier(struct runner *r, struct workspace *w, struct cluster *c,
 	size_t n = 0;
 	for (size_t i = tr->first; i < tr->first + tr->n; i++) {
 		struct layer *l = c->g.nodes[i].data;
-		if (l->dirty && !l->content)
+		if (l->plan.dirty && !l->body)
 			loaded[n++] = l;
 	}
 	if (!n)
@@ -353,13 +353,8 @@ load_tier(struct runner *r, struct workspace *w, struct cluster *c,
 static void
 unload(struct layer **ls, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		ls[i]->content = 0;
-		ls[i]->values = NULL;
-		ls[i]->docs = NULL;
-		ls[i]->docfiles = NULL;
-		ls[i]->ndocs = ls[i]->capdocs = 0;
-	}
+	for (size_t i = 0; i < n; i++)
+		ls[i]->body = NULL; /* its arena is freed with the tier */
 }
 
 /* -v: what a target noted running for a layer, each line after
@@ -403,11 +398,11 @@ tier_jobs(struct runner *r, struct cluster *c, const struct gtier *tr,
 	size_t n = 0;
 	for (size_t i = tr->first; i < tr->first + tr->n; i++) {
 		struct layer *l = c->g.nodes[i].data;
-		if (!l->dirty)
+		if (!l->plan.dirty)
 			continue;
 		struct job *j = &jobs[n++];
 		struct buf text = {0};
-		if (l->content && !ops->docs_only)
+		if (l->body && !ops->docs_only)
 			applied_render(c, l, &text);
 		j->r = r;
 		j->ops = ops;
@@ -435,10 +430,10 @@ tier_start(struct tier_run *x)
 		j->started_wall = wall_secs();
 		pthread_mutex_unlock(&r->mu);
 		out_event(r->out, "apply", x->c->name, j->l->id, (long long)j->l->order,
-			  r->ro->json ? j->l->reason : NULL);
+			  r->ro->json ? j->l->plan.reason : NULL);
 		pthread_mutex_lock(&r->mu);
 		x->running++;
-		if (!j->l->content) {
+		if (!j->l->body) {
 			j->done = 1;
 			j->result = T_FAILED;
 			buf_adds(&j->err, "its content could not be loaded (see the errors above)");
@@ -650,7 +645,7 @@ run_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 			for (size_t u = t + 1; u < c->g.ntiers; u++)
 				for (size_t i = c->g.tiers[u].first;
 				     i < c->g.tiers[u].first + c->g.tiers[u].n; i++)
-					later += ((struct layer *)c->g.nodes[i].data)->dirty != 0;
+					later += ((struct layer *)c->g.nodes[i].data)->plan.dirty != 0;
 			if (later)
 				out_msg(r->out, "addonmake: %s: %zu layer%s of later tiers not started",
 					c->name, later, later == 1 ? "" : "s");

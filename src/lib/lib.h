@@ -49,6 +49,12 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void arena_free(struct arena *a);
 
+/* a place in a file a user wrote, for messages (lines and columns from 1) */
+struct pos {
+	const char *file;
+	int line, col;
+};
+
 /* diagnostics: collected, then printed like a compiler does */
 enum { DIAG_ERROR, DIAG_WARNING };
 struct diag_msg {

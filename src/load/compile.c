@@ -48,7 +48,7 @@ parse_order(const struct dnode *n, int64_t *out)
 }
 
 int
-layer_add_docs(struct arena *a, struct layer *l, const char *file,
+layer_add_docs(struct arena *a, struct layer_body *b, const char *file,
 	       const char *text, size_t len, const struct dorigin *o,
 	       struct diag *d)
 {
@@ -64,20 +64,20 @@ layer_add_docs(struct arena *a, struct layer *l, const char *file,
 				 "a manifest document must be a mapping (a Kubernetes object)");
 			continue;
 		}
-		if (l->ndocs == l->capdocs) {
-			size_t cap = l->capdocs ? l->capdocs * 2 : 8;
+		if (b->ndocs == b->capdocs) {
+			size_t cap = b->capdocs ? b->capdocs * 2 : 8;
 			struct dnode **nd = arena_alloc(a, cap * sizeof(*nd));
 			const char **nf = arena_alloc(a, cap * sizeof(*nf));
-			if (l->ndocs) {
-				memcpy(nd, l->docs, l->ndocs * sizeof(*nd));
-				memcpy(nf, l->docfiles, l->ndocs * sizeof(*nf));
+			if (b->ndocs) {
+				memcpy(nd, b->docs, b->ndocs * sizeof(*nd));
+				memcpy(nf, b->docfiles, b->ndocs * sizeof(*nf));
 			}
-			l->docs = nd;
-			l->docfiles = nf;
-			l->capdocs = cap;
+			b->docs = nd;
+			b->docfiles = nf;
+			b->capdocs = cap;
 		}
-		l->docfiles[l->ndocs] = file;
-		l->docs[l->ndocs++] = docs[i];
+		b->docfiles[b->ndocs] = file;
+		b->docs[b->ndocs++] = docs[i];
 	}
 	return 0;
 }
@@ -87,7 +87,6 @@ struct cctx {
 	struct cluster *c;
 	struct ldctx lc;
 	int keep;              /* content stays loaded (cross-layer references) */
-	struct layer *reload;  /* loading the content of this known layer */
 	struct layer **layers;
 	size_t n, cap;
 	struct strset ids;     /* id → layer */
@@ -100,7 +99,7 @@ pack_values_of(void *vctx, const char *pack)
 	struct cctx *x = vctx;
 	for (size_t i = 0; i < x->n; i++)
 		if (strcmp(x->layers[i]->name, pack) == 0 || strcmp(x->layers[i]->pack, pack) == 0)
-			return x->layers[i]->values;
+			return x->layers[i]->body ? x->layers[i]->body->values : NULL;
 	return NULL;
 }
 
@@ -170,7 +169,7 @@ manifest_entries(struct cctx *x, struct profile *p, struct layer *l,
 		}
 		if (!subst_text(sc, src, len, &o, &out, d)) {
 			char *text = arena_strndup(a, out.s, out.len);
-			layer_add_docs(a, l, where, text, out.len, &o, d);
+			layer_add_docs(a, l->body, where, text, out.len, &o, d);
 		}
 		buf_free(&t);
 		buf_free(&out);
@@ -204,39 +203,22 @@ layer_readiness(struct workspace *w, struct cluster *c, struct layer *l)
 	}
 }
 
-static const char *
-keep_str(struct cctx *x, const char *s)
-{
-	return !s || x->keep ? s : arena_strdup(&x->w->a, s);
-}
-
-/* a new layer's metadata, copied out of the content arena */
+/* a new layer's metadata, copied out of the content arena (its content
+ * stays there, and goes with it) */
 static struct layer *
 persist(struct cctx *x, struct layer *l)
 {
-	if (x->keep) {
-		l->content = 1;
+	if (x->keep)
 		return l;
-	}
 	struct layer *p = arena_alloc(&x->w->a, sizeof(*p));
-	p->id = keep_str(x, l->id);
-	p->profile = keep_str(x, l->profile);
-	p->name = keep_str(x, l->name);
-	p->pack = keep_str(x, l->pack);
-	p->type = keep_str(x, l->type);
-	p->version = keep_str(x, l->version);
-	p->ns = keep_str(x, l->ns);
-	p->order = l->order;
-	p->at = l->at;
-	p->prof = l->prof;
-	p->entry = l->entry;
-	p->hash = l->hash;
-	p->r = l->r;
-	p->label = l->label;
-	p->digest = keep_str(x, l->digest);
-	p->helm_yaml = keep_str(x, l->helm_yaml);
-	p->chart_file = keep_str(x, l->chart_file);
-	p->release = keep_str(x, l->release);
+	*p = *l;
+	p->body = NULL;
+	const char **strs[] = {&p->id, &p->profile, &p->name, &p->pack, &p->type, &p->version,
+			       &p->ns, &p->chart.digest, &p->chart.yaml, &p->chart.file,
+			       &p->chart.release};
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (*strs[i])
+			*strs[i] = arena_strdup(&x->w->a, *strs[i]);
 	return p;
 }
 
@@ -247,21 +229,6 @@ refers_to_packs(struct dnode *entry)
 {
 	struct dnode *v = doc_get(entry, "values");
 	return v && v->kind == D_SCALAR && strstr(v->s, ".spectro.pack.") != NULL;
-}
-
-/* a rendering kept from earlier in this run (helm runs once per layer and
- * run): the reloaded layer takes its documents, digest and version */
-static int
-add_kept_rendering(struct arena *a, struct layer *l, const struct layer *kept,
-		   struct diag *d)
-{
-	struct dorigin ho = doc_file_origin("helm template");
-	l->digest = kept->digest;
-	l->version = kept->version;
-	l->chart_file = kept->chart_file;
-	l->release = kept->release;
-	return layer_add_docs(a, l, "helm template", kept->helm_yaml, strlen(kept->helm_yaml),
-			      &ho, d);
 }
 
 /* the pack: settings of a layer — install order, namespace, display name
@@ -306,12 +273,28 @@ layer_settings(struct cctx *x, struct profile *p, struct layer *l, struct dnode 
 	return 0;
 }
 
+/* the documents of a pack's templates */
+static int
+add_pack_manifests(struct cctx *x, struct layer *l)
+{
+	struct rendered *r;
+	size_t n;
+	int rc = pack_manifests(&x->lc, l, &r, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct dorigin o = doc_file_origin(r[i].file);
+		if (layer_add_docs(x->lc.a, l->body, r[i].file, r[i].text, r[i].len, &o, x->lc.d))
+			rc = -1;
+	}
+	return rc;
+}
+
 /* a layer's documents: a pack's templates and charts, a helm chart (or,
- * reloading, what helm rendered at compile time), then the entry's own
- * manifests; 0, or -1 with the errors in d */
+ * with kept, what helm rendered of it earlier in the run: helm runs once
+ * per layer and run), then the entry's own manifests; 0, or -1 with the
+ * errors in d */
 static int
 layer_docs(struct cctx *x, struct profile *p, struct dnode *e, struct layer *l,
-	   const struct subst_ctx *sc)
+	   const struct subst_ctx *sc, const struct layer_chart *kept)
 {
 	int is_pack = strcmp(l->type, "spectro") == 0 || strcmp(l->type, "oci") == 0;
 	int is_helm = strcmp(l->type, "helm") == 0;
@@ -324,42 +307,31 @@ layer_docs(struct cctx *x, struct profile *p, struct dnode *e, struct layer *l,
 		sp->items[1] = doc_scalar(wa, x->c->name, DS_QUOTED);
 		x->lc.spectro = doc_merge(wa, x->c->macros, sp);
 	}
-	if (is_pack && pack_manifests(&x->lc, l))
+	if (is_pack && add_pack_manifests(x, l))
 		return -1;
-	if ((is_pack || is_helm) && x->reload && x->reload->helm_yaml) {
-		if (add_kept_rendering(x->lc.a, l, x->reload, x->lc.d))
+	if ((is_pack || is_helm) && kept && kept->yaml)
+		l->chart = *kept;
+	else if (is_pack && pack_charts(&x->lc, l, p->file))
+		return -1;
+	else if (is_helm &&
+		 helm_layer(&x->lc, l, doc_get(doc_get(e, "registry"), "metadata"), p->file))
+		return -1;
+	if (l->chart.yaml) {
+		const char *what = arena_printf(x->lc.a, "helm template of %s %s", l->pack,
+						l->version ? l->version : "");
+		struct dorigin o = doc_file_origin(what);
+		if (layer_add_docs(x->lc.a, l->body, what, l->chart.yaml, strlen(l->chart.yaml), &o,
+				   x->lc.d))
 			return -1;
-	} else if (is_pack && pack_charts(&x->lc, l, p->file)) {
-		return -1;
-	} else if (is_helm &&
-		   helm_layer(&x->lc, l, doc_get(doc_get(e, "registry"), "metadata"), p->file)) {
-		return -1;
 	}
 	manifest_entries(x, p, l, doc_get(e, "manifests"), sc);
-	if (strcmp(l->type, "manifest") == 0 && !doc_get(e, "manifests") && !x->reload)
-		diag_add(x->lc.d, DIAG_WARNING, p->file, e->line, e->col,
-			 "manifest layer %s has no manifests", l->id);
 	return 0;
 }
 
-/* a compiled layer joins the cluster (its metadata persisted); reloading,
- * its content goes to the layer being reloaded instead */
+/* a compiled layer joins the cluster, its metadata persisted */
 static void
 layer_keep(struct cctx *x, struct layer *l)
 {
-	if (x->reload) {
-		if (strcmp(l->id, x->reload->id) == 0) {
-			struct layer *r = x->reload;
-			r->values = l->values;
-			r->docs = l->docs;
-			r->docfiles = l->docfiles;
-			r->ndocs = l->ndocs;
-			r->capdocs = l->capdocs;
-			r->hash = l->hash; /* what is applied is what is recorded */
-			r->content = 1;
-		}
-		return;
-	}
 	layer_readiness(x->w, x->c, l);
 	l->label = layer_label(&x->w->a, l);
 	l = persist(x, l);
@@ -372,13 +344,27 @@ layer_keep(struct cctx *x, struct layer *l)
 	x->layers[x->n++] = l;
 }
 
-/* one packs[] entry → a layer (or, when reloading, that layer's content) */
-static void
-layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
+/* the substitution context of profile p's entries */
+static struct subst_ctx
+entry_subst(struct cctx *x, const struct profile *p)
+{
+	return (struct subst_ctx){.cluster = x->c->name, .profile = p->name,
+				  .profile_version = p->version, .profile_vars = p->variables,
+				  .vars = x->c->variables, .macros = x->c->macros,
+				  .pack_values = pack_values_of, .pack_ctx = x,
+				  .secret = &x->w->secret, .secret_a = &x->w->a};
+}
+
+/* the first step of an entry, for compile and content load alike: a
+ * layer (in the content arena) with its values and settings, so its id;
+ * NULL with the errors in d */
+static struct layer *
+entry_layer(struct cctx *x, struct profile *p, struct dnode *e, const struct subst_ctx *sc)
 {
 	struct arena *a = x->lc.a;
 	struct diag *d = x->lc.d;
 	struct layer *l = arena_alloc(a, sizeof(*l));
+	l->body = arena_alloc(a, sizeof(*l->body));
 	l->profile = p->name;
 	l->prof = x->prof;
 	l->entry = x->entry;
@@ -390,45 +376,77 @@ layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
 	if (!l->version)
 		l->version = doc_str(doc_get(e, "tag"));
 	l->at = (struct pos){.file = x->c->profiles[x->prof], .line = e->line, .col = e->col};
-	struct subst_ctx sc = {.cluster = x->c->name, .profile = p->name,
-			       .profile_version = p->version, .profile_vars = p->variables,
-			       .vars = x->c->variables, .macros = x->c->macros,
-			       .pack_values = pack_values_of, .pack_ctx = x,
-			       .secret = &x->w->secret, .secret_a = &x->w->a};
-	if (!pass2 && refers_to_packs(e))
-		return;
-	struct dnode *lvals = profile_values(a, p, doc_get(e, "values"), &sc, d);
+	struct dnode *lvals = profile_values(a, p, doc_get(e, "values"), sc, d);
 	if (!lvals)
-		return;
+		return NULL;
 	int is_pack = strcmp(l->type, "spectro") == 0 || strcmp(l->type, "oci") == 0;
 	if (!is_pack && strcmp(l->type, "manifest") && strcmp(l->type, "helm")) {
 		struct dnode *t = doc_get(e, "type");
 		diag_add(d, DIAG_ERROR, p->file, t->line, t->col,
 			 "pack \"%s\" has type \"%s\"; expected spectro, oci, helm or manifest",
 			 l->pack, l->type);
-		return;
+		return NULL;
 	}
 	struct dnode *base = NULL;
 	const char *base_file = NULL;
 	if (is_pack &&
 	    pack_resolve(&x->lc, l, doc_get(doc_get(e, "registry"), "metadata"), p->file,
 			 &base, &base_file))
+		return NULL;
+	l->body->values = doc_merge(a, base, lvals);
+	return layer_settings(x, p, l, lvals, base, base_file) ? NULL : l;
+}
+
+/* one packs[] entry → a layer of the cluster */
+static void
+layer_from_entry(struct cctx *x, struct profile *p, struct dnode *e, int pass2)
+{
+	if (!pass2 && refers_to_packs(e))
 		return;
-	l->values = doc_merge(a, base, lvals);
-	if (layer_settings(x, p, l, lvals, base, base_file))
+	struct subst_ctx sc = entry_subst(x, p);
+	struct layer *l = entry_layer(x, p, e, &sc);
+	if (!l)
 		return;
-	struct layer *other = x->reload ? NULL : strset_get(&x->ids, l->id);
+	struct layer *other = strset_get(&x->ids, l->id);
 	if (other) {
-		diag_add(d, DIAG_ERROR, p->file, e->line, e->col,
+		diag_add(x->lc.d, DIAG_ERROR, p->file, e->line, e->col,
 			 "duplicate layer %s: already defined at %s:%d:%d (give one a "
 			 "pack.spectrocloud.com/display-name)", l->id,
 			 other->at.file, other->at.line, other->at.col);
 		return;
 	}
-	if (layer_docs(x, p, e, l, &sc))
+	if (layer_docs(x, p, e, l, &sc, NULL))
 		return;
+	if (strcmp(l->type, "manifest") == 0 && !doc_get(e, "manifests"))
+		diag_add(x->lc.d, DIAG_WARNING, p->file, e->line, e->col,
+			 "manifest layer %s has no manifests", l->id);
 	layer_hash(x->c, l);
 	layer_keep(x, l);
+}
+
+/* the content of a known layer, from its entry of profile p (loaded
+ * again): the same steps as compiling it, with what helm rendered then.
+ * What is applied is what is recorded: its hash is that of this content.
+ * 0, or -1 with the errors in d */
+static int
+layer_content(struct cctx *x, struct profile *p, struct layer *known)
+{
+	int nerr = x->lc.d->nerr;
+	x->prof = known->prof;
+	x->entry = known->entry;
+	struct dnode *e = known->entry < p->npacks ? p->packs[known->entry] : NULL;
+	struct subst_ctx sc = entry_subst(x, p);
+	struct layer *l = e ? entry_layer(x, p, e, &sc) : NULL;
+	if (l && strcmp(l->id, known->id) == 0 && !layer_docs(x, p, e, l, &sc, &known->chart)) {
+		layer_hash(x->c, l);
+		known->hash = l->hash;
+		known->body = l->body;
+		return 0;
+	}
+	if (x->lc.d->nerr == nerr)
+		diag_add(x->lc.d, DIAG_ERROR, known->at.file, known->at.line, known->at.col,
+			 "layer %s is no longer where it was when the run began", known->id);
+	return -1;
 }
 
 static int
@@ -447,8 +465,6 @@ load_profile(struct cctx *x, struct profile *p, size_t i, int pass)
 	x->prof = i;
 	for (size_t j = 0; j < p->npacks; j++) {
 		x->entry = j;
-		if (x->reload && j != x->reload->entry)
-			continue;
 		if (pass == 0 || refers_to_packs(p->packs[j]))
 			layer_from_entry(x, p, p->packs[j], pass);
 	}
@@ -557,7 +573,7 @@ compile_pass(struct workspace *w, struct cluster *c, struct deps *deps, struct d
 	c->nlayers = x.n;
 	free(x.layers);
 	strset_free(&x.ids);
-	if (d->nerr > nerr || w->nqueue)
+	if (d->nerr > nerr || w->fx.nqueue)
 		return -1; /* a pass with queued downloads is done again */
 	if (c->target.kind == TARGET_RENDER && render_names_check(c, d))
 		return -1;
@@ -578,12 +594,12 @@ cluster_compile(struct workspace *w, struct cluster *c, struct deps *deps, struc
 {
 	size_t nd = d->n, ndeps = deps ? deps->n : 0;
 	int nremote = d->nremote;
-	w->defer = !w->offline;
+	w->fx.defer = !w->fx.offline;
 	int rc = compile_pass(w, c, deps, d);
-	w->defer = 0;
-	if (!w->nqueue)
+	w->fx.defer = 0;
+	if (!w->fx.nqueue)
 		return rc;
-	dl_run(w, w->quiet ? NULL : c->name);
+	dl_run(&w->fx, w->quiet ? NULL : c->name);
 	diag_truncate(d, nd);
 	d->nremote = nremote;
 	if (deps)
@@ -611,24 +627,20 @@ layer_load_content(struct workspace *w, struct cluster *c, struct layer **ls,
 		   size_t n, struct arena *a, struct diag *d)
 {
 	struct cctx x = {.w = w, .c = c, .lc = {.w = w, .a = a, .deps = NULL, .d = d}};
-	int nerr = d->nerr;
+	int rc = 0;
 	/* one parse per profile: the layers of one profile are handled
 	 * together (n is a tier's dirty layers: a quadratic scan is fine) */
 	for (size_t i = 0; i < n; i++) {
-		if (ls[i]->content)
+		if (ls[i]->body)
 			continue;
 		struct profile p;
-		if (profile_load(&x.lc, c->profiles[ls[i]->prof], &c->profile_at[ls[i]->prof], &p))
+		if (profile_load(&x.lc, c->profiles[ls[i]->prof], &c->profile_at[ls[i]->prof], &p)) {
+			rc = -1;
 			continue;
-		for (size_t k = i; k < n; k++) {
-			if (ls[k]->content || ls[k]->prof != ls[i]->prof)
-				continue;
-			x.reload = ls[k];
-			load_profile(&x, &p, ls[k]->prof, 0);
-			if (!ls[k]->content && d->nerr == nerr)
-				diag_add(d, DIAG_ERROR, ls[k]->at.file, ls[k]->at.line, ls[k]->at.col,
-					 "layer %s is no longer where it was when the run began", ls[k]->id);
 		}
+		for (size_t k = i; k < n; k++)
+			if (!ls[k]->body && ls[k]->prof == ls[i]->prof && layer_content(&x, &p, ls[k]))
+				rc = -1;
 	}
-	return d->nerr > nerr ? -1 : 0;
+	return rc;
 }

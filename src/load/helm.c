@@ -1,12 +1,12 @@
-/* helm: a helm layer's chart from a Helm repository — file://, http(s)://
- * (index.yaml, fetched with its ETag) or oci:// (oci.c) — at the version
- * asked for (exact, else the newest release matching it as a constraint),
- * the .tgz checked against the index's SHA-256 digest and kept in the
- * download cache; then rendered by the helm binary (ADDONMAKE_HELM, else
- * helm on PATH) with `helm template`, in a temporary directory removed
- * afterwards. A chart URL that is absolute is looked up by its file name in
- * a file:// repository's directory: an index copied from a web repository
- * still works offline. */
+/* helm: a helm layer's chart from a Helm repository — a file:// directory,
+ * an http(s):// repository (its index and archives come through
+ * helm_repo.c of src/fetch) or oci:// (oci.c) — at the version asked for
+ * (exact, else the newest release matching it as a constraint), the .tgz
+ * checked against the index's SHA-256 digest; then rendered by the helm
+ * binary (ADDONMAKE_HELM, else helm on PATH) with `helm template`, in a
+ * temporary directory removed afterwards. A chart URL that is absolute is
+ * looked up by its file name in a file:// repository's directory: an index
+ * copied from a web repository still works offline. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <errno.h>
@@ -67,7 +67,7 @@ chart_name(struct ldctx *lc, const char *cdir)
 void
 helm_values(const struct layer *l, const char *chart, struct buf *out)
 {
-	struct dnode *cv = doc_get(doc_get(l->values, "charts"), chart);
+	struct dnode *cv = doc_get(doc_get(l->body->values, "charts"), chart);
 	if (cv && !doc_is_null(cv))
 		doc_emit(out, cv);
 }
@@ -110,7 +110,7 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 		buf_adds(err, "the chart archive has no Chart.yaml with a name");
 	} else {
 		helm_values(l, chart, &vals);
-		rel = doc_str(doc_get(doc_get(doc_get(l->values, "pack"), "releaseNameOverride"),
+		rel = doc_str(doc_get(doc_get(doc_get(l->body->values, "pack"), "releaseNameOverride"),
 				      chart));
 		if (!rel)
 			rel = arena_printf(a, "%s-%s", l->name, chart);
@@ -149,123 +149,12 @@ render(struct ldctx *lc, struct layer *l, const char *chart, const char *tgz,
 	return out;
 }
 
-/* a chart URL from an index, resolved against the repository URL */
-static const char *
-resolve_url(struct arena *a, const char *repo, const char *u)
-{
-	if (strstr(u, "://"))
-		return u;
-	if (u[0] == '/') {
-		const char *s = strstr(repo, "://");
-		const char *slash = s ? strchr(s + 3, '/') : NULL;
-		size_t n = slash ? (size_t)(slash - repo) : strlen(repo);
-		return arena_printf(a, "%.*s%s", (int)n, repo, u);
-	}
-	size_t n = strlen(repo);
-	return arena_printf(a, "%.*s/%s", (int)(n && repo[n - 1] == '/' ? n - 1 : n), repo, u);
-}
-
 /* a remote error: the server's fault, not the input's (exit 1) */
 static void
-remote_err(struct ldctx *lc, struct layer *l, const char *file, const char *msg)
+remote_err(struct ldctx *lc, const struct layer *l, const char *file, const struct buf *err)
 {
-	diag_add(lc->d, DIAG_ERROR, file, l->at.line, l->at.col, "%s", msg);
+	diag_add(lc->d, DIAG_ERROR, file, l->at.line, l->at.col, "helm layer %s: %s", l->id, err->s);
 	lc->d->nremote++;
-}
-
-/* the index of a remote repository: revalidated with If-None-Match, kept in
- * the download cache; offline, the last one fetched */
-static int
-remote_index(struct ldctx *lc, struct registry *r, struct layer *l, const char *pfile,
-	     const char *iurl, struct buf *body)
-{
-	struct workspace *w = lc->w;
-	char *key = arena_printf(lc->a, "index:%s", iurl);
-	const char *etag, *digest;
-	const char *merr, *mhex = dl_memo_get(w, iurl, &merr);
-	if (merr) {
-		remote_err(lc, l, pfile, arena_printf(lc->a, "helm layer %s: %s", l->id, merr));
-		return -1;
-	}
-	if (mhex && dl_get(w, mhex, body) == 0)
-		return 0; /* revalidated once a run */
-	int have = fetch_rec_get(w, key, &etag, &digest) == 0 && dl_get(w, digest, body) == 0;
-	if (w->offline) {
-		if (have)
-			return 0;
-		char *shown = url_shown(iurl);
-		char *m = arena_printf(lc->a, "helm layer %s: --offline, and %s is not in the "
-				       "download cache (run once without --offline)", l->id, shown);
-		free(shown);
-		remote_err(lc, l, pfile, m);
-		return -1;
-	}
-	struct fetch f = {.url = iurl, .reg = r, .etag = have ? etag : NULL, .accept = NULL,
-			  .bearer = NULL};
-	struct fetched got;
-	struct buf err = {0};
-	int rc = fetch_url(&f, &got, &err);
-	if (rc == 0 && got.code == 304 && have) {
-		dl_memo_put(w, iurl, digest, NULL);
-		fetched_free(&got);
-		buf_free(&err);
-		return 0;
-	}
-	if (rc == 0 && got.code == 200) {
-		char hex[65];
-		sha256_hex(got.body.s, got.body.len, hex);
-		buf_clear(body);
-		buf_add(body, got.body.s, got.body.len);
-		if (!dl_put(w, hex, got.body.s, got.body.len)) {
-			fetch_rec_put(w, key, got.etag, hex);
-			dl_memo_put(w, iurl, hex, NULL);
-		}
-		fetched_free(&got);
-		buf_free(&err);
-		return 0;
-	}
-	if (rc == 0) {
-		char *shown = url_shown(iurl);
-		buf_printf(&err, "GET %s: HTTP %ld%s", shown, got.code,
-			   got.code == 401 || got.code == 403 ? " (check the registry's credentials)" : "");
-		free(shown);
-	}
-	dl_memo_put(w, iurl, NULL, err.s);
-	remote_err(lc, l, pfile, arena_printf(lc->a, "helm layer %s: %s", l->id, err.s));
-	buf_free(&err);
-	fetched_free(&got);
-	return -1;
-}
-
-/* the chart archive with the wanted digest: from the cache, else fetched
- * and checked before it enters the cache; 1 when queued (dlqueue.c) */
-static int
-remote_chart(struct ldctx *lc, struct registry *r, struct layer *l, const char *pfile,
-	     const char *url, const char *want, struct buf *tgz)
-{
-	struct workspace *w = lc->w;
-	if (want && dl_get(w, want, tgz) == 0)
-		return 0;
-	char *shown = url_shown(url);
-	if (w->offline) {
-		remote_err(lc, l, pfile, arena_printf(lc->a, "helm layer %s: --offline, and %s is "
-						      "not in the download cache", l->id, shown));
-		free(shown);
-		return -1;
-	}
-	free(shown);
-	struct fetch f = {.url = url, .reg = r, .etag = NULL, .accept = NULL, .bearer = NULL};
-	struct buf err = {0};
-	char hex[65];
-	int rc = dl_fetch(w, &f, want, "chart", "index", hex, &err);
-	if (rc == 0 && dl_get(w, hex, tgz) != 0) {
-		buf_printf(&err, "%s vanished from the download cache", dl_path(w, hex));
-		rc = -1;
-	}
-	if (rc < 0)
-		remote_err(lc, l, pfile, arena_printf(lc->a, "helm layer %s: %s", l->id, err.s));
-	buf_free(&err);
-	return rc;
 }
 
 /* a verified chart archive (freed here) → the layer's documents, the
@@ -274,21 +163,21 @@ static int
 render_chart(struct ldctx *lc, struct layer *l, const char *profile_file, struct buf *tgz)
 {
 	struct arena *a = lc->a;
-	if (lc->w->defer && lc->w->nqueue) {
+	if (lc->w->fx.defer && lc->w->fx.nqueue) {
 		/* this pass is done again once the queue is fetched */
 		buf_free(tgz);
 		return -1;
 	}
 	char hex[65];
 	sha256_hex(tgz->s, tgz->len, hex);
-	l->digest = arena_strdup(a, hex);
+	l->chart.digest = arena_strdup(a, hex);
 	struct buf err = {0};
-	char *yaml = render(lc, l, l->pack, tgz->s, tgz->len, &l->release, &err);
+	char *yaml = render(lc, l, l->pack, tgz->s, tgz->len, &l->chart.release, &err);
 	/* the kube target installs this very archive from the cache (where a
 	 * file:// chart is not yet); without it, that target says so */
-	char *cached = dl_path(lc->w, hex);
-	if (access(cached, R_OK) == 0 || dl_put(lc->w, hex, tgz->s, tgz->len) == 0)
-		l->chart_file = cached;
+	char *cached = dl_path(&lc->w->fx, hex);
+	if (access(cached, R_OK) == 0 || dl_put(&lc->w->fx, hex, tgz->s, tgz->len) == 0)
+		l->chart.file = cached;
 	buf_free(tgz);
 	if (!yaml) {
 		diag_add(lc->d, DIAG_ERROR, profile_file, l->at.line, l->at.col, "helm layer %s: %s",
@@ -296,24 +185,8 @@ render_chart(struct ldctx *lc, struct layer *l, const char *profile_file, struct
 		buf_free(&err);
 		return -1;
 	}
-	l->helm_yaml = yaml;
-	char *what = arena_printf(a, "helm template of %s %s", l->pack, l->version);
-	struct dorigin yo = doc_file_origin(what);
-	return layer_add_docs(a, l, what, yaml, strlen(yaml), &yo, lc->d);
-}
-
-/* "1.2.3" (not a constraint): a version that, once cached, needs no request */
-static int
-pinned(const char *v)
-{
-	int dots = 0;
-	for (const char *s = v; *s; s++) {
-		if (*s == '.')
-			dots++;
-		else if (!isdigit((unsigned char)*s) && *s != '-' && *s != '+' && !isalpha((unsigned char)*s))
-			return 0;
-	}
-	return dots == 2 && isdigit((unsigned char)v[0]);
+	l->chart.yaml = yaml;
+	return 0;
 }
 
 /* an error at the layer's entry in its profile; -1 */
@@ -375,16 +248,16 @@ helm_oci(struct ldctx *lc, struct layer *l, struct registry *r, const char *pfil
 	struct buf blob = {0}, err = {0};
 	char hx[65];
 	int rc = 0;
-	if (!pinned(l->version)) {
-		rc = oci_resolve(lc, r, repo, l->version, &l->version, &err);
+	if (!semver_pinned(l->version)) {
+		rc = oci_resolve(&lc->w->fx, lc->a, r, repo, l->version, &l->version, &err);
 		if (rc > 0)
 			layer_err(lc, l, pfile, "helm layer %s: %s", l->id, err.s);
 	}
 	if (!rc)
-		rc = oci_pull(lc, r, repo, l->version, media, &blob, hx, &err);
+		rc = oci_pull(&lc->w->fx, lc->a, r, repo, l->version, media, &blob, hx, &err);
 	if (rc) {
 		if (rc < 0) /* else queued, or no tag matches (said above) */
-			remote_err(lc, l, pfile, arena_printf(lc->a, "helm layer %s: %s", l->id, err.s));
+			remote_err(lc, l, pfile, &err);
 		buf_free(&blob);
 		buf_free(&err);
 		return -1;
@@ -402,12 +275,17 @@ index_entry(struct ldctx *lc, struct layer *l, struct registry *r, const char *p
 {
 	struct buf t = {0};
 	int e = 0;
-	*ipath = remote ? resolve_url(lc->a, dir, "index.yaml") : arena_printf(lc->a, "%s/index.yaml", dir);
-	if (remote ? remote_index(lc, r, l, pfile, *ipath, &t) != 0 : (e = ld_read(lc, *ipath, &t)) != 0) {
-		buf_free(&t);
+	*ipath = remote ? helm_url_resolve(lc->a, dir, "index.yaml") : arena_printf(lc->a, "%s/index.yaml", dir);
+	struct buf err = {0};
+	if (remote ? helm_index_get(&lc->w->fx, lc->a, r, *ipath, &t, &err) != 0
+		   : (e = ld_read(lc, *ipath, &t)) != 0) {
 		if (e)
 			layer_err(lc, l, pfile, "%s: cannot read the index of helm layer \"%s\": %s", *ipath,
 				  l->pack, strerror(e));
+		else
+			remote_err(lc, l, pfile, &err);
+		buf_free(&t);
+		buf_free(&err);
 		return NULL;
 	}
 	struct dorigin o = doc_file_origin(*ipath);
@@ -460,15 +338,20 @@ entry_chart(struct ldctx *lc, struct layer *l, struct registry *r, const char *p
 				 l->version, ipath);
 	*want = doc_str(doc_get(ent, "digest"));
 	if (remote) {
-		*where = resolve_url(a, dir, url);
-		if (remote_chart(lc, r, l, pfile, *where, *want, tgz))
+		*where = helm_url_resolve(a, dir, url);
+		struct buf err = {0};
+		int rc = helm_chart_get(&lc->w->fx, r, *where, *want, tgz, &err);
+		if (rc < 0)
+			remote_err(lc, l, pfile, &err);
+		buf_free(&err);
+		if (rc)
 			return -1;
 		if (!*want) {
 			char hx[65];
 			sha256_hex(tgz->s, tgz->len, hx);
 			*want = arena_strdup(a, hx);
 		}
-		fetch_rec_put(lc->w, arena_printf(a, "chart:%s|%s|%s", r->url, l->pack, l->version),
+		fetch_rec_put(&lc->w->fx, arena_printf(a, "chart:%s|%s|%s", r->url, l->pack, l->version),
 			      NULL, *want);
 		return 0;
 	}
@@ -501,8 +384,8 @@ helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 	const char *want = NULL, *where = NULL, *pe, *pd;
 	/* a pinned version already in the download cache costs no request */
 	char *pin = arena_printf(a, "chart:%s|%s|%s", r->url, l->pack, l->version);
-	if (remote && !lc->w->refresh && pinned(l->version) && fetch_rec_get(lc->w, pin, &pe, &pd) == 0 &&
-	    dl_get(lc->w, pd, &tgz) == 0) {
+	if (remote && !lc->w->fx.refresh && semver_pinned(l->version) && fetch_rec_get(&lc->w->fx, pin, &pe, &pd) == 0 &&
+	    dl_get(&lc->w->fx, pd, &tgz) == 0) {
 		want = pd;
 		where = arena_printf(a, "the download cache (%s)", pd);
 	} else {
@@ -529,12 +412,12 @@ int
 pack_charts(struct ldctx *lc, struct layer *l, const char *profile_file)
 {
 	struct arena *a = lc->a;
-	struct dnode *charts = doc_get(l->pack_json, "charts");
+	struct dnode *charts = doc_get(l->body->pack_json, "charts");
 	if (!charts || doc_is_null(charts))
 		return 0;
-	if (lc->w->defer && lc->w->nqueue)
+	if (lc->w->fx.defer && lc->w->fx.nqueue)
 		return -1; /* as in render_chart */
-	const char *pj = arena_printf(a, "%s/pack.json", l->pack_dir);
+	const char *pj = arena_printf(a, "%s/pack.json", l->body->pack_dir);
 	if (charts->kind != D_SEQ) {
 		diag_add(lc->d, DIAG_ERROR, pj, charts->line, charts->col, "charts must be a list");
 		return -1;
@@ -549,7 +432,7 @@ pack_charts(struct ldctx *lc, struct layer *l, const char *profile_file)
 			rc = -1;
 			continue;
 		}
-		const char *path = arena_printf(a, "%s/%s", l->pack_dir, rel);
+		const char *path = arena_printf(a, "%s/%s", l->body->pack_dir, rel);
 		struct buf tgz = {0}, err = {0};
 		int e = ld_read(lc, path, &tgz);
 		char *yaml = NULL;
@@ -562,18 +445,15 @@ pack_charts(struct ldctx *lc, struct layer *l, const char *profile_file)
 				 "pack %s %s, chart %s: %s", l->pack, l->version, rel, err.s);
 			rc = -1;
 		} else {
-			char *what = arena_printf(a, "helm template of %s", path);
-			struct dorigin o = doc_file_origin(what);
-			if (layer_add_docs(a, l, what, yaml, strlen(yaml), &o, lc->d))
-				rc = -1;
 			buf_printf(&all, "%s%s", all.len ? "\n---\n" : "", yaml);
 		}
 		buf_free(&tgz);
 		buf_free(&err);
 	}
-	/* kept for the run, like a helm layer's: helm runs once */
+	/* what compile adds, kept for the run like a helm layer's: helm
+	 * runs once */
 	if (!rc && all.len)
-		l->helm_yaml = arena_strndup(a, all.s, all.len);
+		l->chart.yaml = arena_strndup(a, all.s, all.len);
 	buf_free(&all);
 	return rc;
 }

@@ -23,12 +23,12 @@ layer_hash(const struct cluster *c, struct layer *l)
 	field(&b, "order", num);
 	field(&b, "pack", l->pack);
 	field(&b, "version", l->version);
-	field(&b, "pack-dir", l->pack_dir ? strrchr(l->pack_dir, '/') : NULL);
-	if (l->digest) /* absent for other layers: their hashes stay as they were */
-		field(&b, "digest", l->digest);
-	canon_node(&b, l->values);
-	for (size_t i = 0; i < l->ndocs; i++)
-		canon_node(&b, l->docs[i]);
+	field(&b, "pack-dir", l->body->pack_dir ? strrchr(l->body->pack_dir, '/') : NULL);
+	if (l->chart.digest) /* absent for other layers: their hashes stay as they were */
+		field(&b, "digest", l->chart.digest);
+	canon_node(&b, l->body->values);
+	for (size_t i = 0; i < l->body->ndocs; i++)
+		canon_node(&b, l->body->docs[i]);
 	/* the target's identity: moving a cluster to another target re-applies */
 	const struct target_cfg *t = &c->target;
 	snprintf(num, sizeof(num), "%d", t->kind);

@@ -7,26 +7,10 @@
 
 #include <stdint.h>
 #include "../../cache/cache.h"
-#include "../yaml/doc.h"
 #include "../../graph/graph.h"
+#include "../fetch/fetch.h"
 #include "../lib/lib.h"
-
-struct pos {
-	const char *file;
-	int line, col;
-};
-
-struct registry {
-	const char *name, *uid, *kind, *url;
-	/* credentials: from the file or from the named environment variables;
-	 * never printed */
-	const char *username, *password, *password_env, *token, *token_env;
-	const char *ca;          /* PEM file, relative to the workspace */
-	int insecure;            /* insecureSkipVerify */
-	int insecure_http;       /* plainHTTP: an oci:// registry without TLS */
-	int64_t timeout_ms;      /* a request silent this long is ended; 0: 30 s */
-	struct pos at;
-};
+#include "../yaml/doc.h"
 
 enum { CHECK_COMMAND, CHECK_HTTP };
 struct check {
@@ -61,10 +45,37 @@ struct target_cfg {
 	const char *kubepath;          /* kube: the kubeconfig's path */
 };
 
-/* A layer's metadata (ids, order, hash, readiness) lives in the workspace
- * arena for the whole run. Its content (values, documents) lives in a
- * content arena only while it is needed: while hashing, and again while its
- * tier is applied (layer_load_content). */
+/* A layer has three parts, one per lifetime. What compile learns of it
+ * (ids, order, hash, readiness, what helm made of its chart) lives in the
+ * workspace arena for the whole run. Its content (struct layer_body) lives
+ * in a content arena only while it is needed: while compiling and hashing,
+ * and again while its tier is applied (layer_load_content). What plan
+ * decides (struct layer_plan) is filled in after compiling. */
+struct layer_body {
+	struct dnode *values;  /* merged values */
+	struct dnode **docs;   /* manifest documents, in order */
+	const char **docfiles; /* which file each document came from */
+	size_t ndocs, capdocs;
+	const char *pack_dir;  /* pack layers: the resolved directory */
+	struct dnode *pack_json;
+};
+
+/* helm and chart-based pack layers: what helm made of the chart, kept
+ * for the run, so that helm runs once per layer and run */
+struct layer_chart {
+	const char *digest;  /* the chart's SHA-256 */
+	const char *yaml;    /* what helm template rendered */
+	const char *file;    /* the verified .tgz (download cache) */
+	const char *release; /* the release name */
+};
+
+struct layer_plan {
+	int has_rec;          /* rec holds the layer's record */
+	struct layer_rec rec;
+	int dirty;
+	const char *reason;   /* why it is dirty (or clean), for plan */
+};
+
 struct layer {
 	const char *id;       /* PROFILE/LAYER */
 	const char *profile;  /* profile name */
@@ -76,26 +87,12 @@ struct layer {
 	int64_t order;
 	struct pos at;        /* the packs[] entry */
 	size_t prof, entry;   /* cluster profile index, index among its add-on packs */
-	int content;          /* values/docs are loaded */
-	struct dnode *values; /* merged values */
-	struct dnode **docs;  /* manifest documents, in order */
-	size_t ndocs;
-	const char **docfiles; /* which file each document came from */
-	size_t capdocs;
-	const char *pack_dir;  /* pack layers: the resolved directory */
-	const char *digest;    /* helm layers: the chart's SHA-256 */
-	const char *helm_yaml; /* helm layers: what helm rendered, kept for the run */
-	const char *chart_file; /* helm layers: the verified .tgz (download cache) */
-	const char *release;   /* helm layers: the release name */
-	struct dnode *pack_json;
 	struct hash128 hash;
 	struct readiness r;
 	const char *label;
-	/* filled in by planning */
-	int has_rec;
-	struct layer_rec rec;
-	int dirty;
-	const char *reason;
+	struct layer_chart chart;
+	struct layer_body *body; /* the content, or NULL when it is not loaded */
+	struct layer_plan plan;
 };
 
 /* the files a cluster's layers were read from, with what stat said then;
@@ -137,24 +134,10 @@ struct removed {
 	struct layer_rec rec;
 };
 
-struct fetch_rec {
-	const char *key, *etag, *digest;
-};
-
 struct workspace {
 	struct arena a;
-	int offline;       /* --offline: the download cache only */
-	int refresh;       /* --refresh: ask the registries again */
 	int quiet;         /* -q: no progress lines */
-	struct store *st;  /* the state, read-only while loading */
-	struct fetch_rec *fetched; /* records to write with the state */
-	size_t nfetched, capfetched;
-	/* downloads (dlqueue.c): with defer set, queued for dl_run instead of
-	 * made; memo holds this run's outcome by URL */
-	int defer;
-	struct dl_item *queue;
-	size_t nqueue, capqueue;
-	struct strset memo;
+	struct fetcher fx; /* downloads: the state's cache, --offline, --refresh */
 	/* what must never be printed: values of isSensitive variables */
 	struct strset secret;
 	/* children of compiling (helm template), or NULL: ended with the run
@@ -261,76 +244,6 @@ int tmpl_render(const char *text, size_t len, const struct dnode *values,
 		const struct dnode *spectro, const char *file, struct arena *a,
 		struct buf *out, struct diag *d);
 
-/* fetch: one GET (DESIGN §2.4 downloads); 0 with any HTTP answer but 429
- * and 5xx, -1 with err after the retries */
-struct fetch {
-	const char *url;
-	const struct registry *reg; /* credentials and TLS, or NULL */
-	const char *etag;           /* If-None-Match */
-	const char *accept;
-	const char *bearer;         /* a token instead of the registry's */
-};
-struct fetched {
-	long code;
-	struct buf body;
-	char *etag, *www_auth;
-	int retry_after;
-};
-int fetch_url(const struct fetch *f, struct fetched *out, struct buf *err);
-/* n GETs at once (each retried as fetch_url's); outs[i] and errs[i] as
- * fetch_url's out and err; the number that failed */
-int fetch_all(const struct fetch *fs, struct fetched *outs, struct buf *errs, size_t n);
-void fetched_free(struct fetched *f);
-/* a URL without its user:password@, for messages */
-char *url_shown(const char *url);
-
-/* the download cache: <state>/cache/sha256/<hex>, written only after the
- * content was verified; a file whose content does not hash to its name is
- * not used */
-int dl_get(struct workspace *w, const char *hex, struct buf *out);
-int dl_put(struct workspace *w, const char *hex, const char *p, size_t n);
-/* where the download cache keeps hex (in w's arena) */
-char *dl_path(struct workspace *w, const char *hex);
-void sha256_hex(const char *p, size_t n, char out[65]);
-/* the verified download of f (want: the SHA-256 it must have, or NULL;
- * what/by name the file and what gave want, for the mismatch message): 0
- * with hex when it is in the download cache, 1 when w->defer queued it,
- * -1 with err. Asks no server twice for one URL in a run. */
-int dl_fetch(struct workspace *w, const struct fetch *f, const char *want,
-	     const char *what, const char *by, char hex[65], struct buf *err);
-/* fetches the queued downloads at once into the cache, saying so on
- * stderr for who (a cluster's name; NULL: quiet); the number that failed
- * (their errors wait in the memo for dl_fetch) */
-int dl_run(struct workspace *w, const char *who);
-/* this run's outcome for url: the SHA-256 of what it gave (in the cache),
- * else NULL and *err why, or NULL with *err NULL when not asked yet */
-const char *dl_memo_get(struct workspace *w, const char *url, const char **err);
-void dl_memo_put(struct workspace *w, const char *url, const char *hex, const char *err);
-/* what was fetched, by key (index:URL, chart:REPO|NAME|VERSION): read from
- * the state's fetch table; new records wait in w->fetched until the state
- * is written */
-int fetch_rec_get(struct workspace *w, const char *key, const char **etag,
-		  const char **digest);
-void fetch_rec_put(struct workspace *w, const char *key, const char *etag,
-		   const char *digest);
-
-/* pulls repo:version from r (oci://host[/base]): the blob of the first
- * layer with one of the media types (NULL-terminated), digest-checked and
- * cached; hex receives its SHA-256 */
-int oci_pull(struct ldctx *lc, struct registry *r, const char *repo,
-	     const char *version, const char *const *media, struct buf *blob,
-	     char *hex, struct buf *err);
-
-/* the "sha256:<64 hex>" digest of a manifest's first layer with one of the
- * media types (NULL-terminated), or NULL */
-const char *oci_layer_digest(const struct dnode *manifest, const char *const *media);
-/* the tag of repo in r that constraint picks (newest matching; tags hold
- * "_" for "+"), from the registry's tag list (its first page): 0 with
- * *version, -1 with err when the registry failed, 1 with err when no tag
- * matches or constraint is not one */
-int oci_resolve(struct ldctx *lc, struct registry *r, const char *repo,
-		const char *constraint, const char **version, struct buf *err);
-
 /* the workspace registry a profile's registry.metadata names (name or uid) */
 struct registry *registry_find(struct workspace *w, struct dnode *meta);
 /* whether layer l can use r: its file:// directory and its CA file (ca:)
@@ -339,9 +252,9 @@ struct registry *registry_find(struct workspace *w, struct dnode *meta);
  * -1 with the error at the layer's position in d */
 int registry_check(struct ldctx *lc, const struct registry *r, const struct layer *l,
 		   const char *profile_file);
-/* a helm layer: resolves its chart in a file:// Helm repository (index,
- * version or constraint, SHA-256 digest) and renders it with the helm
- * binary into l's documents */
+/* a helm layer: resolves its chart in a Helm repository (index, version
+ * or constraint, SHA-256 digest) and renders it with the helm binary into
+ * l->chart (compile adds the documents of l->chart.yaml) */
 int helm_layer(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 	       const char *profile_file);
 /* the helm binary: ADDONMAKE_HELM, else helm on PATH; NULL when there is
@@ -350,27 +263,23 @@ const char *helm_binary(struct arena *a);
 /* the values a chart of l is rendered or installed with: charts.<chart> of
  * its values, as YAML (empty when there are none) */
 void helm_values(const struct layer *l, const char *chart, struct buf *out);
-/* renders the charts a pack.json lists (charts/x.tgz) into l's documents */
+/* renders the charts a pack.json lists (charts/x.tgz) into l->chart.yaml */
 int pack_charts(struct ldctx *lc, struct layer *l, const char *profile_file);
-/* semver: compare two versions; does version satisfy constraint (1, 0, or
- * -1 for a constraint that cannot be read) */
-int semver_cmp(const char *a, const char *b);
-int semver_match(const char *constraint, const char *version);
-/* the index of the version to use for want: an exact match, else the
- * newest matching it as a constraint; -1 when none (NULL entries are
- * skipped), with *bad_constraint set when want is not a constraint */
-int semver_pick(const char *const *versions, size_t n, const char *want, int *bad_constraint);
-/* unpacks a chart .tgz into dir, safely (DESIGN §2.4); 0 or -1 with err */
-int tgz_unpack(const char *data, size_t len, const char *dir, struct buf *err);
-
 /* resolves a pack layer's content from a file:// registry */
 int pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 		 const char *profile_file, struct dnode **base,
 		 const char **base_file);
-/* renders a pack's kubeManifests with .Values from l->values */
-int pack_manifests(struct ldctx *lc, struct layer *l);
-/* appends the documents of a rendered text to the layer */
-int layer_add_docs(struct arena *a, struct layer *l, const char *file,
+/* a rendered manifest file: its documents are the layer's */
+struct rendered {
+	const char *file;
+	const char *text;
+	size_t len;
+};
+/* renders a pack's kubeManifests with .Values from l's values: one
+ * rendered text per file into *out (in lc->a), *n of them */
+int pack_manifests(struct ldctx *lc, const struct layer *l, struct rendered **out, size_t *n);
+/* appends the documents of a rendered text to a layer's content */
+int layer_add_docs(struct arena *a, struct layer_body *b, const char *file,
 		   const char *text, size_t len, const struct dorigin *o,
 		   struct diag *d);
 

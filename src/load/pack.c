@@ -1,8 +1,9 @@
 /* pack: resolves a pack layer in a pack registry — a file:// directory in
- * pack-central's layout (DIR/<name>-<version>/), the same directories as
- * archives over http(s)://, or Palette OCI packs — to pack.json,
- * values.yaml and the manifests that kubeManifests lists, rendered with
- * .Values = manifests.<basename>. */
+ * pack-central's layout (DIR/<name>-<version>/), or an archive of that
+ * directory over http(s):// or as a Palette OCI pack (unpacked by
+ * pack_archive.c of src/fetch) — to pack.json, values.yaml and the
+ * manifests that kubeManifests lists, rendered with .Values =
+ * manifests.<basename>. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -82,87 +83,6 @@ parse_file(struct ldctx *lc, const char *path, int *missing)
 	return root ? root : doc_new(a, D_MAP, 0);
 }
 
-/* the archive of a pack in an http(s):// pack registry,
- * URL/<name>-<version>.tar.gz: 0 with hex when it is in the download cache
- * (and in blob when it was read from there), 1 when queued, -1 with err. A
- * pinned version fetched once costs no request again (--refresh fetches
- * it again). */
-static int
-http_pack(struct ldctx *lc, struct registry *r, struct layer *l, struct buf *blob, char hex[65],
-	  struct buf *err)
-{
-	struct workspace *w = lc->w;
-	struct arena *a = lc->a;
-	size_t n = strlen(r->url);
-	const char *url = arena_printf(a, "%.*s/%s-%s.tar.gz", (int)(n && r->url[n - 1] == '/' ? n - 1 : n),
-				       r->url, l->pack, l->version);
-	const char *key = arena_printf(a, "pack:%s|%s|%s", r->url, l->pack, l->version);
-	const char *etag, *digest;
-	int have = fetch_rec_get(w, key, &etag, &digest) == 0 && dl_get(w, digest, blob) == 0;
-	if (have && (!w->refresh || w->offline)) {
-		snprintf(hex, 65, "%s", digest);
-		return 0;
-	}
-	if (w->offline) {
-		char *shown = url_shown(url);
-		buf_printf(err, "--offline, and %s is not in the download cache", shown);
-		free(shown);
-		return -1;
-	}
-	buf_clear(blob);
-	struct fetch f = {.url = url, .reg = r, .etag = NULL, .accept = NULL, .bearer = NULL};
-	int rc = dl_fetch(w, &f, NULL, "pack archive", NULL, hex, err);
-	if (rc == 0)
-		fetch_rec_put(w, key, NULL, hex);
-	return rc;
-}
-
-/* a pack from an archive (a tar.gz of the pack directory): from an
- * http(s):// registry, or a Palette OCI pack
- * (<base>/spectro-packs/archive/<name>:<version>); unpacked once per
- * digest into <state>/cache/packs/<sha256>. NULL with err, or with err
- * empty when the download was queued. */
-static const char *
-archive_pack_dir(struct ldctx *lc, struct registry *r, struct layer *l, struct buf *err)
-{
-	static const char *const media[] = {"application/vnd.oci.image.layer.v1.tar+gzip",
-					    "application/vnd.oci.image.layer.v1.tar",
-					    "application/tar+gzip", NULL};
-	struct arena *a = lc->a;
-	struct buf blob = {0};
-	char hex[65];
-	int rc;
-	if (strncmp(r->url, "oci://", 6) == 0) {
-		const char *base = strchr(r->url + 6, '/');
-		const char *repo = arena_printf(a, "%s%sspectro-packs/archive/%s",
-						base ? base + 1 : "", base ? "/" : "", l->pack);
-		rc = oci_pull(lc, r, repo, l->version, media, &blob, hex, err);
-	} else {
-		rc = http_pack(lc, r, l, &blob, hex, err);
-	}
-	if (rc) {
-		buf_free(&blob);
-		return NULL;
-	}
-	const char *dir = arena_printf(a, "%s/cache/packs/%s", lc->w->state, hex);
-	struct stat st;
-	if (stat(dir, &st) != 0) {
-		char *tmp = arena_printf(a, "%s.tmp.%ld", dir, (long)getpid());
-		file_rmtree(tmp);
-		/* the archive was read already unless it was just downloaded */
-		if ((!blob.len && dl_get(lc->w, hex, &blob)) || tgz_unpack(blob.s, blob.len, tmp, err) ||
-		    rename(tmp, dir) != 0) {
-			if (!err->len)
-				buf_printf(err, "cannot unpack into %s: %s", dir, strerror(errno));
-			file_rmtree(tmp);
-			buf_free(&blob);
-			return NULL;
-		}
-	}
-	buf_free(&blob);
-	return dir;
-}
-
 int
 pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 	     const char *profile_file, struct dnode **base,
@@ -209,7 +129,7 @@ pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 	const char *dir;
 	if (archive) {
 		struct buf err = {0};
-		dir = archive_pack_dir(lc, r, l, &err);
+		dir = pack_archive_dir(&w->fx, a, r, l->pack, l->version, &err);
 		if (!dir && err.len) {
 			diag_add(d, DIAG_ERROR, profile_file, l->at.line, l->at.col, "pack \"%s\" %s: %s",
 				 l->pack, l->version, err.s);
@@ -233,8 +153,8 @@ pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 				 l->pack, l->version, r->name, pj);
 		return -1;
 	}
-	l->pack_dir = dir;
-	l->pack_json = meta;
+	l->body->pack_dir = dir;
+	l->body->pack_json = meta;
 	const char *vf = arena_printf(a, "%s/values.yaml", dir);
 	struct dnode *vals = parse_file(lc, vf, &missing);
 	if (!vals && !missing)
@@ -258,18 +178,21 @@ basename_noext(struct arena *a, const char *path)
 }
 
 int
-pack_manifests(struct ldctx *lc, struct layer *l)
+pack_manifests(struct ldctx *lc, const struct layer *l, struct rendered **out, size_t *nout)
 {
 	struct arena *a = lc->a;
 	struct diag *d = lc->d;
-	const char *pj = arena_printf(a, "%s/pack.json", l->pack_dir);
-	struct dnode *km = doc_get(l->pack_json, "kubeManifests");
+	const char *pj = arena_printf(a, "%s/pack.json", l->body->pack_dir);
+	struct dnode *km = doc_get(l->body->pack_json, "kubeManifests");
+	*out = NULL;
+	*nout = 0;
 	if (!km || doc_is_null(km))
 		return 0;
 	if (km->kind != D_SEQ) {
 		diag_add(d, DIAG_ERROR, pj, km->line, km->col, "kubeManifests must be a list");
 		return -1;
 	}
+	*out = arena_alloc(a, (km->n + 1) * sizeof(**out));
 	int rc = 0;
 	for (size_t i = 0; i < km->n; i++) {
 		const char *rel = doc_str(km->items[i]);
@@ -279,8 +202,8 @@ pack_manifests(struct ldctx *lc, struct layer *l)
 			rc = -1;
 			continue;
 		}
-		const char *path = arena_printf(a, "%s/%s", l->pack_dir, rel);
-		struct buf t = {0}, out = {0};
+		const char *path = arena_printf(a, "%s/%s", l->body->pack_dir, rel);
+		struct buf t = {0}, text = {0};
 		int e = ld_read(lc, path, &t);
 		if (e) {
 			diag_add(d, DIAG_ERROR, pj, km->items[i]->line, km->items[i]->col,
@@ -290,16 +213,14 @@ pack_manifests(struct ldctx *lc, struct layer *l)
 			continue;
 		}
 		const char *base = basename_noext(a, rel);
-		struct dnode *vals = doc_path(l->values, arena_printf(a, "manifests.%s", base));
-		if (tmpl_render(t.s, t.len, vals, lc->spectro, path, a, &out, d) == 0) {
-			struct dorigin o = doc_file_origin(path);
-			if (layer_add_docs(a, l, path, out.s, out.len, &o, d))
-				rc = -1;
-		} else {
+		struct dnode *vals = doc_path(l->body->values, arena_printf(a, "manifests.%s", base));
+		if (tmpl_render(t.s, t.len, vals, lc->spectro, path, a, &text, d) == 0)
+			(*out)[(*nout)++] = (struct rendered){.file = path, .len = text.len,
+							      .text = arena_strndup(a, text.s, text.len)};
+		else
 			rc = -1;
-		}
 		buf_free(&t);
-		buf_free(&out);
+		buf_free(&text);
 	}
 	return rc;
 }

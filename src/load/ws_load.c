@@ -469,9 +469,7 @@ ws_free(struct workspace *w)
 		free(w->clusters[i].deps.v);
 		diag_free(&w->clusters[i].warnings);
 	}
-	free(w->fetched);
-	free(w->queue);
-	strset_free(&w->memo);
+	fetcher_free(&w->fx);
 	strset_free(&w->secret);
 	arena_free(&w->a);
 }

@@ -201,11 +201,11 @@ applied_render(const struct cluster *c, const struct layer *l, struct buf *out)
 	buf_add(out, "", 0);
 	/* helm installs a helm layer on the kube target: no labels of ours,
 	 * helm's order */
-	int helm = l->release && strcmp(l->type, "helm") == 0;
-	struct rdoc *v = xcalloc(l->ndocs + 1, sizeof(*v));
+	int helm = l->chart.release && strcmp(l->type, "helm") == 0;
+	struct rdoc *v = xcalloc(l->body->ndocs + 1, sizeof(*v));
 	int has_ns = 0;
-	for (size_t i = 0; i < l->ndocs; i++) {
-		const struct dnode *d = l->docs[i];
+	for (size_t i = 0; i < l->body->ndocs; i++) {
+		const struct dnode *d = l->body->docs[i];
 		const char *api = doc_str(doc_get(d, "apiVersion"));
 		const char *kind = doc_str(doc_get(d, "kind"));
 		const char *name = doc_str(doc_path(d, "metadata.name"));
@@ -213,7 +213,7 @@ applied_render(const struct cluster *c, const struct layer *l, struct buf *out)
 		if (!api || !*api || !kind || !*kind || !name || !*name)
 			continue; /* not an object: as it is */
 		const char *group = applied_group(&a, api);
-		const char *ns = applied_cluster_scoped(group, kind, l->docs, l->ndocs) ? NULL : l->ns;
+		const char *ns = applied_cluster_scoped(group, kind, l->body->docs, l->body->ndocs) ? NULL : l->ns;
 		has_ns |= !*group && strcmp(kind, "Namespace") == 0 && strcmp(name, l->ns) == 0;
 		if (helm) {
 			const char *mns = doc_str(doc_path(d, "metadata.namespace"));
@@ -232,9 +232,9 @@ applied_render(const struct cluster *c, const struct layer *l, struct buf *out)
 	}
 	if (!has_ns && !applied_system_namespace(l->ns))
 		emit(out, applied_object(&a, c->name, l->id, applied_namespace(&a, l->ns), NULL));
-	if (!helm && l->ndocs)
-		qsort(v, l->ndocs, sizeof(*v), by_category);
-	for (size_t i = 0; i < l->ndocs; i++)
+	if (!helm && l->body->ndocs)
+		qsort(v, l->body->ndocs, sizeof(*v), by_category);
+	for (size_t i = 0; i < l->body->ndocs; i++)
 		emit(out, v[i].doc);
 	free(v);
 	arena_free(&a);

@@ -458,16 +458,16 @@ resolve(struct kt *kt, struct obj *o, const struct obj *objs, size_t n, const ch
 static int
 collect(const struct layer *l, struct obj **out, size_t *nout, struct buf *err)
 {
-	struct obj *objs = xcalloc(l->ndocs + 1, sizeof(*objs));
+	struct obj *objs = xcalloc(l->body->ndocs + 1, sizeof(*objs));
 	size_t n = 0;
-	for (size_t i = 0; i < l->ndocs; i++) {
-		const struct dnode *d = l->docs[i];
+	for (size_t i = 0; i < l->body->ndocs; i++) {
+		const struct dnode *d = l->body->docs[i];
 		if (!d || doc_is_null(d) || (d->kind == D_MAP && d->n == 0))
 			continue;
 		struct obj *o = &objs[n];
 		o->doc = d;
 		o->seq = i;
-		o->file = l->docfiles && l->docfiles[i] ? l->docfiles[i] : l->id;
+		o->file = l->body->docfiles && l->body->docfiles[i] ? l->body->docfiles[i] : l->id;
 		o->line = d->line;
 		o->col = d->col;
 		o->api = doc_str(doc_get(d, "apiVersion"));
@@ -591,7 +591,7 @@ static int
 helm_apply(const struct target_ctx *t, struct kt *kt, const struct layer *l, const char *ns,
 	   struct applied *ap, struct arena *a, struct buf *err)
 {
-	if (!l->chart_file) {
+	if (!l->chart.file) {
 		buf_printf(err, "helm layer %s: its chart archive is not in the download cache under "
 			   "%s (is the state directory writable?)", l->id, t->w->state);
 		return T_FAILED;
@@ -618,8 +618,8 @@ helm_apply(const struct target_ctx *t, struct kt *kt, const struct layer *l, con
 	if (close(fd) < 0 && !e)
 		e = errno;
 	buf_free(&vals);
-	const char *up[] = {"upgrade", "--install", l->release, l->chart_file, "--values", vfile, NULL};
-	const char *gm[] = {"get", "manifest", l->release, NULL};
+	const char *up[] = {"upgrade", "--install", l->chart.release, l->chart.file, "--values", vfile, NULL};
+	const char *gm[] = {"get", "manifest", l->chart.release, NULL};
 	int r = e ? -1 : helm_run(t, up, ns, &out, err);
 	if (e)
 		buf_printf(err, "cannot write %s: %s", vfile, strerror(e));
@@ -632,7 +632,7 @@ helm_apply(const struct target_ctx *t, struct kt *kt, const struct layer *l, con
 		buf_free(&out);
 		return r == -2 ? T_STOPPED : T_FAILED;
 	}
-	char *what = arena_printf(a, "helm get manifest %s", l->release);
+	char *what = arena_printf(a, "helm get manifest %s", l->chart.release);
 	struct dorigin o = doc_file_origin(what);
 	struct dnode **docs;
 	size_t n;
@@ -773,8 +773,8 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 	struct iobj *old = NULL;
 	size_t nold = 0;
 	const char *old_rel = "";
-	if (l->has_rec &&
-	    inv_get(l->rec.inventory, l->rec.ninventory, &a, &old_rel, &old, &nold) < 0)
+	if (l->plan.has_rec &&
+	    inv_get(l->plan.rec.inventory, l->plan.rec.ninventory, &a, &old_rel, &old, &nold) < 0)
 		old = NULL, nold = 0; /* another target's record: nothing of ours */
 	struct obj *objs = NULL;
 	size_t n = 0;
@@ -783,8 +783,8 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 	const char *dns = l->ns && *l->ns ? l->ns : cfg->ns ? cfg->ns : "default";
 	/* helm layers go through helm; what helm rendered at compile time is
 	 * only their hash */
-	int helm = l->release && strcmp(l->type, "helm") == 0;
-	const char *rel = helm ? arena_printf(&a, "%s/%s", dns, l->release) : "";
+	int helm = l->chart.release && strcmp(l->type, "helm") == 0;
+	const char *rel = helm ? arena_printf(&a, "%s/%s", dns, l->chart.release) : "";
 	/* objects that cannot be read or resolved: nothing is applied, and
 	 * the record stays as it was */
 	int rc = helm ? T_OK : layer_objects(kt, l, dns, &objs, &n, err);
@@ -813,7 +813,7 @@ kube_apply(const struct target_ctx *t, const struct layer *l, const char *text, 
 static int
 values_checks(struct kt *kt, const struct layer *l, struct buf *why)
 {
-	const struct dnode *rc = doc_path(l->values, "readinessCheck.v1beta1");
+	const struct dnode *rc = doc_path(l->body ? l->body->values : NULL, "readinessCheck.v1beta1");
 	if (!rc || rc->kind != D_SEQ)
 		return T_OK;
 	for (size_t i = 0; i < rc->n; i++) {

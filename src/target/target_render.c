@@ -114,7 +114,7 @@ render_apply(const struct target_ctx *t, const struct layer *l, const char *text
 		return T_FAILED;
 	}
 	struct rinv old;
-	if (l->has_rec && rinv_get(&l->rec, &old) == 0 && !rinv_is(&old, path))
+	if (l->plan.has_rec && rinv_get(&l->plan.rec, &old) == 0 && !rinv_is(&old, path))
 		unlink_rinv(&old); /* its order (or the naming) changed */
 	rinv_put(inv, path, &st);
 	buf_free(&pb);

@@ -264,6 +264,55 @@ Test(workspace, compiles_tiers_across_profiles)
 	tws_free(&t);
 }
 
+/* the executor's way to a layer's content: the same steps as compile, so
+ * the same documents and hash; a layer whose entry now holds another is
+ * refused */
+Test(workspace, content_loads_again_as_compiled)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "addonmake.yaml", "%s    profiles: [a.yaml]\n", ws_head);
+	const char *prof = "metadata: {name: a}\nspec:\n  template:\n    packs:\n"
+		"      - name: one\n        type: manifest\n"
+		"        manifests: [{name: m, content: \"kind: ConfigMap\\n---\\nkind: Secret\"}]\n"
+		"      - name: two\n        type: manifest\n        manifests: [{name: m, content: 'kind: Pod'}]\n";
+	tws_put(&t, "a.yaml", "%s", prof);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/addonmake.yaml", t.dir);
+	struct workspace w = {0};
+	struct diag d = {0};
+	cr_assert_eq(ws_load(&w, path, &d), 0);
+	struct cluster *c = &w.clusters[0];
+	cr_assert_eq(cluster_compile(&w, c, NULL, &d), 0);
+	cr_assert_eq(c->nlayers, 2);
+	struct layer *one = c->layers[0];
+	cr_assert_str_eq(one->id, "a/one");
+	cr_assert_not_null(one->body);
+	cr_assert_eq(one->body->ndocs, 2);
+	struct hash128 h = one->hash;
+	one->body = NULL; /* as the executor finds a layer after compile */
+	struct arena a = {0};
+	cr_assert_eq(layer_load_content(&w, c, &one, 1, &a, &d), 0);
+	cr_assert_not_null(one->body);
+	cr_assert_eq(one->body->ndocs, 2);
+	cr_assert_str_eq(doc_str(doc_get(one->body->docs[1], "kind")), "Secret");
+	cr_assert(memcmp(&h, &one->hash, sizeof(h)) == 0, "the hash changed");
+	arena_free(&a);
+	/* the entry now holds another layer */
+	one->body = NULL;
+	tws_put(&t, "a.yaml", "metadata: {name: a}\nspec:\n  template:\n    packs:\n"
+		"      - name: two\n        type: manifest\n        manifests: [{name: m, content: 'kind: Pod'}]\n");
+	cr_assert_eq(layer_load_content(&w, c, &one, 1, &a, &d), -1);
+	cr_assert_null(one->body);
+	cr_assert_eq(d.nerr, 1);
+	cr_assert(strstr(d.msg[d.n - 1].text, "layer a/one is no longer where it was"), "%s",
+		  d.msg[d.n - 1].text);
+	arena_free(&a);
+	ws_free(&w);
+	diag_free(&d);
+	tws_free(&t);
+}
+
 /* renders t with the given values (YAML text); returns the output */
 static char *
 render(const char *vals, const char *t, struct diag *d)
@@ -364,82 +413,6 @@ Test(tmpl, unclosed_block_at_the_end_is_closed_with_a_warning)
 	diag_free(&d);
 }
 
-Test(semver, compare_and_constraints)
-{
-	cr_assert_lt(semver_cmp("1.2.3", "1.10.0"), 0);
-	cr_assert_lt(semver_cmp("1.2.3-rc.1", "1.2.3"), 0);
-	cr_assert_eq(semver_cmp("v2.0.0", "2.0.0"), 0);
-	struct { const char *c, *v; int want; } t[] = {
-		{"1.2.3", "1.2.3", 1}, {"1.2.3", "1.2.4", 0},
-		{">=1.2", "1.10.0", 1}, {">=1.2 <2.0", "2.0.0", 0}, {">= 1.2, < 2", "1.9.9", 1},
-		{"~1.2", "1.2.9", 1}, {"~1.2", "1.3.0", 0}, {"~1.2.3", "1.2.2", 0},
-		{"^1.2.3", "1.9.0", 1}, {"^1.2.3", "2.0.0", 0}, {"^0.2.3", "0.3.0", 0}, {"^0.2.3", "0.2.9", 1},
-		{"1.x", "1.7.0", 1}, {"1.x", "2.0.0", 0}, {"1.2.x", "1.2.7", 1}, {"*", "9.9.9", 1},
-		{"<1.0 || >=3", "3.1.0", 1}, {"<1.0 || >=3", "2.0.0", 0},
-		{">=1.0", "1.5.0-beta.1", 0}, /* pre-releases only by exact version */
-		{"!=1.2.3", "1.2.4", 1},
-	};
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		cr_assert_eq(semver_match(t[i].c, t[i].v), t[i].want, "%s vs %s", t[i].c, t[i].v);
-	cr_assert_eq(semver_match("latest please", "1.0.0"), -1);
-	/* numbers no version has are refused, not overflowed (found by fuzzing) */
-	cr_assert_eq(semver_match("^88888888888888888888888881.0", "2.0.0"), -1);
-	cr_assert_eq(semver_match("^1", "99999999999999999999.0.0"), 0);
-}
-
-static int
-sh(const char *fmt, const char *dir)
-{
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), fmt, dir, dir, dir, dir);
-	return system(cmd);
-}
-
-Test(tgz, unpacks_charts_and_refuses_unsafe_archives)
-{
-	struct tws t;
-	tws_init(&t);
-	tws_put(&t, "src/mychart/Chart.yaml", "name: mychart\nversion: 1.0.0\n");
-	tws_put(&t, "src/mychart/templates/cm.yaml", "kind: ConfigMap\n");
-	cr_assert_eq(sh("cd '%s/src' && tar czf ../ok.tgz mychart", t.dir), 0);
-	struct buf b = {0}, err = {0};
-	char path[600], out[600];
-	snprintf(path, sizeof(path), "%s/ok.tgz", t.dir);
-	snprintf(out, sizeof(out), "%s/out", t.dir);
-	cr_assert_eq(file_read(path, &b), 0);
-	cr_assert_eq(tgz_unpack(b.s, b.len, out, &err), 0, "%s", err.s);
-	char *c = tws_get(&t, "out/templates/cm.yaml");
-	cr_assert_str_eq(c, "kind: ConfigMap\n");
-	free(c);
-	cr_assert(tws_exists(&t, "out/Chart.yaml"), "the top directory is stripped");
-	/* a path that climbs out, and an absolute path */
-	tws_put(&t, "outside.txt", "untouched\n");
-	cr_assert_eq(sh("cd '%s/src' && tar czPf ../bad.tgz mychart/../../outside.txt && "
-			"cd '%s/src' && tar czPf ../abs.tgz '%s/src/mychart/Chart.yaml'", t.dir), 0);
-	const char *bad[] = {"bad.tgz", "abs.tgz"};
-	for (int i = 0; i < 2; i++) {
-		buf_clear(&b);
-		buf_clear(&err);
-		snprintf(path, sizeof(path), "%s/%s", t.dir, bad[i]);
-		cr_assert_eq(file_read(path, &b), 0);
-		cr_assert_neq(tgz_unpack(b.s, b.len, out, &err), 0, "%s accepted", bad[i]);
-		cr_assert(strstr(err.s, "unsafe path"), "%s", err.s);
-	}
-	char *o = tws_get(&t, "outside.txt");
-	cr_assert_str_eq(o, "untouched\n");
-	free(o);
-	/* truncated */
-	snprintf(path, sizeof(path), "%s/ok.tgz", t.dir);
-	buf_clear(&b);
-	buf_clear(&err);
-	cr_assert_eq(file_read(path, &b), 0);
-	cr_assert_neq(tgz_unpack(b.s, b.len / 2, out, &err), 0);
-	cr_assert(strstr(err.s, "gzip") || strstr(err.s, "truncated"), "%s", err.s);
-	buf_free(&b);
-	buf_free(&err);
-	tws_free(&t);
-}
-
 /* a renderer's output is data: kept whole when stderr goes apart (helm
  * template of a big chart), its tail only when it is shown in a message */
 Test(proc, output_is_kept_whole_when_stderr_goes_apart)
@@ -461,29 +434,4 @@ Test(proc, output_is_kept_whole_when_stderr_goes_apart)
 	cr_assert(out.len < 40000 && strstr(out.s, "line-1999-"), "%zu", out.len);
 	buf_free(&out);
 	pthread_mutex_destroy(&ps.mu);
-}
-
-/* the digest of an OCI manifest names a file of the download cache: only
- * sha256 and 64 hex digits are taken */
-Test(oci, layer_digest_is_a_sha256_of_the_accepted_media_type)
-{
-	struct arena a = {0};
-	static const char *const media[] = {"application/tar+gzip", NULL};
-	const char *hex = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-	char text[600];
-	struct dnode *m;
-	snprintf(text, sizeof(text), "{\"layers\": [{\"mediaType\": \"text/plain\", \"digest\": \"x\"},"
-		 " {\"mediaType\": \"application/tar+gzip\", \"digest\": \"%s\"}]}", hex);
-	cr_assert_eq(doc_parse_json(&a, text, strlen(text), &m), 0);
-	cr_assert_str_eq(oci_layer_digest(m, media), hex);
-	const char *bad[] = {"sha256:../../../../../../../../../../../../../../../../../../../etc/x12",
-			     "sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-			     "sha256:0123"};
-	for (int i = 0; i < 3; i++) {
-		snprintf(text, sizeof(text), "{\"layers\": [{\"mediaType\": \"application/tar+gzip\", "
-			 "\"digest\": \"%s\"}]}", bad[i]);
-		cr_assert_eq(doc_parse_json(&a, text, strlen(text), &m), 0);
-		cr_assert_null(oci_layer_digest(m, media), "%s", bad[i]);
-	}
-	arena_free(&a);
 }

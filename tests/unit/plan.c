@@ -99,24 +99,24 @@ Test(plan, reasons_in_order)
 	struct fx f;
 	setup(&f);
 	plan(&f, 0);
-	cr_assert_str_eq(L(&f, "p/a")->reason, "new layer");
+	cr_assert_str_eq(L(&f, "p/a")->plan.reason, "new layer");
 	record_all(&f, LS_READY);
 	plan(&f, 0);
 	cr_assert_eq(plan_count_dirty(&f.w.clusters[0]), 0);
 	plan(&f, 1);
-	cr_assert_str_eq(L(&f, "p/crds")->reason, "forced");
+	cr_assert_str_eq(L(&f, "p/crds")->plan.reason, "forced");
 	/* -B is why every layer is applied, though an earlier tier is dirty
 	 * too: --explain says forced */
-	cr_assert_str_eq(L(&f, "p/b")->reason, "forced");
-	cr_assert_str_eq(L(&f, "p/c")->reason, "forced");
+	cr_assert_str_eq(L(&f, "p/b")->plan.reason, "forced");
+	cr_assert_str_eq(L(&f, "p/c")->plan.reason, "forced");
 	/* a changed variable: only the layer that uses it, plus later tiers */
 	ws_free(&f.w);
 	load(&f, 2);
 	plan(&f, 0);
-	cr_assert_str_eq(L(&f, "p/a")->reason, "content changed");
-	cr_assert(!L(&f, "p/b")->dirty, "same tier, unchanged: not re-applied");
-	cr_assert(!L(&f, "p/crds")->dirty, "earlier tier: not re-applied");
-	cr_assert_str_eq(L(&f, "p/c")->reason, "earlier tier changed: p/a (order 0)");
+	cr_assert_str_eq(L(&f, "p/a")->plan.reason, "content changed");
+	cr_assert(!L(&f, "p/b")->plan.dirty, "same tier, unchanged: not re-applied");
+	cr_assert(!L(&f, "p/crds")->plan.dirty, "earlier tier: not re-applied");
+	cr_assert_str_eq(L(&f, "p/c")->plan.reason, "earlier tier changed: p/a (order 0)");
 	cr_assert_eq(plan_count_dirty(&f.w.clusters[0]), 2);
 	teardown(&f);
 }
@@ -132,17 +132,17 @@ Test(plan, unfinished_statuses)
 	struct store_put p = {"p/b", &r};
 	cr_assert_eq(store_write(f.st, "dev", &p, 1, &f.err), 0);
 	plan(&f, 0);
-	cr_assert_str_eq(L(&f, "p/b")->reason, "last apply failed");
-	cr_assert_str_eq(L(&f, "p/c")->reason, "earlier tier changed: p/b (order 0)");
-	cr_assert(!L(&f, "p/a")->dirty);
+	cr_assert_str_eq(L(&f, "p/b")->plan.reason, "last apply failed");
+	cr_assert_str_eq(L(&f, "p/c")->plan.reason, "earlier tier changed: p/b (order 0)");
+	cr_assert(!L(&f, "p/a")->plan.dirty);
 	r.status = LS_INTERRUPTED;
 	cr_assert_eq(store_write(f.st, "dev", &p, 1, &f.err), 0);
 	plan(&f, 0);
-	cr_assert_str_eq(L(&f, "p/b")->reason, "last apply interrupted");
+	cr_assert_str_eq(L(&f, "p/b")->plan.reason, "last apply interrupted");
 	r.status = LS_PENDING;
 	cr_assert_eq(store_write(f.st, "dev", &p, 1, &f.err), 0);
 	plan(&f, 0);
-	cr_assert_str_eq(L(&f, "p/b")->reason, "pending from an interrupted run");
+	cr_assert_str_eq(L(&f, "p/b")->plan.reason, "pending from an interrupted run");
 	teardown(&f);
 }
 
@@ -172,9 +172,9 @@ Test(plan, named_layers_and_what_follows)
 	char *only[] = {"p/b", NULL};
 	struct plan_opts o = {.only = only};
 	cr_assert_eq(plan_cluster(f.st, &f.w.clusters[0], &o, &f.w.a, &f.err), 0);
-	cr_assert(L(&f, "p/b")->dirty);
-	cr_assert(!L(&f, "p/a")->dirty, "not named, same tier");
-	cr_assert(!L(&f, "p/crds")->dirty, "not named, earlier tier");
-	cr_assert(L(&f, "p/c")->dirty, "a later tier follows a named dirty layer");
+	cr_assert(L(&f, "p/b")->plan.dirty);
+	cr_assert(!L(&f, "p/a")->plan.dirty, "not named, same tier");
+	cr_assert(!L(&f, "p/crds")->plan.dirty, "not named, earlier tier");
+	cr_assert(L(&f, "p/c")->plan.dirty, "a later tier follows a named dirty layer");
 	teardown(&f);
 }

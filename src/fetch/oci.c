@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "load.h"
+#include "fetch.h"
 
 /* value of key="..." in a WWW-Authenticate challenge */
 static char *
@@ -26,9 +26,8 @@ challenge(const char *h, const char *key, struct arena *a)
 
 /* the bearer token a 401 challenge asks for */
 static char *
-get_token(struct ldctx *lc, struct registry *r, const char *www, struct buf *err)
+get_token(struct fetcher *fx, struct arena *a, struct registry *r, const char *www, struct buf *err)
 {
-	struct arena *a = lc->a;
 	if (!www || strncasecmp(www, "Bearer ", 7) != 0) {
 		buf_adds(err, "the registry answered 401 without a Bearer challenge (check the credentials)");
 		return NULL;
@@ -74,7 +73,7 @@ get_token(struct ldctx *lc, struct registry *r, const char *www, struct buf *err
 
 /* GET with the token dance; the token is kept for the next request */
 static int
-oci_get(struct ldctx *lc, struct registry *r, const char *url, const char *accept,
+oci_get(struct fetcher *fx, struct arena *a, struct registry *r, const char *url, const char *accept,
 	char **token, struct fetched *got, struct buf *err)
 {
 	for (int round = 0; round < 2; round++) {
@@ -84,7 +83,7 @@ oci_get(struct ldctx *lc, struct registry *r, const char *url, const char *accep
 			return -1;
 		if (got->code != 401 || round || *token)
 			break;
-		*token = get_token(lc, r, got->www_auth, err);
+		*token = get_token(fx, a, r, got->www_auth, err);
 		fetched_free(got);
 		if (!*token)
 			return -1;
@@ -104,30 +103,29 @@ oci_get(struct ldctx *lc, struct registry *r, const char *url, const char *accep
  * once a run and kept in the download cache, so a second compile pass
  * reads it from there; hex receives its SHA-256 */
 static int
-oci_doc(struct ldctx *lc, struct registry *r, const char *url, const char *accept,
+oci_doc(struct fetcher *fx, struct arena *a, struct registry *r, const char *url, const char *accept,
 	char **token, struct buf *body, char hex[65], struct buf *err)
 {
-	struct workspace *w = lc->w;
-	const char *merr, *mhex = dl_memo_get(w, url, &merr);
+	const char *merr, *mhex = dl_memo_get(fx, url, &merr);
 	if (merr) {
 		buf_adds(err, merr);
 		return -1;
 	}
-	if (mhex && dl_get(w, mhex, body) == 0) {
+	if (mhex && dl_get(fx, mhex, body) == 0) {
 		snprintf(hex, 65, "%s", mhex);
 		return 0;
 	}
 	struct fetched got;
-	if (oci_get(lc, r, url, accept, token, &got, err)) {
-		dl_memo_put(w, url, NULL, err->s);
+	if (oci_get(fx, a, r, url, accept, token, &got, err)) {
+		dl_memo_put(fx, url, NULL, err->s);
 		fetched_free(&got);
 		return -1;
 	}
 	sha256_hex(got.body.s, got.body.len, hex);
 	buf_clear(body);
 	buf_add(body, got.body.s, got.body.len);
-	if (dl_put(w, hex, got.body.s, got.body.len) == 0)
-		dl_memo_put(w, url, hex, NULL);
+	if (dl_put(fx, hex, got.body.s, got.body.len) == 0)
+		dl_memo_put(fx, url, hex, NULL);
 	fetched_free(&got);
 	return 0;
 }
@@ -161,17 +159,15 @@ oci_layer_digest(const struct dnode *manifest, const char *const *media)
 }
 
 int
-oci_resolve(struct ldctx *lc, struct registry *r, const char *repo, const char *constraint,
+oci_resolve(struct fetcher *fx, struct arena *a, struct registry *r, const char *repo, const char *constraint,
 	    const char **version, struct buf *err)
 {
-	struct workspace *w = lc->w;
-	struct arena *a = lc->a;
 	char *host = oci_host(a, r);
 	const char *key = arena_printf(a, "tags:%s/%s", host, repo);
 	struct buf body = {0};
-	if (w->offline) {
+	if (fx->offline) {
 		const char *e, *d;
-		if (fetch_rec_get(w, key, &e, &d) || dl_get(w, d, &body)) {
+		if (fetch_rec_get(fx, key, &e, &d) || dl_get(fx, d, &body)) {
 			buf_printf(err, "--offline, and the tag list of %s/%s is not in the download cache",
 				   host, repo);
 			buf_free(&body);
@@ -182,11 +178,11 @@ oci_resolve(struct ldctx *lc, struct registry *r, const char *repo, const char *
 					 host, repo);
 		char *token = NULL;
 		char hex[65];
-		if (oci_doc(lc, r, url, "application/json", &token, &body, hex, err)) {
+		if (oci_doc(fx, a, r, url, "application/json", &token, &body, hex, err)) {
 			buf_free(&body);
 			return -1;
 		}
-		fetch_rec_put(w, key, NULL, hex);
+		fetch_rec_put(fx, key, NULL, hex);
 	}
 	struct dorigin o = doc_file_origin(key);
 	struct dnode *root = NULL;
@@ -221,11 +217,9 @@ oci_resolve(struct ldctx *lc, struct registry *r, const char *repo, const char *
 }
 
 int
-oci_pull(struct ldctx *lc, struct registry *r, const char *repo, const char *version,
+oci_pull(struct fetcher *fx, struct arena *a, struct registry *r, const char *repo, const char *version,
 	 const char *const *media, struct buf *blob, char *hex, struct buf *err)
 {
-	struct workspace *w = lc->w;
-	struct arena *a = lc->a;
 	char *host = oci_host(a, r);
 	char *tag = arena_strdup(a, version);
 	for (char *p = tag; *p; p++)
@@ -233,11 +227,11 @@ oci_pull(struct ldctx *lc, struct registry *r, const char *repo, const char *ver
 			*p = '_';
 	char *pin = arena_printf(a, "oci:%s/%s:%s", host, repo, tag);
 	const char *pe, *pd;
-	if (!w->refresh && fetch_rec_get(w, pin, &pe, &pd) == 0 && dl_get(w, pd, blob) == 0) {
+	if (!fx->refresh && fetch_rec_get(fx, pin, &pe, &pd) == 0 && dl_get(fx, pd, blob) == 0) {
 		snprintf(hex, 65, "%s", pd);
 		return 0;
 	}
-	if (w->offline) {
+	if (fx->offline) {
 		buf_printf(err, "--offline, and %s/%s:%s is not in the download cache", host, repo, tag);
 		return -1;
 	}
@@ -246,7 +240,7 @@ oci_pull(struct ldctx *lc, struct registry *r, const char *repo, const char *ver
 	char *token = NULL;
 	struct buf mbody = {0};
 	char mhex[65];
-	if (oci_doc(lc, r, murl, "application/vnd.oci.image.manifest.v1+json", &token, &mbody,
+	if (oci_doc(fx, a, r, murl, "application/vnd.oci.image.manifest.v1+json", &token, &mbody,
 		    mhex, err)) {
 		buf_free(&mbody);
 		return -1;
@@ -261,20 +255,20 @@ oci_pull(struct ldctx *lc, struct registry *r, const char *repo, const char *ver
 		return -1;
 	}
 	const char *want = digest + 7;
-	if (dl_get(w, want, blob) != 0) {
+	if (dl_get(fx, want, blob) != 0) {
 		char *burl = arena_printf(a, "%s://%s/v2/%s/blobs/%s", scheme, host, repo, digest);
 		struct fetch f = {.url = burl, .reg = r, .etag = NULL, .accept = NULL,
 				  .bearer = token};
 		char h[65];
-		int rc = dl_fetch(w, &f, want, "blob", "manifest", h, err);
+		int rc = dl_fetch(fx, &f, want, "blob", "manifest", h, err);
 		if (rc)
 			return rc;
-		if (dl_get(w, want, blob) != 0) {
-			buf_printf(err, "%s vanished from the download cache", dl_path(w, want));
+		if (dl_get(fx, want, blob) != 0) {
+			buf_printf(err, "%s vanished from the download cache", dl_path(fx, want));
 			return -1;
 		}
 	}
-	fetch_rec_put(w, pin, NULL, want);
+	fetch_rec_put(fx, pin, NULL, want);
 	snprintf(hex, 65, "%s", want);
 	return 0;
 }

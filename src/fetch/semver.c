@@ -4,7 +4,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include "load.h"
+#include "fetch.h"
 
 #define SV_MAX 1000000000L
 
@@ -186,4 +186,17 @@ semver_pick(const char *const *versions, size_t n, const char *want, int *bad_co
 			best = (int)i;
 	}
 	return best;
+}
+
+int
+semver_pinned(const char *v)
+{
+	int dots = 0;
+	for (const char *s = v; *s; s++) {
+		if (*s == '.')
+			dots++;
+		else if (!isdigit((unsigned char)*s) && *s != '-' && *s != '+' && !isalpha((unsigned char)*s))
+			return 0;
+	}
+	return dots == 2 && isdigit((unsigned char)v[0]);
 }

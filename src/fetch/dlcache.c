@@ -5,7 +5,7 @@
  * checked again when read. */
 #include <openssl/evp.h>
 #include <string.h>
-#include "load.h"
+#include "fetch.h"
 
 void
 sha256_hex(const char *p, size_t n, char out[65])
@@ -18,18 +18,18 @@ sha256_hex(const char *p, size_t n, char out[65])
 }
 
 char *
-dl_path(struct workspace *w, const char *hex)
+dl_path(struct fetcher *fx, const char *hex)
 {
-	return arena_printf(&w->a, "%s/cache/sha256/%s", w->state, hex);
+	return arena_printf(fx->a, "%s/cache/sha256/%s", fx->state, hex);
 }
 
 int
-dl_get(struct workspace *w, const char *hex, struct buf *out)
+dl_get(struct fetcher *fx, const char *hex, struct buf *out)
 {
 	if (!hex || strlen(hex) != 64)
 		return -1;
 	buf_clear(out);
-	if (file_read(dl_path(w, hex), out))
+	if (file_read(dl_path(fx, hex), out))
 		return -1;
 	char got[65];
 	sha256_hex(out->s, out->len, got);
@@ -37,30 +37,30 @@ dl_get(struct workspace *w, const char *hex, struct buf *out)
 }
 
 int
-dl_put(struct workspace *w, const char *hex, const char *p, size_t n)
+dl_put(struct fetcher *fx, const char *hex, const char *p, size_t n)
 {
-	char *dir = arena_printf(&w->a, "%s/cache/sha256", w->state);
+	char *dir = arena_printf(fx->a, "%s/cache/sha256", fx->state);
 	int e = file_mkdirs(dir, 0755);
-	return e ? e : file_write_atomic(dl_path(w, hex), p, n);
+	return e ? e : file_write_atomic(dl_path(fx, hex), p, n);
 }
 
 int
-fetch_rec_get(struct workspace *w, const char *key, const char **etag,
+fetch_rec_get(struct fetcher *fx, const char *key, const char **etag,
 	      const char **digest)
 {
 	*etag = *digest = NULL;
-	for (size_t i = w->nfetched; i-- > 0;)
-		if (strcmp(w->fetched[i].key, key) == 0) {
-			*etag = w->fetched[i].etag;
-			*digest = w->fetched[i].digest;
+	for (size_t i = fx->nfetched; i-- > 0;)
+		if (strcmp(fx->fetched[i].key, key) == 0) {
+			*etag = fx->fetched[i].etag;
+			*digest = fx->fetched[i].digest;
 			return 0;
 		}
-	if (!w->st)
+	if (!fx->st)
 		return 1;
 	char *v;
 	size_t n;
 	struct buf err = {0};
-	int rc = store_get_blob(w->st, STORE_FETCH, key, &v, &n, &w->a, &err);
+	int rc = store_get_blob(fx->st, STORE_FETCH, key, &v, &n, fx->a, &err);
 	buf_free(&err);
 	if (rc)
 		return 1;
@@ -75,13 +75,13 @@ fetch_rec_get(struct workspace *w, const char *key, const char **etag,
 }
 
 void
-fetch_rec_put(struct workspace *w, const char *key, const char *etag,
+fetch_rec_put(struct fetcher *fx, const char *key, const char *etag,
 	      const char *digest)
 {
-	if (w->nfetched == w->capfetched) {
-		w->capfetched = w->capfetched ? w->capfetched * 2 : 8;
-		w->fetched = xrealloc(w->fetched, w->capfetched * sizeof(*w->fetched));
+	if (fx->nfetched == fx->capfetched) {
+		fx->capfetched = fx->capfetched ? fx->capfetched * 2 : 8;
+		fx->fetched = xrealloc(fx->fetched, fx->capfetched * sizeof(*fx->fetched));
 	}
-	w->fetched[w->nfetched++] = (struct fetch_rec){arena_strdup(&w->a, key),
-		etag ? arena_strdup(&w->a, etag) : NULL, arena_strdup(&w->a, digest)};
+	fx->fetched[fx->nfetched++] = (struct fetch_rec){arena_strdup(fx->a, key),
+		etag ? arena_strdup(fx->a, etag) : NULL, arena_strdup(fx->a, digest)};
 }

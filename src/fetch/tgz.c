@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-#include "load.h"
+#include "fetch.h"
 
 #define TGZ_MAX_TOTAL (100L << 20)
 #define TGZ_MAX_FILE (5L << 20)

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "load.h"
+#include "fetch.h"
 
 struct dl_item {
 	struct fetch f;
@@ -21,28 +21,28 @@ struct dl_memo {
 };
 
 const char *
-dl_memo_get(struct workspace *w, const char *url, const char **err)
+dl_memo_get(struct fetcher *fx, const char *url, const char **err)
 {
-	struct dl_memo *m = strset_get(&w->memo, url);
+	struct dl_memo *m = strset_get(&fx->memo, url);
 	*err = m ? m->err : NULL;
 	return m ? m->hex : NULL;
 }
 
 void
-dl_memo_put(struct workspace *w, const char *url, const char *hex, const char *err)
+dl_memo_put(struct fetcher *fx, const char *url, const char *hex, const char *err)
 {
 	int added;
-	const char *key = arena_strdup(&w->a, url);
-	void **slot = strset_slot(&w->memo, key, &added);
-	struct dl_memo *m = arena_alloc(&w->a, sizeof(*m));
-	m->hex = hex ? arena_strdup(&w->a, hex) : NULL;
-	m->err = err ? arena_strdup(&w->a, err) : NULL;
+	const char *key = arena_strdup(fx->a, url);
+	void **slot = strset_slot(&fx->memo, key, &added);
+	struct dl_memo *m = arena_alloc(fx->a, sizeof(*m));
+	m->hex = hex ? arena_strdup(fx->a, hex) : NULL;
+	m->err = err ? arena_strdup(fx->a, err) : NULL;
 	*slot = m;
 }
 
 /* an answer → the download cache, checked against want; 0 with hex */
 static int
-store(struct workspace *w, const struct dl_item *it, int rc, struct fetched *got,
+store(struct fetcher *fx, const struct dl_item *it, int rc, struct fetched *got,
       struct buf *err, char hex[65])
 {
 	char *shown = url_shown(it->f.url);
@@ -55,22 +55,22 @@ store(struct workspace *w, const struct dl_item *it, int rc, struct fetched *got
 		if (it->want && strcmp(hex, it->want) != 0)
 			buf_printf(err, "GET %s: the %s's SHA-256 is %s, but the %s says %s; "
 				   "nothing was cached", shown, it->what, hex, it->by, it->want);
-		else if (dl_put(w, hex, got->body.s, got->body.len))
-			buf_printf(err, "cannot write the download cache under %s", w->state);
+		else if (dl_put(fx, hex, got->body.s, got->body.len))
+			buf_printf(err, "cannot write the download cache under %s", fx->state);
 		else
 			rc = 1;
 	}
 	free(shown);
-	dl_memo_put(w, it->f.url, rc == 1 ? hex : NULL, rc == 1 ? NULL : err->s);
+	dl_memo_put(fx, it->f.url, rc == 1 ? hex : NULL, rc == 1 ? NULL : err->s);
 	return rc == 1 ? 0 : -1;
 }
 
 int
-dl_fetch(struct workspace *w, const struct fetch *f, const char *want, const char *what,
+dl_fetch(struct fetcher *fx, const struct fetch *f, const char *want, const char *what,
 	 const char *by, char hex[65], struct buf *err)
 {
 	const char *merr;
-	const char *mhex = dl_memo_get(w, f->url, &merr);
+	const char *mhex = dl_memo_get(fx, f->url, &merr);
 	if (mhex || merr) {
 		if (merr) {
 			buf_adds(err, merr);
@@ -80,31 +80,31 @@ dl_fetch(struct workspace *w, const struct fetch *f, const char *want, const cha
 		return 0;
 	}
 	struct dl_item it = {.f = *f, .want = want, .what = what, .by = by};
-	if (w->defer) {
-		struct arena *a = &w->a;
+	if (fx->defer) {
+		struct arena *a = fx->a;
 		it.f.url = arena_strdup(a, f->url);
 		it.f.accept = f->accept ? arena_strdup(a, f->accept) : NULL;
 		it.f.bearer = f->bearer ? arena_strdup(a, f->bearer) : NULL;
 		it.f.etag = NULL;
 		it.want = want ? arena_strdup(a, want) : NULL;
-		if (w->nqueue == w->capqueue) {
-			w->capqueue = w->capqueue ? 2 * w->capqueue : 8;
-			w->queue = xrealloc(w->queue, w->capqueue * sizeof(*w->queue));
+		if (fx->nqueue == fx->capqueue) {
+			fx->capqueue = fx->capqueue ? 2 * fx->capqueue : 8;
+			fx->queue = xrealloc(fx->queue, fx->capqueue * sizeof(*fx->queue));
 		}
-		w->queue[w->nqueue++] = it;
+		fx->queue[fx->nqueue++] = it;
 		return 1;
 	}
 	struct fetched got;
 	int rc = fetch_url(f, &got, err);
-	rc = store(w, &it, rc, &got, err, hex);
+	rc = store(fx, &it, rc, &got, err, hex);
 	fetched_free(&got);
 	return rc;
 }
 
 int
-dl_run(struct workspace *w, const char *who)
+dl_run(struct fetcher *fx, const char *who)
 {
-	size_t n = w->nqueue;
+	size_t n = fx->nqueue;
 	if (!n)
 		return 0;
 	/* a URL queued twice (two layers, one chart) is fetched once */
@@ -114,10 +114,10 @@ dl_run(struct workspace *w, const char *who)
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		int added;
-		strset_slot(&seen, w->queue[i].f.url, &added);
+		strset_slot(&seen, fx->queue[i].f.url, &added);
 		if (added) {
-			its[k] = &w->queue[i];
-			fs[k++] = w->queue[i].f;
+			its[k] = &fx->queue[i];
+			fs[k++] = fx->queue[i].f;
 		}
 	}
 	strset_free(&seen);
@@ -130,7 +130,7 @@ dl_run(struct workspace *w, const char *who)
 	for (size_t i = 0; i < k; i++) {
 		char hex[65];
 		int rc = errs[i].len ? -1 : 0;
-		if (store(w, its[i], rc, &got[i], &errs[i], hex))
+		if (store(fx, its[i], rc, &got[i], &errs[i], hex))
 			failed++;
 		fetched_free(&got[i]);
 		buf_free(&errs[i]);
@@ -139,6 +139,15 @@ dl_run(struct workspace *w, const char *who)
 	free(errs);
 	free(its);
 	free(fs);
-	w->nqueue = 0;
+	fx->nqueue = 0;
 	return failed;
+}
+
+void
+fetcher_free(struct fetcher *fx)
+{
+	free(fx->fetched);
+	free(fx->queue);
+	strset_free(&fx->memo);
+	*fx = (struct fetcher){.a = fx->a, .state = fx->state};
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include "../http/http.h"
-#include "load.h"
+#include "fetch.h"
 
 #define FETCH_MAX (256L << 20)
 #define FETCH_TRIES 4
