@@ -79,6 +79,12 @@ dl_fetch(struct fetcher *fx, const struct fetch *f, const char *want, const char
 		snprintf(hex, 65, "%s", mhex);
 		return 0;
 	}
+	if (fx->offline) {
+		char *shown = url_shown(f->url);
+		buf_printf(err, "--offline, and %s is not in the download cache", shown);
+		free(shown);
+		return -1;
+	}
 	struct dl_item it = {.f = *f, .want = want, .what = what, .by = by};
 	if (fx->defer) {
 		struct arena *a = fx->a;

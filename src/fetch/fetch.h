@@ -86,7 +86,8 @@ void sha256_hex(const char *p, size_t n, char out[65]);
 /* the verified download of f (want: the SHA-256 it must have, or NULL;
  * what/by name the file and what gave want, for the mismatch message): 0
  * with hex when it is in the download cache, 1 when fx->defer queued it,
- * -1 with err. Asks no server twice for one URL in a run. */
+ * -1 with err (offline, without asking). Asks no server twice for one URL
+ * in a run. */
 int dl_fetch(struct fetcher *fx, const struct fetch *f, const char *want,
 	     const char *what, const char *by, char hex[65], struct buf *err);
 /* fetches the queued downloads at once into the cache, saying so on

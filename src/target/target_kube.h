@@ -1,0 +1,81 @@
+/* target_kube.h: what the files of the kube target share (private to
+ * src/target; the target's interface is target_kube in target.h). */
+#ifndef TARGET_KUBE_H
+#define TARGET_KUBE_H
+
+#include "../kube/kube.h"
+#include "target.h"
+
+/* OBJ_HELM: the release's, deleted by helm; OBJ_KEEP: helm leaves it
+ * (helm.sh/resource-policy: keep) */
+enum { OBJ_CREATED = 1, OBJ_LAYER_NS = 2, OBJ_CURRENT = 4, OBJ_HELM = 8, OBJ_KEEP = 16 };
+
+struct kt {
+	struct kube *k;
+	pthread_mutex_t mu;
+	struct strset failing; /* layer id -> consecutive Failed checks */
+	struct strset ns_seen; /* namespaces seen to exist in this run */
+	struct arena a;
+};
+
+/* one object of an inventory */
+struct iobj {
+	const char *path, *api, *kind, *ns, *name, *uid;
+	unsigned flags;
+};
+
+/* an object of the layer on its way to the server */
+struct obj {
+	const struct dnode *doc;
+	const char *file, *api, *kind, *name, *ns;
+	int line, col, cat, resolved;
+	size_t seq; /* its place among the layer's documents */
+	struct kube_res res;
+};
+
+/* the objects a layer applied, for its inventory */
+struct applied {
+	struct iobj *v;
+	size_t n, cap;
+};
+
+/* the inventory of a layer's record: the helm release ("ns/name", or "")
+ * and the objects; tk_inv_get reads one into a, -1 when it is not ours */
+void tk_inv_put(struct buf *b, const char *release, const struct iobj *v, size_t n);
+int tk_inv_get(const char *p, size_t len, struct arena *a, const char **release,
+	       struct iobj **out, size_t *n);
+/* "Deployment addons/web" */
+void tk_obj_name(struct buf *b, const char *kind, const char *ns, const char *name);
+/* whether the run is stopping (Ctrl-C) */
+int tk_stopping(const struct target_ctx *t);
+/* GET an object: 1 with it in *live, 0 when it is gone, -1 on error */
+int tk_get_obj(struct kt *kt, const char *path, struct arena *a, struct dnode **live,
+	       struct buf *err);
+
+/* target_kube_apply.c */
+void tk_applied_push(struct applied *ap, struct iobj io);
+void tk_applied_add(struct applied *ap, struct arena *a, const char *path, const struct obj *o,
+		    const char *uid, unsigned flags);
+/* resolves an object's resource; T_OK, T_NOTREADY (a CRD among objs will
+ * define it; with final set, T_FAILED instead), T_FAILED */
+int tk_resolve(struct kt *kt, struct obj *o, const struct obj *objs, size_t n, const char *dns,
+	       int final, struct buf *err);
+int tk_apply(const struct target_ctx *t, const struct layer *l, const char *text, size_t len,
+	     struct buf *inv, struct buf *err);
+
+/* target_kube_helm.c */
+int tk_helm_apply(const struct target_ctx *t, struct kt *kt, const struct layer *l,
+		  const char *ns, struct applied *ap, struct arena *a, struct buf *err);
+int tk_helm_uninstall(const struct target_ctx *t, const char *rel, struct buf *err);
+
+/* target_kube_ready.c */
+int tk_ready(const struct target_ctx *t, const struct layer *l, const char *text, size_t len,
+	     const struct buf *inv, struct buf *why);
+
+/* target_kube_remove.c */
+int tk_delete_obj(struct kt *kt, const struct iobj *o, struct buf *err);
+int tk_deletable(const struct iobj *o);
+int tk_remove(const struct target_ctx *t, const char *id, const struct layer_rec *rec,
+	      struct buf *err);
+
+#endif
