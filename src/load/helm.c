@@ -288,6 +288,7 @@ index_entry(struct ldctx *lc, struct layer *l, struct registry *r, const char *p
 		buf_free(&err);
 		return NULL;
 	}
+	buf_free(&err); /* what retries said before the index came */
 	struct dorigin o = doc_file_origin(*ipath);
 	struct dnode *index;
 	int rc = doc_parse_first(lc->a, t.s, t.len, &o, &index, lc->d);
