@@ -199,7 +199,7 @@ int snapshot_use(struct workspace *w, struct cluster *c, const char *p, size_t n
 struct subst_ctx;
 struct profile {
 	const char *file;
-	const char *src;       /* the file's text */
+	struct dtext *src;     /* the file's text */
 	const char *name, *version;
 	struct dnode *root;
 	struct dnode *variables; /* spec.variables, or NULL */

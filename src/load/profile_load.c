@@ -110,11 +110,12 @@ profile_load(struct ldctx *lc, const char *file, const struct pos *named,
 		buf_free(&text);
 		return -1;
 	}
-	p->src = arena_strndup(a, text.s, text.len);
+	p->src = arena_alloc(a, sizeof(*p->src));
+	p->src->s = arena_strndup(a, text.s, text.len);
 	struct dnode **docs;
 	size_t n;
 	struct dorigin o = doc_file_origin(file);
-	int rc = doc_parse(a, p->src, text.len, &o, &docs, &n, d);
+	int rc = doc_parse(a, p->src->s, text.len, &o, &docs, &n, d);
 	buf_free(&text);
 	if (rc)
 		return -1;

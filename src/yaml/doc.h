@@ -49,9 +49,16 @@ int doc_parse_first(struct arena *a, const char *text, size_t len,
 /* maps a 1-based position inside embedded text to the outer file */
 void dorigin_map(const struct dorigin *o, int line, int col, int *fline,
 		 int *fcol);
+/* a file's text, and where the last lookup of a line in it ended: nodes
+ * of one text looked up in order read it once, not once per node */
+struct dtext {
+	const char *s;
+	int line;       /* the line at starts (0: none yet) */
+	const char *at;
+};
 /* the origin of a scalar node's content, for parsing or substituting it;
- * src is the outer file's text (block scalars start on the next line) */
-void dorigin_of_scalar(struct dorigin *o, const char *file, const char *src,
+ * t holds the outer file's text (block scalars start on the next line) */
+void dorigin_of_scalar(struct dorigin *o, const char *file, struct dtext *t,
 		       const struct dnode *n);
 
 /* map lookup by key; NULL when absent or when m is not a map */

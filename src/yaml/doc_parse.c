@@ -23,8 +23,27 @@ dorigin_map(const struct dorigin *o, int line, int col, int *fline, int *fcol)
 	}
 }
 
+/* the start of line `line` of t (its end when there are fewer lines),
+ * from where the last lookup ended when that is not past it */
+static const char *
+dtext_line(struct dtext *t, int line)
+{
+	if (t->line < 1 || t->line > line || !t->at) {
+		t->line = 1;
+		t->at = t->s;
+	}
+	while (t->line < line) {
+		const char *nl = strchr(t->at, '\n');
+		if (!nl)
+			return t->at + strlen(t->at);
+		t->at = nl + 1;
+		t->line++;
+	}
+	return t->at;
+}
+
 void
-dorigin_of_scalar(struct dorigin *o, const char *file, const char *src,
+dorigin_of_scalar(struct dorigin *o, const char *file, struct dtext *t,
 		  const struct dnode *n)
 {
 	o->file = file;
@@ -32,16 +51,9 @@ dorigin_of_scalar(struct dorigin *o, const char *file, const char *src,
 	o->col = n->col;
 	o->indent = 0;
 	o->exact = 1;
-	if (!src || n->kind != D_SCALAR)
+	if (!t || !t->s || n->kind != D_SCALAR)
 		return;
-	/* find the node's line in the source text */
-	const char *p = src;
-	for (int l = 1; l < n->line && p; l++) /* memchr: this runs per scalar */
-		if ((p = strchr(p, '\n')))
-			p++;
-	if (!p)
-		p = src + strlen(src);
-	const char *at = p;
+	const char *at = dtext_line(t, n->line);
 	for (int c = 1; c < n->col && *at && *at != '\n'; c++)
 		at++;
 	if (*at == '|' || *at == '>') {

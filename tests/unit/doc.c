@@ -59,6 +59,28 @@ Test(doc, syntax_error_has_position)
 	diag_free(&d);
 }
 
+/* one text serves lookups in any order: a lookup before the last one
+ * starts again from the top */
+Test(doc, scalar_origins_in_any_order_from_one_text)
+{
+	const char *src = "a: |\n  one\nb: |\n\n    two\nc: 'x'\n";
+	struct arena a = {0};
+	struct diag d = {0};
+	struct dnode *r = parse1(&a, src, &d);
+	struct dtext t = {.s = src};
+	struct dorigin o;
+	const char *keys[] = {"b", "a", "c", "b"};
+	int line[] = {5, 2, 6, 5}, indent[] = {4, 2, 0, 4}, col[] = {5, 3, 5, 5};
+	for (int i = 0; i < 4; i++) {
+		dorigin_of_scalar(&o, "p.yaml", &t, doc_get(r, keys[i]));
+		cr_assert_eq(o.line, line[i], "%s: line %d", keys[i], o.line);
+		cr_assert_eq(o.indent, indent[i], "%s: indent %d", keys[i], o.indent);
+		cr_assert_eq(o.col, col[i], "%s: col %d", keys[i], o.col);
+	}
+	arena_free(&a);
+	diag_free(&d);
+}
+
 Test(doc, block_scalar_maps_to_outer_lines)
 {
 	const char *src = "values: |\n  pack:\n    x: [\n";
@@ -67,7 +89,8 @@ Test(doc, block_scalar_maps_to_outer_lines)
 	struct dnode *r = parse1(&a, src, &d);
 	struct dnode *v = doc_get(r, "values");
 	struct dorigin o;
-	dorigin_of_scalar(&o, "p.yaml", src, v);
+	struct dtext t = {.s = src};
+	dorigin_of_scalar(&o, "p.yaml", &t, v);
 	cr_assert_eq(o.line, 2);
 	cr_assert_eq(o.indent, 2);
 	struct dnode **docs;
