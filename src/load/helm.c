@@ -427,13 +427,11 @@ pack_charts(struct ldctx *lc, struct layer *l, const char *profile_file)
 	struct buf all = {0};
 	for (size_t i = 0; i < charts->n; i++) {
 		const char *rel = doc_str(charts->items[i]);
-		if (!rel || strstr(rel, "..") || rel[0] == '/') {
-			diag_add(lc->d, DIAG_ERROR, pj, charts->items[i]->line, charts->items[i]->col,
-				 "charts entries must be relative paths inside the pack");
+		const char *path = pack_file(lc, l, pj, charts->items[i], "charts");
+		if (!path) {
 			rc = -1;
 			continue;
 		}
-		const char *path = arena_printf(a, "%s/%s", l->body->pack_dir, rel);
 		struct buf tgz = {0}, err = {0};
 		int e = ld_read(lc, path, &tgz);
 		char *yaml = NULL;

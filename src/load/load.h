@@ -269,6 +269,11 @@ int pack_charts(struct ldctx *lc, struct layer *l, const char *profile_file);
 int pack_resolve(struct ldctx *lc, struct layer *l, struct dnode *regmeta,
 		 const char *profile_file, struct dnode **base,
 		 const char **base_file);
+/* the file of a pack that an entry of a pack.json list (charts,
+ * kubeManifests) names: a relative path inside the pack, else NULL with
+ * the error at the entry */
+const char *pack_file(struct ldctx *lc, const struct layer *l, const char *pj,
+		      const struct dnode *item, const char *list);
 /* a rendered manifest file: its documents are the layer's */
 struct rendered {
 	const char *file;

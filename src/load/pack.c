@@ -177,6 +177,19 @@ basename_noext(struct arena *a, const char *path)
 	return arena_strndup(a, b, dot ? (size_t)(dot - b) : strlen(b));
 }
 
+const char *
+pack_file(struct ldctx *lc, const struct layer *l, const char *pj, const struct dnode *item,
+	  const char *list)
+{
+	const char *rel = doc_str(item);
+	if (!rel || strstr(rel, "..") || rel[0] == '/') {
+		diag_add(lc->d, DIAG_ERROR, pj, item->line, item->col,
+			 "%s entries must be relative paths inside the pack", list);
+		return NULL;
+	}
+	return arena_printf(lc->a, "%s/%s", l->body->pack_dir, rel);
+}
+
 int
 pack_manifests(struct ldctx *lc, const struct layer *l, struct rendered **out, size_t *nout)
 {
@@ -196,13 +209,11 @@ pack_manifests(struct ldctx *lc, const struct layer *l, struct rendered **out, s
 	int rc = 0;
 	for (size_t i = 0; i < km->n; i++) {
 		const char *rel = doc_str(km->items[i]);
-		if (!rel || strstr(rel, "..") || rel[0] == '/') {
-			diag_add(d, DIAG_ERROR, pj, km->items[i]->line, km->items[i]->col,
-				 "kubeManifests entries must be relative paths inside the pack");
+		const char *path = pack_file(lc, l, pj, km->items[i], "kubeManifests");
+		if (!path) {
 			rc = -1;
 			continue;
 		}
-		const char *path = arena_printf(a, "%s/%s", l->body->pack_dir, rel);
 		struct buf t = {0}, text = {0};
 		int e = ld_read(lc, path, &t);
 		if (e) {
