@@ -123,6 +123,11 @@ emit_node(yaml_emitter_t *e, const struct dnode *n, int depth)
 	yaml_event_t ev;
 	if (depth > 512)
 		return 0;
+	if (!n) { /* a value left out (a template's root without .Spectro) */
+		yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)"null", 4, 1, 0,
+					     YAML_PLAIN_SCALAR_STYLE);
+		return yaml_emitter_emit(e, &ev);
+	}
 	switch (n->kind) {
 	case D_SCALAR: {
 		yaml_scalar_style_t st = YAML_PLAIN_SCALAR_STYLE;
