@@ -6,11 +6,20 @@
  * functions quote, printf, default, hasPrefix, upper, lower, trim, indent,
  * nindent, toYaml, not, and, or, eq, ne. Anything else is refused with its
  * file, line and column rather than rendered wrongly. A missing value
- * renders as the empty string, as Helm does (missingkey=zero). */
+ * renders as the empty string, as Helm does (missingkey=zero).
+ * A template is input from a pack, so its work is bounded: nesting depth,
+ * actions run and text made (a range in a range in a range... multiplies;
+ * published packs render a few KiB in a few hundred actions). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include "load.h"
+
+enum {
+	TMPL_MAX_DEPTH = 100,         /* blocks and parentheses, one inside another */
+	TMPL_MAX_STEPS = 1000000,     /* actions and expressions evaluated */
+};
+#define TMPL_MAX_TEXT ((size_t)64 << 20) /* bytes of output and of function results */
 
 const char *
 text_copy_plain(const char *p, const char *end, struct buf *out, int *line, int *col)
@@ -46,6 +55,7 @@ struct tp {
 	struct item *it;
 	size_t nit, pos;
 	int err;
+	int depth; /* of blocks and parentheses being parsed */
 };
 
 static void
@@ -53,6 +63,18 @@ perr(struct tp *t, int line, int col, const char *fmt, const char *arg)
 {
 	if (t->err++ < 20)
 		diag_add(t->d, DIAG_ERROR, t->file, line, col, fmt, arg ? arg : "");
+}
+
+/* one level deeper: Go's parser has a limit too; without one, input
+ * nested far enough overflows the stack */
+static int
+deeper(struct tp *t, int line, int col)
+{
+	if (++t->depth <= TMPL_MAX_DEPTH)
+		return 0;
+	perr(t, line, col, "blocks or parentheses nested more than 100 deep%s", NULL);
+	t->err = 20; /* stop parsing: every level above would say it again */
+	return -1;
 }
 
 /* an unclosed block at the end of the file: published packs have them
@@ -209,8 +231,11 @@ parse_operand(struct lex *x)
 	char c = *x->p;
 	struct expr *e;
 	if (c == '(') {
+		if (deeper(t, x->line, x->col))
+			return NULL;
 		x->p++;
 		e = parse_pipe(x);
+		t->depth--;
 		skip_ws(x);
 		if (x->p >= x->end || *x->p != ')') {
 			perr(t, x->line, x->col, "missing ) in template action%s", NULL);
@@ -395,6 +420,8 @@ parse_expr_at(struct tp *t, struct item *it, const char *s, size_t n)
 static struct stmt *
 parse_if(struct tp *t, struct item *it, const char *rest, size_t rn)
 {
+	if (deeper(t, it->line, it->col))
+		return NULL;
 	struct stmt *st = arena_alloc(t->a, sizeof(*st));
 	st->kind = S_IF;
 	st->line = it->line;
@@ -411,6 +438,7 @@ parse_if(struct tp *t, struct item *it, const char *rest, size_t rn)
 			r2++, n2--;
 		if (n2 >= 2 && strncmp(r2, "if", 2) == 0 && (n2 == 2 || isspace((unsigned char)r2[2]))) {
 			st->next_if = parse_if(t, ei, r2 + 2, n2 - 2); /* consumes the end */
+			t->depth--;
 			return st;
 		}
 		st->els = parse_list(t, &st->nels, &stop);
@@ -419,6 +447,7 @@ parse_if(struct tp *t, struct item *it, const char *rest, size_t rn)
 		unclosed(t, it->line, it->col, "if");
 	else if (strcmp(stop, "end") != 0)
 		perr(t, it->line, it->col, "{{ if }} has no {{ end }}%s", NULL);
+	t->depth--;
 	return st;
 }
 
@@ -435,6 +464,8 @@ parse_list(struct tp *t, size_t *n, const char **stop)
 		if (it->kind == I_TEXT) {
 			st = arena_alloc(t->a, sizeof(*st));
 			st->kind = S_TEXT;
+			st->line = it->line;
+			st->col = it->col;
 			st->text = it->s;
 			st->n = it->n;
 		} else {
@@ -451,8 +482,11 @@ parse_list(struct tp *t, size_t *n, const char **stop)
 				return v;
 			}
 			if (!strcmp(kw, "if")) {
-				st = parse_if(t, it, rest, rn);
+				if (!(st = parse_if(t, it, rest, rn)))
+					break;
 			} else if (!strcmp(kw, "range") || !strcmp(kw, "with")) {
+				if (deeper(t, it->line, it->col))
+					break;
 				st = arena_alloc(t->a, sizeof(*st));
 				st->kind = kw[0] == 'r' ? S_RANGE : S_WITH;
 				st->line = it->line;
@@ -494,6 +528,7 @@ parse_list(struct tp *t, size_t *n, const char **stop)
 					unclosed(t, it->line, it->col, kw);
 				else if (strcmp(st2, "end"))
 					perr(t, it->line, it->col, "{{ %s }} has no {{ end }}", kw);
+				t->depth--;
 			} else if (!strcmp(kw, "define") || !strcmp(kw, "template") ||
 				   !strcmp(kw, "block") || !strcmp(kw, "break") ||
 				   !strcmp(kw, "continue")) {
@@ -550,7 +585,33 @@ struct ev {
 	struct var vars[64];
 	size_t nvars;
 	const struct dnode *root;
+	unsigned long steps; /* actions and expressions evaluated */
+	size_t made;         /* bytes of text output and made by functions */
 };
+
+/* whether the template has done more work than a pack's template needs;
+ * said once, at the action that went over, and the render stops */
+static int
+over_budget(struct ev *v, int line, int col)
+{
+	if (v->steps <= TMPL_MAX_STEPS && v->made <= TMPL_MAX_TEXT)
+		return 0;
+	if (v->t->err < 20) {
+		perr(v->t, line, col, v->made > TMPL_MAX_TEXT ?
+		     "the template makes more than 64 MiB of text%s (a range inside a range?)" :
+		     "the template runs more than a million actions%s (a range inside a range?)", NULL);
+		v->t->err = 20;
+	}
+	return 1;
+}
+
+/* a function's text is cut off where it passes the budget (the render
+ * then stops): indent, printf and quote can multiply their input */
+static int
+full(const struct buf *b)
+{
+	return b->len > TMPL_MAX_TEXT;
+}
 
 static int
 truthy(const struct dnode *n)
@@ -573,6 +634,7 @@ str_node(struct ev *v, const char *s, size_t n)
 	d->style = DS_QUOTED;
 	d->s = arena_strndup(v->t->a, s, n);
 	d->len = n;
+	v->made += n;
 	return d;
 }
 
@@ -604,8 +666,8 @@ static const struct dnode *eval(struct ev *v, struct expr *e, const struct dnode
 static void
 indent_into(struct buf *b, const char *s, long n)
 {
-	for (const char *p = s; *p || p == s;) {
-		for (long i = 0; i < n; i++)
+	for (const char *p = s; (*p || p == s) && !full(b);) {
+		for (long i = 0; i < n && !full(b); i++)
 			buf_addc(b, ' ');
 		const char *nl = strchr(p, '\n');
 		if (!nl) {
@@ -649,7 +711,7 @@ typedef const struct dnode *fn_t(FN_ARGS);
 static const struct dnode *
 fn_quote(FN_ARGS)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n && !full(b); i++)
 		if (a[i]) {
 			if (b->len)
 				buf_addc(b, ' ');
@@ -750,7 +812,7 @@ fn_printf(FN_ARGS)
 {
 	const char *fmt = n ? sval(a[0]) : "";
 	size_t ai = 1;
-	for (const char *p = fmt; *p; p++) {
+	for (const char *p = fmt; *p && !full(b); p++) {
 		if (*p != '%' || !p[1]) {
 			buf_addc(b, *p);
 			continue;
@@ -819,6 +881,9 @@ eval(struct ev *v, struct expr *e, const struct dnode *dot, const struct dnode *
 {
 	if (!e)
 		return NULL;
+	v->steps++;
+	if (over_budget(v, line, col))
+		return NULL;
 	switch (e->kind) {
 	case E_DOT:
 		return dot;
@@ -884,17 +949,25 @@ kv_cmp(const void *a, const void *b)
 static void
 exec_stmt(struct ev *v, struct stmt *s, const struct dnode *dot)
 {
+	v->steps++;
+	if (over_budget(v, s->line, s->col))
+		return;
 	switch (s->kind) {
 	case S_TEXT:
 		buf_add(v->out, s->text, s->n);
+		v->made += s->n;
 		break;
 	case S_OUT: {
 		const struct dnode *x = eval(v, s->e, dot, NULL, 0, s->line, s->col);
 		if (x && x->kind != D_SCALAR)
 			perr(v->t, s->line, s->col, "printing a %s needs toYaml",
 			     x->kind == D_MAP ? "mapping" : "list");
-		else
-			buf_adds(v->out, sval(x));
+		else {
+			const char *o = sval(x);
+			buf_adds(v->out, o);
+			v->made += strlen(o);
+			over_budget(v, s->line, s->col);
+		}
 		break;
 	}
 	case S_SET: {

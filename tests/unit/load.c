@@ -413,6 +413,71 @@ Test(tmpl, unclosed_block_at_the_end_is_closed_with_a_warning)
 	diag_free(&d);
 }
 
+/* a pack without values and a cluster without macros leave the root's
+ * .Values and .Spectro empty: toYaml of the root says null for them */
+Test(tmpl, to_yaml_of_a_root_with_nothing_in_it)
+{
+	struct diag d = {0};
+	struct buf out = {0};
+	struct arena a = {0};
+	const char *t = "{{ toYaml $ }}";
+	cr_assert_eq(tmpl_render(t, strlen(t), NULL, NULL, "m.yaml", &a, &out, &d), 0);
+	cr_assert_str_eq(out.s, "Values: null\nSpectro: null");
+	buf_free(&out);
+	diag_free(&d);
+	arena_free(&a);
+}
+
+/* a template comes from a pack: work that multiplies (a range in a range,
+ * text doubled by printf, a wide indent) or nests without end is refused
+ * with the place it went over, instead of eating the machine */
+static void
+refused(const char *vals, const char *t, int line, const char *what)
+{
+	struct diag d = {0};
+	char *got = render(vals, t, &d);
+	cr_assert_str_eq(got, "(failed)");
+	cr_assert_eq(d.nerr, 1, "%zu errors", d.nerr);
+	cr_assert_eq(d.msg[0].line, line, "line %d: %s", d.msg[0].line, d.msg[0].text);
+	cr_assert(strstr(d.msg[0].text, what), "%s", d.msg[0].text);
+	free(got);
+	diag_free(&d);
+}
+
+Test(tmpl, work_and_nesting_are_bounded)
+{
+	const char *ten = "l: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n";
+	refused(ten, "a\n{{ range .Values.l }}{{ range $.Values.l }}{{ range $.Values.l }}"
+		"{{ range $.Values.l }}{{ range $.Values.l }}{{ range $.Values.l }}{{ range $.Values.l }}"
+		"{{ end }}{{ end }}{{ end }}{{ end }}{{ end }}{{ end }}{{ end }}\n",
+		2, "runs more than a million actions");
+	struct buf t = {0};
+	buf_adds(&t, "{{ $x := \"0123456789abcdef\" }}\n");
+	for (int i = 0; i < 30; i++)
+		buf_adds(&t, "{{ $x = printf \"%s%s\" $x $x }}\n");
+	refused("", t.s, 22, "makes more than 64 MiB of text"); /* made in all: 32 MiB, after 16 MiB, ... */
+	refused("", "x: {{ indent 2000000000 \"y\" }}\n", 1, "makes more than 64 MiB of text");
+	buf_clear(&t);
+	for (int i = 0; i < 150; i++)
+		buf_adds(&t, "{{ if true }}\n");
+	refused("", t.s, 101, "nested more than 100 deep");
+	buf_clear(&t);
+	buf_adds(&t, "{{ ");
+	for (int i = 0; i < 20000; i++)
+		buf_adds(&t, "(");
+	buf_adds(&t, " }}");
+	refused("", t.s, 1, "nested more than 100 deep");
+	/* deep enough for any real pack still renders */
+	buf_clear(&t);
+	for (int i = 0; i < 99; i++)
+		buf_adds(&t, "{{ if true }}");
+	buf_adds(&t, "deep");
+	for (int i = 0; i < 99; i++)
+		buf_adds(&t, "{{ end }}");
+	RENDERS("", t.s, "deep");
+	buf_free(&t);
+}
+
 /* a renderer's output is data: kept whole when stderr goes apart (helm
  * template of a big chart), its tail only when it is shown in a message */
 Test(proc, output_is_kept_whole_when_stderr_goes_apart)
