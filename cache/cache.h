@@ -75,15 +75,23 @@ struct store_put {
 };
 int store_write(struct store *s, const char *cluster,
 		const struct store_put *puts, size_t n, struct buf *err);
-/* forgets a cluster's records and snapshot */
+/* store_write, and in the same transaction: with replace, the cluster's
+ * other records are deleted first; a mark (not NULL) replaces the
+ * cluster's mark, bytes its caller defines that say what the records were
+ * last read from (get it with store_get_blob(STORE_MARK)); an empty one
+ * deletes it */
+int store_write_marked(struct store *s, const char *cluster, const struct store_put *puts,
+		       size_t n, int replace, const char *mark, size_t nmark, struct buf *err);
+/* forgets a cluster's records, snapshot and mark */
 int store_clear_cluster(struct store *s, const char *cluster, struct buf *err);
 
 /* blobs whose bytes the caller defines, by key, in one of two tables:
  * STORE_FILES, the stat cache (one snapshot per cluster: what it was
- * compiled from and to), and STORE_FETCH (downloads: ETag and digest by
- * URL). Get copies into a: 0 found, 1 absent, -1 error. Put with p NULL
+ * compiled from and to), STORE_FETCH (downloads: ETag and digest by
+ * URL) and STORE_MARK (by cluster: see store_write_marked). Get copies
+ * into a: 0 found, 1 absent, -1 error. Put with p NULL
  * deletes. */
-enum { STORE_FILES, STORE_FETCH };
+enum { STORE_FILES, STORE_FETCH, STORE_MARK };
 int store_get_blob(struct store *s, int table, const char *key, char **p,
 		   size_t *n, struct arena *a, struct buf *err);
 int store_put_blob(struct store *s, int table, const char *key, const void *p,

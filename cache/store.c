@@ -1,5 +1,6 @@
 /* store: the LMDB state database <state>/state.mdb (MDB_NOSUBDIR) with the
- * named databases `layers` and `meta`. Every write is its own transaction,
+ * named databases `layers`, `meta` (the schema version, and each cluster's
+ * mark: what its records were last read from), `files` and `fetch`. Every write is its own transaction,
  * so what finished is on disk before the next layer starts. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -353,14 +354,34 @@ struct put_ctx {
 	const char *cluster;
 	const struct store_put *puts;
 	size_t n;
+	int replace;
+	const char *mark; /* NULL: left as it is */
+	size_t nmark;
 };
+
+static int clear_layers(MDB_txn *t, struct store *s, const char *cluster);
+
+/* a blob to write (p NULL: delete it) */
+struct blob_ctx {
+	int table;
+	const char *cluster;
+	const void *p;
+	size_t n;
+};
+static int do_blob(MDB_txn *t, struct store *s, void *vctx);
 
 static int
 do_puts(MDB_txn *t, struct store *s, void *vctx)
 {
 	struct put_ctx *c = vctx;
 	struct buf k = {0}, v = {0};
-	int rc = 0;
+	int rc = c->replace ? clear_layers(t, s, c->cluster) : 0;
+	if (!rc && c->mark) {
+		/* an empty mark is none */
+		struct blob_ctx b = {.table = STORE_MARK, .cluster = c->cluster,
+				     .p = c->nmark ? c->mark : NULL, .n = c->nmark};
+		rc = do_blob(t, s, &b);
+	}
 	for (size_t i = 0; i < c->n && !rc; i++) {
 		make_key(&k, c->cluster, c->puts[i].id);
 		MDB_val key = {k.len, k.s};
@@ -384,10 +405,20 @@ int
 store_write(struct store *s, const char *cluster, const struct store_put *puts,
 	    size_t n, struct buf *err)
 {
-	struct put_ctx c = {cluster, puts, n};
+	return store_write_marked(s, cluster, puts, n, 0, NULL, 0, err);
+}
+
+int
+store_write_marked(struct store *s, const char *cluster, const struct store_put *puts,
+		   size_t n, int replace, const char *mark, size_t nmark, struct buf *err)
+{
+	struct put_ctx c = {.cluster = cluster, .puts = puts, .n = n, .replace = replace,
+			     .mark = mark, .nmark = nmark};
 	return write_txn(s, do_puts, &c, err);
 }
 
+/* the snapshot and the mark go with the records: a mark left behind
+ * would vouch for records that are gone */
 static int
 do_clear(MDB_txn *t, struct store *s, void *vctx)
 {
@@ -396,6 +427,15 @@ do_clear(MDB_txn *t, struct store *s, void *vctx)
 	int drc = mdb_del(t, s->files, &sk, NULL);
 	if (drc && drc != MDB_NOTFOUND)
 		return drc;
+	struct blob_ctx b = {.table = STORE_MARK, .cluster = cluster};
+	if ((drc = do_blob(t, s, &b)))
+		return drc;
+	return clear_layers(t, s, cluster);
+}
+
+static int
+clear_layers(MDB_txn *t, struct store *s, const char *cluster)
+{
 	MDB_cursor *c;
 	int rc = mdb_cursor_open(t, s->layers, &c);
 	if (rc)
@@ -421,18 +461,32 @@ store_clear_cluster(struct store *s, const char *cluster, struct buf *err)
 	return write_txn(s, do_clear, (void *)cluster, err);
 }
 
+/* a blob's table and key: a mark lives in meta under "mark/" and the
+ * cluster's name, apart from the schema's key "version" */
+static MDB_dbi
+blob_key(struct store *s, int table, const char *name, struct buf *k)
+{
+	buf_clear(k);
+	if (table == STORE_MARK)
+		buf_adds(k, "mark/");
+	buf_adds(k, name);
+	return table == STORE_FETCH ? s->fetch : table == STORE_MARK ? s->meta : s->files;
+}
+
 int
 store_get_blob(struct store *s, int table, const char *cluster, char **p, size_t *n,
 	       struct arena *a, struct buf *err)
 {
-	MDB_dbi dbi = table == STORE_FETCH ? s->fetch : s->files;
 	if (s->empty)
 		return 1;
 	int own = !s->rtxn;
 	if (own && store_read_begin(s, err))
 		return -1;
-	MDB_val key = {strlen(cluster), (void *)cluster}, v;
+	struct buf k = {0};
+	MDB_dbi dbi = blob_key(s, table, cluster, &k);
+	MDB_val key = {k.len, k.s}, v;
 	int rc = mdb_get(s->rtxn, dbi, &key, &v);
+	buf_free(&k);
 	if (rc == 0) {
 		*p = arena_alloc(a, v.mv_size + 1);
 		memcpy(*p, v.mv_data, v.mv_size);
@@ -445,25 +499,24 @@ store_get_blob(struct store *s, int table, const char *cluster, char **p, size_t
 	return rc == 0 ? 0 : rc == MDB_NOTFOUND ? 1 : -1;
 }
 
-struct blob_ctx {
-	int table;
-	const char *cluster;
-	const void *p;
-	size_t n;
-};
 
 static int
 do_blob(MDB_txn *t, struct store *s, void *vctx)
 {
 	struct blob_ctx *c = vctx;
-	MDB_dbi dbi = c->table == STORE_FETCH ? s->fetch : s->files;
-	MDB_val key = {strlen(c->cluster), (void *)c->cluster};
+	struct buf k = {0};
+	MDB_dbi dbi = blob_key(s, c->table, c->cluster, &k);
+	MDB_val key = {k.len, k.s};
+	int rc;
 	if (!c->p) {
-		int rc = mdb_del(t, dbi, &key, NULL);
-		return rc == MDB_NOTFOUND ? 0 : rc;
+		rc = mdb_del(t, dbi, &key, NULL);
+		rc = rc == MDB_NOTFOUND ? 0 : rc;
+	} else {
+		MDB_val v = {c->n, (void *)c->p};
+		rc = mdb_put(t, dbi, &key, &v, 0);
 	}
-	MDB_val v = {c->n, (void *)c->p};
-	return mdb_put(t, dbi, &key, &v, 0);
+	buf_free(&k);
+	return rc;
 }
 
 int

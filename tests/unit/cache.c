@@ -238,6 +238,47 @@ Test(store, put_get_delete_and_per_cluster_listing)
 	arena_free(&a);
 }
 
+/* a mark goes with the records it vouches for: written in their
+ * transaction, replaced (or, empty, deleted) with them, and forgotten by
+ * clean with them */
+Test(store, a_mark_is_written_replaced_and_cleared_with_the_records)
+{
+	char *dir = tmpdir();
+	struct store *s;
+	struct buf err = {0};
+	struct arena a = {0};
+	cr_assert_eq(store_open(&s, dir, 0, &err), 0, "%s", err.s);
+	struct layer_rec r = sample_rec(), o;
+	struct store_put puts[] = {{"p/a", &r}, {"p/b", &r}};
+	cr_assert_eq(store_write_marked(s, "dev", puts, 2, 0, "u 1 i", 5, &err), 0, "%s", err.s);
+	char *m;
+	size_t n;
+	cr_assert_eq(store_get_blob(s, STORE_MARK, "dev", &m, &n, &a, &err), 0);
+	cr_assert(n == 5 && !memcmp(m, "u 1 i", 5));
+	cr_assert_eq(store_get_blob(s, STORE_MARK, "prod", &m, &n, &a, &err), 1);
+	/* the schema's key in the same table is no cluster's mark */
+	cr_assert_eq(store_get_blob(s, STORE_MARK, "version", &m, &n, &a, &err), 1);
+	/* replace: p/a alone stays */
+	cr_assert_eq(store_write_marked(s, "dev", puts, 1, 1, "u 2 i", 5, &err), 0);
+	cr_assert_eq(store_get_layer(s, "dev", "p/b", &o, &a, &err), 1, "replace kept p/b");
+	cr_assert_eq(store_get_layer(s, "dev", "p/a", &o, &a, &err), 0);
+	cr_assert_eq(store_get_blob(s, STORE_MARK, "dev", &m, &n, &a, &err), 0);
+	cr_assert(n == 5 && !memcmp(m, "u 2 i", 5));
+	/* a write without a mark leaves it */
+	cr_assert_eq(store_write(s, "dev", puts + 1, 1, &err), 0);
+	cr_assert_eq(store_get_blob(s, STORE_MARK, "dev", &m, &n, &a, &err), 0);
+	/* an empty mark deletes it */
+	cr_assert_eq(store_write_marked(s, "dev", NULL, 0, 1, "", 0, &err), 0);
+	cr_assert_eq(store_get_blob(s, STORE_MARK, "dev", &m, &n, &a, &err), 1);
+	cr_assert_eq(store_get_layer(s, "dev", "p/a", &o, &a, &err), 1);
+	cr_assert_eq(store_write_marked(s, "dev", puts, 2, 0, "u 3 i", 5, &err), 0);
+	cr_assert_eq(store_clear_cluster(s, "dev", &err), 0);
+	cr_assert_eq(store_get_blob(s, STORE_MARK, "dev", &m, &n, &a, &err), 1, "clean kept the mark");
+	store_close(s);
+	rmrf(dir);
+	arena_free(&a);
+}
+
 Test(store, grows_the_map_when_full)
 {
 	char *dir = tmpdir();
