@@ -119,5 +119,7 @@ int64_t kube_rfc3339(const char *s);
 
 /* base64 (standard alphabet, padding optional); -1 on bad input */
 int kube_b64_decode(const char *s, size_t n, struct buf *out);
+/* base64 of n bytes, padded, appended to out */
+void kube_b64_encode(const void *p, size_t n, struct buf *out);
 
 #endif

@@ -116,6 +116,25 @@ merge_file(struct merged *m, const char *file, struct buf *err)
 	return 0;
 }
 
+void
+kube_b64_encode(const void *p, size_t n, struct buf *out)
+{
+	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *s = p;
+	buf_add(out, "", 0);
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)s[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned)s[i + 1] << 8;
+		if (i + 2 < n)
+			v |= s[i + 2];
+		buf_addc(out, al[v >> 18 & 63]);
+		buf_addc(out, al[v >> 12 & 63]);
+		buf_addc(out, i + 1 < n ? al[v >> 6 & 63] : '=');
+		buf_addc(out, i + 2 < n ? al[v & 63] : '=');
+	}
+}
+
 int
 kube_b64_decode(const char *s, size_t n, struct buf *out)
 {

@@ -106,6 +106,27 @@ Test(b64, decodes_with_and_without_padding)
 	buf_free(&b);
 }
 
+Test(b64, encodes_with_padding_and_round_trips_every_byte)
+{
+	struct buf b = {0}, d = {0};
+	const char *want[] = {"", "aA==", "aGU=", "aGVs", "aGVsbG8="};
+	for (size_t n = 0; n < 5; n++) {
+		buf_clear(&b);
+		kube_b64_encode("hello", n == 4 ? 5 : n, &b);
+		cr_assert_str_eq(b.s, want[n], "%zu bytes: %s", n, b.s);
+	}
+	unsigned char all[256];
+	for (int i = 0; i < 256; i++)
+		all[i] = (unsigned char)i;
+	buf_clear(&b);
+	kube_b64_encode(all, sizeof(all), &b);
+	cr_assert_eq(kube_b64_decode(b.s, b.len, &d), 0);
+	cr_assert_eq(d.len, sizeof(all));
+	cr_assert(memcmp(d.s, all, sizeof(all)) == 0);
+	buf_free(&b);
+	buf_free(&d);
+}
+
 static void
 put(const char *path, const char *text)
 {
