@@ -9,7 +9,9 @@ asks for it) and legacy discovery (/api, /apis, /api/v1, /apis/G/V, custom
 resources appearing once their CRD is Established), OpenAPI v3 stubs,
 server-side apply (PATCH application/apply-patch+yaml with a JSON body:
 201 on create, 200 on update, fieldManager required, per-field owners and
-409 conflicts unless force=true, dryRun=All), merge patches of /status,
+409 conflicts unless force=true, dryRun=All), create (POST to a collection:
+409 AlreadyExists) and update (PUT: 404 when missing, 409 Conflict when
+metadata.resourceVersion is not the stored one), merge patches of /status,
 GET and LIST (labelSelector k=v, k!=v, k, !k; fieldSelector
 metadata.name=), DELETE with propagationPolicy (body or query; a deleted
 namespace takes its objects along), Status error bodies. With --tls it
@@ -617,6 +619,8 @@ class H(http.server.BaseHTTPRequestHandler):
         g = gv_split(gv)[0]
         res, kind, nsd = ent[0], ent[1], ent[2]
         if name is None:
+            if method == "POST" and sub is None:
+                return self.write(g, gv, res, kind, nsd, ns, None, q, raw)
             if method != "GET":
                 return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
             return self.list(gv, g, res, kind, nsd, ns, q)
@@ -630,6 +634,8 @@ class H(http.server.BaseHTTPRequestHandler):
                 return status(404, "NotFound", '%s "%s" not found' % (gr, name),
                               {"name": name, "group": g, "kind": res})
             return 200, e["obj"]
+        if method == "PUT" and sub is None:
+            return self.write(g, gv, res, kind, nsd, ns, name, q, raw)
         if method == "DELETE":
             try:
                 body = json.loads(raw) if raw else None
@@ -662,6 +668,70 @@ class H(http.server.BaseHTTPRequestHandler):
                               "the expected API version (%s)" % (body.get("apiVersion"), gv))
             return apply(g, res, ns if nsd else None, name, body, q)
         return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def write(self, g, gv, res, kind, nsd, ns, name, q, raw):
+        """create (name None: POST to the collection) or update (PUT), as
+        the real server does for a JSON body"""
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return status(400, "BadRequest", "this test server takes JSON bodies only")
+        md = body.get("metadata") or {}
+        if body.get("apiVersion") != gv or body.get("kind") != kind:
+            return status(400, "BadRequest", "the API version in the data (%s) does not match "
+                          "the expected API version (%s)" % (body.get("apiVersion"), gv))
+        if name is not None and md.get("name") != name:
+            return status(400, "BadRequest", "the name of the object (%s) does not match the name on "
+                          "the URL (%s)" % (md.get("name"), name))
+        name = md.get("name")
+        if not name:
+            return status(422, "Invalid", "%s \"\" is invalid: metadata.name: Required value: name "
+                          "or generateName is required" % kind)
+        if nsd and md.get("namespace", ns) != ns:
+            return status(400, "BadRequest", "the namespace of the provided object does not match "
+                          "the namespace sent on the request")
+        bad = ensure_ns(ns if nsd else None)
+        if bad:
+            return bad
+        key = (g, res, ns if nsd else None, name)
+        e = store.get(key)
+        gr = res if not g else "%s.%s" % (res, g)
+        create = self.command == "POST"
+        if create and e:
+            return status(409, "AlreadyExists", '%s "%s" already exists' % (gr, name),
+                          {"name": name, "group": g, "kind": res})
+        if not create and not e:
+            return status(404, "NotFound", '%s "%s" not found' % (gr, name),
+                          {"name": name, "group": g, "kind": res})
+        if create and md.get("resourceVersion"):
+            return status(500, "InternalError", "resourceVersion should not be set on objects "
+                          "to be created")
+        if not create and md.get("resourceVersion") and \
+                md["resourceVersion"] != e["obj"]["metadata"]["resourceVersion"]:
+            return status(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": the object '
+                          "has been modified; please apply your changes to the latest version "
+                          "and try again" % (gr, name), {"name": name, "group": g, "kind": res})
+        cfg = copy.deepcopy(body)
+        cfg.pop("status", None)
+        cfg["metadata"].pop("resourceVersion", None)
+        if nsd:
+            cfg["metadata"]["namespace"] = ns
+        mgr = q.get("fieldManager", [""])[0] or "unknown"
+        e2 = {"mgr": {mgr: cfg}}
+        old = e["obj"] if e else {}
+        o = rebuild(e2, old)
+        for f in o["metadata"]["managedFields"]:
+            f["operation"] = "Update"
+        if create:
+            o["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
+            default_status(kind, o)
+        elif spec_of(o) != spec_of(old):
+            o["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
+        bump(o)
+        e2["obj"] = o
+        if q.get("dryRun", [""])[0] != "All":
+            store[key] = e2
+        return (201 if create else 200), o
 
     def list(self, gv, g, res, kind, nsd, ns, q):
         sel = q.get("labelSelector", [""])[0]
