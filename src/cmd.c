@@ -50,11 +50,86 @@ fail:
 	return -1;
 }
 
-/* plans every selected cluster in one read transaction */
+struct runner *
+cmd_runner(struct cmd_ctx *x)
+{
+	if (!x->run_ready) {
+		out_init(&x->out, stdout, x->ro);
+		x->out.secret = &x->w->secret;
+		runner_init(&x->run, x->ro, &x->out, x->st);
+		x->run_ready = 1;
+	}
+	return &x->run;
+}
+
+void
+cmd_end(struct cmd_ctx *x)
+{
+	if (x->run_ready)
+		runner_close(&x->run);
+}
+
+static int reopen_rw(struct cmd_ctx *x);
+
+/* the local records of c, brought up to date with those its target keeps
+ * with the cluster (the kube target, §5): one read of the cluster's head,
+ * and a list of its records when the local ones are not the head's. 0, or
+ * an exit code (the error said) */
 static int
-plan_all(struct cmd_ctx *x)
+pull_cluster(struct cmd_ctx *x, struct cluster *c, const struct target_ops *ops)
+{
+	struct target_ctx *tc;
+	int rc = runner_target(cmd_runner(x), x->w, c, &tc, &ops);
+	if (rc)
+		return rc;
+	struct buf err = {0};
+	struct state_got got = {0};
+	char *mark = NULL;
+	size_t nmark = 0;
+	if (store_get_blob(x->st, STORE_MARK, c->name, &mark, &nmark, &x->w->a, &err) < 0 ||
+	    ops->state_pull(tc, mark, nmark, &x->w->a, &got, &err))
+		goto fail;
+	if (!got.same) {
+		c->changed = got.changed;
+		if (x->ro->verbose)
+			fprintf(stderr, "addonmake: %s: %zu layer record%s read from the cluster%s\n",
+				c->name, got.n, got.n == 1 ? "" : "s",
+				got.changed ? " (the local ones were of another cluster)" : "");
+		if ((!x->rw && reopen_rw(x)) ||
+		    store_write_marked(x->st, c->name, got.puts, got.n, 1, got.mark.s, got.mark.len,
+				       &err))
+			goto fail;
+	}
+	buf_free(&got.mark);
+	return 0;
+fail:
+	if (err.s)
+		fprintf(stderr, "addonmake: error: %s\n", err.s);
+	buf_free(&err);
+	buf_free(&got.mark);
+	return EXIT_FAILED;
+}
+
+/* plans every selected cluster in one read transaction, after bringing
+ * the local records of those whose target keeps them with the cluster up
+ * to date; with soft, a cluster that cannot be read is planned from the
+ * local records, with a warning */
+static int
+plan_all(struct cmd_ctx *x, int soft)
 {
 	struct buf err = {0};
+	for (size_t i = 0; i < x->ncl; i++) {
+		const struct target_ops *ops = target_for(x->cl[i], &err);
+		buf_clear(&err);
+		if (!ops || !ops->state_pull || !ops->state_on(x->cl[i]))
+			continue;
+		int rc = pull_cluster(x, x->cl[i], ops);
+		if (rc && !soft)
+			return rc;
+		if (rc)
+			fprintf(stderr, "addonmake: warning: %s: its records in the cluster could not be "
+				"read; this shows the local ones\n", x->cl[i]->name);
+	}
 	if (store_read_begin(x->st, &err))
 		goto fail;
 	for (size_t i = 0; i < x->ncl; i++) {
@@ -70,7 +145,7 @@ fail:
 	store_read_end(x->st);
 	fprintf(stderr, "addonmake: error: %s\n", err.s);
 	buf_free(&err);
-	return -1;
+	return EXIT_FAILED;
 }
 
 /* the state, opened again for writing (LMDB: one open per process);
@@ -79,6 +154,8 @@ static int
 reopen_rw(struct cmd_ctx *x)
 {
 	struct buf err = {0};
+	if (x->rw)
+		return 0;
 	store_close(x->st);
 	x->st = x->w->fx.st = NULL;
 	if (store_open(&x->st, x->w->state, 0, &err)) {
@@ -87,6 +164,8 @@ reopen_rw(struct cmd_ctx *x)
 		return -1;
 	}
 	x->w->fx.st = x->st; /* loaders read fetch records through it */
+	x->rw = 1;
+	x->run.st = x->st;
 	return 0;
 }
 
@@ -220,8 +299,9 @@ plan_print(struct cmd_ctx *x, FILE *f)
 int
 cmd_plan(struct cmd_ctx *x)
 {
-	if (plan_all(x))
-		return EXIT_FAILED;
+	int prc = plan_all(x, 0);
+	if (prc)
+		return prc;
 	size_t na, np;
 	size_t work = count_work(x, &na, &np);
 	plan_print(x, stdout);
@@ -244,9 +324,10 @@ cmd_sync(struct cmd_ctx *x)
 	int lockfd = -1;
 	if (!x->ro->dry_run && take_lock(x, &lockfd))
 		return EXIT_FAILED;
-	if (plan_all(x)) {
+	int prc = plan_all(x, 0);
+	if (prc) {
 		run_unlock(lockfd);
-		return EXIT_FAILED;
+		return prc;
 	}
 	size_t na, np;
 	if (!count_work(x, &na, &np)) {
@@ -272,40 +353,37 @@ cmd_sync(struct cmd_ctx *x)
 		run_unlock(lockfd);
 		return EXIT_FAILED;
 	}
-	struct out o;
-	out_init(&o, stdout, x->ro);
-	o.secret = &x->w->secret;
-	struct runner r;
-	runner_init(&r, x->ro, &o, x->st);
+	struct runner *r = cmd_runner(x);
+	struct out *o = r->out;
 	int rc = EXIT_DONE;
 	for (size_t i = 0; i < x->ncl; i++) {
 		struct cluster *c = x->cl[i];
-		o.done = 0;
-		o.total = (int)(plan_count_dirty(c) + (x->ro->prune ? c->nremoved : 0));
+		o->done = 0;
+		o->total = (int)(plan_count_dirty(c) + (x->ro->prune ? c->nremoved : 0));
 		if (x->ro->explain && !x->ro->json)
 			for (size_t k = 0; k < c->g.n; k++) {
 				struct layer *l = c->g.nodes[k].data;
 				if (l->plan.dirty)
-					out_msg(&o, "addonmake explain: %s: %s: %s", c->name, l->id,
+					out_msg(o, "addonmake explain: %s: %s: %s", c->name, l->id,
 						l->plan.reason);
 			}
-		int crc = run_cluster(&r, x->w, c);
+		int crc = run_cluster(r, x->w, c);
 		if (crc == EXIT_DONE && x->ro->prune)
-			crc = prune_cluster(&r, x->w, c);
+			crc = prune_cluster(r, x->w, c);
 		if (crc != EXIT_DONE) {
 			rc = crc;
 			int stop = crc == EXIT_INT || crc == EXIT_TERM;
 			if (stop || !x->ro->keep_going) {
 				/* a cluster that never started is said so, by name */
 				for (size_t k = i + 1; k < x->ncl; k++)
-					out_msg(&o, "addonmake: %s: not started (%s)", x->cl[k]->name,
+					out_msg(o, "addonmake: %s: not started (%s)", x->cl[k]->name,
 						stop ? "interrupted" : "a cluster failed; -k goes on");
 				break;
 			}
 		}
 	}
-	out_finish(&o);
-	out_summary(&o, (int)(na + (x->ro->prune ? np : 0)), x->ro->started_ms);
+	out_finish(o);
+	out_summary(o, (int)(na + (x->ro->prune ? np : 0)), x->ro->started_ms);
 	if (rc == EXIT_DONE && !x->ro->json && !x->ro->quiet)
 		note_removed(x, x->ro->prune ? 0 : np);
 	run_unlock(lockfd);
@@ -317,8 +395,9 @@ cmd_prune(struct cmd_ctx *x)
 {
 	if (x->ro->dry_run) {
 		/* what would be pruned; no lock, nothing written */
-		if (plan_all(x))
-			return EXIT_FAILED;
+		int prc = plan_all(x, 0);
+		if (prc)
+			return prc;
 		size_t na, np;
 		count_work(x, &na, &np);
 		for (size_t i = 0; i < x->ncl; i++)
@@ -334,9 +413,10 @@ cmd_prune(struct cmd_ctx *x)
 	int lockfd = -1;
 	if (take_lock(x, &lockfd))
 		return EXIT_FAILED;
-	if (plan_all(x)) {
+	int prc = plan_all(x, 0);
+	if (prc) {
 		run_unlock(lockfd);
-		return EXIT_FAILED;
+		return prc;
 	}
 	size_t na, np;
 	count_work(x, &na, &np);
@@ -350,19 +430,16 @@ cmd_prune(struct cmd_ctx *x)
 		run_unlock(lockfd);
 		return EXIT_FAILED;
 	}
-	struct out o;
-	out_init(&o, stdout, x->ro);
-	o.secret = &x->w->secret;
-	struct runner r;
-	runner_init(&r, x->ro, &o, x->st);
+	struct runner *r = cmd_runner(x);
+	struct out *o = r->out;
 	int rc = EXIT_DONE;
 	for (size_t i = 0; i < x->ncl && rc == EXIT_DONE; i++) {
-		o.done = 0;
-		o.total = (int)x->cl[i]->nremoved;
-		rc = prune_cluster(&r, x->w, x->cl[i]);
+		o->done = 0;
+		o->total = (int)x->cl[i]->nremoved;
+		rc = prune_cluster(r, x->w, x->cl[i]);
 	}
-	out_finish(&o);
-	out_summary(&o, (int)np, x->ro->started_ms);
+	out_finish(o);
+	out_summary(o, (int)np, x->ro->started_ms);
 	run_unlock(lockfd);
 	return rc;
 }
@@ -435,8 +512,9 @@ graph_json(const char *cluster, const struct graph *g)
 int
 cmd_graph(struct cmd_ctx *x)
 {
-	if (plan_all(x))
-		return EXIT_FAILED;
+	int prc = plan_all(x, 1);
+	if (prc)
+		return prc;
 	if (!x->ro->json)
 		graph_dot_begin(stdout);
 	for (size_t i = 0; i < x->ncl; i++) {
@@ -559,8 +637,9 @@ status_table(const struct srow *rows, size_t n)
 int
 cmd_status(struct cmd_ctx *x)
 {
-	if (plan_all(x))
-		return EXIT_FAILED;
+	int prc = plan_all(x, 1);
+	if (prc)
+		return prc;
 	size_t n = 0;
 	for (size_t i = 0; i < x->ncl; i++)
 		n += x->cl[i]->g.n + x->cl[i]->nremoved;

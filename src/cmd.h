@@ -13,7 +13,17 @@ struct cmd_ctx {
 	struct run_opts *ro;
 	char **only;         /* LAYER arguments, or NULL */
 	int all;             /* no -c: every cluster of the workspace */
+	int rw;              /* st is open for writing */
+	/* the executor and its output, set up on first use (cmd_runner):
+	 * reading a cluster's records before the plan opens its target */
+	struct runner run;
+	struct out out;
+	int run_ready;
 };
+
+/* x's executor, set up on first use; cmd_end closes what it opened */
+struct runner *cmd_runner(struct cmd_ctx *x);
+void cmd_end(struct cmd_ctx *x);
 
 /* every selected cluster from its snapshot when that still holds, else
  * compiled from the files; errors and warnings go to d */

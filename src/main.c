@@ -168,6 +168,7 @@ run(struct run_opts *ro, struct cli *g)
 		if (rc < 0)
 			rc = cli_run(&x, g->cmd);
 	}
+	cmd_end(&x);
 	store_close(x.st);
 	diag_free(&d);
 	ws_free(&w);

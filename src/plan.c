@@ -118,7 +118,7 @@ plan_cluster(struct store *s, struct cluster *c, const struct plan_opts *o,
 			if (!considered)
 				why = NULL;
 			else if (!l->plan.has_rec)
-				why = "new layer";
+				why = c->changed ? "cluster changed" : "new layer";
 			else if (memcmp(l->plan.rec.hash.b, l->hash.b, 16) != 0)
 				why = "content changed";
 			else if (l->plan.rec.status == LS_FAILED)

@@ -246,6 +246,27 @@ worker(void *p)
 	return NULL;
 }
 
+/* records puts: where the target keeps the records with the cluster,
+ * there first, then in the local store with the mark the cluster gave
+ * (a kill between the two leaves a local mark that the cluster no longer
+ * has, so the next run reads the records again) */
+static int
+record_write(struct runner *r, const struct target_ops *ops, const struct target_ctx *tc,
+	     const struct store_put *puts, size_t n)
+{
+	struct buf err = {0}, mark = {0};
+	int cluster = ops->state_push && ops->state_on(tc->c);
+	int rc = cluster ? ops->state_push(tc, puts, n, &mark, &err) : 0;
+	if (!rc)
+		rc = store_write_marked(r->st, tc->c->name, puts, n, 0, cluster ? mark.s : NULL,
+					mark.len, &err);
+	if (rc)
+		out_msg(r->out, "addonmake: error: %s", err.s);
+	buf_free(&err);
+	buf_free(&mark);
+	return rc;
+}
+
 static struct layer_rec
 record_of(const struct layer *l, int status)
 {
@@ -284,18 +305,15 @@ commit_jobs(struct runner *r, struct cluster *c, struct job **js, size_t n)
 		}
 		puts[i] = (struct store_put){j->l->id, &recs[i]};
 	}
-	struct buf err = {0};
-	int rc = store_write(r->st, c->name, puts, n, &err);
-	if (rc)
-		out_msg(r->out, "addonmake: error: %s", err.s);
-	buf_free(&err);
+	int rc = record_write(r, js[0]->ops, &js[0]->tc, puts, n);
 	free(puts);
 	free(recs);
 	return rc;
 }
 
 static int
-mark_pending(struct runner *r, struct cluster *c)
+mark_pending(struct runner *r, struct cluster *c, const struct target_ops *ops,
+	     const struct target_ctx *tc)
 {
 	size_t n = plan_count_dirty(c), k = 0;
 	struct store_put *puts = xcalloc(n + 1, sizeof(*puts));
@@ -309,11 +327,7 @@ mark_pending(struct runner *r, struct cluster *c)
 		puts[k].rec = &recs[k];
 		k++;
 	}
-	struct buf err = {0};
-	int rc = store_write(r->st, c->name, puts, k, &err);
-	if (rc)
-		out_msg(r->out, "addonmake: error: %s", err.s);
-	buf_free(&err);
+	int rc = record_write(r, ops, tc, puts, k);
 	free(puts);
 	free(recs);
 	return rc;
@@ -595,21 +609,47 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 	return x.stopped ? 2 : x.failed ? 1 : 0;
 }
 
-/* the cluster's target, opened (connected) for this run: 0, or an exit code */
-static int
-open_target(struct runner *r, struct workspace *w, struct cluster *c,
-	    struct target_ctx *tc, const struct target_ops **ops)
+int
+runner_target(struct runner *r, struct workspace *w, struct cluster *c,
+	      struct target_ctx **tcp, const struct target_ops **ops)
 {
+	for (size_t i = 0; i < r->ntg; i++)
+		if (r->tg[i]->c == c) {
+			*tcp = &r->tg[i]->tc;
+			*ops = r->tg[i]->ops;
+			return 0;
+		}
 	struct buf err = {0};
-	*tc = (struct target_ctx){.w = w, .c = c, .ps = &r->ps, .force_conflicts = r->ro->force_conflicts};
-	int rc = target_open(tc, ops, &err);
+	struct rtarget *t = xcalloc(1, sizeof(*t));
+	t->c = c;
+	t->tc = (struct target_ctx){.w = w, .c = c, .ps = &r->ps,
+				    .force_conflicts = r->ro->force_conflicts};
+	int rc = target_open(&t->tc, &t->ops, &err);
 	if (rc < 0) {
 		out_msg(r->out, "addonmake: error: %s", err.s);
 		/* a kube target that cannot connect is not bad input */
-		rc = c->target.kind == TARGET_KUBE && *ops ? EXIT_FAILED : EXIT_USAGE;
+		rc = c->target.kind == TARGET_KUBE && t->ops ? EXIT_FAILED : EXIT_USAGE;
+		buf_free(&err);
+		free(t);
+		return rc;
 	}
-	buf_free(&err);
-	return rc;
+	r->tg = xrealloc(r->tg, (r->ntg + 1) * sizeof(*r->tg));
+	r->tg[r->ntg++] = t;
+	*tcp = &t->tc;
+	*ops = t->ops;
+	return 0;
+}
+
+void
+runner_close(struct runner *r)
+{
+	for (size_t i = 0; i < r->ntg; i++) {
+		target_close(&r->tg[i]->tc, r->tg[i]->ops);
+		free(r->tg[i]);
+	}
+	free(r->tg);
+	r->tg = NULL;
+	r->ntg = 0;
 }
 
 int
@@ -622,18 +662,16 @@ run_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 	pthread_mutex_unlock(&r->mu);
 	if (sig)
 		return stop_code(sig);
-	struct target_ctx tc;
+	struct target_ctx *tc;
 	const struct target_ops *ops;
-	int orc = open_target(r, w, c, &tc, &ops);
+	int orc = runner_target(r, w, c, &tc, &ops);
 	if (orc)
 		return orc;
-	if (!r->ro->dry_run && mark_pending(r, c)) {
-		target_close(&tc, ops);
+	if (!r->ro->dry_run && mark_pending(r, c, ops, tc))
 		return EXIT_FAILED;
-	}
 	int rc = EXIT_DONE;
 	for (size_t t = 0; t < c->g.ntiers; t++) {
-		int tr = run_tier(r, w, c, ops, &tc, t);
+		int tr = run_tier(r, w, c, ops, tc, t);
 		if (tr == 2) {
 			pthread_mutex_lock(&r->mu);
 			rc = stop_code(r->stop);
@@ -653,7 +691,6 @@ run_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 			break;
 		}
 	}
-	target_close(&tc, ops);
 	return rc;
 }
 
@@ -663,9 +700,9 @@ prune_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 	struct buf err = {0};
 	if (!c->nremoved)
 		return EXIT_DONE;
-	struct target_ctx tc;
+	struct target_ctx *tc;
 	const struct target_ops *ops;
-	int orc = open_target(r, w, c, &tc, &ops);
+	int orc = runner_target(r, w, c, &tc, &ops);
 	if (orc)
 		return orc;
 	int rc = EXIT_DONE;
@@ -685,8 +722,9 @@ prune_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 		}
 		buf_clear(&err);
 		struct buf note = {0};
-		tc.note = r->ro->verbose ? &note : NULL;
-		int t = ops->remove(&tc, rm->id, &rm->rec, &err);
+		tc->note = r->ro->verbose ? &note : NULL;
+		int t = ops->remove(tc, rm->id, &rm->rec, &err);
+		tc->note = NULL;
 		note_print(r, c, rm->id, &note);
 		buf_free(&note);
 		r->out->done++;
@@ -700,15 +738,12 @@ prune_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 			break;
 		}
 		struct store_put put = {rm->id, NULL};
-		buf_clear(&err);
-		if (store_write(r->st, c->name, &put, 1, &err)) {
-			out_msg(r->out, "addonmake: error: %s", err.s);
+		if (record_write(r, ops, tc, &put, 1)) {
 			rc = EXIT_FAILED;
 			break;
 		}
 		out_event(r->out, "pruned", c->name, rm->id, (long long)rm->rec.order, NULL);
 	}
 	buf_free(&err);
-	target_close(&tc, ops);
 	return rc;
 }

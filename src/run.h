@@ -54,6 +54,13 @@ void out_summary(struct out *o, int planned, int64_t started_ms);
 enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_WORK = 3,
        EXIT_INT = 130, EXIT_TERM = 143 };
 
+/* a cluster's target, open for the whole run */
+struct rtarget {
+	const struct cluster *c;
+	struct target_ctx tc;
+	const struct target_ops *ops;
+};
+
 struct runner {
 	const struct run_opts *ro;
 	struct out *out;
@@ -64,11 +71,18 @@ struct runner {
 	pthread_cond_t wake; /* sleeping workers wait for stop */
 	int applying;        /* layers started and not yet past apply */
 	int stop;            /* signal number that stopped the run, or 0 */
+	struct rtarget **tg; /* targets opened so far (runner_target) */
+	size_t ntg;
 };
 
 /* sets up signal handling (SIGINT/SIGTERM stop the run) */
 void runner_init(struct runner *r, const struct run_opts *ro, struct out *o,
 		 struct store *st);
+/* c's target, opened (connected) on first use and kept until
+ * runner_close: 0, or an exit code (the error said) */
+int runner_target(struct runner *r, struct workspace *w, struct cluster *c,
+		  struct target_ctx **tc, const struct target_ops **ops);
+void runner_close(struct runner *r);
 /* applies the dirty layers of c; EXIT_DONE, EXIT_FAILED or EXIT_INT/TERM */
 int run_cluster(struct runner *r, struct workspace *w, struct cluster *c);
 /* deletes c's removed layers, highest order first */

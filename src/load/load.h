@@ -43,6 +43,8 @@ struct target_cfg {
 	char **apply, **check, **del;  /* exec */
 	const char *kubeconfig, *context; /* kube: as written */
 	const char *kubepath;          /* kube: the kubeconfig's path */
+	int state_local;               /* kube: not state: cluster (records only on disk) */
+	const char *state_ns;          /* kube: stateNamespace, else addonmake-system */
 };
 
 /* A layer has three parts, one per lifetime. What compile learns of it
@@ -112,6 +114,7 @@ struct cluster {
 	struct pos at;
 	struct dnode *node;  /* its entry in addonmake.yaml */
 	int fresh;           /* compiled from files this run (not from a snapshot) */
+	int changed;         /* its local records were another cluster's (dropped) */
 	struct deps deps;    /* the files it was compiled from, when fresh */
 	struct diag warnings; /* what compiling it warned about */
 	struct target_cfg target;

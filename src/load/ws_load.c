@@ -203,6 +203,28 @@ readiness(struct ld *l, const struct dnode *m, struct readiness *r,
 	}
 }
 
+/* where the kube target keeps its records: state (local, the default
+ * until the cluster's records have their lock, or cluster) and
+ * stateNamespace (a namespace's name) */
+static void
+kube_state(struct ld *l, struct cluster *c, const struct dnode *v)
+{
+	const char *st = str(l, v, "state", "state");
+	if (st && strcmp(st, "cluster") && strcmp(st, "local"))
+		err(l, doc_get(v, "state"), "state must be cluster or local, not \"%s\"%s", st, NULL);
+	c->target.state_local = !st || strcmp(st, "cluster") != 0;
+	const char *ns = str(l, v, "stateNamespace", "stateNamespace");
+	size_t n = ns ? strlen(ns) : 0;
+	int ok = n > 0 && n <= 63 && ns[0] != '-' && ns[n - 1] != '-';
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (ns[i] >= 'a' && ns[i] <= 'z') || (ns[i] >= '0' && ns[i] <= '9') || ns[i] == '-';
+	if (ns && !ok)
+		err(l, doc_get(v, "stateNamespace"),
+		    "stateNamespace must be a namespace's name (at most 63 of a-z, 0-9 and '-', "
+		    "not starting or ending with '-'), not \"%s\"%s", ns, NULL);
+	c->target.state_ns = ns && ok ? ns : "addonmake-system";
+}
+
 static void
 target(struct ld *l, struct cluster *c, const struct dnode *t)
 {
@@ -244,7 +266,8 @@ target(struct ld *l, struct cluster *c, const struct dnode *t)
 		if (!c->target.apply)
 			err(l, v, "exec needs apply: [command, args...]%s%s", NULL, NULL);
 	} else if ((v = doc_get(t, "kube"))) {
-		static const char *const kk[] = {"kubeconfig", "context", NULL};
+		static const char *const kk[] = {"kubeconfig", "context", "state",
+						 "stateNamespace", NULL};
 		if (!want(l, v, D_MAP, "kube"))
 			return;
 		known_keys(l, v, "kube", kk);
@@ -253,6 +276,7 @@ target(struct ld *l, struct cluster *c, const struct dnode *t)
 		if (c->target.kubeconfig)
 			c->target.kubepath = wpath(l, doc_get(v, "kubeconfig"), c->target.kubeconfig);
 		c->target.context = str(l, v, "context", "context");
+		kube_state(l, c, v);
 	}
 }
 

@@ -28,6 +28,16 @@ struct target_ctx {
  * 0: waits for a free slot) */
 void target_slot(const struct target_ctx *t, int release);
 
+/* what a target that keeps the layer records with the cluster read there
+ * (state_pull) */
+struct state_got {
+	int same;     /* the local records are the cluster's: nothing else read */
+	int changed;  /* the local records were another cluster's: dropped */
+	struct store_put *puts; /* else the cluster's records, in the arena */
+	size_t n;
+	struct buf mark;        /* and the mark to keep with them */
+};
+
 /* results of apply/ready/remove */
 enum { T_OK = 0, T_NOTREADY = 1, T_FAILED = -1, T_STOPPED = -2 };
 
@@ -62,6 +72,19 @@ struct target_ops {
 	 * NULL, or why the layer must be applied again ("output missing") */
 	const char *(*outdated)(const struct cluster *c, const struct layer *l,
 				const struct layer_rec *r);
+	/* optional: the target keeps the layer records with the cluster (the
+	 * kube target: objects in the cluster), and the local records are a
+	 * cache of them. state_on says whether this cluster's do (a target
+	 * setting may keep them local). state_pull, before a plan: mark is
+	 * the one kept with the local records (NULL: none); got says whether
+	 * they are the cluster's, else holds the cluster's. state_push, before
+	 * the local commit of puts: writes them to the cluster, and mark
+	 * receives the mark to commit with them. 0, or -1 with err. */
+	int (*state_on)(const struct cluster *c);
+	int (*state_pull)(const struct target_ctx *t, const char *mark, size_t nmark,
+			  struct arena *a, struct state_got *got, struct buf *err);
+	int (*state_push)(const struct target_ctx *t, const struct store_put *puts, size_t n,
+			  struct buf *mark, struct buf *err);
 };
 
 extern const struct target_ops target_render;

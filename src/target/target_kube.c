@@ -183,4 +183,7 @@ const struct target_ops target_kube = {
 	.close = kube_close_target,
 	.apply_slots = 2,
 	.docs_only = 1,
+	.state_on = tk_state_on,
+	.state_pull = tk_state_pull,
+	.state_push = tk_state_push,
 };

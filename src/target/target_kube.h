@@ -10,8 +10,18 @@
  * (helm.sh/resource-policy: keep) */
 enum { OBJ_CREATED = 1, OBJ_LAYER_NS = 2, OBJ_CURRENT = 4, OBJ_HELM = 8, OBJ_KEEP = 16 };
 
+/* the head of the cluster's records, as this run last saw it
+ * (target_kube_state.c) */
+struct khead {
+	int read;       /* asked for this run */
+	int exists;
+	char uid[64], rv[32], identity[64];
+	long long serial;
+};
+
 struct kt {
 	struct kube *k;
+	struct khead head;
 	pthread_mutex_t mu;
 	struct strset failing; /* layer id -> consecutive Failed checks */
 	struct strset ns_seen; /* namespaces seen to exist in this run */
@@ -71,6 +81,13 @@ int tk_helm_uninstall(const struct target_ctx *t, const char *rel, struct buf *e
 /* target_kube_ready.c */
 int tk_ready(const struct target_ctx *t, const struct layer *l, const char *text, size_t len,
 	     const struct buf *inv, struct buf *why);
+
+/* target_kube_state.c: the layer records kept in the cluster */
+int tk_state_on(const struct cluster *c);
+int tk_state_pull(const struct target_ctx *t, const char *mark, size_t nmark, struct arena *a,
+		  struct state_got *got, struct buf *err);
+int tk_state_push(const struct target_ctx *t, const struct store_put *puts, size_t n,
+		  struct buf *mark, struct buf *err);
 
 /* target_kube_remove.c */
 int tk_delete_obj(struct kt *kt, const struct iobj *o, struct buf *err);

@@ -1336,3 +1336,203 @@ Test(SUITE, rendered_files_applied_by_kubectl_store_what_the_kube_target_stores)
 	kf_free(&g);
 	kf_free(&f);
 }
+
+/* the lines of log after its first `from` bytes */
+static int
+lines_after(const char *log, size_t from)
+{
+	int n = 0;
+	for (const char *p = log + from; *p; p++)
+		n += *p == '\n';
+	return n;
+}
+
+/* three layers a (order 0), b (10), c (20), one ConfigMap each (b's
+ * holds v) */
+static void
+kf_ws_tiers(struct kf *f, const char *v)
+{
+	char packs[2048];
+	snprintf(packs, sizeof(packs),
+		 "      - name: a\n        type: manifest\n"
+		 "        values: \"pack: {spectrocloud.com/install-priority: \\\"0\\\"}\"\n"
+		 "        manifests: [{name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: ca}\\n\"}]\n"
+		 "      - name: b\n        type: manifest\n"
+		 "        values: \"pack: {spectrocloud.com/install-priority: \\\"10\\\"}\"\n"
+		 "        manifests: [{name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: cb}\\ndata: {v: %s}\\n\"}]\n"
+		 "      - name: c\n        type: manifest\n"
+		 "        values: \"pack: {spectrocloud.com/install-priority: \\\"20\\\"}\"\n"
+		 "        manifests: [{name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: cc}\\n\"}]\n",
+		 v);
+	kf_ws(f, packs);
+	tws_put(&f->t, "addonmake.yaml",
+		"defaults:\n"
+		"  readiness: {interval: 1s, timeout: 30s}\n"
+		"clusters:\n"
+		"  - name: dev\n"
+		"    target: {kube: {kubeconfig: kc, state: cluster}}\n"
+		"    profiles: [p.yaml]\n");
+}
+
+/* a runner that starts empty (a fresh clone: no .addonmake/) finds what
+ * is applied in the cluster's records: a no-op costs the head's GET and
+ * one LIST; the next no-op, with the local cache now filled, the GET alone */
+Test(SUITE, a_fresh_runner_reads_the_records_of_the_cluster_and_has_no_work)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_tiers(&f, "one");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *rec = kf_get(&f, "/api/v1/namespaces/addonmake-system/configmaps"
+			       "?labelSelector=app.kubernetes.io%2Fmanaged-by%3Daddonmake");
+	cr_assert(strstr(rec, "\"addonmake.io/layer\": \"p/b\"") && strstr(rec, "\"status\": \"ready\"") &&
+		  strstr(rec, "\"order\": \"10\"") && strstr(rec, "\"identity\""),
+		  "the records in the cluster:\n%s", rec);
+	cr_assert(!strstr(rec, "\"v\": \"one\""), "a record holds a manifest's value:\n%s", rec);
+	free(rec);
+	tws_sh(&f.t, "rm -rf .addonmake");
+	char *log = kf_log(&f);
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "no work to do"), "%s%s", r.out, r.err);
+	char *log2 = kf_log(&f);
+	cr_assert_eq(lines_after(log2, strlen(log)), 2, "a fresh runner's no-op asked:\n%s",
+		     log2 + strlen(log));
+	cr_assert(line_of(log2 + strlen(log), "GET /api/v1/namespaces/addonmake-system/configmaps/"
+					      "addonmake-") == 0 &&
+		  line_of(log2 + strlen(log), "configmaps?labelSelector=addonmake.io%2Frecords-of") == 1,
+		  "%s", log2 + strlen(log));
+	res_free(&r);
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	char *log3 = kf_log(&f);
+	cr_assert_eq(lines_after(log3, strlen(log2)), 1, "a warm no-op asked:\n%s", log3 + strlen(log2));
+	free(log);
+	free(log2);
+	free(log3);
+	res_free(&r);
+	kf_free(&f);
+}
+
+/* an edit synced from a fresh clone re-applies the edited layer and the
+ * tiers after it, nothing before */
+Test(SUITE, an_edit_synced_by_a_fresh_runner_applies_that_layer_and_later_tiers)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_tiers(&f, "one");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	kf_ws_tiers(&f, "two");
+	tws_sh(&f.t, "rm -rf .addonmake");
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	cr_assert(!strstr(r.out, "apply p/a") && strstr(r.out, "apply p/b") && strstr(r.out, "apply p/c"),
+		  "%s", r.out);
+	char *cb = kf_get(&f, "/api/v1/namespaces/default/configmaps/cb");
+	cr_assert(strstr(cb, "\"v\": \"two\""), "%s", cb);
+	free(cb);
+	res_free(&r);
+	kf_free(&f);
+}
+
+/* a layer removed in Git and pruned from a fresh clone is deleted: the
+ * cluster's records know it; the other layers' objects stay */
+Test(SUITE, a_layer_removed_and_pruned_from_a_fresh_runner_is_deleted)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_tiers(&f, "one");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	tws_sh(&f.t, "sed -i '/name: b$/,/name: cb/d' p.yaml && rm -rf .addonmake");
+	r = am(&f.t, "plan");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "dev: removed p/b (order 10)"), "%s%s", r.out, r.err);
+	res_free(&r);
+	tws_sh(&f.t, "rm -rf .addonmake");
+	r = am(&f.t, "prune");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "pruned p/b"), "%s%s", r.out, r.err);
+	char *cb = kf_get(&f, "/api/v1/namespaces/default/configmaps/cb");
+	char *ca = kf_get(&f, "/api/v1/namespaces/default/configmaps/ca");
+	cr_assert_str_eq(cb, "", "the pruned layer's object is still there: %s", cb);
+	cr_assert(strstr(ca, "\"name\": \"ca\""), "another layer's object went: %s", ca);
+	free(ca);
+	free(cb);
+	res_free(&r);
+	tws_sh(&f.t, "rm -rf .addonmake");
+	r = am(&f.t, "prune");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "no work to do"), "the record of the pruned layer stayed:\n%s%s", r.out,
+		  r.err);
+	res_free(&r);
+	kf_free(&f);
+}
+
+/* the context now points at a new, empty API server: the local records
+ * are another cluster's; the plan says so and the sync applies everything */
+Test(SUITE, a_new_cluster_behind_the_same_context_is_applied_whole)
+{
+	STAND_IN_ONLY("be wiped");
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_tiers(&f, "one");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	srv_stop(f.srv);
+	kf_start(&f, NULL, 0);
+	kf_kubeconfig(&f, "{token: abc}", NULL);
+	r = am(&f.t, "plan");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "dev: apply p/a (order 0): cluster changed") &&
+		  strstr(r.out, "3 layers to apply"), "%s%s", r.out, r.err);
+	res_free(&r);
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "3 applied"), "%s%s", r.out, r.err);
+	res_free(&r);
+	kf_free(&f);
+}
+
+/* two runs that read the records before either wrote: the one that
+ * writes second stops at its write, naming what changed, and records
+ * nothing over the other's */
+Test(SUITE, a_run_whose_records_changed_under_it_stops_at_its_next_write)
+{
+	STAND_IN_ONLY("delay answers");
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_tiers(&f, "one");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	kf_ws_tiers(&f, "two");
+	tws_sh(&f.t, "mkdir b && cp kc addonmake.yaml p.yaml b/");
+	/* this run's apply of cb waits 3 s; meanwhile b syncs the same edit */
+	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps/cb&mode=delay&ms=3000&n=1"));
+	pid_t pid = am_bg(&f.t, "sync");
+	sleep(1);
+	r = am(&f.t, "-C b sync");
+	assert_code(r, 0);
+	res_free(&r);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "the run overtaken exited %d", st);
+	/* the executor's messages go with its events, to stdout */
+	char *out = tws_get(&f.t, "bg.out");
+	cr_assert(out && strstr(out, "error: cluster dev: its records changed since this run read "
+				  "them") && strstr(out, "1 layer of later tiers not started"),
+		  "%s", out ? out : "(no output)");
+	free(out);
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "no work to do"), "%s%s", r.out, r.err);
+	res_free(&r);
+	kf_free(&f);
+}

@@ -208,6 +208,35 @@ static const char *ws_head =
 	"registries:\n  - {name: Local, kind: pack, url: file://packs}\n"
 	"clusters:\n  - name: dev\n    target: {render: {dir: out}}\n";
 
+Test(workspace, kube_state_and_its_namespace_are_checked)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "addonmake.yaml",
+		"clusters:\n"
+		"  - {name: a, target: {kube: {state: cluster, stateNamespace: ops}}}\n"
+		"  - {name: b, target: {kube: {}}}\n"
+		"  - name: c\n    target: {kube: {state: remote, stateNamespace: Ops_1}}\n");
+	char path[512];
+	snprintf(path, sizeof(path), "%s/addonmake.yaml", t.dir);
+	struct workspace w = {0};
+	struct diag d = {0};
+	cr_assert_neq(ws_load(&w, path, &d), 0);
+	cr_assert_eq(d.nerr, 2, "%s", d.n ? d.msg[0].text : "");
+	cr_assert(strstr(d.msg[0].text, "state must be cluster or local, not \"remote\""), "%s",
+		  d.msg[0].text);
+	cr_assert(d.msg[0].line == 5 && d.msg[0].col == 28, "%d:%d", d.msg[0].line, d.msg[0].col);
+	cr_assert(strstr(d.msg[1].text, "stateNamespace must be a namespace's name"), "%s",
+		  d.msg[1].text);
+	cr_assert(!w.clusters[0].target.state_local);
+	cr_assert_str_eq(w.clusters[0].target.state_ns, "ops");
+	cr_assert(w.clusters[1].target.state_local, "the records are local unless state: cluster");
+	cr_assert_str_eq(w.clusters[1].target.state_ns, "addonmake-system");
+	ws_free(&w);
+	diag_free(&d);
+	tws_free(&t);
+}
+
 Test(workspace, unknown_keys_and_bad_durations)
 {
 	struct tws t;
