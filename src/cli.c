@@ -8,9 +8,10 @@
 
 #define B(c) (1u << (c))
 /* the commands that read a workspace */
-#define WS (B(CMD_SYNC) | B(CMD_PLAN) | B(CMD_GRAPH) | B(CMD_STATUS) | B(CMD_PRUNE) | B(CMD_CLEAN))
+#define WS (B(CMD_SYNC) | B(CMD_PLAN) | B(CMD_GRAPH) | B(CMD_STATUS) | B(CMD_PRUNE) | B(CMD_CLEAN) | \
+	    B(CMD_UNLOCK))
 /* those that compile it */
-#define COMPILE (WS & ~B(CMD_CLEAN))
+#define COMPILE (WS & ~B(CMD_CLEAN) & ~B(CMD_UNLOCK))
 #define ALL ((1u << NCMDS) - 1)
 
 struct command {
@@ -55,6 +56,13 @@ static const struct command cmds[NCMDS] = {
 		       .about = "Forgets the recorded state of the clusters named with -c, or of every cluster; "
 		       "deletes no output. The next sync applies every layer again.",
 		       .run = cmd_clean},
+	[CMD_UNLOCK] = {.name = "unlock", .args = "",
+			.summary = "release the lease on the records of -c CLUSTER (state: cluster)",
+			.about = "Releases the lease that keeps a second run off a cluster whose records "
+			"live in it (target: {kube: {state: cluster}}), whoever holds it: for a person, "
+			"after a run that is gone. A lease not renewed for its duration (60 s) is taken "
+			"over by the next run anyway. Needs -c; with -n, releases nothing.",
+			.run = cmd_unlock},
 	[CMD_HELP] = {.name = "help", .args = "[COMMAND]",
 		      .summary = "this text, or what a command does and takes",
 		      .about = "Prints the help of addonmake, or of COMMAND.", .run = NULL},
@@ -122,7 +130,8 @@ static const struct option opts[NOPTS] = {
 			.help = "exit 3 when there is work to do"},
 	[O_WAITLOCK] = {.sh = 0, .lng = "wait-lock", .arg = NULL, .value = V_NONE,
 			.cmds = B(CMD_SYNC) | B(CMD_PRUNE) | B(CMD_CLEAN),
-			.help = "wait for another run of this workspace instead of failing"},
+			.help = "wait for another run of this workspace (or, state: cluster, of the "
+			"cluster) instead of failing"},
 	[O_OFFLINE] = {.sh = 0, .lng = "offline", .arg = NULL, .value = V_NONE, .cmds = COMPILE,
 		       .help = "use downloaded charts and packs from the cache only; no network"},
 	[O_REFRESH] = {.sh = 0, .lng = "refresh", .arg = NULL, .value = V_NONE, .cmds = COMPILE,

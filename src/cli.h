@@ -9,7 +9,7 @@
 #include "run.h"
 
 enum {
-	CMD_SYNC, CMD_PLAN, CMD_GRAPH, CMD_STATUS, CMD_PRUNE, CMD_CLEAN,
+	CMD_SYNC, CMD_PLAN, CMD_GRAPH, CMD_STATUS, CMD_PRUNE, CMD_CLEAN, CMD_UNLOCK,
 	CMD_HELP, CMD_VERSION, CMD_COMPLETION, NCMDS
 };
 
@@ -33,7 +33,7 @@ void cli_help(FILE *f, int cmd);
 int cli_completion(FILE *f, const char *shell);
 /* the name of a command */
 const char *cli_name(int cmd);
-/* runs a command of a workspace (sync to clean) */
+/* runs a command of a workspace (sync to unlock) */
 struct cmd_ctx;
 int cli_run(struct cmd_ctx *x, int cmd);
 

@@ -233,6 +233,41 @@ take_lock(struct cmd_ctx *x, int *fd)
 	return rc;
 }
 
+/* takes the lease on the records of each cluster with work whose target
+ * keeps them in the cluster (§5.1), then plans again from the records as
+ * they are now (one GET of each head when no other run wrote since the
+ * first plan): a run that waited for another, or raced it, does only what
+ * is left. 0, or an exit code (the error said) */
+static int
+lease_all(struct cmd_ctx *x, int prune)
+{
+	int any = 0;
+	for (size_t i = 0; i < x->ncl; i++) {
+		struct cluster *c = x->cl[i];
+		struct buf err = {0}, note = {0};
+		const struct target_ops *ops = target_for(c, &err);
+		if (!ops || !ops->state_lock || !ops->state_on(c) ||
+		    (!plan_count_dirty(c) && !(prune && c->nremoved))) {
+			buf_free(&err);
+			continue;
+		}
+		struct target_ctx *tc;
+		int rc = runner_target(cmd_runner(x), x->w, c, &tc, &ops);
+		if (!rc && ops->state_lock(tc, x->ro->wait_lock, &note, &err)) {
+			fprintf(stderr, "addonmake: error: %s\n", err.s);
+			rc = EXIT_FAILED;
+		}
+		if (note.len && !x->ro->quiet)
+			fprintf(stderr, "%s\n", note.s);
+		buf_free(&err);
+		buf_free(&note);
+		if (rc)
+			return rc;
+		any = 1;
+	}
+	return any ? plan_all(x, 0) : 0;
+}
+
 static size_t
 count_work(struct cmd_ctx *x, size_t *napply, size_t *nprune)
 {
@@ -330,7 +365,15 @@ cmd_sync(struct cmd_ctx *x)
 		return prc;
 	}
 	size_t na, np;
-	if (!count_work(x, &na, &np)) {
+	size_t work = count_work(x, &na, &np);
+	if (work && !x->ro->dry_run) {
+		if ((prc = lease_all(x, x->ro->prune))) {
+			run_unlock(lockfd);
+			return prc;
+		}
+		work = count_work(x, &na, &np);
+	}
+	if (!work) {
 		/* a stale snapshot is brought up to date, nothing else */
 		if (!x->ro->dry_run && any_fresh(x) && (reopen_rw(x) || save_snapshots(x))) {
 			run_unlock(lockfd);
@@ -419,6 +462,11 @@ cmd_prune(struct cmd_ctx *x)
 		return prc;
 	}
 	size_t na, np;
+	count_work(x, &na, &np);
+	if (np && (prc = lease_all(x, 1))) {
+		run_unlock(lockfd);
+		return prc;
+	}
 	count_work(x, &na, &np);
 	if (!np) {
 		run_unlock(lockfd);
@@ -748,5 +796,40 @@ cmd_clean(struct cmd_ctx *x)
 		buf_free(&err);
 	}
 	run_unlock(lockfd);
+	return rc;
+}
+
+int
+cmd_unlock(struct cmd_ctx *x)
+{
+	if (x->all) {
+		fprintf(stderr, "addonmake: unlock needs -c CLUSTER: the cluster whose lease to release\n");
+		return EXIT_USAGE;
+	}
+	int rc = EXIT_DONE;
+	for (size_t i = 0; i < x->ncl; i++) {
+		struct cluster *c = x->cl[i];
+		struct buf err = {0}, note = {0};
+		const struct target_ops *ops = target_for(c, &err);
+		struct target_ctx *tc;
+		if (!ops || !ops->state_unlock || !ops->state_on(c)) {
+			fprintf(stderr, "addonmake: %s: its records are not kept in the cluster (state: "
+				"cluster), so no lease keeps runs apart there\n", c->name);
+			rc = EXIT_USAGE;
+		} else if (x->ro->dry_run) {
+			printf("addonmake: %s: -n: no lease released\n", c->name);
+		} else if ((rc = runner_target(cmd_runner(x), x->w, c, &tc, &ops)) == 0) {
+			if (ops->state_unlock(tc, &note, &err)) {
+				fprintf(stderr, "addonmake: error: %s\n", err.s);
+				rc = EXIT_FAILED;
+			} else {
+				printf("%s\n", note.s);
+			}
+		}
+		buf_free(&err);
+		buf_free(&note);
+		if (rc)
+			return rc;
+	}
 	return rc;
 }

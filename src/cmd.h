@@ -34,5 +34,6 @@ int cmd_graph(struct cmd_ctx *x);
 int cmd_status(struct cmd_ctx *x);
 int cmd_prune(struct cmd_ctx *x);
 int cmd_clean(struct cmd_ctx *x);
+int cmd_unlock(struct cmd_ctx *x);
 
 #endif

@@ -164,7 +164,8 @@ run(struct run_opts *ro, struct cli *g)
 	if (ws_load(&w, g->file, &d)) {
 		diag_print(&d, stderr);
 	} else if (state_dir(&w, g) == 0 && select_clusters(&w, g, ro, &x) == 0) {
-		rc = g->cmd == CMD_CLEAN ? cli_run(&x, g->cmd) : prepare(&x, ro, &d);
+		rc = g->cmd == CMD_CLEAN || g->cmd == CMD_UNLOCK ? cli_run(&x, g->cmd)
+								 : prepare(&x, ro, &d);
 		if (rc < 0)
 			rc = cli_run(&x, g->cmd);
 	}

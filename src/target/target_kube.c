@@ -138,6 +138,7 @@ kube_close_target(struct target_ctx *t)
 	struct kt *kt = t->priv;
 	if (!kt)
 		return;
+	tk_lease_release(kt);
 	kube_close(kt->k);
 	strset_free(&kt->failing);
 	strset_free(&kt->ns_seen);
@@ -186,4 +187,6 @@ const struct target_ops target_kube = {
 	.state_on = tk_state_on,
 	.state_pull = tk_state_pull,
 	.state_push = tk_state_push,
+	.state_lock = tk_state_lock,
+	.state_unlock = tk_state_unlock,
 };

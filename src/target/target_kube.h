@@ -19,9 +19,21 @@ struct khead {
 	long long serial;
 };
 
+/* the lease on the cluster's records, while this run holds it
+ * (target_kube_lease.c); its fields are under kt.mu once held */
+struct klease {
+	const struct cluster *c;
+	int held, lost, stop, thread, seconds;
+	char rv[32], holder[256], acquired[40];
+	long long transitions;
+	pthread_t th;
+	pthread_cond_t cv;
+};
+
 struct kt {
 	struct kube *k;
 	struct khead head;
+	struct klease lease;
 	pthread_mutex_t mu;
 	struct strset failing; /* layer id -> consecutive Failed checks */
 	struct strset ns_seen; /* namespaces seen to exist in this run */
@@ -88,6 +100,17 @@ int tk_state_pull(const struct target_ctx *t, const char *mark, size_t nmark, st
 		  struct state_got *got, struct buf *err);
 int tk_state_push(const struct target_ctx *t, const struct store_put *puts, size_t n,
 		  struct buf *mark, struct buf *err);
+
+/* the state namespace, made when missing */
+int tk_state_namespace(const struct target_ctx *t, struct buf *err);
+
+/* target_kube_lease.c: the lock on the cluster's records */
+int tk_state_lock(const struct target_ctx *t, int wait, struct buf *note, struct buf *err);
+int tk_state_unlock(const struct target_ctx *t, struct buf *note, struct buf *err);
+/* whether the lease held was taken over (it could not be renewed in time) */
+int tk_lease_lost(struct kt *kt);
+/* stops renewing the lease and releases it (when held) */
+void tk_lease_release(struct kt *kt);
 
 /* target_kube_remove.c */
 int tk_delete_obj(struct kt *kt, const struct iobj *o, struct buf *err);

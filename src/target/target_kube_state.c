@@ -366,7 +366,7 @@ rec_json(struct buf *b, const struct cluster *c, const char *id, const struct la
 }
 
 /* the state namespace, made when missing (by apply: it may be there) */
-static int
+int
 tk_state_namespace(const struct target_ctx *t, struct buf *err)
 {
 	struct buf path = {0}, body = {0};
@@ -442,6 +442,12 @@ tk_state_push(const struct target_ctx *t, const struct store_put *puts, size_t n
 	struct kt *kt = t->priv;
 	struct arena a = {0};
 	int rc = -1;
+	if (kt->lease.held && tk_lease_lost(kt)) {
+		buf_printf(err, "cluster %s: another run took over the lease on its records (this "
+			   "one could not renew it in time); nothing more was recorded; run again",
+			   t->c->name);
+		goto out;
+	}
 	if (!kt->head.read && head_get(t, &a, err))
 		goto out;
 	if (head_bump(t, &a, err))

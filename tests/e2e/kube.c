@@ -1500,10 +1500,10 @@ Test(SUITE, a_new_cluster_behind_the_same_context_is_applied_whole)
 	kf_free(&f);
 }
 
-/* two runs that read the records before either wrote: the one that
- * writes second stops at its write, naming what changed, and records
- * nothing over the other's */
-Test(SUITE, a_run_whose_records_changed_under_it_stops_at_its_next_write)
+/* two runs of one cluster from two copies of the workspace at once: the
+ * second fails at once, naming who holds the lease and since when; with
+ * --wait-lock it waits, and then finds the work done */
+Test(SUITE, a_second_run_fails_at_once_naming_the_holder_or_waits_and_finds_no_work)
 {
 	STAND_IN_ONLY("delay answers");
 	struct kf f;
@@ -1514,13 +1514,146 @@ Test(SUITE, a_run_whose_records_changed_under_it_stops_at_its_next_write)
 	res_free(&r);
 	kf_ws_tiers(&f, "two");
 	tws_sh(&f.t, "mkdir b && cp kc addonmake.yaml p.yaml b/");
-	/* this run's apply of cb waits 3 s; meanwhile b syncs the same edit */
-	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps/cb&mode=delay&ms=3000&n=1"));
+	/* this run's apply of cb waits 5 s; meanwhile b syncs the same edit.
+	 * Leases of 2 s: only renewal (each second) keeps b out that long */
+	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps/cb&mode=delay&ms=5000&n=1"));
+	setenv("ADDONMAKE_TEST_LEASE_SECONDS", "2", 1);
 	pid_t pid = am_bg(&f.t, "sync");
 	sleep(1);
 	r = am(&f.t, "-C b sync");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "error: cluster dev: another addonmake holds the lease on its records: ") &&
+		  strstr(r.err, " pid ") && strstr(r.err, ", since 20") && strstr(r.err, "--wait-lock"),
+		  "%s", r.err);
+	cr_assert(!strstr(r.out, "apply"), "it applied while another run held the lease:\n%s", r.out);
+	res_free(&r);
+	r = am(&f.t, "-C b sync --wait-lock");
+	unsetenv("ADDONMAKE_TEST_LEASE_SECONDS");
+	assert_code(r, 0);
+	cr_assert(strstr(r.err, "waiting for the lease held by ") && strstr(r.out, "no work to do"),
+		  "%s%s", r.out, r.err);
+	res_free(&r);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the first run exited %d", st);
+	char *lease = kf_get(&f, "/apis/coordination.k8s.io/v1/namespaces/addonmake-system/leases");
+	cr_assert(strstr(lease, "\"holderIdentity\": \"\""), "the lease was not released:\n%s", lease);
+	free(lease);
+	kf_free(&f);
+}
+
+/* a run killed with SIGKILL leaves its lease; the next run fails until the
+ * lease's duration has passed without a renewal, then takes it over,
+ * saying whose it was, and applies exactly the layers left unfinished */
+Test(SUITE, a_killed_runs_lease_is_taken_over_after_its_duration)
+{
+	STAND_IN_ONLY("delay answers");
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_tiers(&f, "one");
+	struct res r = am(&f.t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
+	kf_ws_tiers(&f, "two");
+	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps/cb&mode=delay&ms=4000&n=1"));
+	setenv("ADDONMAKE_TEST_LEASE_SECONDS", "2", 1);
+	pid_t pid = am_bg(&f.t, "sync");
+	sleep(1);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	r = am(&f.t, "sync");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "another addonmake holds the lease"), "%s", r.err);
+	res_free(&r);
+	sleep(3);
+	tws_sh(&f.t, "rm -rf .addonmake");
+	r = am(&f.t, "sync");
+	unsetenv("ADDONMAKE_TEST_LEASE_SECONDS");
+	assert_code(r, 0);
+	cr_assert(strstr(r.err, "addonmake: dev: took over the lease of ") && strstr(r.err, " pid "),
+		  "%s", r.err);
+	cr_assert(!strstr(r.out, "apply p/a") && strstr(r.out, "apply p/b") && strstr(r.out, "apply p/c"),
+		  "%s", r.out);
+	res_free(&r);
+	kf_free(&f);
+}
+
+/* unlock releases a lease by hand, whoever holds it, and names the holder */
+Test(SUITE, unlock_releases_the_lease_of_a_run_that_is_gone)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_tiers(&f, "one");
+	struct res r = am(&f.t, "unlock -c dev");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "dev: nobody holds the lease"), "%s%s", r.out, r.err);
+	res_free(&r);
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	/* a holder that is gone, as a killed run leaves it */
+	char body[1024];
+	char *old = kf_get(&f, "/apis/coordination.k8s.io/v1/namespaces/addonmake-system/leases");
+	const char *rv = strstr(old, "\"resourceVersion\": \"");
+	cr_assert(rv, "%s", old);
+	rv += strlen("\"resourceVersion\": \"");
+	/* the real server updates a Lease only with its resourceVersion */
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":"
+		 "\"addonmake-18b3acae79a7f71a\",\"namespace\":\"addonmake-system\","
+		 "\"resourceVersion\":\"%.*s\"},\"spec\":{"
+		 "\"holderIdentity\":\"ci-7 pid 42\",\"leaseDurationSeconds\":60,"
+		 "\"acquireTime\":\"2026-01-01T00:00:00.000000Z\",\"renewTime\":\"2099-01-01T00:00:00.000000Z\"}}",
+		 (int)strcspn(rv, "\""), rv);
+	free(old);
+	char *put = kf_curl(&f, "PUT", "/apis/coordination.k8s.io/v1/namespaces/addonmake-system/"
+			    "leases/addonmake-18b3acae79a7f71a", "application/json", body);
+	cr_assert(strstr(put, "\"holderIdentity\":\"ci-7 pid 42\"") ||
+		  strstr(put, "\"holderIdentity\": \"ci-7 pid 42\""), "%s", put);
+	free(put);
+	kf_ws_tiers(&f, "two");
+	r = am(&f.t, "sync");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "holds the lease on its records: ci-7 pid 42, since 2026-01-01"), "%s",
+		  r.err);
+	res_free(&r);
+	r = am(&f.t, "unlock");
+	assert_code(r, 2);
+	res_free(&r);
+	r = am(&f.t, "unlock -c dev");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "dev: released the lease of ci-7 pid 42"), "%s%s", r.out, r.err);
+	res_free(&r);
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "apply p/b"), "%s%s", r.out, r.err);
+	res_free(&r);
+	kf_free(&f);
+}
+
+/* the head's precondition guards the records even where the lease did not
+ * (a run that lost it, a client that ignores it): a run whose records
+ * changed since it read them stops at its next write and records nothing
+ * over them */
+Test(SUITE, a_run_whose_records_changed_under_it_stops_at_its_next_write)
+{
+	STAND_IN_ONLY("delay answers");
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_tiers(&f, "one");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	kf_ws_tiers(&f, "two");
+	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps/cb&mode=delay&ms=2000&n=1"));
+	pid_t pid = am_bg(&f.t, "sync");
+	sleep(1);
+	free(kf_curl(&f, "PATCH", "/api/v1/namespaces/addonmake-system/configmaps/"
+		     "addonmake-18b3acae79a7f71a?fieldManager=intruder&force=true",
+		     "application/apply-patch+yaml",
+		     "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+		     "\"addonmake-18b3acae79a7f71a\",\"namespace\":\"addonmake-system\"},"
+		     "\"data\":{\"serial\":\"999\"}}"));
 	int st = 0;
 	waitpid(pid, &st, 0);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "the run overtaken exited %d", st);
@@ -1530,9 +1663,5 @@ Test(SUITE, a_run_whose_records_changed_under_it_stops_at_its_next_write)
 				  "them") && strstr(out, "1 layer of later tiers not started"),
 		  "%s", out ? out : "(no output)");
 	free(out);
-	r = am(&f.t, "sync");
-	assert_code(r, 0);
-	cr_assert(strstr(r.out, "no work to do"), "%s%s", r.out, r.err);
-	res_free(&r);
 	kf_free(&f);
 }

@@ -69,7 +69,11 @@ BUILTIN = {
         ("validatingwebhookconfigurations", "ValidatingWebhookConfiguration", False, []),
         ("mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False, [])],
     "scheduling.k8s.io/v1": [("priorityclasses", "PriorityClass", False, ["pc"])],
+    "coordination.k8s.io/v1": [("leases", "Lease", True, [])],
 }
+# what the real server updates only with metadata.resourceVersion given (its
+# strategy's AllowUnconditionalUpdate is false)
+NO_UNCONDITIONAL_UPDATE = {"leases"}
 # (group, resource, namespace, name) -> {"obj": live object, "mgr": {manager: applied config}}
 store = {}
 
@@ -703,6 +707,12 @@ class H(http.server.BaseHTTPRequestHandler):
         if not create and not e:
             return status(404, "NotFound", '%s "%s" not found' % (gr, name),
                           {"name": name, "group": g, "kind": res})
+        if not create and not md.get("resourceVersion") and res in NO_UNCONDITIONAL_UPDATE:
+            return status(422, "Invalid", '%s "%s" is invalid: metadata.resourceVersion: Invalid '
+                          "value: 0x0: must be specified for an update" % (gr, name),
+                          {"name": name, "group": g, "kind": res, "causes": [
+                              {"reason": "FieldValueInvalid", "field": "metadata.resourceVersion",
+                               "message": "Invalid value: 0x0: must be specified for an update"}]})
         if create and md.get("resourceVersion"):
             return status(500, "InternalError", "resourceVersion should not be set on objects "
                           "to be created")
