@@ -43,7 +43,7 @@ struct target_cfg {
 	char **apply, **check, **del;  /* exec */
 	const char *kubeconfig, *context; /* kube: as written */
 	const char *kubepath;          /* kube: the kubeconfig's path */
-	int state_local;               /* kube: not state: cluster (records only on disk) */
+	int state_local;               /* kube: state: local (records only on disk) */
 	const char *state_ns;          /* kube: stateNamespace, else addonmake-system */
 };
 

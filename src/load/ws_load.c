@@ -203,16 +203,15 @@ readiness(struct ld *l, const struct dnode *m, struct readiness *r,
 	}
 }
 
-/* where the kube target keeps its records: state (local, the default
- * until the cluster's records have their lock, or cluster) and
- * stateNamespace (a namespace's name) */
+/* where the kube target keeps its records: state (cluster, the default,
+ * or local) and stateNamespace (a namespace's name) */
 static void
 kube_state(struct ld *l, struct cluster *c, const struct dnode *v)
 {
 	const char *st = str(l, v, "state", "state");
 	if (st && strcmp(st, "cluster") && strcmp(st, "local"))
 		err(l, doc_get(v, "state"), "state must be cluster or local, not \"%s\"%s", st, NULL);
-	c->target.state_local = !st || strcmp(st, "cluster") != 0;
+	c->target.state_local = st && !strcmp(st, "local");
 	const char *ns = str(l, v, "stateNamespace", "stateNamespace");
 	size_t n = ns ? strlen(ns) : 0;
 	int ok = n > 0 && n <= 63 && ns[0] != '-' && ns[n - 1] != '-';

@@ -34,6 +34,7 @@ struct kt {
 	struct kube *k;
 	struct khead head;
 	struct klease lease;
+	int state_ns_made; /* the state namespace was made (or found) this run */
 	pthread_mutex_t mu;
 	struct strset failing; /* layer id -> consecutive Failed checks */
 	struct strset ns_seen; /* namespaces seen to exist in this run */

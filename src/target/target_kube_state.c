@@ -369,6 +369,9 @@ rec_json(struct buf *b, const struct cluster *c, const char *id, const struct la
 int
 tk_state_namespace(const struct target_ctx *t, struct buf *err)
 {
+	struct kt *kt = t->priv;
+	if (kt->state_ns_made)
+		return 0;
 	struct buf path = {0}, body = {0};
 	buf_printf(&path, "/api/v1/namespaces/%s", t->c->target.state_ns);
 	buf_printf(&body, "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
@@ -383,6 +386,7 @@ tk_state_namespace(const struct target_ctx *t, struct buf *err)
 	}
 	if (rc == 0)
 		kube_resp_free(&r);
+	kt->state_ns_made = rc == 0;
 	buf_free(&path);
 	buf_free(&body);
 	return rc;

@@ -401,7 +401,18 @@ Test(errors, a_connection_failure_names_the_server_not_a_manifest)
 	tws_put(&t, "kc", "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
 		"clusters: [{name: t, cluster: {server: \"http://127.0.0.1:1\"}}]\n"
 		"users: [{name: u, user: {token: abc}}]\ncontexts: [{name: t, context: {cluster: t, user: u}}]\n");
+	/* the first request reads the cluster's records */
 	struct res r = am(&t, "sync");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "addonmake: error: cluster dev: GET http://127.0.0.1:1/api/v1/namespaces/"
+			 "addonmake-system/configmaps/addonmake-"), "%s", r.err);
+	cr_assert(!strstr(r.out, "p.yaml:") && !strstr(r.err, "p.yaml:") && !strstr(r.out, "apply"),
+		  "%s%s", r.out, r.err);
+	res_free(&r);
+	/* with the records on disk, the first is the layer's discovery */
+	tws_put(&t, "addonmake.yaml", "clusters:\n  - {name: dev, target: {kube: {kubeconfig: kc, state: local}}, "
+		"profiles: [p.yaml]}\n");
+	r = am(&t, "sync");
 	assert_code(r, 1);
 	cr_assert(strstr(r.out, "addonmake: dev: layer p/a failed: GET http://127.0.0.1:1/api: "), "%s", r.out);
 	cr_assert(!strstr(r.out, "p.yaml:"), "%s", r.out);

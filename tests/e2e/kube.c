@@ -193,7 +193,7 @@ kf_ws_configmaps(struct kf *f, int n)
 /* the requests the server has seen, "METHOD PATH?QUERY" lines (the real
  * server's from its audit log) */
 static char *
-kf_log(struct kf *f)
+kf_log_all(struct kf *f)
 {
 	char cmd[1600];
 	if (REAL)
@@ -202,6 +202,28 @@ kf_log(struct kf *f)
 	else
 		snprintf(cmd, sizeof(cmd), "curl -sk '%s://127.0.0.1:%d/__ctl/log'", f->scheme, f->port);
 	return sh_out(cmd);
+}
+
+/* kf_log_all without the requests for addonmake's own records (the state
+ * namespace, its lease, the cluster's identity), which the tests of the
+ * records count themselves: what the layers cost */
+static char *
+kf_log(struct kf *f)
+{
+	char *all = kf_log_all(f);
+	struct buf b = {0};
+	buf_adds(&b, "");
+	for (char *p = all, *nl; p && *p; p = nl ? nl + 1 : NULL) {
+		nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+		char *line = strndup(p, n);
+		if (!strstr(line, "/namespaces/addonmake-system") &&
+		    strncmp(line, "GET /api/v1/namespaces/kube-system\n", n) != 0)
+			buf_add(&b, line, n);
+		free(line);
+	}
+	free(all);
+	return b.s;
 }
 
 static char *
@@ -889,8 +911,10 @@ Test(SUITE, unknown_kind_and_bad_token_are_clear)
 		  "          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: a}\\n\"}\n");
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 1);
-	cr_assert(strstr(r.out, "unauthorized (HTTP 401): the server did not accept the token of user me "
-				"(context test of "),
+	/* the first request reads the cluster's records: its error is the run's */
+	cr_assert(strstr(r.err, "error: cluster dev: /api/v1/namespaces/addonmake-system/configmaps/"
+				"addonmake-18b3acae79a7f71a: unauthorized (HTTP 401): the server did not "
+				"accept the token of user me (context test of "),
 		  "%s\n%s", r.out, r.err);
 	cr_assert(!strstr(r.out, "wrong") && !strstr(r.err, "wrong"), "the token was printed: %s", r.out);
 	res_free(&r);
@@ -953,7 +977,7 @@ Test(SUITE, tls_with_token_client_cert_and_exec_plugin)
 	kf_kubeconfig(&f, "{token: nope}", ca);
 	r = am(&f.t, "-B");
 	assert_code(r, 1);
-	cr_assert(strstr(r.out, "HTTP 401"), "%s", r.out);
+	cr_assert(strstr(r.err, "HTTP 401"), "%s", r.err);
 	res_free(&r);
 	/* a client certificate, from files relative to the kubeconfig */
 	kf_kubeconfig(&f, "{client-certificate: api/me.crt, client-key: api/me.key}", ca);
@@ -1211,7 +1235,8 @@ kubectl(void)
 
 /* the stored objects without what differs between any two clients or
  * servers: ids, times, owners, allocated IPs, and (unless ours) addonmake's
- * own labels and annotations. The stand-in dumps all it has; the real
+ * own labels and annotations; never addonmake's records (its state
+ * namespace), which kubectl does not keep. The stand-in dumps all it has; the real
  * server is asked for the objects of app_layer. */
 static char *
 normal_dump(struct kf *f, int ours)
@@ -1233,6 +1258,7 @@ normal_dump(struct kf *f, int ours)
 		 "    while i < len(t) and t[i].isspace(): i += 1\n"
 		 "    if i == len(t): break\n"
 		 "    o, i = d.raw_decode(t, i); m = o[\"metadata\"]\n"
+		 "    if \"addonmake-system\" in (m.get(\"namespace\"), m.get(\"name\")): continue\n"
 		 "    for k in (\"uid\", \"creationTimestamp\", \"resourceVersion\", \"managedFields\", \"generation\", \"selfLink\"):\n"
 		 "        m.pop(k, None)\n"
 		 "    for k in (\"clusterIP\", \"clusterIPs\"):\n"
@@ -1393,11 +1419,11 @@ Test(SUITE, a_fresh_runner_reads_the_records_of_the_cluster_and_has_no_work)
 	cr_assert(!strstr(rec, "\"v\": \"one\""), "a record holds a manifest's value:\n%s", rec);
 	free(rec);
 	tws_sh(&f.t, "rm -rf .addonmake");
-	char *log = kf_log(&f);
+	char *log = kf_log_all(&f);
 	r = am(&f.t, "sync");
 	assert_code(r, 0);
 	cr_assert(strstr(r.out, "no work to do"), "%s%s", r.out, r.err);
-	char *log2 = kf_log(&f);
+	char *log2 = kf_log_all(&f);
 	cr_assert_eq(lines_after(log2, strlen(log)), 2, "a fresh runner's no-op asked:\n%s",
 		     log2 + strlen(log));
 	cr_assert(line_of(log2 + strlen(log), "GET /api/v1/namespaces/addonmake-system/configmaps/"
@@ -1407,7 +1433,7 @@ Test(SUITE, a_fresh_runner_reads_the_records_of_the_cluster_and_has_no_work)
 	res_free(&r);
 	r = am(&f.t, "sync");
 	assert_code(r, 0);
-	char *log3 = kf_log(&f);
+	char *log3 = kf_log_all(&f);
 	cr_assert_eq(lines_after(log3, strlen(log2)), 1, "a warm no-op asked:\n%s", log3 + strlen(log2));
 	free(log);
 	free(log2);
@@ -1663,5 +1689,91 @@ Test(SUITE, a_run_whose_records_changed_under_it_stops_at_its_next_write)
 				  "them") && strstr(out, "1 layer of later tiers not started"),
 		  "%s", out ? out : "(no output)");
 	free(out);
+	kf_free(&f);
+}
+
+/* a user whose Role lacks leases gets one clear error naming the verbs
+ * and resources addonmake needs, and nothing is applied (on the real
+ * server by RBAC; the stand-in refuses as RBAC words it) */
+Test(SUITE, a_user_without_rights_on_leases_is_told_what_is_needed_and_nothing_is_applied)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_tiers(&f, "one");
+	if (REAL) {
+		/* user ci may read and write addonmake's records, nothing more */
+		free(kf_curl(&f, "POST", "/api/v1/namespaces", "application/json",
+			     "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+			     "\"addonmake-system\"}}"));
+		free(kf_curl(&f, "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/addonmake-system/roles",
+			     "application/json",
+			     "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\",\"metadata\":"
+			     "{\"name\":\"records\",\"namespace\":\"addonmake-system\"},\"rules\":[{\"apiGroups\":"
+			     "[\"\"],\"resources\":[\"configmaps\"],\"verbs\":[\"get\",\"list\",\"create\","
+			     "\"update\",\"patch\",\"delete\"]}]}"));
+		char *rb = kf_curl(&f, "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/"
+				   "addonmake-system/rolebindings", "application/json",
+				   "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
+				   "\"metadata\":{\"name\":\"records\",\"namespace\":\"addonmake-system\"},"
+				   "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\","
+				   "\"name\":\"records\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"ci\"}]}");
+		cr_assert(strstr(rb, "\"name\": \"records\""), "%s", rb);
+		free(rb);
+		kf_kubeconfig(&f, "{token: ci-token}", NULL);
+	} else {
+		free(kf_ctl(&f, "fault?path=/apis/coordination.k8s.io/v1/namespaces/addonmake-system/"
+			    "leases&mode=403&n=5"));
+	}
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "addonmake: error: ") && strstr(r.err, "forbidden") &&
+		  strstr(r.err, "leases") &&
+		  strstr(r.err, "addonmake locks cluster dev's records with a Lease in namespace "
+				"addonmake-system and needs get, create and update of leases "
+				"(coordination.k8s.io) there"), "%s", r.err);
+	cr_assert(!strstr(r.out, "apply"), "%s", r.out);
+	char *cb = kf_get(&f, "/api/v1/namespaces/default/configmaps/ca");
+	cr_assert_str_eq(cb, "", "a layer was applied: %s", cb);
+	free(cb);
+	res_free(&r);
+	kf_free(&f);
+}
+
+/* a record that cannot be read (damaged, or of a newer schema) is an
+ * error naming it and the way out, as a damaged local record is; nothing
+ * is applied */
+Test(SUITE, a_damaged_record_in_the_cluster_is_named_with_the_way_out)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_tiers(&f, "one");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *list = kf_get(&f, "/api/v1/namespaces/addonmake-system/configmaps"
+				"?labelSelector=addonmake.io%2Frecords-of");
+	const char *p = strstr(list, "\"name\": \"addonmake-18b3acae79a7f71a-");
+	cr_assert(p, "%s", list);
+	p += strlen("\"name\": \"");
+	char name[64];
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(p, "\""), p);
+	free(list);
+	char path[300], body[600];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/addonmake-system/configmaps/%s"
+		 "?fieldManager=someone&force=true", name);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
+		 "{\"name\":\"%s\",\"namespace\":\"addonmake-system\"},\"data\":{\"schema\":\"2\"}}", name);
+	free(kf_curl(&f, "PATCH", path, "application/apply-patch+yaml", body));
+	tws_sh(&f.t, "rm -rf .addonmake");
+	kf_ws_tiers(&f, "two");
+	r = am(&f.t, "sync");
+	assert_code(r, 1);
+	char want[300];
+	snprintf(want, sizeof(want), "error: cluster dev: the record configmap addonmake-system/%s is "
+		 "damaged or of a newer addonmake; delete it (kubectl -n addonmake-system delete "
+		 "configmap %s)", name, name);
+	cr_assert(strstr(r.err, want), "%s", r.err);
+	cr_assert(!strstr(r.out, "apply"), "%s", r.out);
+	res_free(&r);
 	kf_free(&f);
 }

@@ -9,7 +9,8 @@ loopback, for the suite that runs the kube end-to-end tests against it.
 DIR gets: ca.crt (the CA of the server certificate and of client
 certificates), me.crt/me.key (a client certificate for user "me" in
 system:masters), tokens "abc" (user admin) and "sa-token" (user sa), both
-in system:masters; RBAC is on. Requests are read from the audit log.
+in system:masters, and "ci-token" (user ci, in no group: it may do only what
+a test's Role grants it); RBAC is on. Requests are read from the audit log.
 
 A start that fails (a process exits, or it is not ready in 120 s) is
 tried again on other ports, three times in all; why each failed is in
@@ -69,6 +70,7 @@ def make_files(d):
     with open(os.path.join(d, "tokens.csv"), "w") as f:
         f.write('abc,admin,1,"system:masters"\n'
                 'sa-token,sa,2,"system:masters"\n'
+                'ci-token,ci,4\n'
                 '%s,system:ctl,3,"system:masters"\n' % CTL_TOKEN)
     with open(os.path.join(d, "audit.yaml"), "w") as f:
         f.write("apiVersion: audit.k8s.io/v1\nkind: Policy\n"

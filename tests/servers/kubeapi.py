@@ -23,7 +23,7 @@ status). Prints its port on the first line of stdout.
 Test control (never authenticated; loopback only):
   GET /__ctl/fault?path=P&mode=M&n=N[&ms=D]  the next N requests whose path
       starts with P: M is 503 (with Retry-After: 0), 401 (as for a token
-      that has expired), drop (the connection closes without an answer),
+      that has expired), 403 (as RBAC refuses a user without the verb), drop (the connection closes without an answer),
       delay (answer after D ms) or huge (a 200
       answer of 65 MiB; with chunked, sent without a Content-Length)
   GET /__ctl/log            every request so far: "METHOD PATH?QUERY" lines
@@ -524,6 +524,20 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b)
 
+    def forbidden(self, method, path):
+        """RBAC's refusal of user me, worded as the real server words it"""
+        verb = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
+                "DELETE": "delete"}.get(method, method.lower())
+        pr = parse_res_path(path)
+        gv, ent, ns, name = (pr[0], pr[1], pr[2], pr[3]) if pr else ("v1", None, None, None)
+        g = gv_split(gv)[0]
+        res = ent[0] if ent else "?"
+        gr = res if not g else "%s.%s" % (res, g)
+        where = ' in the namespace "%s"' % ns if ns else " at the cluster scope"
+        return status(403, "Forbidden", '%s%s is forbidden: User "me" cannot %s resource "%s" in '
+                      'API group "%s"%s' % (gr, ' "%s"' % name if name else "", verb, res, g, where),
+                      {"name": name or "", "group": g, "kind": res})
+
     def send_huge(self, chunked):
         """a ConfigMap of 65 MiB, as a server with far too much in one
         object would send it"""
@@ -587,6 +601,8 @@ class H(http.server.BaseHTTPRequestHandler):
             time.sleep(mode[3] / 1000.0)
         if mode and mode[1] in ("huge", "chunked"):
             return self.send_huge(mode[1] == "chunked")
+        if mode and mode[1] == "403":
+            return self.send(*self.forbidden(method, u.path))
         if mode and mode[1] == "401":
             return self.send(*status(401, "Unauthorized", "Unauthorized"))
         if mode and mode[1] == "503":

@@ -230,7 +230,7 @@ Test(workspace, kube_state_and_its_namespace_are_checked)
 		  d.msg[1].text);
 	cr_assert(!w.clusters[0].target.state_local);
 	cr_assert_str_eq(w.clusters[0].target.state_ns, "ops");
-	cr_assert(w.clusters[1].target.state_local, "the records are local unless state: cluster");
+	cr_assert(!w.clusters[1].target.state_local, "the records are in the cluster by default");
 	cr_assert_str_eq(w.clusters[1].target.state_ns, "addonmake-system");
 	ws_free(&w);
 	diag_free(&d);
