@@ -54,7 +54,9 @@ static const struct command cmds[NCMDS] = {
 	[CMD_CLEAN] = {.name = "clean", .args = "",
 		       .summary = "forget the recorded state (of -c CLUSTER, or all)",
 		       .about = "Forgets the recorded state of the clusters named with -c, or of every cluster; "
-		       "deletes no output. The next sync applies every layer again.",
+		       "deletes no output. The next sync applies every layer again, except on a kube "
+		       "target whose records live in the cluster (state: cluster, the default): there "
+		       "only the local cache is forgotten, and the next run reads the records again.",
 		       .run = cmd_clean},
 	[CMD_UNLOCK] = {.name = "unlock", .args = "",
 			.summary = "release the lease on the records of -c CLUSTER (state: cluster)",
@@ -147,8 +149,8 @@ static const struct option opts[NOPTS] = {
 };
 
 static const char exit_text[] =
-	"0 done or nothing to do, 1 a layer or a download failed (or another run holds the "
-	"workspace), 2 bad input or usage, 130 interrupted (143 on SIGTERM)";
+	"0 done or nothing to do, 1 a layer, a download or the cluster failed (or another run "
+	"holds the lock), 2 bad input or usage, 130 interrupted (143 on SIGTERM)";
 
 const char *
 cli_name(int cmd)

@@ -247,14 +247,21 @@ tk_state_lock(const struct target_ctx *t, int wait, struct buf *note, struct buf
 	l->c = t->c;
 	l->seconds = lease_seconds();
 	holder_of(l->holder);
-	int said = 0;
-	for (int tries = 0;; tries++) {
+	int said = 0, races = 0;
+	for (;;) {
 		struct seen s;
 		int rc = lease_try(t, &s, note, err);
 		if (rc == 0)
 			break;
-		if (rc < 0 || tries > 1000)
+		if (rc < 0)
 			return -1;
+		/* another run took it between our read and write: read again,
+		 * a bounded number of times (waiting for a holder is not one) */
+		if (rc != 1 && ++races > 100) {
+			buf_printf(err, "cluster %s: its lease kept changing under this run; try again",
+				   t->c->name);
+			return -1;
+		}
 		if (rc == 3 && tk_state_namespace(t, err))
 			return -1;
 		if (rc != 1)
