@@ -112,23 +112,27 @@ fail:
 
 /* plans every selected cluster in one read transaction, after bringing
  * the local records of those whose target keeps them with the cluster up
- * to date; with soft, a cluster that cannot be read is planned from the
- * local records, with a warning */
+ * to date. A cluster whose records cannot be read (the error said) is, with
+ * soft, planned from the local records, with a warning; else it is marked
+ * unreachable and has no work: it fails at its turn, as a cluster that
+ * fails to apply does, and -k goes on with the others */
 static int
 plan_all(struct cmd_ctx *x, int soft)
 {
 	struct buf err = {0};
 	for (size_t i = 0; i < x->ncl; i++) {
-		const struct target_ops *ops = target_for(x->cl[i], &err);
+		struct cluster *c = x->cl[i];
+		const struct target_ops *ops = target_for(c, &err);
 		buf_clear(&err);
-		if (!ops || !ops->state_pull || !ops->state_on(x->cl[i]))
+		if (!ops || !ops->state_pull || !ops->state_on(c) || c->unreachable)
 			continue;
-		int rc = pull_cluster(x, x->cl[i], ops);
-		if (rc && !soft)
-			return rc;
-		if (rc)
+		if (!pull_cluster(x, c, ops))
+			continue;
+		if (soft)
 			fprintf(stderr, "addonmake: warning: %s: its records in the cluster could not be "
-				"read; this shows the local ones\n", x->cl[i]->name);
+				"read; this shows the local ones\n", c->name);
+		else
+			c->unreachable = 1;
 	}
 	if (store_read_begin(x->st, &err))
 		goto fail;
@@ -138,6 +142,8 @@ plan_all(struct cmd_ctx *x, int soft)
 				       .outdated = ops ? ops->outdated : NULL};
 		if (plan_cluster(x->st, x->cl[i], &po, &x->w->a, &err))
 			goto fail;
+		if (x->cl[i]->unreachable)
+			plan_nothing(x->cl[i]);
 	}
 	store_read_end(x->st);
 	return 0;
@@ -268,6 +274,16 @@ lease_all(struct cmd_ctx *x, int prune)
 	return any ? plan_all(x, 0) : 0;
 }
 
+/* whether a cluster's records could not be read */
+static int
+any_unreachable(struct cmd_ctx *x)
+{
+	for (size_t i = 0; i < x->ncl; i++)
+		if (x->cl[i]->unreachable)
+			return 1;
+	return 0;
+}
+
 static size_t
 count_work(struct cmd_ctx *x, size_t *napply, size_t *nprune)
 {
@@ -340,16 +356,21 @@ cmd_plan(struct cmd_ctx *x)
 	size_t na, np;
 	size_t work = count_work(x, &na, &np);
 	plan_print(x, stdout);
+	/* a cluster whose records could not be read has no plan: its error
+	 * was said, and the others' plans stand */
+	int bad = any_unreachable(x);
 	if (!x->ro->json) {
-		if (!work)
+		if (!work && !bad)
 			printf("addonmake: no work to do.\n");
-		else
+		else if (work)
 			printf("addonmake: %zu layer%s to apply%s", na, na == 1 ? "" : "s",
 			       x->ro->prune ? "" : ".\n");
 		if (work && x->ro->prune)
 			printf(", %zu to prune.\n", np);
 	}
 	note_removed(x, np);
+	if (bad)
+		return EXIT_FAILED;
 	return work && x->ro->detailed_exitcode ? EXIT_WORK : EXIT_DONE;
 }
 
@@ -373,7 +394,7 @@ cmd_sync(struct cmd_ctx *x)
 		}
 		work = count_work(x, &na, &np);
 	}
-	if (!work) {
+	if (!work && !any_unreachable(x)) {
 		/* a stale snapshot is brought up to date, nothing else */
 		if (!x->ro->dry_run && any_fresh(x) && (reopen_rw(x) || save_snapshots(x))) {
 			run_unlock(lockfd);
@@ -410,7 +431,9 @@ cmd_sync(struct cmd_ctx *x)
 					out_msg(o, "addonmake explain: %s: %s: %s", c->name, l->id,
 						l->plan.reason);
 			}
-		int crc = run_cluster(r, x->w, c);
+		/* a cluster whose records could not be read fails here, at its
+		 * turn (its error was said when they were read) */
+		int crc = c->unreachable ? EXIT_FAILED : run_cluster(r, x->w, c);
 		if (crc == EXIT_DONE && x->ro->prune)
 			crc = prune_cluster(r, x->w, c);
 		if (crc != EXIT_DONE) {
@@ -448,6 +471,8 @@ cmd_prune(struct cmd_ctx *x)
 				plan_line(stdout, x->ro->json, x->cl[i]->name, x->cl[i]->removed[k].id,
 					  (long long)x->cl[i]->removed[k].rec.order, "prune",
 					  "removed from the profiles");
+		if (any_unreachable(x))
+			return EXIT_FAILED; /* said, and what could be read is listed */
 		if (!x->ro->json)
 			printf(np ? "addonmake: %zu layer%s to prune.\n" : "addonmake: no work to do.\n",
 			       np, np == 1 ? "" : "s");
@@ -470,6 +495,8 @@ cmd_prune(struct cmd_ctx *x)
 	count_work(x, &na, &np);
 	if (!np) {
 		run_unlock(lockfd);
+		if (any_unreachable(x))
+			return EXIT_FAILED;
 		if (!x->ro->json && !x->ro->quiet)
 			printf("addonmake: no work to do.\n");
 		return EXIT_DONE;
@@ -484,7 +511,7 @@ cmd_prune(struct cmd_ctx *x)
 	for (size_t i = 0; i < x->ncl && rc == EXIT_DONE; i++) {
 		o->done = 0;
 		o->total = (int)x->cl[i]->nremoved;
-		rc = prune_cluster(r, x->w, x->cl[i]);
+		rc = x->cl[i]->unreachable ? EXIT_FAILED : prune_cluster(r, x->w, x->cl[i]);
 	}
 	out_finish(o);
 	out_summary(o, (int)np, x->ro->started_ms);

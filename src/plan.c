@@ -154,6 +154,16 @@ plan_cluster(struct store *s, struct cluster *c, const struct plan_opts *o,
 	return 0;
 }
 
+void
+plan_nothing(struct cluster *c)
+{
+	for (size_t i = 0; i < c->nlayers; i++) {
+		c->layers[i]->plan.dirty = 0;
+		c->layers[i]->plan.reason = NULL;
+	}
+	c->nremoved = 0;
+}
+
 size_t
 plan_count_dirty(const struct cluster *c)
 {

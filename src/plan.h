@@ -23,6 +23,9 @@ int plan_cluster(struct store *s, struct cluster *c, const struct plan_opts *o,
 /* the named LAYER arguments that match no layer of any cluster */
 int plan_check_only(struct workspace *w, char **only, struct buf *err);
 size_t plan_count_dirty(const struct cluster *c);
+/* c has no work: no layer dirty, nothing to prune (a cluster whose
+ * records could not be read) */
+void plan_nothing(struct cluster *c);
 
 /* readiness schedule: the delay before check k+1 (k ≥ 0 checks done):
  * 1 s, 2 s, 4 s, … capped at interval */

@@ -115,6 +115,7 @@ struct cluster {
 	struct dnode *node;  /* its entry in addonmake.yaml */
 	int fresh;           /* compiled from files this run (not from a snapshot) */
 	int changed;         /* its local records were another cluster's (dropped) */
+	int unreachable;     /* its records in the cluster could not be read (said) */
 	struct deps deps;    /* the files it was compiled from, when fresh */
 	struct diag warnings; /* what compiling it warned about */
 	struct target_cfg target;

@@ -433,3 +433,43 @@ Test(errors, forced_says_forced)
 	res_free(&r);
 	tws_free(&t);
 }
+
+/* a cluster whose records cannot be read fails at its turn, as a cluster
+ * that fails to apply does: without -k the clusters after it are not
+ * started, with -k they are synced; plan shows what it can and exits 1 */
+Test(errors, an_unreachable_cluster_fails_alone_and_k_goes_on)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "addonmake.yaml", "clusters:\n"
+		"  - {name: dev, target: {kube: {kubeconfig: kc}}, profiles: [p.yaml]}\n"
+		"  - {name: lab, target: {render: {dir: out}}, profiles: [p.yaml]}\n");
+	tws_put(&t, "p.yaml", "metadata: {name: p}\nspec:\n  template:\n    packs:\n"
+		"      - {name: a, type: manifest, manifests: [{name: m, content: \"apiVersion: v1\\nkind: "
+		"ConfigMap\\nmetadata: {name: c}\\n\"}]}\n");
+	tws_put(&t, "kc", "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+		"clusters: [{name: t, cluster: {server: \"http://127.0.0.1:1\"}}]\n"
+		"users: [{name: u, user: {token: abc}}]\ncontexts: [{name: t, context: {cluster: t, user: u}}]\n");
+	struct res r = am(&t, "plan");
+	assert_code(r, 1);
+	cr_assert(strstr(r.out, "lab: apply p/a (order 0): new layer") && !strstr(r.out, "dev: apply") &&
+		  !strstr(r.out, "no work to do") && strstr(r.err, "error: cluster dev: GET "),
+		  "%s%s", r.out, r.err);
+	res_free(&r);
+	r = am(&t, "sync");
+	assert_code(r, 1);
+	cr_assert(strstr(r.out, "addonmake: lab: not started (a cluster failed; -k goes on)") &&
+		  !strstr(r.out, "no work to do"), "%s%s", r.out, r.err);
+	char *ls = tws_get(&t, "out/p00000_p+a.yaml");
+	cr_assert_null(ls, "lab was synced after dev failed, without -k");
+	res_free(&r);
+	r = am(&t, "sync -k");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "error: cluster dev: GET ") && strstr(r.out, "lab: ready p/a"), "%s%s",
+		  r.out, r.err);
+	ls = tws_get(&t, "out/p00000_p+a.yaml");
+	cr_assert_not_null(ls, "-k did not go on with lab");
+	free(ls);
+	res_free(&r);
+	tws_free(&t);
+}
