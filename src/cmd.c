@@ -122,9 +122,8 @@ plan_all(struct cmd_ctx *x, int soft)
 	struct buf err = {0};
 	for (size_t i = 0; i < x->ncl; i++) {
 		struct cluster *c = x->cl[i];
-		const struct target_ops *ops = target_for(c, &err);
-		buf_clear(&err);
-		if (!ops || !ops->state_pull || !ops->state_on(c) || c->unreachable)
+		const struct target_ops *ops = target_state(c);
+		if (!ops || !ops->state_pull || c->unreachable)
 			continue;
 		if (!pull_cluster(x, c, ops))
 			continue;
@@ -250,13 +249,10 @@ lease_all(struct cmd_ctx *x, int prune)
 	int any = 0;
 	for (size_t i = 0; i < x->ncl; i++) {
 		struct cluster *c = x->cl[i];
-		struct buf err = {0}, note = {0};
-		const struct target_ops *ops = target_for(c, &err);
-		if (!ops || !ops->state_lock || !ops->state_on(c) ||
-		    (!plan_count_dirty(c) && !(prune && c->nremoved))) {
-			buf_free(&err);
+		const struct target_ops *ops = target_state(c);
+		if (!ops || !ops->state_lock || (!plan_count_dirty(c) && !(prune && c->nremoved)))
 			continue;
-		}
+		struct buf err = {0}, note = {0};
 		struct target_ctx *tc;
 		int rc = runner_target(cmd_runner(x), x->w, c, &tc, &ops);
 		if (!rc && ops->state_lock(tc, x->ro->wait_lock, &note, &err)) {
@@ -837,9 +833,9 @@ cmd_unlock(struct cmd_ctx *x)
 	for (size_t i = 0; i < x->ncl; i++) {
 		struct cluster *c = x->cl[i];
 		struct buf err = {0}, note = {0};
-		const struct target_ops *ops = target_for(c, &err);
+		const struct target_ops *ops = target_state(c);
 		struct target_ctx *tc;
-		if (!ops || !ops->state_unlock || !ops->state_on(c)) {
+		if (!ops || !ops->state_unlock) {
 			fprintf(stderr, "addonmake: %s: its records are not kept in the cluster (state: "
 				"cluster), so no lease keeps runs apart there\n", c->name);
 			rc = EXIT_USAGE;

@@ -19,6 +19,15 @@ target_for(const struct cluster *c, struct buf *err)
 	return NULL;
 }
 
+const struct target_ops *
+target_state(const struct cluster *c)
+{
+	struct buf err = {0};
+	const struct target_ops *ops = target_for(c, &err);
+	buf_free(&err);
+	return ops && ops->state_on && ops->state_on(c) ? ops : NULL;
+}
+
 int
 target_open(struct target_ctx *t, const struct target_ops **ops, struct buf *err)
 {

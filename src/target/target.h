@@ -100,6 +100,9 @@ extern const struct target_ops target_exec;
 extern const struct target_ops target_kube;
 /* the ops for a cluster, or NULL (with err) when the target is not built */
 const struct target_ops *target_for(const struct cluster *c, struct buf *err);
+/* the ops of c's target when it keeps c's records with the cluster
+ * (state_on), else NULL */
+const struct target_ops *target_state(const struct cluster *c);
 /* target_for and open: 0, or -1 with err */
 int target_open(struct target_ctx *t, const struct target_ops **ops, struct buf *err);
 void target_close(struct target_ctx *t, const struct target_ops *ops);

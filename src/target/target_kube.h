@@ -102,6 +102,13 @@ int tk_state_pull(const struct target_ctx *t, const char *mark, size_t nmark, st
 int tk_state_push(const struct target_ctx *t, const struct store_put *puts, size_t n,
 		  struct buf *mark, struct buf *err);
 
+/* the name of a state object of c in the state namespace: its head and
+ * its lease (id NULL: addonmake-<c>, c being 16 hex digits of XXH3 of its
+ * name, also the label value that finds its records) or the record of
+ * layer id (addonmake-<c>-<l>, l the layer's label) */
+#define TK_STATE_NAME 44
+void tk_state_name(char out[TK_STATE_NAME], const struct cluster *c, const char *id);
+
 /* the state namespace, made when missing */
 int tk_state_namespace(const struct target_ctx *t, struct buf *err);
 

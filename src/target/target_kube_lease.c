@@ -62,11 +62,11 @@ micro_now(char out[40])
 static void
 lease_path(struct buf *b, const struct cluster *c, int item)
 {
-	char k[17];
-	applied_layer_label(k, c->name, "");
+	char name[TK_STATE_NAME];
+	tk_state_name(name, c, NULL);
 	buf_printf(b, "/apis/coordination.k8s.io/v1/namespaces/%s/leases", c->target.state_ns);
 	if (item)
-		buf_printf(b, "/addonmake-%s", k);
+		buf_printf(b, "/%s", name);
 }
 
 /* the Lease held by holder ("" released), replacing resourceVersion rv
@@ -75,11 +75,11 @@ static void
 lease_json(struct buf *b, const struct cluster *c, const struct klease *l, const char *holder,
 	   const char *rv)
 {
-	char k[17], now[40];
-	applied_layer_label(k, c->name, "");
+	char name[TK_STATE_NAME], now[40];
+	tk_state_name(name, c, NULL);
 	micro_now(now);
 	buf_printf(b, "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":"
-		   "{\"name\":\"addonmake-%s\",\"namespace\":\"%s\",", k, c->target.state_ns);
+		   "{\"name\":\"%s\",\"namespace\":\"%s\",", name, c->target.state_ns);
 	if (rv)
 		buf_printf(b, "\"resourceVersion\":\"%s\",", rv);
 	buf_adds(b, "\"labels\":{\"app.kubernetes.io/managed-by\":\"addonmake\"},"
@@ -181,6 +181,35 @@ rights(struct buf *err, const struct cluster *c)
 		   c->name, c->target.state_ns);
 }
 
+/* GET the lease: 1 with what it says in *s, 0 when there is none, -1
+ * with err (saying what rights are needed when refused) */
+static int
+lease_get(const struct target_ctx *t, struct seen *s, struct buf *err)
+{
+	struct kt *kt = t->priv;
+	struct buf path = {0};
+	struct arena a = {0};
+	lease_path(&path, t->c, 1);
+	struct kube_resp r;
+	memset(s, 0, sizeof(*s));
+	if (kube_call(kt->k, "GET", path.s, NULL, NULL, NULL, 0, &r, err) < 0) {
+		buf_free(&path);
+		return -1;
+	}
+	int got = r.code == 200 ? 1 : r.code == 404 ? 0 : -1;
+	if (got == 1)
+		seen_of(s, kube_json(&a, &r));
+	if (got < 0) {
+		kube_error(kt->k, path.s, &r, err);
+		if (r.code == 403)
+			rights(err, t->c);
+	}
+	kube_resp_free(&r);
+	buf_free(&path);
+	arena_free(&a);
+	return got;
+}
+
 /* one try: 0 taken, 1 held by another (*s says by whom), 2 taken by
  * another meanwhile (try again), 3 no state namespace yet, -1 error */
 static int
@@ -188,32 +217,10 @@ lease_try(const struct target_ctx *t, struct seen *s, struct buf *note, struct b
 {
 	struct kt *kt = t->priv;
 	struct klease *l = &kt->lease;
-	struct buf path = {0};
-	struct arena a = {0};
-	lease_path(&path, t->c, 1);
-	struct kube_resp r;
-	if (kube_call(kt->k, "GET", path.s, NULL, NULL, NULL, 0, &r, err) < 0) {
-		buf_free(&path);
+	struct seen old;
+	int got = lease_get(t, &old, err);
+	if (got < 0)
 		return -1;
-	}
-	int got = r.code == 200;
-	struct dnode *o = got ? kube_json(&a, &r) : NULL;
-	if (!got && r.code != 404) {
-		kube_error(kt->k, path.s, &r, err);
-		if (r.code == 403)
-			rights(err, t->c);
-	}
-	long gcode = r.code;
-	kube_resp_free(&r);
-	buf_free(&path);
-	if (!got && gcode != 404) {
-		arena_free(&a);
-		return -1;
-	}
-	struct seen old = {0};
-	if (got)
-		seen_of(&old, o);
-	arena_free(&a);
 	int64_t renewed = old.renewed[0] ? kube_rfc3339(old.renewed) : 0;
 	int expired = old.holder[0] && wall_secs() > renewed + (old.seconds ? old.seconds : 60);
 	if (got && old.holder[0] && !expired) {
@@ -328,16 +335,8 @@ tk_state_unlock(const struct target_ctx *t, struct buf *note, struct buf *err)
 	l->c = t->c;
 	l->seconds = lease_seconds();
 	for (int tries = 0; tries < 10; tries++) {
-		struct buf path = {0};
-		struct arena a = {0};
-		lease_path(&path, t->c, 1);
-		struct dnode *o;
-		int got = tk_get_obj(kt, path.s, &a, &o, err);
-		buf_free(&path);
-		struct seen old = {0}, s;
-		if (got == 1)
-			seen_of(&old, o);
-		arena_free(&a);
+		struct seen old, s;
+		int got = lease_get(t, &old, err);
 		if (got < 0)
 			return -1;
 		if (!got || !old.holder[0]) {

@@ -27,11 +27,21 @@ tk_state_on(const struct cluster *c)
 	return !c->target.state_local;
 }
 
-/* the head's name, and the value of the label that finds the records */
+/* the value of the label that finds the records */
 static void
 head_key(const struct cluster *c, char out[17])
 {
 	applied_layer_label(out, c->name, ""); /* no layer id is empty */
+}
+
+void
+tk_state_name(char out[TK_STATE_NAME], const struct cluster *c, const char *id)
+{
+	char k[17], l[17];
+	head_key(c, k);
+	if (id)
+		applied_layer_label(l, c->name, id);
+	snprintf(out, TK_STATE_NAME, "addonmake-%s%s%s", k, id ? "-" : "", id ? l : "");
 }
 
 static void
@@ -115,17 +125,15 @@ static int
 head_get(const struct target_ctx *t, struct arena *a, struct buf *err)
 {
 	struct kt *kt = t->priv;
-	char k[17];
-	head_key(t->c, k);
-	struct buf path = {0}, name = {0};
-	buf_printf(&name, "addonmake-%s", k);
-	cm_path(&path, t->c, name.s);
+	char name[TK_STATE_NAME];
+	tk_state_name(name, t->c, NULL);
+	struct buf path = {0};
+	cm_path(&path, t->c, name);
 	struct kube_resp r;
 	int rc = -1;
 	memset(&kt->head, 0, sizeof(kt->head));
 	if (call(t, "GET", path.s, NULL, NULL, NULL, &r, err) < 0) {
 		buf_free(&path);
-		buf_free(&name);
 		return -1;
 	}
 	if (r.code == 404) {
@@ -137,13 +145,12 @@ head_get(const struct target_ctx *t, struct arena *a, struct buf *err)
 		buf_printf(err, "cluster %s: the head of its records, configmap %s/%s, is damaged or "
 			   "of a newer addonmake; delete it (kubectl -n %s delete configmap %s) and "
 			   "the next run lists the records again", t->c->name, t->c->target.state_ns,
-			   name.s, t->c->target.state_ns, name.s);
+			   name, t->c->target.state_ns, name);
 	} else {
 		rc = 0;
 	}
 	kube_resp_free(&r);
 	buf_free(&path);
-	buf_free(&name);
 	return rc;
 }
 
@@ -308,11 +315,12 @@ json_kv(struct buf *b, const char *k, const char *v, int comma)
 static void
 head_json(struct buf *b, const struct cluster *c, const struct khead *h, const char *rv)
 {
-	char k[17], ser[24];
+	char k[17], name[TK_STATE_NAME], ser[24];
 	head_key(c, k);
+	tk_state_name(name, c, NULL);
 	snprintf(ser, sizeof(ser), "%lld", h->serial);
 	buf_printf(b, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
-		   "\"addonmake-%s\",\"namespace\":\"%s\",", k, c->target.state_ns);
+		   "\"%s\",\"namespace\":\"%s\",", name, c->target.state_ns);
 	if (rv)
 		buf_printf(b, "\"resourceVersion\":\"%s\",", rv);
 	buf_printf(b, "\"labels\":{\"app.kubernetes.io/managed-by\":\"addonmake\","
@@ -330,18 +338,18 @@ head_json(struct buf *b, const struct cluster *c, const struct khead *h, const c
 static void
 rec_json(struct buf *b, const struct cluster *c, const char *id, const struct layer_rec *r)
 {
-	char k[17], l[17], hex[33], num[4][24];
+	char k[17], name[TK_STATE_NAME], hex[33], num[4][24];
 	head_key(c, k);
-	applied_layer_label(l, c->name, id);
+	tk_state_name(name, c, id);
 	hash_hex(&r->hash, hex);
 	snprintf(num[0], 24, "%lld", (long long)r->order);
 	snprintf(num[1], 24, "%lld", (long long)r->started);
 	snprintf(num[2], 24, "%lld", (long long)r->finished);
 	snprintf(num[3], 24, "%lu", (unsigned long)r->count);
 	buf_printf(b, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
-		   "\"addonmake-%s-%s\",\"namespace\":\"%s\",\"labels\":{"
+		   "\"%s\",\"namespace\":\"%s\",\"labels\":{"
 		   "\"app.kubernetes.io/managed-by\":\"addonmake\",\"addonmake.io/records-of\":"
-		   "\"%s\"},\"annotations\":{", k, l, c->target.state_ns, k);
+		   "\"%s\"},\"annotations\":{", name, c->target.state_ns, k);
 	json_kv(b, "addonmake.io/cluster", c->name, 0);
 	json_kv(b, "addonmake.io/layer", id, 1);
 	buf_adds(b, "}},\"data\":{");
@@ -406,14 +414,10 @@ head_bump(const struct target_ctx *t, struct arena *a, struct buf *err)
 		identity(kt, a, h.identity);
 	}
 	h.serial++;
-	char k[17];
-	head_key(t->c, k);
+	char name[TK_STATE_NAME];
+	tk_state_name(name, t->c, NULL);
 	struct buf path = {0}, body = {0};
-	buf_printf(&path, "addonmake-%s", k);
-	struct buf name = {0};
-	buf_adds(&name, path.s);
-	buf_clear(&path);
-	cm_path(&path, t->c, create ? NULL : name.s);
+	cm_path(&path, t->c, create ? NULL : name);
 	head_json(&body, t->c, &h, create ? NULL : h.rv);
 	struct kube_resp r;
 	int rc = call(t, create ? "POST" : "PUT", path.s, "fieldManager=addonmake",
@@ -422,12 +426,12 @@ head_bump(const struct target_ctx *t, struct arena *a, struct buf *err)
 		if (r.code == 409)
 			buf_printf(err, "cluster %s: its records changed since this run read them "
 				   "(configmap %s/%s: another addonmake run wrote them); nothing more "
-				   "was recorded; run again", t->c->name, t->c->target.state_ns, name.s);
+				   "was recorded; run again", t->c->name, t->c->target.state_ns, name);
 		else if (r.code != 200 && r.code != 201)
 			fail(err, t, path.s, &r);
 		else if (head_read(&kt->head, kube_json(a, &r)))
 			buf_printf(err, "cluster %s: the answer to writing configmap %s/%s is not "
-				   "the head written", t->c->name, t->c->target.state_ns, name.s);
+				   "the head written", t->c->name, t->c->target.state_ns, name);
 		else
 			rc = 1;
 		kube_resp_free(&r);
@@ -435,7 +439,6 @@ head_bump(const struct target_ctx *t, struct arena *a, struct buf *err)
 	}
 	buf_free(&path);
 	buf_free(&body);
-	buf_free(&name);
 	return rc;
 }
 
@@ -460,13 +463,9 @@ tk_state_push(const struct target_ctx *t, const struct store_put *puts, size_t n
 	struct buf *paths = xcalloc(n ? n : 1, sizeof(*paths));
 	struct buf *bodies = xcalloc(n ? n : 1, sizeof(*bodies));
 	for (size_t i = 0; i < n; i++) {
-		char k[17], l[17];
-		head_key(t->c, k);
-		applied_layer_label(l, t->c->name, puts[i].id);
-		struct buf name = {0};
-		buf_printf(&name, "addonmake-%s-%s", k, l);
-		cm_path(&paths[i], t->c, name.s);
-		buf_free(&name);
+		char name[TK_STATE_NAME];
+		tk_state_name(name, t->c, puts[i].id);
+		cm_path(&paths[i], t->c, name);
 		if (puts[i].rec) {
 			rec_json(&bodies[i], t->c, puts[i].id, puts[i].rec);
 			q[i] = (struct kube_req){.method = "PATCH", .path = paths[i].s,
