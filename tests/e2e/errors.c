@@ -388,6 +388,19 @@ Test(errors, unknown_names_suggest_the_nearest)
 	tws_free(&t);
 }
 
+/* the profile p.yaml (layer p/a, one ConfigMap) and the kubeconfig kc of
+ * a server that cannot be reached (127.0.0.1:1) */
+static void
+unreachable_kube(struct tws *t)
+{
+	tws_put(t, "p.yaml", "metadata: {name: p}\nspec:\n  template:\n    packs:\n"
+		"      - {name: a, type: manifest, manifests: [{name: m, content: \"apiVersion: v1\\nkind: "
+		"ConfigMap\\nmetadata: {name: c}\\n\"}]}\n");
+	tws_put(t, "kc", "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+		"clusters: [{name: t, cluster: {server: \"http://127.0.0.1:1\"}}]\n"
+		"users: [{name: u, user: {token: abc}}]\ncontexts: [{name: t, context: {cluster: t, user: u}}]\n");
+}
+
 /* a server that cannot be reached is not the manifest's fault: no
  * position of it in the message, and the server named */
 Test(errors, a_connection_failure_names_the_server_not_a_manifest)
@@ -395,12 +408,7 @@ Test(errors, a_connection_failure_names_the_server_not_a_manifest)
 	struct tws t;
 	tws_init(&t);
 	tws_put(&t, "addonmake.yaml", "clusters:\n  - {name: dev, target: {kube: {kubeconfig: kc}}, profiles: [p.yaml]}\n");
-	tws_put(&t, "p.yaml", "metadata: {name: p}\nspec:\n  template:\n    packs:\n"
-		"      - {name: a, type: manifest, manifests: [{name: m, content: \"apiVersion: v1\\nkind: "
-		"ConfigMap\\nmetadata: {name: c}\\n\"}]}\n");
-	tws_put(&t, "kc", "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
-		"clusters: [{name: t, cluster: {server: \"http://127.0.0.1:1\"}}]\n"
-		"users: [{name: u, user: {token: abc}}]\ncontexts: [{name: t, context: {cluster: t, user: u}}]\n");
+	unreachable_kube(&t);
 	/* the first request reads the cluster's records */
 	struct res r = am(&t, "sync");
 	assert_code(r, 1);
@@ -444,12 +452,7 @@ Test(errors, an_unreachable_cluster_fails_alone_and_k_goes_on)
 	tws_put(&t, "addonmake.yaml", "clusters:\n"
 		"  - {name: dev, target: {kube: {kubeconfig: kc}}, profiles: [p.yaml]}\n"
 		"  - {name: lab, target: {render: {dir: out}}, profiles: [p.yaml]}\n");
-	tws_put(&t, "p.yaml", "metadata: {name: p}\nspec:\n  template:\n    packs:\n"
-		"      - {name: a, type: manifest, manifests: [{name: m, content: \"apiVersion: v1\\nkind: "
-		"ConfigMap\\nmetadata: {name: c}\\n\"}]}\n");
-	tws_put(&t, "kc", "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
-		"clusters: [{name: t, cluster: {server: \"http://127.0.0.1:1\"}}]\n"
-		"users: [{name: u, user: {token: abc}}]\ncontexts: [{name: t, context: {cluster: t, user: u}}]\n");
+	unreachable_kube(&t);
 	struct res r = am(&t, "plan");
 	assert_code(r, 1);
 	cr_assert(strstr(r.out, "lab: apply p/a (order 0): new layer") && !strstr(r.out, "dev: apply") &&

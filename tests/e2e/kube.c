@@ -1400,17 +1400,26 @@ kf_ws_tiers(struct kf *f, const char *v)
 		"    profiles: [p.yaml]\n");
 }
 
+/* a fresh server and kf_ws_tiers(f, "one"), synced once (which must
+ * succeed) */
+static void
+kf_synced_tiers(struct kf *f)
+{
+	kf_init(f, NULL);
+	kf_ws_tiers(f, "one");
+	struct res r = am(&f->t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+}
+
 /* a runner that starts empty (a fresh clone: no .addonmake/) finds what
  * is applied in the cluster's records: a no-op costs the head's GET and
  * one LIST; the next no-op, with the local cache now filled, the GET alone */
 Test(SUITE, a_fresh_runner_reads_the_records_of_the_cluster_and_has_no_work)
 {
 	struct kf f;
-	kf_init(&f, NULL);
-	kf_ws_tiers(&f, "one");
-	struct res r = am(&f.t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	kf_synced_tiers(&f);
+	struct res r;
 	char *rec = kf_get(&f, "/api/v1/namespaces/addonmake-system/configmaps"
 			       "?labelSelector=app.kubernetes.io%2Fmanaged-by%3Daddonmake");
 	cr_assert(strstr(rec, "\"addonmake.io/layer\": \"p/b\"") && strstr(rec, "\"status\": \"ready\"") &&
@@ -1447,11 +1456,8 @@ Test(SUITE, a_fresh_runner_reads_the_records_of_the_cluster_and_has_no_work)
 Test(SUITE, an_edit_synced_by_a_fresh_runner_applies_that_layer_and_later_tiers)
 {
 	struct kf f;
-	kf_init(&f, NULL);
-	kf_ws_tiers(&f, "one");
-	struct res r = am(&f.t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	kf_synced_tiers(&f);
+	struct res r;
 	kf_ws_tiers(&f, "two");
 	tws_sh(&f.t, "rm -rf .addonmake");
 	r = am(&f.t, "sync");
@@ -1470,11 +1476,8 @@ Test(SUITE, an_edit_synced_by_a_fresh_runner_applies_that_layer_and_later_tiers)
 Test(SUITE, a_layer_removed_and_pruned_from_a_fresh_runner_is_deleted)
 {
 	struct kf f;
-	kf_init(&f, NULL);
-	kf_ws_tiers(&f, "one");
-	struct res r = am(&f.t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	kf_synced_tiers(&f);
+	struct res r;
 	tws_sh(&f.t, "sed -i '/name: b$/,/name: cb/d' p.yaml && rm -rf .addonmake");
 	r = am(&f.t, "plan");
 	assert_code(r, 0);
@@ -1506,11 +1509,8 @@ Test(SUITE, a_new_cluster_behind_the_same_context_is_applied_whole)
 {
 	STAND_IN_ONLY("be wiped");
 	struct kf f;
-	kf_init(&f, NULL);
-	kf_ws_tiers(&f, "one");
-	struct res r = am(&f.t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	kf_synced_tiers(&f);
+	struct res r;
 	srv_stop(f.srv);
 	kf_start(&f, NULL, 0);
 	kf_kubeconfig(&f, "{token: abc}", NULL);
@@ -1533,11 +1533,8 @@ Test(SUITE, a_second_run_fails_at_once_naming_the_holder_or_waits_and_finds_no_w
 {
 	STAND_IN_ONLY("delay answers");
 	struct kf f;
-	kf_init(&f, NULL);
-	kf_ws_tiers(&f, "one");
-	struct res r = am(&f.t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	kf_synced_tiers(&f);
+	struct res r;
 	kf_ws_tiers(&f, "two");
 	tws_sh(&f.t, "mkdir b && cp kc addonmake.yaml p.yaml b/");
 	/* this run's apply of cb waits 5 s; meanwhile b syncs the same edit.
@@ -1575,11 +1572,8 @@ Test(SUITE, a_killed_runs_lease_is_taken_over_after_its_duration)
 {
 	STAND_IN_ONLY("delay answers");
 	struct kf f;
-	kf_init(&f, NULL);
-	kf_ws_tiers(&f, "one");
-	struct res r = am(&f.t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	kf_synced_tiers(&f);
+	struct res r;
 	kf_ws_tiers(&f, "two");
 	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps/cb&mode=delay&ms=4000&n=1"));
 	setenv("ADDONMAKE_TEST_LEASE_SECONDS", "2", 1);
@@ -1665,11 +1659,7 @@ Test(SUITE, a_run_whose_records_changed_under_it_stops_at_its_next_write)
 {
 	STAND_IN_ONLY("delay answers");
 	struct kf f;
-	kf_init(&f, NULL);
-	kf_ws_tiers(&f, "one");
-	struct res r = am(&f.t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	kf_synced_tiers(&f);
 	kf_ws_tiers(&f, "two");
 	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps/cb&mode=delay&ms=2000&n=1"));
 	pid_t pid = am_bg(&f.t, "sync");
@@ -1745,11 +1735,8 @@ Test(SUITE, a_user_without_rights_on_leases_is_told_what_is_needed_and_nothing_i
 Test(SUITE, a_damaged_record_in_the_cluster_is_named_with_the_way_out)
 {
 	struct kf f;
-	kf_init(&f, NULL);
-	kf_ws_tiers(&f, "one");
-	struct res r = am(&f.t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	kf_synced_tiers(&f);
+	struct res r;
 	char *list = kf_get(&f, "/api/v1/namespaces/addonmake-system/configmaps"
 				"?labelSelector=addonmake.io%2Frecords-of");
 	const char *p = strstr(list, "\"name\": \"addonmake-18b3acae79a7f71a-");
