@@ -92,8 +92,9 @@ pull_cluster(struct cmd_ctx *x, struct cluster *c, const struct target_ops *ops)
 	if (!got.same) {
 		c->changed = got.changed;
 		if (x->ro->verbose)
-			fprintf(stderr, "addonmake: %s: %zu layer record%s read from the cluster%s\n",
+			fprintf(stderr, "addonmake: %s: %zu layer record%s read from %s%s\n",
 				c->name, got.n, got.n == 1 ? "" : "s",
+				got.from ? got.from : "the cluster",
 				got.changed ? " (the local ones were of another cluster)" : "");
 		if ((!x->rw && reopen_rw(x)) ||
 		    store_write_marked(x->st, c->name, got.puts, got.n, 1, got.mark.s, got.mark.len,

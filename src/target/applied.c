@@ -1,6 +1,7 @@
 /* applied: see target.h. The rules are the kube target's (DESIGN §8); a
  * rendered layer follows them without a server, from a table of the
  * built-in cluster-scoped kinds and the layer's own CRDs. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -69,14 +70,18 @@ pair_map(struct arena *a, const char *const *kv, size_t n)
 }
 
 struct dnode *
-applied_object(struct arena *a, const char *cluster, const char *id, const struct dnode *doc,
-	       const char *ns)
+applied_object(struct arena *a, const char *cluster, const struct layer *l,
+	       const struct dnode *doc, const char *ns)
 {
-	char label[17];
-	applied_layer_label(label, cluster, id);
+	char label[17], hex[33], order[24];
+	applied_layer_label(label, cluster, l->id);
+	hash_hex(&l->hash, hex);
+	snprintf(order, sizeof(order), "%lld", (long long)l->order);
 	const char *labels[] = {"app.kubernetes.io/managed-by", "addonmake",
 				"addonmake.io/layer", label};
-	const char *ann[] = {"addonmake.io/cluster", cluster, "addonmake.io/layer", id};
+	/* hash and order: what `state rebuild` makes a lost record from */
+	const char *ann[] = {"addonmake.io/cluster", cluster, "addonmake.io/layer", l->id,
+			     "addonmake.io/hash", hex, "addonmake.io/order", order};
 	const char *mns = doc_str(doc_path(doc, "metadata.namespace"));
 	if (mns && *mns)
 		ns = NULL; /* its own, left as written */
@@ -85,7 +90,7 @@ applied_object(struct arena *a, const char *cluster, const char *id, const struc
 	md->items[0] = doc_scalar(a, "labels", DS_PLAIN);
 	md->items[1] = pair_map(a, labels, 2);
 	md->items[2] = doc_scalar(a, "annotations", DS_PLAIN);
-	md->items[3] = pair_map(a, ann, 2);
+	md->items[3] = pair_map(a, ann, 4);
 	if (ns) {
 		md->items[4] = doc_scalar(a, "namespace", DS_PLAIN);
 		md->items[5] = doc_scalar(a, ns, DS_QUOTED);
@@ -228,10 +233,10 @@ applied_render(const struct cluster *c, const struct layer *l, struct buf *out)
 			continue;
 		}
 		v[i].cat = applied_category(group, kind);
-		v[i].doc = applied_object(&a, c->name, l->id, d, ns);
+		v[i].doc = applied_object(&a, c->name, l, d, ns);
 	}
 	if (!has_ns && !applied_system_namespace(l->ns))
-		emit(out, applied_object(&a, c->name, l->id, applied_namespace(&a, l->ns), NULL));
+		emit(out, applied_object(&a, c->name, l, applied_namespace(&a, l->ns), NULL));
 	if (!helm && l->body->ndocs)
 		qsort(v, l->body->ndocs, sizeof(*v), by_category);
 	for (size_t i = 0; i < l->body->ndocs; i++)

@@ -36,6 +36,7 @@ struct state_got {
 	struct store_put *puts; /* else the cluster's records, in the arena */
 	size_t n;
 	struct buf mark;        /* and the mark to keep with them */
+	const char *from;       /* where they were read, for -v ("the cluster") */
 };
 
 /* results of apply/ready/remove */
@@ -140,11 +141,12 @@ const char *applied_group(struct arena *a, const char *api);
 /* a label value naming the layer: 16 hex digits of XXH3(cluster, id),
  * since a label value cannot hold a layer id */
 void applied_layer_label(char out[17], const char *cluster, const char *id);
-/* the object doc as applied: labelled app.kubernetes.io/managed-by and
- * addonmake.io/layer, annotated addonmake.io/cluster and
- * addonmake.io/layer; with ns (NULL: cluster-scoped) as its namespace
- * when it names none (a namespace it names is left as written) */
-struct dnode *applied_object(struct arena *a, const char *cluster, const char *id,
+/* the object doc as applied by layer l: labelled
+ * app.kubernetes.io/managed-by and addonmake.io/layer, annotated
+ * addonmake.io/cluster, addonmake.io/layer, addonmake.io/hash and
+ * addonmake.io/order; with ns (NULL: cluster-scoped) as its namespace when
+ * it names none (a namespace it names is left as written) */
+struct dnode *applied_object(struct arena *a, const char *cluster, const struct layer *l,
 			     const struct dnode *doc, const char *ns);
 /* a Namespace object named ns (as the manifest of it would be) */
 struct dnode *applied_namespace(struct arena *a, const char *ns);

@@ -18,10 +18,10 @@ where(struct buf *b, const struct obj *o)
 
 /* the object as applied (target.h), as JSON */
 static void
-body_of(struct arena *a, const struct target_ctx *t, const char *id, const struct obj *o,
+body_of(struct arena *a, const struct target_ctx *t, const struct layer *l, const struct obj *o,
 	struct buf *out)
 {
-	doc_emit_json(out, applied_object(a, t->c->name, id, o->doc,
+	doc_emit_json(out, applied_object(a, t->c->name, l, o->doc,
 					  o->res.namespaced ? o->ns : NULL));
 }
 
@@ -111,7 +111,7 @@ apply_objs(const struct target_ctx *t, struct kt *kt, const struct layer *l, str
 		: "fieldManager=addonmake&fieldValidation=Strict&force=false";
 	for (size_t i = 0; i < n; i++) {
 		kube_path(&path[i], &o[i].res, o[i].ns, o[i].name);
-		body_of(a, t, l->id, &o[i], &body[i]);
+		body_of(a, t, l, &o[i], &body[i]);
 		q[i] = (struct kube_req){"PATCH", path[i].s, qs, "application/apply-patch+yaml",
 					 body[i].s, body[i].len, 0, {0, {0}}, {0}};
 	}

@@ -5,10 +5,18 @@
  * ready, so a crash before it leaves them pending and they are written
  * again. The record keeps the path and the file's stat: prune and a changed
  * install order remove the old file, and a file deleted or edited by hand
- * is written again. */
+ * is written again.
+ *
+ * The files are the truth where the records are not (a fresh clone of a
+ * repository that commits the rendered directory): each starts with a
+ * comment line naming the layer, its hash and a hash of the text after
+ * the line, and a run without local records (no mark) makes them from the
+ * files whose line is intact. */
 #define _GNU_SOURCE /* syncfs */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -95,16 +103,37 @@ out_path(struct buf *b, const struct cluster *c, const struct layer *l)
 	render_name(b, l->order, l->profile, l->name);
 }
 
+#define HEADER "# addonmake: "
+/* kept with local records made from (or written to) the files */
+#define MARK "render 1"
+
+/* the first line of a layer's file: what a run without records makes the
+ * layer's record from (the layer id last: it may hold spaces) */
+static void
+header_put(struct buf *b, const struct layer *l, const char *text, size_t len)
+{
+	struct hash128 body;
+	char hex[33], bhex[33];
+	hash_hex(&l->hash, hex);
+	hash_bytes(text, len, &body);
+	hash_hex(&body, bhex);
+	buf_printf(b, HEADER "hash=%s body=%s order=%lld type=%s layer=%s\n", hex, bhex,
+		   (long long)l->order, l->type ? l->type : "", l->id);
+}
+
 static int
 render_apply(const struct target_ctx *t, const struct layer *l, const char *text,
 	     size_t len, struct buf *inv, struct buf *err)
 {
-	struct buf pb = {0};
+	struct buf pb = {0}, file = {0};
 	out_path(&pb, t->c, l);
 	const char *path = pb.s;
+	header_put(&file, l, text, len);
+	buf_add(&file, text, len);
 	int e = file_mkdirs(t->c->target.dir, 0755);
 	if (!e)
-		e = file_write_replace(path, text, len, 0);
+		e = file_write_replace(path, file.s, file.len, 0);
+	buf_free(&file);
 	struct stat st;
 	if (!e && stat(path, &st) < 0)
 		e = errno;
@@ -176,6 +205,124 @@ render_flush(const struct target_ctx *t, struct buf *err)
 	return T_OK;
 }
 
+/* the record a file's first line and text make, into a; 0, or -1 when
+ * the file is not a layer's as addonmake wrote it (no line, a line it
+ * cannot read, or text that is not the text the line names) */
+static int
+rec_of_file(const char *path, struct arena *a, struct store_put *p)
+{
+	struct buf b = {0};
+	struct stat st;
+	int rc = -1;
+	if (file_read_st(path, &b, &st) || b.len < sizeof(HEADER) ||
+	    memcmp(b.s, HEADER, sizeof(HEADER) - 1))
+		goto out;
+	char *nl = memchr(b.s, '\n', b.len);
+	if (!nl)
+		goto out;
+	*nl = 0;
+	char hex[33], bhex[33], type[64];
+	long long order;
+	int at = 0;
+	if (sscanf(b.s + sizeof(HEADER) - 1, "hash=%32[0-9a-f] body=%32[0-9a-f] order=%lld type=%63[^ ] "
+		   "layer=%n", hex, bhex, &order, type, &at) != 4 || !at || strlen(hex) != 32)
+		goto out;
+	const char *id = b.s + sizeof(HEADER) - 1 + at;
+	struct hash128 body;
+	char got[33];
+	hash_bytes(nl + 1, b.len - (size_t)(nl + 1 - b.s), &body);
+	hash_hex(&body, got);
+	if (!*id || strcmp(got, bhex) != 0)
+		goto out; /* edited by hand: the layer is written again */
+	struct layer_rec *r = arena_alloc(a, sizeof(*r));
+	memset(r, 0, sizeof(*r));
+	for (int i = 0; i < 16; i++) {
+		unsigned v;
+		sscanf(hex + 2 * i, "%2x", &v);
+		r->hash.b[i] = (unsigned char)v;
+	}
+	r->order = order;
+	r->status = LS_READY;
+	r->type = arena_strdup(a, type);
+	r->finished = st.st_mtim.tv_sec;
+	struct buf inv = {0};
+	rinv_put(&inv, path, &st);
+	char *iv = arena_alloc(a, inv.len);
+	memcpy(iv, inv.s, inv.len);
+	r->inventory = iv;
+	r->ninventory = inv.len;
+	buf_free(&inv);
+	p->id = arena_strdup(a, id);
+	p->rec = r;
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+/* the files are the truth: a cluster with no mark (its local records were
+ * never made from them, or were forgotten) gets records from the files
+ * of its directory whose first line is intact; with a mark, the local
+ * records stand and nothing is read */
+static int
+render_state_pull(const struct target_ctx *t, const char *mark, size_t nmark, struct arena *a,
+		  struct state_got *got, struct buf *err)
+{
+	(void)mark;
+	got->from = "its rendered files";
+	if (nmark) {
+		got->same = 1;
+		return 0;
+	}
+	buf_adds(&got->mark, MARK);
+	DIR *d = opendir(t->c->target.dir);
+	if (!d) {
+		if (errno == ENOENT) {
+			got->same = 1; /* nothing to take: nothing written */
+			return 0;
+		}
+		buf_printf(err, "cannot read the directory %s: %s", t->c->target.dir,
+			   strerror(errno));
+		return -1;
+	}
+	size_t cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (got->n == cap) {
+			cap = cap ? 2 * cap : 64;
+			struct store_put *v = arena_alloc(a, cap * sizeof(*v));
+			if (got->n)
+				memcpy(v, got->puts, got->n * sizeof(*v));
+			got->puts = v;
+		}
+		char *path = arena_printf(a, "%s/%s", t->c->target.dir, e->d_name);
+		if (rec_of_file(path, a, &got->puts[got->n]) == 0)
+			got->n++;
+	}
+	closedir(d);
+	got->same = !got->n;
+	return 0;
+}
+
+/* nothing to write but the mark, so that the next run reads no file */
+static int
+render_state_push(const struct target_ctx *t, const struct store_put *puts, size_t n,
+		  struct buf *mark, struct buf *err)
+{
+	(void)t, (void)puts, (void)n, (void)err;
+	buf_adds(mark, MARK);
+	return 0;
+}
+
+static int
+render_state_on(const struct cluster *c)
+{
+	(void)c;
+	return 1;
+}
+
 const struct target_ops target_render = {
 	.kind = "render",
 	.apply = render_apply,
@@ -183,4 +330,7 @@ const struct target_ops target_render = {
 	.remove = render_remove,
 	.flush = render_flush,
 	.outdated = render_outdated,
+	.state_on = render_state_on,
+	.state_pull = render_state_pull,
+	.state_push = render_state_push,
 };

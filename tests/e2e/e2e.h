@@ -20,9 +20,10 @@ void fx_profile(struct tws *t, const char *b_value, const char *extra_packs);
  * skipping lock files: equal listings mean no file was written */
 char *fx_snapshot(struct tws *t);
 
-/* asserts that a rendered file is the layer id's Namespace ns (as the
- * kube target makes it, labelled and annotated for cluster dev) and then
- * rest, byte for byte */
+/* asserts that a rendered file is the line naming layer id and its hash,
+ * the layer id's Namespace ns (as the kube target makes it, labelled and
+ * annotated for cluster dev, with that hash and order 0) and then rest,
+ * byte for byte */
 void fx_assert_ns_then(const char *out, const char *ns, const char *id, const char *rest);
 
 /* a file:// Helm repository in repo/ with chart mychart at these versions

@@ -35,13 +35,21 @@ assert_damage_is_reported(const struct res *r, const char *how, long off)
 }
 
 /* the way out an error named: `addonmake ARGS` (clean, clean -c dev),
- * after which a sync applies the four layers of the workspace again */
+ * after which a sync makes the records of the four layers from the
+ * rendered files (intact: nothing to apply), and then, with the files
+ * gone, applies them again */
 static void
 recover_with(struct tws *t, const char *args)
 {
 	struct res r = am(t, "%s", args);
 	assert_code(r, 0);
 	res_free(&r);
+	r = am(t, "-v sync");
+	assert_code(r, 0);
+	cr_assert(strstr(r.err, "dev: 4 layer records read from its rendered files"), "%s", r.err);
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	cr_assert_eq(tws_sh(t, "rm -r out"), 0);
 	r = am(t, "sync");
 	assert_code(r, 0);
 	cr_assert_eq(count_lines(r.out, ": ready "), 4, "%s", r.out);

@@ -126,13 +126,23 @@ fx_chart_repo(struct tws *t, const char *const *vers, int n, const char *second_
 void
 fx_assert_ns_then(const char *out, const char *ns, const char *id, const char *rest)
 {
-	char head[600], tail[400];
+	/* the first line names the layer and its hash (a run without records
+	 * takes it from there), and the objects carry the same hash */
+	char hash[33] = "", head[600], tail[400];
+	const char *nl = strchr(out, '\n');
+	cr_assert(nl && sscanf(out, "# addonmake: hash=%32[0-9a-f] ", hash) == 1 && strlen(hash) == 32,
+		  "no first line with the layer's hash:\n%s", out);
+	size_t il = strlen(id);
+	cr_assert((size_t)(nl - out) > il + 7 && strncmp(nl - il - 7, " layer=", 7) == 0 &&
+		  strncmp(nl - il, id, il) == 0, "the first line names no layer %s:\n%s", id, out);
+	out = nl + 1;
 	snprintf(head, sizeof(head),
 		 "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: \"%s\"\n  labels:\n"
 		 "    app.kubernetes.io/managed-by: \"addonmake\"\n    addonmake.io/layer: \"", ns);
 	snprintf(tail, sizeof(tail),
-		 "\"\n  annotations:\n    addonmake.io/cluster: \"dev\"\n    addonmake.io/layer: \"%s\"\n",
-		 id);
+		 "\"\n  annotations:\n    addonmake.io/cluster: \"dev\"\n    addonmake.io/layer: \"%s\"\n"
+		 "    addonmake.io/hash: \"%s\"\n    addonmake.io/order: \"0\"\n",
+		 id, hash);
 	size_t h = strlen(head);
 	cr_assert(strncmp(out, head, h) == 0, "no Namespace %s first:\n%s", ns, out);
 	for (int i = 0; i < 16; i++)

@@ -2,6 +2,7 @@
  * two layers, sorting in install order; a file deleted or edited by hand
  * is written again, as ninja rebuilds a missing output. */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include "../../src/lib/lib.h"
 #include "e2e.h"
@@ -353,5 +354,83 @@ Test(render, files_hold_what_the_kube_target_applies)
 	cr_assert(strstr(f, "kind: Namespace\nmetadata:\n  name: mine\n"), "%s", f);
 	free(f);
 	buf_free(&got);
+	tws_free(&t);
+}
+
+/* the workspace as a fresh clone of a repository that commits the
+ * rendered directory sees it: no state, files of new inodes and times */
+static void
+fresh_clone(struct tws *t)
+{
+	cr_assert_eq(tws_sh(t, "rm -r .addonmake && cp -r out o2 && rm -r out && mv o2 out"), 0);
+}
+
+/* the rendered files are the truth where there are no records: a fresh
+ * clone that has them is a no-op; a file edited by hand, an edit of the
+ * profile and a removed layer are seen from there as on the machine that
+ * rendered them; a file that is not a layer's is left alone */
+Test(render, a_fresh_clone_with_the_rendered_files_is_a_no_op)
+{
+	struct tws t;
+	tws_init(&t);
+	struct buf p = {0}, q = {0};
+	layer(&p, "a", "0");
+	layer(&p, "b", "10");
+	buf_adds(&q, p.s);
+	layer(&p, "c", "20");
+	render_ws(&t, "p.yaml");
+	profile(&t, "p.yaml", "p", &p);
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	fresh_clone(&t);
+	r = am(&t, "-v sync");
+	assert_code(r, 0);
+	cr_assert(strstr(r.err, "dev: 3 layer records read from its rendered files"), "%s", r.err);
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	/* an edited file is not what its first line names: written again */
+	fresh_clone(&t);
+	cr_assert_eq(tws_sh(&t, "echo '# mine' >> out/p00010_p+b.yaml"), 0);
+	tws_put(&t, "out/notes.yaml", "# addonmake: hash=beef\nkind: ConfigMap\n");
+	r = am(&t, "sync --explain");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "addonmake explain: dev: p/b: new layer"), "%s", r.out);
+	cr_assert(strstr(r.out, "addonmake explain: dev: p/c: earlier tier changed"), "%s", r.out);
+	cr_assert_eq(count_lines(r.out, ": ready "), 2, "%s", r.out);
+	res_free(&r);
+	char *notes = tws_get(&t, "out/notes.yaml");
+	cr_assert_str_eq(notes, "# addonmake: hash=beef\nkind: ConfigMap\n");
+	free(notes);
+	/* an edit of the profile: that layer and the tiers after it */
+	fresh_clone(&t);
+	buf_clear(&p);
+	layer(&p, "a", "0");
+	layer(&p, "b", "10");
+	layer(&p, "c", "20");
+	char *edit = strstr(p.s, "data: {layer: 'b'}");
+	cr_assert(edit);
+	edit[15] = 'B';
+	profile(&t, "p.yaml", "p", &p);
+	r = am(&t, "sync");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, ": ready "), 2, "%s", r.out);
+	cr_assert(strstr(r.out, "ready p/b") && strstr(r.out, "ready p/c"), "%s", r.out);
+	res_free(&r);
+	/* a layer removed, pruned from a fresh clone: its file goes, no other */
+	fresh_clone(&t);
+	profile(&t, "p.yaml", "p", &q);
+	r = am(&t, "sync --prune");
+	assert_code(r, 0);
+	res_free(&r);
+	cr_assert(!tws_exists(&t, "out/p00020_p+c.yaml"));
+	cr_assert(tws_exists(&t, "out/p00000_p+a.yaml") && tws_exists(&t, "out/p00010_p+b.yaml") &&
+		  tws_exists(&t, "out/notes.yaml"));
+	r = am(&t, "sync");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	buf_free(&p);
+	buf_free(&q);
 	tws_free(&t);
 }

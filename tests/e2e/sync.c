@@ -226,16 +226,26 @@ Test(sync, render_output_is_deterministic_yaml)
 	tws_init(&t);
 	fx_render_synced(&t);
 	char *b = tws_get(&t, "out/p00000_p+b.yaml");
-	/* the layer's namespace first; a document that is not an object (no
-	 * apiVersion, no name) as it is */
-	cr_assert_str_eq(b, "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: \"bee\"\n"
+	/* the line that names the layer, its hash (a hash that changes
+	 * re-applies every layer of every user: it must not, unless the
+	 * layer did) and the hash of the text after it; the layer's
+	 * namespace first; a document that is not an object (no apiVersion,
+	 * no name) as it is */
+	cr_assert_str_eq(b, "# addonmake: hash=6fc6656870c1254f9ab429e47068797a "
+			    "body=ac823c7f8edee28eff29bd706d3d6629 order=0 type=manifest layer=p/b\n"
+			    "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: \"bee\"\n"
 			    "  labels:\n    app.kubernetes.io/managed-by: \"addonmake\"\n"
 			    "    addonmake.io/layer: \"a1b40806bb510093\"\n  annotations:\n"
 			    "    addonmake.io/cluster: \"dev\"\n    addonmake.io/layer: \"p/b\"\n"
+			    "    addonmake.io/hash: \"6fc6656870c1254f9ab429e47068797a\"\n"
+			    "    addonmake.io/order: \"0\"\n"
 			    "---\nkind: ConfigMap\ndata:\n  k: v\n");
 	free(b);
 	char *a = tws_get(&t, "out/p00000_p+a.yaml");
-	cr_assert_str_eq(a, "---\nkind: Deployment\nspec:\n  replicas: 1\n");
+	const char *nl = strchr(a, '\n');
+	cr_assert(!strncmp(a, "# addonmake: hash=", 18) && nl && strstr(a, " layer=p/a\n") == nl - 10, "%s",
+		  a);
+	cr_assert_str_eq(nl + 1, "---\nkind: Deployment\nspec:\n  replicas: 1\n");
 	free(a);
 	cr_assert(tws_exists(&t, "out/n99990_p+crds.yaml"));
 	cr_assert(tws_exists(&t, "out/p00010_p+c.yaml"));
