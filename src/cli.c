@@ -9,7 +9,7 @@
 #define B(c) (1u << (c))
 /* the commands that read a workspace */
 #define WS (B(CMD_SYNC) | B(CMD_PLAN) | B(CMD_GRAPH) | B(CMD_STATUS) | B(CMD_PRUNE) | B(CMD_CLEAN) | \
-	    B(CMD_UNLOCK))
+	    B(CMD_UNLOCK) | B(CMD_STATE))
 /* those that compile it */
 #define COMPILE (WS & ~B(CMD_CLEAN) & ~B(CMD_UNLOCK))
 #define ALL ((1u << NCMDS) - 1)
@@ -65,6 +65,16 @@ static const struct command cmds[NCMDS] = {
 			"after a run that is gone. A lease not renewed for its duration (60 s) is taken "
 			"over by the next run anyway. Needs -c; with -n, releases nothing.",
 			.run = cmd_unlock},
+	[CMD_STATE] = {.name = "state", .args = "rebuild",
+		       .summary = "state rebuild: make lost records again from the objects in the cluster",
+		       .about = "With records in the cluster (target: {kube: {state: cluster}}), makes the "
+		       "records of layers that have objects in the cluster but no record (its state "
+		       "namespace was deleted, say) from the labels and annotations addonmake puts on "
+		       "every object it applies: one LIST with a label selector per kind that can be "
+		       "listed and patched. Records that exist are kept. A helm layer's objects are "
+		       "helm's and carry none: its record is not made, and the next sync upgrades its "
+		       "release in place. With -n, says what it would record and records nothing.",
+		       .run = cmd_state},
 	[CMD_HELP] = {.name = "help", .args = "[COMMAND]",
 		      .summary = "this text, or what a command does and takes",
 		      .about = "Prints the help of addonmake, or of COMMAND.", .run = NULL},
@@ -131,7 +141,7 @@ static const struct option opts[NOPTS] = {
 			.cmds = B(CMD_PLAN),
 			.help = "exit 3 when there is work to do"},
 	[O_WAITLOCK] = {.sh = 0, .lng = "wait-lock", .arg = NULL, .value = V_NONE,
-			.cmds = B(CMD_SYNC) | B(CMD_PRUNE) | B(CMD_CLEAN),
+			.cmds = B(CMD_SYNC) | B(CMD_PRUNE) | B(CMD_CLEAN) | B(CMD_STATE),
 			.help = "wait for another run of this workspace (or, state: cluster, of the "
 			"cluster) instead of failing"},
 	[O_OFFLINE] = {.sh = 0, .lng = "offline", .arg = NULL, .value = V_NONE, .cmds = COMPILE,
@@ -387,10 +397,14 @@ cli_finish(struct cli *c, char given[][32])
 					 cmds[c->cmd].name, given[o], cmds[c->cmd].name);
 	if (c->cmd == CMD_HELP) {
 		int k = c->nargs ? find_cmd(c->args[0]) : -1;
-		if (c->nargs > 1 || (c->nargs && k < 0))
-			return usage_err("help takes one COMMAND of: sync, plan, graph, status, prune, "
-					 "clean, help, version, completion (not \"%s\")",
+		if (c->nargs > 1 || (c->nargs && k < 0)) {
+			char names[200] = "";
+			for (int i = 0; i < NCMDS; i++)
+				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+					 i ? ", " : "", cmds[i].name);
+			return usage_err("help takes one COMMAND of: %s (not \"%s\")", names,
 					 c->args[c->nargs - 1]);
+		}
 		cli_help(stdout, k);
 		return 1;
 	}
@@ -398,6 +412,13 @@ cli_finish(struct cli *c, char given[][32])
 		if (c->nargs != 1)
 			return usage_err("completion takes one SHELL: bash or zsh");
 		return cli_completion(stdout, c->args[0]) ? -1 : 1;
+	}
+	if (c->cmd == CMD_STATE) {
+		if (c->nargs != 1 || strcmp(c->args[0], "rebuild") != 0)
+			return usage_err("state takes one verb: rebuild (addonmake state rebuild -c "
+					 "CLUSTER)%s%s%s", c->nargs ? "; not \"" : "",
+					 c->nargs ? c->args[c->nargs - 1] : "", c->nargs ? "\"" : "");
+		c->nargs = 0; /* the verb is not a LAYER */
 	}
 	if (c->nargs && c->cmd != CMD_SYNC && c->cmd != CMD_PLAN)
 		return usage_err("%s takes no LAYER arguments (\"%s\")", cmds[c->cmd].name,

@@ -239,6 +239,25 @@ take_lock(struct cmd_ctx *x, int *fd)
 	return rc;
 }
 
+/* opens c's target and takes the lease on its records (§5.1): 0, or an
+ * exit code (the error said) */
+static int
+lease_one(struct cmd_ctx *x, struct cluster *c, struct target_ctx **tc,
+	  const struct target_ops **ops)
+{
+	struct buf err = {0}, note = {0};
+	int rc = runner_target(cmd_runner(x), x->w, c, tc, ops);
+	if (!rc && (*ops)->state_lock(*tc, x->ro->wait_lock, &note, &err)) {
+		fprintf(stderr, "addonmake: error: %s\n", err.s);
+		rc = EXIT_FAILED;
+	}
+	if (note.len && !x->ro->quiet)
+		fprintf(stderr, "%s\n", note.s);
+	buf_free(&err);
+	buf_free(&note);
+	return rc;
+}
+
 /* takes the lease on the records of each cluster with work whose target
  * keeps them in the cluster (§5.1), then plans again from the records as
  * they are now (one GET of each head when no other run wrote since the
@@ -253,17 +272,8 @@ lease_all(struct cmd_ctx *x, int prune)
 		const struct target_ops *ops = target_state(c);
 		if (!ops || !ops->state_lock || (!plan_count_dirty(c) && !(prune && c->nremoved)))
 			continue;
-		struct buf err = {0}, note = {0};
 		struct target_ctx *tc;
-		int rc = runner_target(cmd_runner(x), x->w, c, &tc, &ops);
-		if (!rc && ops->state_lock(tc, x->ro->wait_lock, &note, &err)) {
-			fprintf(stderr, "addonmake: error: %s\n", err.s);
-			rc = EXIT_FAILED;
-		}
-		if (note.len && !x->ro->quiet)
-			fprintf(stderr, "%s\n", note.s);
-		buf_free(&err);
-		buf_free(&note);
+		int rc = lease_one(x, c, &tc, &ops);
 		if (rc)
 			return rc;
 		any = 1;
@@ -855,5 +865,100 @@ cmd_unlock(struct cmd_ctx *x)
 		if (rc)
 			return rc;
 	}
+	return rc;
+}
+
+/* whether c has a record of layer id (after the plan) */
+static int
+has_record(const struct cluster *c, const char *id)
+{
+	for (size_t i = 0; i < c->nlayers; i++)
+		if (c->layers[i]->plan.has_rec && !strcmp(c->layers[i]->id, id))
+			return 1;
+	for (size_t i = 0; i < c->nremoved; i++)
+		if (!strcmp(c->removed[i].id, id))
+			return 1;
+	return 0;
+}
+
+/* state rebuild of one cluster, its target open and its lease held: the
+ * records of layers with objects and no record, recorded (with -n,
+ * said). An exit code */
+static int
+rebuild_cluster(struct cmd_ctx *x, struct cluster *c, struct target_ctx *tc,
+		const struct target_ops *ops)
+{
+	struct buf err = {0}, note = {0};
+	struct state_got got = {0};
+	int rc = EXIT_DONE;
+	if (ops->state_rebuild(tc, &x->w->a, &got, &note, &err)) {
+		fprintf(stderr, "addonmake: error: %s\n", err.s);
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	if (note.len && !x->ro->quiet)
+		fprintf(stderr, "addonmake: %s: warning: %s\n", c->name, note.s);
+	size_t n = 0;
+	for (size_t i = 0; i < got.n; i++) {
+		if (has_record(c, got.puts[i].id))
+			continue;
+		got.puts[n++] = got.puts[i];
+		char hex[33];
+		hash_hex(&got.puts[i].rec->hash, hex);
+		if (!x->ro->quiet)
+			printf("addonmake: %s: %s the record of %s (order %lld, %s, hash %.12s)\n",
+			       c->name, x->ro->dry_run ? "would rebuild" : "rebuilt", got.puts[i].id,
+			       (long long)got.puts[i].rec->order,
+			       layer_status_name(got.puts[i].rec->status), hex);
+	}
+	if (!n) {
+		if (!x->ro->quiet)
+			printf("addonmake: %s: every layer with objects in the cluster has a record; "
+			       "nothing to rebuild.\n", c->name);
+	} else if (!x->ro->dry_run &&
+		   (reopen_rw(x) || runner_record(cmd_runner(x), ops, tc, got.puts, n))) {
+		rc = EXIT_FAILED;
+	}
+out:
+	buf_free(&err);
+	buf_free(&note);
+	buf_free(&got.mark);
+	return rc;
+}
+
+int
+cmd_state(struct cmd_ctx *x)
+{
+	if (x->all) {
+		fprintf(stderr, "addonmake: state rebuild needs -c CLUSTER: the cluster whose records "
+			"to rebuild\n");
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < x->ncl; i++) {
+		const struct target_ops *ops = target_state(x->cl[i]);
+		if (!ops || !ops->state_rebuild) {
+			fprintf(stderr, "addonmake: %s: its records are not kept in the cluster (state: "
+				"cluster of the kube target): there is nothing to rebuild them from\n",
+				x->cl[i]->name);
+			return EXIT_USAGE;
+		}
+	}
+	int lockfd = -1;
+	if (!x->ro->dry_run && take_lock(x, &lockfd))
+		return EXIT_FAILED;
+	struct target_ctx **tcs = xcalloc(x->ncl, sizeof(*tcs));
+	const struct target_ops **opss = xcalloc(x->ncl, sizeof(*opss));
+	int rc = EXIT_DONE;
+	/* the lease first, then the records as they are under it */
+	for (size_t i = 0; i < x->ncl && !rc; i++)
+		rc = x->ro->dry_run ? runner_target(cmd_runner(x), x->w, x->cl[i], &tcs[i], &opss[i])
+				    : lease_one(x, x->cl[i], &tcs[i], &opss[i]);
+	if (!rc)
+		rc = plan_all(x, 0);
+	for (size_t i = 0; i < x->ncl && !rc; i++)
+		rc = x->cl[i]->unreachable ? EXIT_FAILED : rebuild_cluster(x, x->cl[i], tcs[i], opss[i]);
+	free(tcs);
+	free(opss);
+	run_unlock(lockfd);
 	return rc;
 }

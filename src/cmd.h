@@ -35,5 +35,6 @@ int cmd_status(struct cmd_ctx *x);
 int cmd_prune(struct cmd_ctx *x);
 int cmd_clean(struct cmd_ctx *x);
 int cmd_unlock(struct cmd_ctx *x);
+int cmd_state(struct cmd_ctx *x);
 
 #endif

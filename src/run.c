@@ -250,9 +250,9 @@ worker(void *p)
  * there first, then in the local store with the mark the cluster gave
  * (a kill between the two leaves a local mark that the cluster no longer
  * has, so the next run reads the records again) */
-static int
-record_write(struct runner *r, const struct target_ops *ops, const struct target_ctx *tc,
-	     const struct store_put *puts, size_t n)
+int
+runner_record(struct runner *r, const struct target_ops *ops, const struct target_ctx *tc,
+	      const struct store_put *puts, size_t n)
 {
 	struct buf err = {0}, mark = {0};
 	int cluster = ops->state_push && ops->state_on(tc->c);
@@ -305,7 +305,7 @@ commit_jobs(struct runner *r, struct cluster *c, struct job **js, size_t n)
 		}
 		puts[i] = (struct store_put){j->l->id, &recs[i]};
 	}
-	int rc = record_write(r, js[0]->ops, &js[0]->tc, puts, n);
+	int rc = runner_record(r, js[0]->ops, &js[0]->tc, puts, n);
 	free(puts);
 	free(recs);
 	return rc;
@@ -327,7 +327,7 @@ mark_pending(struct runner *r, struct cluster *c, const struct target_ops *ops,
 		puts[k].rec = &recs[k];
 		k++;
 	}
-	int rc = record_write(r, ops, tc, puts, k);
+	int rc = runner_record(r, ops, tc, puts, k);
 	free(puts);
 	free(recs);
 	return rc;
@@ -738,7 +738,7 @@ prune_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 			break;
 		}
 		struct store_put put = {rm->id, NULL};
-		if (record_write(r, ops, tc, &put, 1)) {
+		if (runner_record(r, ops, tc, &put, 1)) {
 			rc = EXIT_FAILED;
 			break;
 		}

@@ -83,6 +83,11 @@ void runner_init(struct runner *r, const struct run_opts *ro, struct out *o,
 int runner_target(struct runner *r, struct workspace *w, struct cluster *c,
 		  struct target_ctx **tc, const struct target_ops **ops);
 void runner_close(struct runner *r);
+/* records puts of tc's cluster: where its target keeps the records with
+ * the cluster, there first, then in the local store with the mark the
+ * cluster gave. 0, or -1 (the error said) */
+int runner_record(struct runner *r, const struct target_ops *ops, const struct target_ctx *tc,
+		  const struct store_put *puts, size_t n);
 /* applies the dirty layers of c; EXIT_DONE, EXIT_FAILED or EXIT_INT/TERM */
 int run_cluster(struct runner *r, struct workspace *w, struct cluster *c);
 /* deletes c's removed layers, highest order first */

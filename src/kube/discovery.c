@@ -209,3 +209,90 @@ kube_path(struct buf *b, const struct kube_res *r, const char *ns, const char *n
 	if (name)
 		buf_printf(b, "/%s", name);
 }
+
+/* whether a discovery entry's verbs hold both */
+static int
+has_verbs(const struct dnode *verbs, const char *a, const char *b)
+{
+	int got = 0;
+	for (size_t i = 0; verbs && verbs->kind == D_SEQ && i < verbs->n; i++) {
+		const char *v = doc_str(verbs->items[i]);
+		got |= v && strcmp(v, a) == 0 ? 1 : v && strcmp(v, b) == 0 ? 2 : 0;
+	}
+	return got == 3;
+}
+
+int
+kube_listable(struct kube *k, struct arena *a, struct kube_res **out, size_t *nout,
+	      struct buf *err)
+{
+	*out = NULL;
+	*nout = 0;
+	/* the preferred version of each group: its objects are served under
+	 * every version, and listed once is enough */
+	struct kube_resp r;
+	if (kube_call(k, "GET", "/apis", NULL, NULL, NULL, 0, &r, err) < 0)
+		return -1;
+	if (r.code != 200) {
+		kube_error(k, "/apis", &r, err);
+		kube_resp_free(&r);
+		return -1;
+	}
+	const struct dnode *groups = doc_get(kube_json(a, &r), "groups");
+	kube_resp_free(&r);
+	size_t ng = groups && groups->kind == D_SEQ ? groups->n : 0;
+	struct kube_req *q = xcalloc(ng + 1, sizeof(*q));
+	const char **gvs = arena_alloc(a, (ng + 1) * sizeof(*gvs));
+	size_t n = 0;
+	gvs[n++] = "v1";
+	for (size_t i = 0; i < ng; i++) {
+		const char *gv = doc_str(doc_path(groups->items[i], "preferredVersion.groupVersion"));
+		if (gv && strchr(gv, '/'))
+			gvs[n++] = gv;
+	}
+	for (size_t i = 0; i < n; i++)
+		q[i] = (struct kube_req){.method = "GET",
+					 .path = arena_printf(a, "%s%s", i ? "/apis/" : "/api/", gvs[i])};
+	kube_call_all(k, q, n);
+	size_t cap = 0;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!rc && q[i].rc < 0) {
+			buf_printf(err, "%s", q[i].err.s);
+			rc = -1;
+		} else if (!rc && q[i].r.code != 200 && q[i].r.code != 404 && q[i].r.code != 503) {
+			/* 503: an aggregated API whose server is down holds
+			 * nothing addonmake can find now; 404: gone since /apis */
+			kube_error(k, q[i].path, &q[i].r, err);
+			rc = -1;
+		} else if (!rc && q[i].r.code == 200) {
+			const struct dnode *res = doc_get(kube_json(a, &q[i].r), "resources");
+			const char *slash = strchr(gvs[i], '/');
+			const char *group = slash ? arena_strndup(a, gvs[i], (size_t)(slash - gvs[i])) : "";
+			const char *version = slash ? slash + 1 : gvs[i];
+			for (size_t j = 0; res && res->kind == D_SEQ && j < res->n; j++) {
+				const struct dnode *e = res->items[j];
+				const char *name = doc_str(doc_get(e, "name"));
+				const char *kind = doc_str(doc_get(e, "kind"));
+				const char *nsd = doc_str(doc_get(e, "namespaced"));
+				if (!name || !kind || strchr(name, '/') ||
+				    !has_verbs(doc_get(e, "verbs"), "list", "patch"))
+					continue;
+				if (*nout == cap) {
+					cap = cap ? 2 * cap : 64;
+					struct kube_res *v = arena_alloc(a, cap * sizeof(*v));
+					if (*nout)
+						memcpy(v, *out, *nout * sizeof(*v));
+					*out = v;
+				}
+				(*out)[(*nout)++] = (struct kube_res){
+					.group = group, .version = version, .resource = name, .kind = kind,
+					.namespaced = nsd && strcmp(nsd, "true") == 0};
+			}
+		}
+		kube_resp_free(&q[i].r);
+		buf_free(&q[i].err);
+	}
+	free(q);
+	return rc;
+}

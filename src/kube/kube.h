@@ -99,6 +99,11 @@ struct kube_res {
  * group-version); -1 error (err). Results live as long as k. */
 int kube_resource(struct kube *k, const char *api_version, const char *kind,
 		  struct kube_res *out, struct buf *err);
+/* every kind of the server whose objects can be listed and applied
+ * (verbs list and patch; no subresource), in the preferred version of its
+ * group: where to look for objects by label. Into a; 0, or -1 with err */
+int kube_listable(struct kube *k, struct arena *a, struct kube_res **out, size_t *n,
+		  struct buf *err);
 /* forgets what discovery said about a group (after a CRD of it changed) */
 void kube_forget(struct kube *k, const char *group);
 /* the URL path of an object (name NULL: its collection) */

@@ -94,6 +94,12 @@ struct target_ops {
 	 * it (note says whom), for a person after a run that is gone. */
 	int (*state_lock)(const struct target_ctx *t, int wait, struct buf *note, struct buf *err);
 	int (*state_unlock)(const struct target_ctx *t, struct buf *note, struct buf *err);
+	/* optional, with the above: the records of every layer that has
+	 * objects in the cluster, made from what those objects say (got->puts;
+	 * note says what could not be told), for records that were lost. 0,
+	 * or -1 with err */
+	int (*state_rebuild)(const struct target_ctx *t, struct arena *a, struct state_got *got,
+			     struct buf *note, struct buf *err);
 };
 
 extern const struct target_ops target_render;

@@ -120,6 +120,10 @@ int tk_lease_lost(struct kt *kt);
 /* stops renewing the lease and releases it (when held) */
 void tk_lease_release(struct kt *kt);
 
+/* target_kube_rebuild.c: the records made from the objects in the cluster */
+int tk_state_rebuild(const struct target_ctx *t, struct arena *a, struct state_got *got,
+		     struct buf *note, struct buf *err);
+
 /* target_kube_remove.c */
 int tk_delete_obj(struct kt *kt, const struct iobj *o, struct buf *err);
 int tk_deletable(const struct iobj *o);

@@ -583,3 +583,21 @@ Test(cli, run_tests_counts_skips_and_says_why_once)
 	free(out);
 	tws_free(&t);
 }
+
+/* state takes one verb, and rebuilds only records that live in a cluster */
+Test(cli, state_rebuild_is_for_records_in_a_cluster)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_ws(&t);
+	struct res r = am(&t, "state -c dev");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "state takes one verb: rebuild"), "%s", r.err);
+	res_free(&r);
+	r = am(&t, "state rebuild -c dev");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "dev: its records are not kept in the cluster"), "%s", r.err);
+	res_free(&r);
+	cr_assert(!tws_exists(&t, ".addonmake/state.mdb"));
+	tws_free(&t);
+}

@@ -1478,6 +1478,18 @@ Test(SUITE, an_edit_synced_by_a_fresh_runner_applies_that_layer_and_later_tiers)
 	kf_free(&f);
 }
 
+/* layer b of kf_ws_tiers was pruned: its object is gone, layer a's stays */
+static void
+kf_assert_b_pruned(struct kf *f)
+{
+	char *cb = kf_get(f, "/api/v1/namespaces/default/configmaps/cb");
+	char *ca = kf_get(f, "/api/v1/namespaces/default/configmaps/ca");
+	cr_assert_str_eq(cb, "", "the pruned layer's object is still there: %s", cb);
+	cr_assert(strstr(ca, "\"name\": \"ca\""), "another layer's object went: %s", ca);
+	free(ca);
+	free(cb);
+}
+
 /* a layer removed in Git and pruned from a fresh clone is deleted: the
  * cluster's records know it; the other layers' objects stay */
 Test(SUITE, a_layer_removed_and_pruned_from_a_fresh_runner_is_deleted)
@@ -1494,12 +1506,7 @@ Test(SUITE, a_layer_removed_and_pruned_from_a_fresh_runner_is_deleted)
 	r = am(&f.t, "prune");
 	assert_code(r, 0);
 	cr_assert(strstr(r.out, "pruned p/b"), "%s%s", r.out, r.err);
-	char *cb = kf_get(&f, "/api/v1/namespaces/default/configmaps/cb");
-	char *ca = kf_get(&f, "/api/v1/namespaces/default/configmaps/ca");
-	cr_assert_str_eq(cb, "", "the pruned layer's object is still there: %s", cb);
-	cr_assert(strstr(ca, "\"name\": \"ca\""), "another layer's object went: %s", ca);
-	free(ca);
-	free(cb);
+	kf_assert_b_pruned(&f);
 	res_free(&r);
 	tws_sh(&f.t, "rm -rf .addonmake");
 	r = am(&f.t, "prune");
@@ -1507,6 +1514,139 @@ Test(SUITE, a_layer_removed_and_pruned_from_a_fresh_runner_is_deleted)
 	cr_assert(strstr(r.out, "no work to do"), "the record of the pruned layer stayed:\n%s%s", r.out,
 		  r.err);
 	res_free(&r);
+	kf_free(&f);
+}
+
+/* the records lost (the stand-in: the state namespace deleted; the real
+ * server, which finishes deleting a namespace only with a controller
+ * manager that the suite does not run: its ConfigMaps deleted); the
+ * local cache too */
+static void
+kf_lose_records(struct kf *f)
+{
+	if (REAL)
+		free(kf_curl(f, "DELETE", "/api/v1/namespaces/addonmake-system/configmaps",
+			     "application/json", "{}"));
+	else
+		free(kf_curl(f, "DELETE", "/api/v1/namespaces/addonmake-system", "application/json",
+			     "{}"));
+	for (int i = 0; i < 100 && !REAL; i++) { /* Terminating, then gone */
+		char *ns = kf_get(f, "/api/v1/namespaces/addonmake-system");
+		int gone = !*ns;
+		free(ns);
+		if (gone)
+			break;
+		nanosleep(&(struct timespec){0, 50000000L}, NULL);
+	}
+	char *left = kf_get(f, "/api/v1/namespaces/addonmake-system/configmaps");
+	cr_assert(!strstr(left, "addonmake-"), "records left:\n%s", left);
+	free(left);
+	cr_assert_eq(tws_sh(&f->t, "rm -rf .addonmake"), 0);
+}
+
+/* state rebuild makes the lost records again from the objects' labels
+ * and annotations: the next run, from any runner, is a no-op; an edit
+ * applies that layer and the tiers after it (the hashes are the applied
+ * ones); a removed layer is pruned object by object (the inventories are
+ * right); records that exist are kept */
+Test(SUITE, state_rebuild_after_the_records_are_lost_makes_the_next_run_a_no_op)
+{
+	struct kf f;
+	kf_synced_tiers(&f);
+	kf_lose_records(&f);
+	struct res r = am(&f.t, "plan");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, "new layer"), 3, "%s%s", r.out, r.err);
+	res_free(&r);
+	r = am(&f.t, "state rebuild -c dev -n");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, "dev: would rebuild the record of p/"), 3, "%s%s", r.out, r.err);
+	res_free(&r);
+	char *head = kf_get(&f, "/api/v1/namespaces/addonmake-system/configmaps");
+	cr_assert(!strstr(head, "addonmake-"), "-n wrote:\n%s", head);
+	free(head);
+	r = am(&f.t, "state rebuild -c dev");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "dev: rebuilt the record of p/a (order 0, ready, hash ") &&
+		  strstr(r.out, "dev: rebuilt the record of p/b (order 10, ready, hash ") &&
+		  strstr(r.out, "dev: rebuilt the record of p/c (order 20, ready, hash "), "%s%s", r.out,
+		  r.err);
+	res_free(&r);
+	cr_assert_eq(tws_sh(&f.t, "rm -rf .addonmake"), 0);
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n", "%s", r.err);
+	res_free(&r);
+	r = am(&f.t, "state rebuild -c dev");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "addonmake: dev: every layer with objects in the cluster has a record; "
+				"nothing to rebuild.\n");
+	res_free(&r);
+	/* the rebuilt hashes are those applied: an edit is seen */
+	kf_lose_records(&f);
+	r = am(&f.t, "state rebuild -c dev");
+	assert_code(r, 0);
+	res_free(&r);
+	kf_ws_tiers(&f, "two");
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	cr_assert(!strstr(r.out, "apply p/a") && strstr(r.out, "apply p/b") && strstr(r.out, "apply p/c"),
+		  "%s", r.out);
+	res_free(&r);
+	/* the rebuilt inventories are right: a prune deletes exactly them */
+	kf_lose_records(&f);
+	r = am(&f.t, "state rebuild -c dev");
+	assert_code(r, 0);
+	res_free(&r);
+	tws_sh(&f.t, "sed -i '/name: b$/,/name: cb/d' p.yaml && rm -rf .addonmake");
+	r = am(&f.t, "sync --prune");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "pruned p/b"), "%s%s", r.out, r.err);
+	res_free(&r);
+	kf_assert_b_pruned(&f);
+	kf_free(&f);
+}
+
+/* objects of one layer that name different hashes (an apply that stopped
+ * half-way): the rebuilt record is pending, and the next run applies
+ * that layer again, with the tiers after it */
+Test(SUITE, state_rebuild_records_a_half_applied_layer_pending)
+{
+	struct kf f;
+	kf_synced_tiers(&f);
+	/* a second object of layer b, at another hash */
+	char *cb = kf_get(&f, "/api/v1/namespaces/default/configmaps/cb");
+	const char *lab = strstr(cb, "\"addonmake.io/layer\": \"");
+	cr_assert(lab && strlen(lab) > 40, "%s", cb);
+	char body[1024];
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cb2\","
+		 "\"labels\":{\"app.kubernetes.io/managed-by\":\"addonmake\",\"addonmake.io/layer\":"
+		 "\"%.16s\"},\"annotations\":{\"addonmake.io/cluster\":\"dev\",\"addonmake.io/layer\":"
+		 "\"p/b\",\"addonmake.io/hash\":\"00000000000000000000000000000000\","
+		 "\"addonmake.io/order\":\"10\"}}}", lab + 23);
+	free(cb);
+	char *o = kf_curl(&f, "PATCH",
+			  "/api/v1/namespaces/default/configmaps/cb2?fieldManager=addonmake&force=true",
+			  "application/apply-patch+yaml", body);
+	cr_assert(strstr(o, "00000000000000000000000000000000"), "%s", o);
+	free(o);
+	kf_lose_records(&f);
+	struct res r = am(&f.t, "state rebuild -c dev");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "dev: rebuilt the record of p/b (order 10, pending, hash "), "%s%s", r.out,
+		  r.err);
+	cr_assert(strstr(r.err, "p/b: its objects do not name one hash and order"), "%s", r.err);
+	res_free(&r);
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	cr_assert(!strstr(r.out, "apply p/a") && strstr(r.out, "apply p/b") && strstr(r.out, "apply p/c"),
+		  "%s", r.out);
+	res_free(&r);
+	/* cb2 was in the rebuilt inventory and is not in the layer: deleted */
+	char *cb2 = kf_get(&f, "/api/v1/namespaces/default/configmaps/cb2");
+	cr_assert_str_eq(cb2, "", "%s", cb2);
+	free(cb2);
 	kf_free(&f);
 }
 
@@ -1768,6 +1908,31 @@ Test(SUITE, a_damaged_record_in_the_cluster_is_named_with_the_way_out)
 		 "configmap %s)", name, name);
 	cr_assert(strstr(r.err, want), "%s", r.err);
 	cr_assert(!strstr(r.out, "apply"), "%s", r.out);
+	res_free(&r);
+	kf_free(&f);
+}
+
+/* a kind whose LIST is refused may hold objects of a layer: the rebuild
+ * fails naming it and records nothing */
+Test(SUITE, state_rebuild_refused_a_list_records_nothing)
+{
+	STAND_IN_ONLY("inject faults");
+	struct kf f;
+	kf_synced_tiers(&f);
+	kf_lose_records(&f);
+	free(kf_ctl(&f, "fault?path=/api/v1/configmaps&mode=403&n=1"));
+	struct res r = am(&f.t, "state rebuild -c dev");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "list /api/v1/configmaps") && strstr(r.err, "nothing was rebuilt"),
+		  "%s", r.err);
+	cr_assert_str_eq(r.out, "");
+	res_free(&r);
+	char *left = kf_get(&f, "/api/v1/namespaces/addonmake-system/configmaps");
+	cr_assert(!strstr(left, "addonmake-"), "records written:\n%s", left);
+	free(left);
+	r = am(&f.t, "state rebuild");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "state rebuild needs -c CLUSTER"), "%s", r.err);
 	res_free(&r);
 	kf_free(&f);
 }
