@@ -1673,39 +1673,78 @@ Test(SUITE, a_new_cluster_behind_the_same_context_is_applied_whole)
 	kf_free(&f);
 }
 
+/* kf_ws_tiers(f, v), layer b ready only once the file go exists in the
+ * workspace (its check looks every 200 ms): a run that holds the lease
+ * for as long as a test needs, on either server */
+static void
+kf_ws_tiers_gated(struct kf *f, const char *v)
+{
+	kf_ws_tiers(f, v);
+	tws_put(&f->t, "addonmake.yaml",
+		"defaults:\n"
+		"  readiness: {interval: 1s, timeout: 30s}\n"
+		"clusters:\n"
+		"  - name: dev\n"
+		"    target: {kube: {kubeconfig: kc, state: cluster}}\n"
+		"    profiles: [p.yaml]\n"
+		"    layers:\n"
+		"      p/b:\n"
+		"        readiness:\n"
+		"          interval: 200ms\n"
+		"          checks: [{command: [sh, -c, 'test -e go || { echo no go; exit 1; }']}]\n");
+}
+
+/* waits (at most 20 s) until the background run has printed needle */
+static void
+kf_bg_wait(struct kf *f, const char *needle)
+{
+	for (int i = 0; i < 200; i++) {
+		char *out = tws_exists(&f->t, "bg.out") ? tws_get(&f->t, "bg.out") : NULL;
+		int got = out && strstr(out, needle);
+		free(out);
+		if (got)
+			return;
+		nanosleep(&(struct timespec){0, 100000000L}, NULL);
+	}
+	char *out = tws_get(&f->t, "bg.out"), *err = tws_get(&f->t, "bg.err");
+	cr_assert_fail("the background run never printed \"%s\":\n%s%s", needle, out, err);
+}
+
 /* two runs of one cluster from two copies of the workspace at once: the
  * second fails at once, naming who holds the lease and since when; with
  * --wait-lock it waits, and then finds the work done */
 Test(SUITE, a_second_run_fails_at_once_naming_the_holder_or_waits_and_finds_no_work)
 {
-	STAND_IN_ONLY("delay answers");
 	struct kf f;
 	kf_synced_tiers(&f);
 	struct res r;
-	kf_ws_tiers(&f, "two");
-	tws_sh(&f.t, "mkdir b && cp kc addonmake.yaml p.yaml b/");
-	/* this run's apply of cb waits 5 s; meanwhile b syncs the same edit.
-	 * Leases of 2 s: only renewal (each second) keeps b out that long */
-	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps/cb&mode=delay&ms=5000&n=1"));
+	kf_ws_tiers_gated(&f, "two");
+	/* (the real server's kubeconfig names its CA file in api/) */
+	cr_assert_eq(tws_sh(&f.t, "mkdir b && cp kc addonmake.yaml p.yaml b/ && "
+			    "{ test ! -d api || cp -r api b/; }"), 0);
+	/* this run waits for b's check; meanwhile copy b syncs the same
+	 * edit. Leases of 2 s: only renewal keeps b out that long */
 	setenv("ADDONMAKE_TEST_LEASE_SECONDS", "2", 1);
 	pid_t pid = am_bg(&f.t, "sync");
-	sleep(1);
+	kf_bg_wait(&f, "waiting p/b");
+	sleep(3); /* past the lease's duration: renewed, not expired */
 	r = am(&f.t, "-C b sync");
 	assert_code(r, 1);
 	cr_assert(strstr(r.err, "error: cluster dev: another addonmake holds the lease on its records: ") &&
 		  strstr(r.err, " pid ") && strstr(r.err, ", since 20") && strstr(r.err, "--wait-lock"),
-		  "%s", r.err);
+		  "%s%s", r.out, r.err);
 	cr_assert(!strstr(r.out, "apply"), "it applied while another run held the lease:\n%s", r.out);
 	res_free(&r);
+	cr_assert_eq(tws_sh(&f.t, "(sleep 2; touch go) >/dev/null 2>&1 &"), 0);
 	r = am(&f.t, "-C b sync --wait-lock");
 	unsetenv("ADDONMAKE_TEST_LEASE_SECONDS");
 	assert_code(r, 0);
 	cr_assert(strstr(r.err, "waiting for the lease held by ") && strstr(r.out, "no work to do"),
 		  "%s%s", r.out, r.err);
 	res_free(&r);
-	int st = 0;
-	waitpid(pid, &st, 0);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the first run exited %d", st);
+	char *out = kf_bg_done(&f, pid, 0);
+	cr_assert(strstr(out, "ready p/c"), "%s", out);
+	free(out);
 	char *lease = kf_get(&f, "/apis/coordination.k8s.io/v1/namespaces/addonmake-system/leases");
 	cr_assert(strstr(lease, "\"holderIdentity\": \"\""), "the lease was not released:\n%s", lease);
 	free(lease);
@@ -1717,15 +1756,13 @@ Test(SUITE, a_second_run_fails_at_once_naming_the_holder_or_waits_and_finds_no_w
  * saying whose it was, and applies exactly the layers left unfinished */
 Test(SUITE, a_killed_runs_lease_is_taken_over_after_its_duration)
 {
-	STAND_IN_ONLY("delay answers");
 	struct kf f;
 	kf_synced_tiers(&f);
 	struct res r;
-	kf_ws_tiers(&f, "two");
-	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps/cb&mode=delay&ms=4000&n=1"));
+	kf_ws_tiers_gated(&f, "two");
 	setenv("ADDONMAKE_TEST_LEASE_SECONDS", "2", 1);
 	pid_t pid = am_bg(&f.t, "sync");
-	sleep(1);
+	kf_bg_wait(&f, "waiting p/b");
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	r = am(&f.t, "sync");
@@ -1733,7 +1770,7 @@ Test(SUITE, a_killed_runs_lease_is_taken_over_after_its_duration)
 	cr_assert(strstr(r.err, "another addonmake holds the lease"), "%s", r.err);
 	res_free(&r);
 	sleep(3);
-	tws_sh(&f.t, "rm -rf .addonmake");
+	cr_assert_eq(tws_sh(&f.t, "touch go && rm -rf .addonmake"), 0);
 	r = am(&f.t, "sync");
 	unsetenv("ADDONMAKE_TEST_LEASE_SECONDS");
 	assert_code(r, 0);
