@@ -152,17 +152,25 @@ kf_free(struct kf *f)
 			cr_skip_test("the real API server cannot %s", why); \
 	} while (0)
 
-/* the workspace: one cluster on kc, the profile p.yaml with these packs */
+/* the workspace file: cluster dev on kc (and more target settings), the
+ * profile p.yaml, and more of the cluster (layers:) */
 static void
-kf_ws(struct kf *f, const char *packs)
+kf_yaml(struct kf *f, const char *target, const char *more)
 {
 	tws_put(&f->t, "addonmake.yaml",
 		"defaults:\n"
 		"  readiness: {interval: 1s, timeout: 30s}\n"
 		"clusters:\n"
 		"  - name: dev\n"
-		"    target: {kube: {kubeconfig: kc}}\n"
-		"    profiles: [p.yaml]\n");
+		"    target: {kube: {kubeconfig: kc%s}}\n"
+		"    profiles: [p.yaml]\n%s", target, more);
+}
+
+/* the workspace: one cluster on kc, the profile p.yaml with these packs */
+static void
+kf_ws(struct kf *f, const char *packs)
+{
+	kf_yaml(f, "", "");
 	tws_put(&f->t, "p.yaml",
 		"metadata: {name: p}\n"
 		"spec:\n"
@@ -1398,13 +1406,7 @@ kf_ws_tiers(struct kf *f, const char *v)
 		 "        manifests: [{name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: cc}\\n\"}]\n",
 		 v);
 	kf_ws(f, packs);
-	tws_put(&f->t, "addonmake.yaml",
-		"defaults:\n"
-		"  readiness: {interval: 1s, timeout: 30s}\n"
-		"clusters:\n"
-		"  - name: dev\n"
-		"    target: {kube: {kubeconfig: kc, state: cluster}}\n"
-		"    profiles: [p.yaml]\n");
+	kf_yaml(f, ", state: cluster", "");
 }
 
 /* a fresh server and kf_ws_tiers(f, "one"), synced once (which must
@@ -1680,13 +1682,7 @@ static void
 kf_ws_tiers_gated(struct kf *f, const char *v)
 {
 	kf_ws_tiers(f, v);
-	tws_put(&f->t, "addonmake.yaml",
-		"defaults:\n"
-		"  readiness: {interval: 1s, timeout: 30s}\n"
-		"clusters:\n"
-		"  - name: dev\n"
-		"    target: {kube: {kubeconfig: kc, state: cluster}}\n"
-		"    profiles: [p.yaml]\n"
+	kf_yaml(f, ", state: cluster",
 		"    layers:\n"
 		"      p/b:\n"
 		"        readiness:\n"
