@@ -45,12 +45,33 @@ tk_applied_add(struct applied *ap, struct arena *a, const char *path, const stru
 				       .uid = arena_strdup(a, uid ? uid : ""), .flags = flags});
 }
 
-/* what an earlier run recorded for this path */
+/* the length of the group of an apiVersion ("apps/v1": 4, "v1": 0) */
+static size_t
+group_len(const char *api)
+{
+	const char *s = strrchr(api, '/');
+	return s ? (size_t)(s - api) : 0;
+}
+
+/* whether two inventory entries are one object: the same group, kind,
+ * namespace and name, whatever version each was applied at (a manifest
+ * that moves to another served version changes the path, not the object) */
+static int
+same_obj(const struct iobj *a, const char *api, const char *kind, const char *ns,
+	 const char *name)
+{
+	size_t g = group_len(api);
+	return g == group_len(a->api) && !strncmp(a->api, api, g) && !strcmp(a->kind, kind) &&
+	       !strcmp(a->ns ? a->ns : "", ns ? ns : "") && !strcmp(a->name, name);
+}
+
+/* what an earlier run recorded for this object */
 static const struct iobj *
-old_of(const struct iobj *old, size_t nold, const char *path)
+old_of(const struct iobj *old, size_t nold, const char *api, const char *kind, const char *ns,
+       const char *name)
 {
 	for (size_t i = 0; i < nold; i++)
-		if (strcmp(old[i].path, path) == 0)
+		if (same_obj(&old[i], api, kind, ns, name))
 			return &old[i];
 	return NULL;
 }
@@ -80,7 +101,8 @@ applied(struct kt *kt, struct obj *o, const char *path, struct kube_req *q,
 	struct arena ra = {0};
 	struct dnode *live = kube_json(&ra, &q->r);
 	const char *uid = doc_str(doc_path(live, "metadata.uid"));
-	const struct iobj *was = old_of(old, nold, path);
+	const struct iobj *was = old_of(old, nold, o->api, o->kind, o->res.namespaced ? o->ns : "",
+					o->name);
 	unsigned flags = extra;
 	if (q->r.code == 201 ||
 	    (was && (was->flags & OBJ_CREATED) && strcmp(was->uid, uid ? uid : "") == 0))
@@ -306,7 +328,7 @@ ensure_ns(const struct target_ctx *t, struct kt *kt, const struct layer *l, cons
 			return T_OK; /* the layer applies it itself */
 	struct buf path = {0};
 	buf_printf(&path, "/api/v1/namespaces/%s", ns);
-	const struct iobj *was = old_of(old, nold, path.s);
+	const struct iobj *was = old_of(old, nold, "v1", "Namespace", "", ns);
 	int ours = was && (was->flags & OBJ_LAYER_NS);
 	/* a namespace another layer of this run found or made is there: the
 	 * layers of a tier share one, and a GET each is a request too many */
@@ -416,7 +438,7 @@ drop_old(struct kt *kt, int rc, struct iobj *old, size_t nold, const char *old_r
 	for (size_t i = 0; i < nold; i++) {
 		int still = 0;
 		for (size_t j = 0; j < nkeep && !still; j++)
-			still = strcmp(ap->v[j].path, old[i].path) == 0;
+			still = same_obj(&ap->v[j], old[i].api, old[i].kind, old[i].ns, old[i].name);
 		if (still)
 			continue;
 		if (rc == T_OK && (old[i].flags & OBJ_HELM) && strcmp(old_rel, rel) == 0)

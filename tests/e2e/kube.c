@@ -1969,3 +1969,63 @@ Test(SUITE, state_rebuild_refused_a_list_records_nothing)
 	res_free(&r);
 	kf_free(&f);
 }
+
+/* a manifest that moves an object to another served version of its kind
+ * (v1beta1 to v1, as upgrades of charts do) changes the path it is
+ * applied at, not the object: it stays, and is not deleted as one that
+ * left the layer */
+Test(SUITE, an_object_moved_to_another_version_of_its_kind_stays)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	const char *packs =
+		"      - name: crd\n        type: manifest\n"
+		"        values: \"pack: {spectrocloud.com/install-priority: \\\"-10\\\"}\"\n"
+		"        manifests:\n          - name: m\n            content: |\n"
+		"              apiVersion: apiextensions.k8s.io/v1\n"
+		"              kind: CustomResourceDefinition\n"
+		"              metadata: {name: widgets.example.com}\n"
+		"              spec:\n"
+		"                group: example.com\n"
+		"                scope: Namespaced\n"
+		"                names: {plural: widgets, kind: Widget}\n"
+		"                versions:\n"
+		"                - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: "
+		"{type: object, x-kubernetes-preserve-unknown-fields: true}}}\n"
+		"                - {name: v1beta1, served: true, storage: false, schema: {openAPIV3Schema: "
+		"{type: object, x-kubernetes-preserve-unknown-fields: true}}}\n"
+		"      - name: app\n        type: manifest\n"
+		"        manifests: [{name: m, content: \"apiVersion: example.com/%s\\nkind: Widget\\n"
+		"metadata: {name: w}\\nspec: {size: %d}\\n\"}]\n";
+	char p[2048];
+	snprintf(p, sizeof(p), packs, "v1beta1", 1);
+	kf_ws(&f, p);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *w0 = kf_get(&f, "/apis/example.com/v1/namespaces/default/widgets/w");
+	cr_assert(strstr(w0, "\"uid\""), "%s", w0);
+	snprintf(p, sizeof(p), packs, "v1", 2);
+	kf_ws(&f, p);
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	char *w1 = kf_get(&f, "/apis/example.com/v1/namespaces/default/widgets/w");
+	/* (the stand-in answers with spaces, the real server without) */
+	cr_assert(strstr(w1, "\"size\": 2") || strstr(w1, "\"size\":2"), "the widget is gone:\n%s", w1);
+	/* the same object, not a new one */
+	const char *u0 = strstr(w0, "\"uid\":"), *u1 = strstr(w1, "\"uid\":");
+	cr_assert(u0 && u1 && strncmp(u0 + 6 + (u0[6] == ' '), u1 + 6 + (u1[6] == ' '), 38) == 0,
+		  "%s\n%s", w0, w1);
+	free(w0);
+	free(w1);
+	/* and its record has it once, at the new path: a prune deletes it */
+	tws_sh(&f.t, "sed -i '/name: app$/,$d' p.yaml");
+	r = am(&f.t, "sync --prune");
+	assert_code(r, 0);
+	res_free(&r);
+	char *w2 = kf_get(&f, "/apis/example.com/v1/namespaces/default/widgets/w");
+	cr_assert_str_eq(w2, "", "%s", w2);
+	free(w2);
+	kf_free(&f);
+}
