@@ -1838,19 +1838,18 @@ Test(SUITE, unlock_releases_the_lease_of_a_run_that_is_gone)
  * over them */
 Test(SUITE, a_run_whose_records_changed_under_it_stops_at_its_next_write)
 {
-	STAND_IN_ONLY("delay answers");
 	struct kf f;
 	kf_synced_tiers(&f);
-	kf_ws_tiers(&f, "two");
-	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps/cb&mode=delay&ms=2000&n=1"));
+	kf_ws_tiers_gated(&f, "two");
 	pid_t pid = am_bg(&f.t, "sync");
-	sleep(1);
+	kf_bg_wait(&f, "waiting p/b");
 	free(kf_curl(&f, "PATCH", "/api/v1/namespaces/addonmake-system/configmaps/"
 		     "addonmake-18b3acae79a7f71a?fieldManager=intruder&force=true",
 		     "application/apply-patch+yaml",
 		     "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
 		     "\"addonmake-18b3acae79a7f71a\",\"namespace\":\"addonmake-system\"},"
 		     "\"data\":{\"serial\":\"999\"}}"));
+	cr_assert_eq(tws_sh(&f.t, "touch go"), 0);
 	int st = 0;
 	waitpid(pid, &st, 0);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "the run overtaken exited %d", st);
