@@ -113,6 +113,11 @@ void buf_redact(struct buf *b, const struct strset *secret);
 
 #define LIB_CHECK __attribute__((warn_unused_result))
 
+/* a unified diff of texts a and b (either may be "" or NULL) appended to
+ * out: hunks with three lines of context, as diff -u writes them (no
+ * header), coloured for a terminal with color; 1 when they differ */
+int udiff(struct buf *out, const char *a, const char *b, int color);
+
 /* files */
 /* reads a whole file; 0 or an errno value (EISDIR for a directory) */
 LIB_CHECK int file_read(const char *path, struct buf *out);

@@ -74,6 +74,11 @@ struct dnode *doc_merge(struct arena *a, struct dnode *base,
 			struct dnode *over);
 /* follows a dotted path of map keys ("a.b.c") */
 struct dnode *doc_path(const struct dnode *root, const char *path);
+/* fn for each path ("spec.replicas", "spec.containers[0].image") where a
+ * and b differ, the deepest one that does: a value changed, or one side
+ * lacks it (NULL a or b: all of the other is one difference at "") */
+void doc_diff_paths(const struct dnode *a, const struct dnode *b,
+		    void (*fn)(void *u, const char *path), void *u);
 
 /* emits one document as block YAML (keys in source order); 0 or -1 */
 int doc_emit(struct buf *out, const struct dnode *n);

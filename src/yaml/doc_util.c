@@ -1,4 +1,4 @@
-/* doc_util: lookups, construction, merging and YAML emission of trees. */
+/* doc_util: lookups, construction, merging, YAML emission and comparison of trees. */
 #include <string.h>
 #include <yaml.h>
 #include "doc.h"
@@ -184,4 +184,64 @@ doc_emit(struct buf *out, const struct dnode *n)
 	ok = ok && yaml_emitter_flush(&e);
 	yaml_emitter_delete(&e);
 	return ok ? 0 : -1;
+}
+
+static int
+scalar_eq(const struct dnode *a, const struct dnode *b)
+{
+	return a->len == b->len && a->style == b->style && memcmp(a->s, b->s, a->len) == 0;
+}
+
+static void
+paths_walk(const struct dnode *a, const struct dnode *b, struct buf *path,
+	   void (*fn)(void *u, const char *path), void *u)
+{
+	size_t at = path->len;
+	if (!a || !b || a->kind != b->kind) {
+		if (a || b)
+			fn(u, path->s ? path->s : "");
+		return;
+	}
+	if (a->kind == D_SCALAR) {
+		if (!scalar_eq(a, b))
+			fn(u, path->s ? path->s : "");
+		return;
+	}
+	if (a->kind == D_SEQ) {
+		size_t n = a->n > b->n ? a->n : b->n;
+		for (size_t i = 0; i < n; i++) {
+			buf_printf(path, "[%zu]", i);
+			paths_walk(i < a->n ? a->items[i] : NULL, i < b->n ? b->items[i] : NULL, path, fn,
+				   u);
+			path->len = at;
+			path->s[at] = 0;
+		}
+		return;
+	}
+	/* maps: a's keys in a's order, then the keys only b has */
+	for (int side = 0; side < 2; side++) {
+		const struct dnode *m = side ? b : a, *o = side ? a : b;
+		for (size_t i = 0; i < m->n; i++) {
+			const char *k = m->items[2 * i]->s;
+			const struct dnode *ov = doc_get(o, k);
+			if (side && ov)
+				continue;
+			buf_printf(path, "%s%s", at ? "." : "", k);
+			paths_walk(side ? NULL : m->items[2 * i + 1], side ? m->items[2 * i + 1] : ov,
+				   path, fn, u);
+			path->len = at;
+			if (path->s)
+				path->s[at] = 0;
+		}
+	}
+}
+
+void
+doc_diff_paths(const struct dnode *a, const struct dnode *b,
+	       void (*fn)(void *u, const char *path), void *u)
+{
+	struct buf path = {0};
+	buf_add(&path, "", 0);
+	paths_walk(a, b, &path, fn, u);
+	buf_free(&path);
 }

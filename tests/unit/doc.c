@@ -352,3 +352,44 @@ Test(doc, json_parser_leaves_out_named_members)
 	}
 	arena_free(&a);
 }
+
+/* a document that must parse */
+static struct dnode *
+one(struct arena *a, const char *text)
+{
+	struct diag d = {0};
+	struct dnode *n = parse1(a, text, &d);
+	cr_assert(n, "%s", text);
+	diag_free(&d);
+	return n;
+}
+
+static void
+add_path(void *u, const char *p)
+{
+	buf_printf(u, "%s;", p);
+}
+
+/* the deepest paths that differ: a changed value, a key on one side, an
+ * item past the other's end; a scalar's type counts ("1" is not 1) */
+Test(doc, diff_paths_name_what_changed)
+{
+	struct arena a = {0};
+	struct dnode *x = one(&a, "kind: D\nspec: {replicas: 1, keep: k, tpl: {c: [{i: a}, {i: b}]}}\n"
+				  "data: {gone: 1}\n");
+	struct dnode *y = one(&a, "kind: D\nspec: {replicas: 2, keep: k, tpl: {c: [{i: a}, {i: B}, "
+				  "{i: c}]}, new: \"1\"}\ndata: {}\n");
+	struct buf b = {0};
+	doc_diff_paths(x, y, add_path, &b);
+	cr_assert_str_eq(b.s, "spec.replicas;spec.tpl.c[1].i;spec.tpl.c[2];spec.new;data.gone;");
+	buf_clear(&b);
+	doc_diff_paths(x, x, add_path, &b);
+	cr_assert(!b.s || !*b.s, "%s", b.s);
+	doc_diff_paths(one(&a, "v: 1\n"), one(&a, "v: \"1\"\n"), add_path, &b);
+	cr_assert_str_eq(b.s, "v;");
+	buf_clear(&b);
+	doc_diff_paths(NULL, x, add_path, &b);
+	cr_assert_str_eq(b.s, ";");
+	buf_free(&b);
+	arena_free(&a);
+}

@@ -1,4 +1,4 @@
-/* unit tests of src/lib/: durations, buffers, the arena, atomic writes. */
+/* unit tests of src/lib/: durations, buffers, the arena, atomic writes, udiff. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
@@ -230,4 +230,95 @@ Test(proc, outcomes_are_zero_or_a_positive_errno)
 	buf_free(&out);
 	buf_free(&errtext);
 	pthread_mutex_destroy(&ps.mu);
+}
+
+/* the hunks of udiff applied to a, as patch(1) would: b, or NULL when a
+ * hunk does not fit a (its context or removed lines are not a's) */
+static char *
+patched(const char *a, const char *hunks)
+{
+	struct buf out = {0};
+	const char *p = hunks, *ap = a;
+	size_t aline = 1;
+	while (*p) {
+		unsigned long start, len = 1;
+		if (sscanf(p, "@@ -%lu,%lu", &start, &len) < 1)
+			return NULL;
+		if (len == 0)
+			start++; /* an empty range names the line before */
+		for (; aline < start; aline++) { /* lines between hunks */
+			const char *nl = strchr(ap, '\n');
+			size_t n = nl ? (size_t)(nl - ap) + 1 : strlen(ap);
+			buf_add(&out, ap, n);
+			ap += n;
+		}
+		p = strchr(p, '\n') + 1;
+		while (*p && *p != '@') {
+			const char *nl = strchr(p, '\n');
+			size_t n = (size_t)(nl - p); /* without the tag, with the newline */
+			if (*p == ' ' || *p == '-') {
+				if (strncmp(ap, p + 1, n) != 0)
+					return NULL;
+				ap += n;
+				aline++;
+			}
+			if (*p == ' ' || *p == '+')
+				buf_add(&out, p + 1, n);
+			p = nl + 1;
+		}
+	}
+	buf_adds(&out, ap);
+	return out.s ? out.s : xstrndup("", 0);
+}
+
+Test(udiff, writes_hunks_as_diff_u_does)
+{
+	struct buf b = {0};
+	cr_assert_eq(udiff(&b, "a\nb\n", "a\nb\n", 0), 0);
+	cr_assert_eq(b.len, 0);
+	cr_assert_eq(udiff(&b, "1\n2\n3\n4\n5\n6\n7\n8\n9\n", "1\n2\n3\n4\nfive\n6\n7\n8\n9\n", 0), 1);
+	cr_assert_str_eq(b.s, "@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+five\n 6\n 7\n 8\n");
+	buf_clear(&b);
+	/* a new object: everything added; an empty range names line 0 */
+	udiff(&b, "", "kind: X\nmetadata: {}\n", 0);
+	cr_assert_str_eq(b.s, "@@ -0,0 +1,2 @@\n+kind: X\n+metadata: {}\n");
+	buf_clear(&b);
+	udiff(&b, "kind: X\n", NULL, 0);
+	cr_assert_str_eq(b.s, "@@ -1 +0,0 @@\n-kind: X\n");
+	buf_clear(&b);
+	/* changes far apart: two hunks */
+	udiff(&b, "a\n1\n2\n3\n4\n5\n6\n7\n8\nb\n", "A\n1\n2\n3\n4\n5\n6\n7\n8\nB\n", 0);
+	cr_assert_str_eq(b.s, "@@ -1,4 +1,4 @@\n-a\n+A\n 1\n 2\n 3\n@@ -7,4 +7,4 @@\n 6\n 7\n 8\n-b\n+B\n");
+	buf_clear(&b);
+	/* colour for a terminal */
+	udiff(&b, "x\n", "y\n", 1);
+	cr_assert_str_eq(b.s, "\033[36m@@ -1 +1 @@\033[0m\n\033[31m-x\033[0m\n\033[32m+y\033[0m\n");
+	buf_free(&b);
+}
+
+/* on many random pairs of texts the hunks turn a into b */
+Test(udiff, hunks_applied_make_the_second_text)
+{
+	unsigned seed = 7;
+	for (int round = 0; round < 2000; round++) {
+		char a[400] = "", b[400] = "";
+		for (int t = 0; t < 2; t++) {
+			char *s = t ? b : a;
+			int n = (int)((seed = seed * 1103515245 + 12345) >> 16) % 25;
+			for (int i = 0; i < n; i++) {
+				seed = seed * 1103515245 + 12345;
+				char l[8];
+				snprintf(l, sizeof(l), "%c\n", 'a' + (int)((seed >> 16) % 5));
+				strcat(s, l);
+			}
+		}
+		struct buf h = {0};
+		int d = udiff(&h, a, b, 0);
+		cr_assert_eq(d, strcmp(a, b) != 0, "%s\n--\n%s", a, b);
+		char *got = patched(a, h.s ? h.s : "");
+		cr_assert(got, "hunks that do not fit:\n%s\n--\n%s\n--\n%s", a, b, h.s);
+		cr_assert_str_eq(got, b, "a:\n%s\nhunks:\n%s", a, h.s);
+		free(got);
+		buf_free(&h);
+	}
 }
