@@ -9,7 +9,7 @@
 #define B(c) (1u << (c))
 /* the commands that read a workspace */
 #define WS (B(CMD_SYNC) | B(CMD_PLAN) | B(CMD_GRAPH) | B(CMD_STATUS) | B(CMD_PRUNE) | B(CMD_CLEAN) | \
-	    B(CMD_UNLOCK) | B(CMD_STATE))
+	    B(CMD_UNLOCK) | B(CMD_STATE) | B(CMD_DIFF))
 /* those that compile it */
 #define COMPILE (WS & ~B(CMD_CLEAN) & ~B(CMD_UNLOCK))
 #define ALL ((1u << NCMDS) - 1)
@@ -65,6 +65,17 @@ static const struct command cmds[NCMDS] = {
 			"after a run that is gone. A lease not renewed for its duration (60 s) is taken "
 			"over by the next run anyway. Needs -c; with -n, releases nothing.",
 			.run = cmd_unlock},
+	[CMD_DIFF] = {.name = "diff", .args = "[LAYER...]",
+		      .summary = "what sync would change, object by object; changes nothing",
+		      .about = "For each layer sync would apply (every layer with --all; the named LAYERs), "
+		      "shows what applying it would change: a unified diff per object of the live "
+		      "object against the server's answer to the same apply as a dry run (kube "
+		      "target), or of the rendered file (render target), without what the server "
+		      "owns and never with a Secret's values. Objects that left a layer and the objects "
+		      "of layers that left the profiles are shown as deletions. ADDONMAKE_EXTERNAL_DIFF "
+		      "runs another program on two directories instead. Exit 0: no differences; 3: "
+		      "differences (or objects that could not be compared).",
+		      .run = cmd_diff},
 	[CMD_STATE] = {.name = "state", .args = "rebuild",
 		       .summary = "state rebuild: make lost records again from the objects in the cluster",
 		       .about = "With records in the cluster (target: {kube: {state: cluster}}), makes the "
@@ -89,7 +100,7 @@ static const struct command cmds[NCMDS] = {
 };
 
 enum { O_DIR, O_FILE, O_CLUSTER, O_STATE, O_JOBS, O_KEEP, O_DRY, O_FORCE, O_VERBOSE, O_QUIET,
-       O_EXPLAIN, O_PRUNE, O_JSON, O_DETAILED, O_WAITLOCK, O_OFFLINE, O_REFRESH, O_CONFLICTS,
+       O_EXPLAIN, O_PRUNE, O_JSON, O_DETAILED, O_ALL, O_WAITLOCK, O_OFFLINE, O_REFRESH, O_CONFLICTS,
        O_HELP, O_VERSION, NOPTS };
 /* how a shell completes an option's value */
 enum { V_NONE, V_DIR, V_FILE, V_WORD };
@@ -134,9 +145,11 @@ static const struct option opts[NOPTS] = {
 		     .cmds = B(CMD_SYNC) | B(CMD_PLAN),
 		     .help = "after a successful sync, prune the layers that left the profiles"},
 	[O_JSON] = {.sh = 0, .lng = "json", .arg = NULL, .value = V_NONE,
-		    .cmds = B(CMD_SYNC) | B(CMD_PLAN) | B(CMD_STATUS) | B(CMD_GRAPH),
+		    .cmds = B(CMD_SYNC) | B(CMD_PLAN) | B(CMD_STATUS) | B(CMD_GRAPH) | B(CMD_DIFF),
 		    .help = "JSON Lines: events (sync), one object a layer (plan, status), nodes and "
-		    "edges (graph)"},
+		    "edges (graph), one object an object compared (diff)"},
+	[O_ALL] = {.sh = 0, .lng = "all", .arg = NULL, .value = V_NONE, .cmds = B(CMD_DIFF),
+		   .help = "compare every layer, not only those sync would apply"},
 	[O_DETAILED] = {.sh = 0, .lng = "detailed-exitcode", .arg = NULL, .value = V_NONE,
 			.cmds = B(CMD_PLAN),
 			.help = "exit 3 when there is work to do"},
@@ -150,7 +163,7 @@ static const struct option opts[NOPTS] = {
 		       .help = "ask the registries again for every index, OCI tag and HTTP pack (finds "
 		       "a chart or pack republished under the same version)"},
 	[O_CONFLICTS] = {.sh = 0, .lng = "force-conflicts", .arg = NULL, .value = V_NONE,
-			 .cmds = B(CMD_SYNC),
+			 .cmds = B(CMD_SYNC) | B(CMD_DIFF),
 			 .help = "kube target: take over fields another field manager owns"},
 	[O_HELP] = {.sh = 'h', .lng = "help", .arg = NULL, .value = V_NONE, .cmds = ALL,
 		    .help = "this text"},
@@ -312,6 +325,7 @@ apply_opt(int o, const char *value, struct run_opts *ro, struct cli *c)
 	case O_PRUNE: ro->prune = 1; break;
 	case O_JSON: ro->json = 1; break;
 	case O_DETAILED: ro->detailed_exitcode = 1; break;
+	case O_ALL: ro->all_layers = 1; break;
 	case O_WAITLOCK: ro->wait_lock = 1; break;
 	case O_OFFLINE: ro->offline = 1; break;
 	case O_REFRESH: ro->refresh = 1; break;
@@ -420,7 +434,7 @@ cli_finish(struct cli *c, char given[][32])
 					 c->nargs ? c->args[c->nargs - 1] : "", c->nargs ? "\"" : "");
 		c->nargs = 0; /* the verb is not a LAYER */
 	}
-	if (c->nargs && c->cmd != CMD_SYNC && c->cmd != CMD_PLAN)
+	if (c->nargs && c->cmd != CMD_SYNC && c->cmd != CMD_PLAN && c->cmd != CMD_DIFF)
 		return usage_err("%s takes no LAYER arguments (\"%s\")", cmds[c->cmd].name,
 				 c->args[0]);
 	return 0;

@@ -117,8 +117,8 @@ fail:
  * soft, planned from the local records, with a warning; else it is marked
  * unreachable and has no work: it fails at its turn, as a cluster that
  * fails to apply does, and -k goes on with the others */
-static int
-plan_all(struct cmd_ctx *x, int soft)
+int
+cmd_plan_all(struct cmd_ctx *x, int soft)
 {
 	struct buf err = {0};
 	for (size_t i = 0; i < x->ncl; i++) {
@@ -278,7 +278,7 @@ lease_all(struct cmd_ctx *x, int prune)
 			return rc;
 		any = 1;
 	}
-	return any ? plan_all(x, 0) : 0;
+	return any ? cmd_plan_all(x, 0) : 0;
 }
 
 /* whether a cluster's records could not be read */
@@ -357,7 +357,7 @@ plan_print(struct cmd_ctx *x, FILE *f)
 int
 cmd_plan(struct cmd_ctx *x)
 {
-	int prc = plan_all(x, 0);
+	int prc = cmd_plan_all(x, 0);
 	if (prc)
 		return prc;
 	size_t na, np;
@@ -387,7 +387,7 @@ cmd_sync(struct cmd_ctx *x)
 	int lockfd = -1;
 	if (!x->ro->dry_run && take_lock(x, &lockfd))
 		return EXIT_FAILED;
-	int prc = plan_all(x, 0);
+	int prc = cmd_plan_all(x, 0);
 	if (prc) {
 		run_unlock(lockfd);
 		return prc;
@@ -468,7 +468,7 @@ cmd_prune(struct cmd_ctx *x)
 {
 	if (x->ro->dry_run) {
 		/* what would be pruned; no lock, nothing written */
-		int prc = plan_all(x, 0);
+		int prc = cmd_plan_all(x, 0);
 		if (prc)
 			return prc;
 		size_t na, np;
@@ -488,7 +488,7 @@ cmd_prune(struct cmd_ctx *x)
 	int lockfd = -1;
 	if (take_lock(x, &lockfd))
 		return EXIT_FAILED;
-	int prc = plan_all(x, 0);
+	int prc = cmd_plan_all(x, 0);
 	if (prc) {
 		run_unlock(lockfd);
 		return prc;
@@ -594,7 +594,7 @@ graph_json(const char *cluster, const struct graph *g)
 int
 cmd_graph(struct cmd_ctx *x)
 {
-	int prc = plan_all(x, 1);
+	int prc = cmd_plan_all(x, 1);
 	if (prc)
 		return prc;
 	if (!x->ro->json)
@@ -719,7 +719,7 @@ status_table(const struct srow *rows, size_t n)
 int
 cmd_status(struct cmd_ctx *x)
 {
-	int prc = plan_all(x, 1);
+	int prc = cmd_plan_all(x, 1);
 	if (prc)
 		return prc;
 	size_t n = 0;
@@ -954,7 +954,7 @@ cmd_state(struct cmd_ctx *x)
 		rc = x->ro->dry_run ? runner_target(cmd_runner(x), x->w, x->cl[i], &tcs[i], &opss[i])
 				    : lease_one(x, x->cl[i], &tcs[i], &opss[i]);
 	if (!rc)
-		rc = plan_all(x, 0);
+		rc = cmd_plan_all(x, 0);
 	for (size_t i = 0; i < x->ncl && !rc; i++)
 		rc = x->cl[i]->unreachable ? EXIT_FAILED : rebuild_cluster(x, x->cl[i], tcs[i], opss[i]);
 	free(tcs);

@@ -28,6 +28,11 @@ void cmd_end(struct cmd_ctx *x);
 /* every selected cluster from its snapshot when that still holds, else
  * compiled from the files; errors and warnings go to d */
 int load_clusters(struct cmd_ctx *x, struct diag *d);
+/* brings the local records of every selected cluster whose target keeps
+ * them with the cluster up to date, then plans each; soft: a cluster whose
+ * records cannot be read is planned from the local ones (warned), else it
+ * is marked unreachable with no work. 0, or an exit code (said) */
+int cmd_plan_all(struct cmd_ctx *x, int soft);
 int cmd_sync(struct cmd_ctx *x);
 int cmd_plan(struct cmd_ctx *x);
 int cmd_graph(struct cmd_ctx *x);
@@ -36,5 +41,6 @@ int cmd_prune(struct cmd_ctx *x);
 int cmd_clean(struct cmd_ctx *x);
 int cmd_unlock(struct cmd_ctx *x);
 int cmd_state(struct cmd_ctx *x);
+int cmd_diff(struct cmd_ctx *x);
 
 #endif

@@ -16,8 +16,8 @@ ready_delay_ms(int k, int64_t interval_ms)
 	return d < interval_ms ? d : interval_ms;
 }
 
-static int
-named(const struct layer *l, char **only)
+int
+plan_named(const struct layer *l, char **only)
 {
 	for (char **p = only; *p; p++)
 		if (strcmp(*p, l->id) == 0 || strcmp(*p, l->name) == 0)
@@ -114,7 +114,7 @@ plan_cluster(struct store *s, struct cluster *c, const struct plan_opts *o,
 			int mended = 0; /* dirty, but later tiers need nothing */
 			/* with LAYER arguments, only those layers and what must
 			 * follow a dirty one of them are considered */
-			int considered = !o->only || named(l, o->only) || named_dirty_before;
+			int considered = !o->only || plan_named(l, o->only) || named_dirty_before;
 			if (!considered)
 				why = NULL;
 			else if (!l->plan.has_rec)
@@ -138,7 +138,7 @@ plan_cluster(struct store *s, struct cluster *c, const struct plan_opts *o,
 			l->plan.reason = why;
 			if (why && !mended && !tier_dirty)
 				tier_dirty = l;
-			if (why && o->only && named(l, o->only))
+			if (why && o->only && plan_named(l, o->only))
 				named_dirty_here = 1;
 			gn->state = !why ? GS_UPTODATE
 				    : !l->plan.has_rec ? GS_NEW

@@ -23,6 +23,8 @@ int plan_cluster(struct store *s, struct cluster *c, const struct plan_opts *o,
 /* the named LAYER arguments that match no layer of any cluster */
 int plan_check_only(struct workspace *w, char **only, struct buf *err);
 size_t plan_count_dirty(const struct cluster *c);
+/* whether a LAYER argument of only names l (its id or its name) */
+int plan_named(const struct layer *l, char **only);
 /* c has no work: no layer dirty, nothing to prune (a cluster whose
  * records could not be read) */
 void plan_nothing(struct cluster *c);

@@ -18,6 +18,7 @@ struct run_opts {
 	int verbose, quiet;
 	int wait_lock;
 	int detailed_exitcode;
+	int all_layers;  /* --all (diff) */
 	int offline;     /* --offline */
 	int refresh;     /* --refresh */
 	int force_conflicts; /* --force-conflicts */

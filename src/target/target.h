@@ -39,6 +39,20 @@ struct state_got {
 	const char *from;       /* where they were read, for -v ("the cluster") */
 };
 
+/* what diff compares: one object (or file) as it is and as apply would
+ * leave it. live/want: the text to show of each side, NULL where there is
+ * none (to be created, to be deleted), made by the target (the kube
+ * target: the objects as the server answers, without what the server
+ * owns, and no Secret value); live_doc/want_doc the trees where there are
+ * (for the paths of --json); why, not NULL: not compared, and why */
+struct diff_item {
+	const char *kind, *ns, *name; /* ns "" for cluster-scoped; a file: kind "file" */
+	const char *live, *want;
+	const struct dnode *live_doc, *want_doc;
+	const char *why;
+};
+typedef void (*diff_fn)(void *u, const struct diff_item *d);
+
 /* results of apply/ready/remove */
 enum { T_OK = 0, T_NOTREADY = 1, T_FAILED = -1, T_STOPPED = -2 };
 
@@ -100,6 +114,13 @@ struct target_ops {
 	 * or -1 with err */
 	int (*state_rebuild)(const struct target_ctx *t, struct arena *a, struct state_got *got,
 			     struct buf *note, struct buf *err);
+	/* optional: what applying layer l (text as apply gets it) would change,
+	 * or, l NULL, what pruning the removed layer id (its record rec)
+	 * would delete; each object to fn, in the order apply takes them,
+	 * changing nothing. 0, or -1 with err (nothing could be compared) */
+	int (*diff)(const struct target_ctx *t, const struct layer *l, const char *id,
+		    const struct layer_rec *rec, const char *text, size_t len, diff_fn fn, void *u,
+		    struct buf *err);
 };
 
 extern const struct target_ops target_render;

@@ -190,4 +190,5 @@ const struct target_ops target_kube = {
 	.state_lock = tk_state_lock,
 	.state_unlock = tk_state_unlock,
 	.state_rebuild = tk_state_rebuild,
+	.diff = tk_diff,
 };

@@ -76,6 +76,18 @@ int tk_get_obj(struct kt *kt, const char *path, struct arena *a, struct dnode **
 	       struct buf *err);
 
 /* target_kube_apply.c */
+/* the body of an apply of o (layer l's), as JSON */
+void tk_body(struct arena *a, const struct target_ctx *t, const struct layer *l,
+	     const struct obj *o, struct buf *out);
+/* whether inventory entry a is the object of that group (of api), kind,
+ * namespace ("" cluster-scoped) and name, at whatever version */
+int tk_same_obj(const struct iobj *a, const char *api, const char *kind, const char *ns,
+		const char *name);
+/* the layer's objects, each resolved to its resource where it can be (one
+ * of a CRD of the layer not yet there is not), in the order apply takes
+ * them; T_OK or T_FAILED with err */
+int tk_layer_objects(struct kt *kt, const struct layer *l, const char *dns, struct obj **objs,
+		     size_t *n, struct buf *err);
 void tk_applied_push(struct applied *ap, struct iobj io);
 void tk_applied_add(struct applied *ap, struct arena *a, const char *path, const struct obj *o,
 		    const char *uid, unsigned flags);
@@ -123,6 +135,11 @@ void tk_lease_release(struct kt *kt);
 /* target_kube_rebuild.c: the records made from the objects in the cluster */
 int tk_state_rebuild(const struct target_ctx *t, struct arena *a, struct state_got *got,
 		     struct buf *note, struct buf *err);
+
+/* target_kube_diff.c */
+int tk_diff(const struct target_ctx *t, const struct layer *l, const char *id,
+	    const struct layer_rec *rec, const char *text, size_t len, diff_fn fn, void *u,
+	    struct buf *err);
 
 /* target_kube_remove.c */
 int tk_delete_obj(struct kt *kt, const struct iobj *o, struct buf *err);

@@ -17,8 +17,8 @@ where(struct buf *b, const struct obj *o)
 }
 
 /* the object as applied (target.h), as JSON */
-static void
-body_of(struct arena *a, const struct target_ctx *t, const struct layer *l, const struct obj *o,
+void
+tk_body(struct arena *a, const struct target_ctx *t, const struct layer *l, const struct obj *o,
 	struct buf *out)
 {
 	doc_emit_json(out, applied_object(a, t->c->name, l, o->doc,
@@ -56,8 +56,8 @@ group_len(const char *api)
 /* whether two inventory entries are one object: the same group, kind,
  * namespace and name, whatever version each was applied at (a manifest
  * that moves to another served version changes the path, not the object) */
-static int
-same_obj(const struct iobj *a, const char *api, const char *kind, const char *ns,
+int
+tk_same_obj(const struct iobj *a, const char *api, const char *kind, const char *ns,
 	 const char *name)
 {
 	size_t g = group_len(api);
@@ -71,7 +71,7 @@ old_of(const struct iobj *old, size_t nold, const char *api, const char *kind, c
        const char *name)
 {
 	for (size_t i = 0; i < nold; i++)
-		if (same_obj(&old[i], api, kind, ns, name))
+		if (tk_same_obj(&old[i], api, kind, ns, name))
 			return &old[i];
 	return NULL;
 }
@@ -133,7 +133,7 @@ apply_objs(const struct target_ctx *t, struct kt *kt, const struct layer *l, str
 		: "fieldManager=addonmake&fieldValidation=Strict&force=false";
 	for (size_t i = 0; i < n; i++) {
 		kube_path(&path[i], &o[i].res, o[i].ns, o[i].name);
-		body_of(a, t, l, &o[i], &body[i]);
+		tk_body(a, t, l, &o[i], &body[i]);
 		q[i] = (struct kube_req){"PATCH", path[i].s, qs, "application/apply-patch+yaml",
 					 body[i].s, body[i].len, 0, {0, {0}}, {0}};
 	}
@@ -370,8 +370,8 @@ ensure_ns(const struct target_ctx *t, struct kt *kt, const struct layer *l, cons
 /* a layer's objects, each resolved to its resource (one of a CRD of this
  * layer resolves later, once the CRD is there), in the order of kinds;
  * T_OK or T_FAILED with err */
-static int
-layer_objects(struct kt *kt, const struct layer *l, const char *dns, struct obj **objs,
+int
+tk_layer_objects(struct kt *kt, const struct layer *l, const char *dns, struct obj **objs,
 	      size_t *n, struct buf *err)
 {
 	if (collect(l, objs, n, err) < 0)
@@ -438,7 +438,7 @@ drop_old(struct kt *kt, int rc, struct iobj *old, size_t nold, const char *old_r
 	for (size_t i = 0; i < nold; i++) {
 		int still = 0;
 		for (size_t j = 0; j < nkeep && !still; j++)
-			still = same_obj(&ap->v[j], old[i].api, old[i].kind, old[i].ns, old[i].name);
+			still = tk_same_obj(&ap->v[j], old[i].api, old[i].kind, old[i].ns, old[i].name);
 		if (still)
 			continue;
 		if (rc == T_OK && (old[i].flags & OBJ_HELM) && strcmp(old_rel, rel) == 0)
@@ -484,7 +484,7 @@ tk_apply(const struct target_ctx *t, const struct layer *l, const char *text, si
 	const char *rel = helm ? arena_printf(&a, "%s/%s", dns, l->chart.release) : "";
 	/* objects that cannot be read or resolved: nothing is applied, and
 	 * the record stays as it was */
-	int rc = helm ? T_OK : layer_objects(kt, l, dns, &objs, &n, err);
+	int rc = helm ? T_OK : tk_layer_objects(kt, l, dns, &objs, &n, err);
 	if (rc == T_OK) {
 		if (l->ns && *l->ns)
 			rc = ensure_ns(t, kt, l, l->ns, objs, n, old, nold, &ap, &a, err);

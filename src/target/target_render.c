@@ -316,6 +316,43 @@ render_state_push(const struct target_ctx *t, const struct store_put *puts, size
 	return 0;
 }
 
+/* the file as it is and as apply would write it; a removed layer's file
+ * as a deletion */
+static int
+render_diff(const struct target_ctx *t, const struct layer *l, const char *id,
+	    const struct layer_rec *rec, const char *text, size_t len, diff_fn fn, void *u,
+	    struct buf *err)
+{
+	struct buf path = {0}, want = {0}, live = {0};
+	struct rinv ri;
+	if (l)
+		out_path(&path, t->c, l);
+	else if (rec && rinv_get(rec, &ri) == 0)
+		buf_add(&path, ri.path, ri.pathlen);
+	else
+		return 0;
+	if (l) {
+		header_put(&want, l, text, len);
+		buf_add(&want, text, len);
+	}
+	int e = file_read(path.s, &live);
+	int rc = 0;
+	if (e && e != ENOENT) {
+		buf_printf(err, "cannot read %s: %s", path.s, strerror(e));
+		rc = -1;
+	} else if (l || !e) {
+		struct diff_item d = {.kind = "file", .ns = "", .name = path.s,
+				      .live = e ? NULL : live.s ? live.s : "",
+				      .want = l ? want.s : NULL};
+		fn(u, &d);
+	}
+	(void)id;
+	buf_free(&path);
+	buf_free(&want);
+	buf_free(&live);
+	return rc;
+}
+
 static int
 render_state_on(const struct cluster *c)
 {
@@ -333,4 +370,5 @@ const struct target_ops target_render = {
 	.state_on = render_state_on,
 	.state_pull = render_state_pull,
 	.state_push = render_state_push,
+	.diff = render_diff,
 };

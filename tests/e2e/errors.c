@@ -476,3 +476,26 @@ Test(errors, an_unreachable_cluster_fails_alone_and_k_goes_on)
 	res_free(&r);
 	tws_free(&t);
 }
+
+/* diff of a cluster that cannot be reached is an error (1), not "no
+ * differences" (0) nor "differences" (3); a target with nothing to
+ * compare with is bad usage (2) */
+Test(errors, diff_tells_an_error_from_no_differences)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "addonmake.yaml", "clusters:\n  - {name: dev, target: {kube: {kubeconfig: kc}}, profiles: [p.yaml]}\n");
+	unreachable_kube(&t);
+	struct res r = am(&t, "diff");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "addonmake: error: cluster dev: GET http://127.0.0.1:1/"), "%s", r.err);
+	cr_assert(!strstr(r.out, "no differences"), "%s", r.out);
+	res_free(&r);
+	tws_put(&t, "addonmake.yaml", "clusters:\n  - {name: dev, target: {exec: {apply: [cat]}}, "
+		"profiles: [p.yaml]}\n");
+	r = am(&t, "diff");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "dev: the exec target has nothing to compare with"), "%s", r.err);
+	res_free(&r);
+	tws_free(&t);
+}

@@ -179,6 +179,17 @@ kf_ws(struct kf *f, const char *packs)
 		packs);
 }
 
+/* a fresh server and kf_ws(f, packs), synced once (which must succeed) */
+static void
+kf_synced(struct kf *f, const char *packs)
+{
+	kf_init(f, NULL);
+	kf_ws(f, packs);
+	struct res r = am(&f->t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+}
+
 /* the workspace: one layer l of n ConfigMaps c0, c1, ... in default */
 static void
 kf_ws_configmaps(struct kf *f, int n)
@@ -2027,5 +2038,159 @@ Test(SUITE, an_object_moved_to_another_version_of_its_kind_stays)
 	char *w2 = kf_get(&f, "/apis/example.com/v1/namespaces/default/widgets/w");
 	cr_assert_str_eq(w2, "", "%s", w2);
 	free(w2);
+	kf_free(&f);
+}
+
+/* the lines of a diff's hunks that change something ("+x", "-x"; not the
+ * "--- live" and "+++ desired" of its headers) */
+static int
+changed_lines(const char *out)
+{
+	int n = 0;
+	for (const char *p = out; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p))
+		if ((*p == '+' || *p == '-') && strncmp(p, "--- ", 4) && strncmp(p, "+++ ", 4))
+			n++;
+	return n;
+}
+
+/* diff shows what a sync would change, object by object, and changes
+ * nothing: an edited value is exactly that line; a layer that left the
+ * profiles, its objects as deletions; the exit status tells "no
+ * differences" (0) from "differences" (3), bad usage (2) and errors (1) */
+Test(SUITE, diff_shows_exactly_what_a_sync_would_change)
+{
+	struct kf f;
+	kf_synced_tiers(&f);
+	struct res r = am(&f.t, "diff");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "addonmake: no differences.\n", "%s", r.err);
+	res_free(&r);
+	r = am(&f.t, "diff --all");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "addonmake: no differences.\n", "%s", r.err);
+	res_free(&r);
+	kf_ws_tiers(&f, "two");
+	r = am(&f.t, "diff");
+	assert_code(r, 3);
+	cr_assert(strstr(r.out, "dev: p/b (order 10): ConfigMap default/cb (change)\n--- live\n+++ desired\n"
+			 "@@ ") && strstr(r.out, "\n-  v: \"one\"\n+  v: \"two\"\n"), "%s%s", r.out, r.err);
+	cr_assert_eq(changed_lines(r.out), 2, "%s", r.out);
+	cr_assert(strstr(r.out, "addonmake: 1 object differs in 1 layer: 0 to create, 1 to change, 0 to "
+			 "delete.\n"), "%s", r.out);
+	res_free(&r);
+	r = am(&f.t, "diff --json");
+	assert_code(r, 3);
+	cr_assert(strstr(r.out, "{\"cluster\":\"dev\",\"layer\":\"p/b\",\"order\":10,\"kind\":\"ConfigMap\","
+			 "\"namespace\":\"default\",\"name\":\"cb\",\"action\":\"change\","
+			 "\"removed_layer\":false,\"paths\":[\"data.v\"]}\n") &&
+		  strstr(r.out, "{\"summary\":{\"differ\":1,\"create\":0,\"change\":1,\"delete\":0,"
+			 "\"layers\":1,\"not_compared\":0}}\n"), "%s", r.out);
+	cr_assert_eq(count_lines(r.out, "{"), 2, "%s", r.out);
+	res_free(&r);
+	char *cb = kf_get(&f, "/api/v1/namespaces/default/configmaps/cb");
+	cr_assert(strstr(cb, "one"), "diff changed the object:\n%s", cb);
+	free(cb);
+	/* a layer that left the profiles: its objects, as deletions */
+	tws_sh(&f.t, "sed -i '/name: a$/,/name: ca/d' p.yaml");
+	r = am(&f.t, "diff");
+	assert_code(r, 3);
+	cr_assert(strstr(r.out, "dev: p/a (order 0): ConfigMap default/ca (delete: the layer left the "
+			 "profiles; prune deletes it)\n--- live\n+++ desired\n@@ -1,") &&
+		  strstr(r.out, "\n-  name: \"ca\"\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "2 objects differ in 2 layers: 0 to create, 1 to change, 1 to delete."),
+		  "%s", r.out);
+	res_free(&r);
+	r = am(&f.t, "diff --bogus");
+	assert_code(r, 2);
+	res_free(&r);
+	r = am(&f.t, "diff p/nope");
+	assert_code(r, 2);
+	res_free(&r);
+	kf_free(&f);
+}
+
+/* where the server fills in defaults (a Service's clusterIP, its
+ * sessionAffinity, a port's targetPort) the dry run answers with them as
+ * the live object has them: a freshly applied layer shows no difference */
+Test(SUITE, diff_of_a_freshly_applied_layer_is_empty)
+{
+	struct kf f;
+	kf_synced(&f, app_layer);
+	struct res r;
+	r = am(&f.t, "diff --all");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "addonmake: no differences.\n", "%s%s", r.out, r.err);
+	res_free(&r);
+	kf_free(&f);
+}
+
+/* a Secret's values appear in no output of diff: a changed key reads old
+ * and new, an unchanged one neither */
+Test(SUITE, diff_never_shows_a_secret_value)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	const char *secret =
+		"      - name: s\n        type: manifest\n"
+		"        manifests: [{name: m, content: \"apiVersion: v1\\nkind: Secret\\nmetadata: {name: "
+		"sec}\\nstringData: {pw: %s, keep: kept-planted}\\n\"}]\n";
+	char p[1024];
+	snprintf(p, sizeof(p), secret, "s3cret-planted");
+	kf_ws(&f, p);
+	struct res r = am(&f.t, "diff");
+	assert_code(r, 3);
+	cr_assert(strstr(r.out, "+  pw: \"(secret value)\""), "%s", r.out);
+	res_free(&r);
+	r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	snprintf(p, sizeof(p), secret, "other-planted");
+	kf_ws(&f, p);
+	const char *modes[] = {"diff", "diff --json", "diff --all", "-v diff"};
+	for (int i = 0; i < 5; i++) {
+		r = i < 4 ? am(&f.t, "%s", modes[i])
+			  : am_sh(&f.t, "env ADDONMAKE_EXTERNAL_DIFF='diff -ru' ", "diff");
+		assert_code(r, 3);
+		const char *planted[] = {"planted", "czNjcmV0LXBsYW50ZWQ", "b3RoZXItcGxhbnRlZA",
+					 "a2VwdC1wbGFudGVk"};
+		for (int k = 0; k < 4; k++)
+			cr_assert(!strstr(r.out, planted[k]) && !strstr(r.err, planted[k]),
+				  "%s shows a secret value (%s):\n%s%s", i < 4 ? modes[i] : "external",
+				  planted[k], r.out, r.err);
+		if (i == 0)
+			cr_assert(strstr(r.out, "\n   keep: \"(secret value)\"\n-  pw: \"(secret value, "
+					 "old)\"\n+  pw: \"(secret value, new)\"\n"), "%s", r.out);
+		if (i == 4)
+			cr_assert(strstr(r.out, "/LIVE/dev.p_s.Secret.default.sec") &&
+				  strstr(r.out, "+  pw: \"(secret value, new)\""), "%s", r.out);
+		res_free(&r);
+	}
+	kf_free(&f);
+}
+
+/* an object the server refuses to dry-run (an admission webhook with side
+ * effects) is not compared, and says so; the others are; the exit status
+ * says that differences may be hidden */
+Test(SUITE, diff_goes_on_past_an_object_refused_a_dry_run)
+{
+	STAND_IN_ONLY("run admission webhooks");
+	struct kf f;
+	kf_synced_tiers(&f);
+	kf_ws_tiers(&f, "two");
+	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/default/configmaps/cb&mode=nodryrun&n=5"));
+	struct res r = am(&f.t, "diff --all");
+	assert_code(r, 3);
+	cr_assert(strstr(r.err, "addonmake: dev: p/b (order 10): ConfigMap default/cb: not compared: the "
+			 "server refused the dry run: ") &&
+		  strstr(r.err, "admission webhook \"deny.example.com\" does not support dry run"), "%s",
+		  r.err);
+	cr_assert_str_eq(r.out, "addonmake: no differences in what was compared.\n"
+				"addonmake: 1 object not compared: differences may be hidden.\n");
+	res_free(&r);
+	r = am(&f.t, "diff --json");
+	assert_code(r, 3);
+	cr_assert(strstr(r.out, "\"name\":\"cb\",\"action\":\"not compared\",\"removed_layer\":false,"
+			 "\"why\":\"the server refused the dry run: "), "%s", r.out);
+	res_free(&r);
 	kf_free(&f);
 }

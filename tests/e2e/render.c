@@ -434,3 +434,34 @@ Test(render, a_fresh_clone_with_the_rendered_files_is_a_no_op)
 	buf_free(&q);
 	tws_free(&t);
 }
+
+/* diff on the render target: a unified diff of each file as it is against
+ * the file a sync would write; a removed layer's file as a deletion;
+ * nothing written */
+Test(render, diff_compares_the_rendered_files)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_render_synced(&t);
+	struct res r = am(&t, "diff --all");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "addonmake: no differences.\n", "%s", r.err);
+	res_free(&r);
+	cr_assert_eq(tws_sh(&t, "sed -i 's/defaultValue: \"1\"/defaultValue: \"3\"/; /- name: c$/,$d' p.yaml"), 0);
+	char *before = fx_snapshot(&t);
+	r = am(&t, "diff");
+	assert_code(r, 3);
+	cr_assert(strstr(r.out, "dev: p/a (order 0): file out/p00000_p+a.yaml (change)\n--- live\n+++ desired\n"
+			 "@@ -1,5 +1,5 @@\n-# addonmake: hash=") &&
+		  strstr(r.out, "\n ---\n kind: Deployment\n spec:\n-  replicas: 1\n+  replicas: 3\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "dev: p/c (order 10): file out/p00010_p+c.yaml (delete: the layer left the "
+			 "profiles; prune deletes it)\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "addonmake: 2 objects differ in 2 layers: 0 to create, 1 to change, 1 to "
+			 "delete.\n"), "%s", r.out);
+	res_free(&r);
+	char *after = fx_snapshot(&t);
+	cr_assert_str_eq(before, after, "diff wrote");
+	free(before);
+	free(after);
+	tws_free(&t);
+}

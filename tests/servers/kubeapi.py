@@ -24,8 +24,10 @@ Test control (never authenticated; loopback only):
   GET /__ctl/fault?path=P&mode=M&n=N[&ms=D]  the next N requests whose path
       starts with P: M is 503 (with Retry-After: 0), 401 (as for a token
       that has expired), 403 (as RBAC refuses a user without the verb), drop (the connection closes without an answer),
-      delay (answer after D ms) or huge (a 200
-      answer of 65 MiB; with chunked, sent without a Content-Length)
+      delay (answer after D ms), huge (a 200 answer of 65 MiB; with chunked,
+      sent without a Content-Length) or nodryrun (only requests with
+      dryRun=All count: 400, as the API server answers when an admission
+      webhook with side effects would be called in a dry run)
   GET /__ctl/log            every request so far: "METHOD PATH?QUERY" lines
   GET /__ctl/linger?ms=D    deleted objects stay D ms with deletionTimestamp
   GET /__ctl/dump           every stored object, one JSON line each, sorted
@@ -33,6 +35,7 @@ Test control (never authenticated; loopback only):
                             request's own included)
 It stops with its parent, on SIGTERM, or after 10 minutes.
 """
+import base64
 import copy, datetime, http.server, json, os, socket, ssl, sys, threading, time
 import urllib.parse, uuid
 
@@ -189,6 +192,19 @@ def rebuild(e, old):
             md[k] = old["metadata"][k]
     if "status" in old:
         o["status"] = old["status"]
+    if o.get("kind") == "Secret" and o.get("apiVersion") == "v1":
+        # as the real server stores it: stringData is write-only, merged
+        # into data (base64); the type defaults to Opaque
+        if "stringData" in o:
+            data = o.setdefault("data", {})
+            for k, v in o.pop("stringData").items():
+                data[k] = base64.b64encode(str(v).encode()).decode()
+        o.setdefault("type", "Opaque")
+    if o.get("kind") in ("Secret", "ConfigMap") and o.get("apiVersion") == "v1":
+        # Go encodes a map's keys sorted
+        for f in ("data", "binaryData"):
+            if isinstance(o.get(f), dict):
+                o[f] = dict(sorted(o[f].items()))
     md["managedFields"] = [{"manager": m, "operation": "Apply", "apiVersion": o.get("apiVersion"),
                             "time": now(), "fieldsType": "FieldsV1", "fieldsV1": fields_v1(c)}
                            for m, c in e["mgr"].items()]
@@ -589,7 +605,8 @@ class H(http.server.BaseHTTPRequestHandler):
             log.append("%s %s%s" % (method, u.path, "?" + u.query if u.query else ""))
             mode = None
             for f in faults:
-                if u.path.startswith(f[0]) and f[2] > 0:
+                if u.path.startswith(f[0]) and f[2] > 0 and \
+                        (f[1] != "nodryrun" or q.get("dryRun", [""])[0] == "All"):
                     f[2] -= 1
                     mode = f
                     break
@@ -601,6 +618,9 @@ class H(http.server.BaseHTTPRequestHandler):
             time.sleep(mode[3] / 1000.0)
         if mode and mode[1] in ("huge", "chunked"):
             return self.send_huge(mode[1] == "chunked")
+        if mode and mode[1] == "nodryrun":
+            return self.send(*status(400, "BadRequest", 'admission webhook "deny.example.com" does '
+                                     'not support dry run'))
         if mode and mode[1] == "403":
             return self.send(*self.forbidden(method, u.path))
         if mode and mode[1] == "401":
