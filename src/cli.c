@@ -9,9 +9,12 @@
 #define B(c) (1u << (c))
 /* the commands that read a workspace */
 #define WS (B(CMD_SYNC) | B(CMD_PLAN) | B(CMD_GRAPH) | B(CMD_STATUS) | B(CMD_PRUNE) | B(CMD_CLEAN) | \
-	    B(CMD_UNLOCK) | B(CMD_STATE) | B(CMD_DIFF))
+	    B(CMD_UNLOCK) | B(CMD_STATE) | B(CMD_DIFF) | B(CMD_CLUSTERS))
+/* those that a shard of the fleet may run */
+#define SHARDED (B(CMD_SYNC) | B(CMD_PLAN) | B(CMD_STATUS) | B(CMD_PRUNE) | B(CMD_DIFF) | \
+		 B(CMD_CLUSTERS))
 /* those that compile it */
-#define COMPILE (WS & ~B(CMD_CLEAN) & ~B(CMD_UNLOCK))
+#define COMPILE (WS & ~B(CMD_CLEAN) & ~B(CMD_UNLOCK) & ~B(CMD_CLUSTERS))
 #define ALL ((1u << NCMDS) - 1)
 
 struct command {
@@ -76,6 +79,14 @@ static const struct command cmds[NCMDS] = {
 		      "runs another program on two directories instead. Exit 0: no differences; 3: "
 		      "differences (or objects that could not be compared).",
 		      .run = cmd_diff},
+	[CMD_CLUSTERS] = {.name = "clusters", .args = "",
+			  .summary = "the clusters: name, target, profiles, layers (--json: a CI matrix)",
+			  .about = "Lists the clusters of the workspace (of --shard I/N, of -c) with their "
+			  "target, profiles and layers, counted from the profiles without fetching or "
+			  "compiling anything. With --json, a GitHub Actions matrix ({\"include\": "
+			  "[...]}, for fromJSON); with --chunk N, an array of matrices of at most N "
+			  "clusters each (GitHub runs at most 256 jobs a matrix).",
+			  .run = cmd_clusters},
 	[CMD_STATE] = {.name = "state", .args = "rebuild",
 		       .summary = "state rebuild: make lost records again from the objects in the cluster",
 		       .about = "With records in the cluster (target: {kube: {state: cluster}}), makes the "
@@ -100,7 +111,9 @@ static const struct command cmds[NCMDS] = {
 };
 
 enum { O_DIR, O_FILE, O_CLUSTER, O_STATE, O_JOBS, O_KEEP, O_DRY, O_FORCE, O_VERBOSE, O_QUIET,
-       O_EXPLAIN, O_PRUNE, O_JSON, O_DETAILED, O_ALL, O_WAITLOCK, O_OFFLINE, O_REFRESH, O_CONFLICTS,
+       O_EXPLAIN, O_PRUNE, O_JSON, O_DETAILED, O_ALL, O_SHARD, O_CHUNK, O_SUMMARY, O_WAITLOCK,
+       O_OFFLINE,
+       O_REFRESH, O_CONFLICTS,
        O_HELP, O_VERSION, NOPTS };
 /* how a shell completes an option's value */
 enum { V_NONE, V_DIR, V_FILE, V_WORD };
@@ -145,11 +158,20 @@ static const struct option opts[NOPTS] = {
 		     .cmds = B(CMD_SYNC) | B(CMD_PLAN),
 		     .help = "after a successful sync, prune the layers that left the profiles"},
 	[O_JSON] = {.sh = 0, .lng = "json", .arg = NULL, .value = V_NONE,
-		    .cmds = B(CMD_SYNC) | B(CMD_PLAN) | B(CMD_STATUS) | B(CMD_GRAPH) | B(CMD_DIFF),
+		    .cmds = B(CMD_SYNC) | B(CMD_PLAN) | B(CMD_STATUS) | B(CMD_GRAPH) | B(CMD_DIFF) |
+			    B(CMD_CLUSTERS),
 		    .help = "JSON Lines: events (sync), one object a layer (plan, status), nodes and "
 		    "edges (graph), one object an object compared (diff)"},
 	[O_ALL] = {.sh = 0, .lng = "all", .arg = NULL, .value = V_NONE, .cmds = B(CMD_DIFF),
 		   .help = "compare every layer, not only those sync would apply"},
+	[O_SHARD] = {.sh = 0, .lng = "shard", .arg = "I/N", .value = V_WORD, .cmds = SHARDED,
+		     .help = "only the clusters of shard I of N (0 <= I < N; auto/N: I from "
+		     "JOB_COMPLETION_INDEX), a split the same in every shard, balanced by layers"},
+	[O_CHUNK] = {.sh = 0, .lng = "chunk", .arg = "N", .value = V_WORD, .cmds = B(CMD_CLUSTERS),
+		     .help = "with --json, matrices of at most N clusters each"},
+	[O_SUMMARY] = {.sh = 0, .lng = "summary", .arg = "FILE", .value = V_FILE, .cmds = B(CMD_SYNC),
+		       .help = "write how each cluster came out (synced, no work, failed at a layer, "
+		       "locked, not started) to FILE as JSON"},
 	[O_DETAILED] = {.sh = 0, .lng = "detailed-exitcode", .arg = NULL, .value = V_NONE,
 			.cmds = B(CMD_PLAN),
 			.help = "exit 3 when there is work to do"},
@@ -299,6 +321,18 @@ find_cmd(const char *s)
 	return -1;
 }
 
+/* a count from min to 100000 in *out: 0, or -1 */
+static int
+count_of(const char *value, long min, int *out)
+{
+	char *end;
+	long n = strtol(value, &end, 10);
+	if (!*value || *end || n < min || n > 100000)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
 /* sets what option o says (value: its argument) */
 static int
 apply_opt(int o, const char *value, struct run_opts *ro, struct cli *c)
@@ -308,14 +342,10 @@ apply_opt(int o, const char *value, struct run_opts *ro, struct cli *c)
 	case O_FILE: c->file = value; break;
 	case O_CLUSTER: c->clusters[c->ncl++] = (char *)value; break;
 	case O_STATE: c->state = value; break;
-	case O_JOBS: {
-		char *end;
-		long n = strtol(value, &end, 10);
-		if (!*value || *end || n < 0 || n > 100000)
+	case O_JOBS:
+		if (count_of(value, 0, &ro->jobs))
 			return usage_err("-j needs a number (0 = all), not \"%s\"", value);
-		ro->jobs = (int)n;
 		break;
-	}
 	case O_KEEP: ro->keep_going = 1; break;
 	case O_DRY: ro->dry_run = 1; break;
 	case O_FORCE: ro->force = 1; break;
@@ -326,6 +356,13 @@ apply_opt(int o, const char *value, struct run_opts *ro, struct cli *c)
 	case O_JSON: ro->json = 1; break;
 	case O_DETAILED: ro->detailed_exitcode = 1; break;
 	case O_ALL: ro->all_layers = 1; break;
+	case O_SHARD: ro->shard = value; break;
+	case O_SUMMARY: ro->summary = value; break;
+	case O_CHUNK:
+		if (count_of(value, 1, &ro->chunk))
+			return usage_err("--chunk needs a number of clusters (1 or more), not \"%s\"",
+					 value);
+		break;
 	case O_WAITLOCK: ro->wait_lock = 1; break;
 	case O_OFFLINE: ro->offline = 1; break;
 	case O_REFRESH: ro->refresh = 1; break;

@@ -67,6 +67,7 @@ cmd_end(struct cmd_ctx *x)
 {
 	if (x->run_ready)
 		runner_close(&x->run);
+	cmd_rows_free(x);
 }
 
 static int reopen_rw(struct cmd_ctx *x);
@@ -106,6 +107,7 @@ pull_cluster(struct cmd_ctx *x, struct cluster *c, const struct target_ops *ops)
 fail:
 	if (err.s)
 		fprintf(stderr, "addonmake: error: %s\n", err.s);
+	cmd_row_set(x, c, CO_FAILED, NULL, err.s ? err.s : "its records could not be read");
 	buf_free(&err);
 	buf_free(&got.mark);
 	return EXIT_FAILED;
@@ -240,15 +242,22 @@ take_lock(struct cmd_ctx *x, int *fd)
 }
 
 /* opens c's target and takes the lease on its records (§5.1): 0, or an
- * exit code (the error said) */
+ * exit code (the error said, and c's outcome set: locked, or failed) */
 static int
 lease_one(struct cmd_ctx *x, struct cluster *c, struct target_ctx **tc,
 	  const struct target_ops **ops)
 {
 	struct buf err = {0}, note = {0};
 	int rc = runner_target(cmd_runner(x), x->w, c, tc, ops);
+	if (rc)
+		cmd_row_set(x, c, CO_FAILED, NULL, "its target could not be opened");
 	if (!rc && (*ops)->state_lock(*tc, x->ro->wait_lock, &note, &err)) {
 		fprintf(stderr, "addonmake: error: %s\n", err.s);
+		/* "cluster dev: another addonmake holds the lease ...; hint" */
+		struct buf w = {0};
+		buf_add(&w, err.s, strcspn(err.s, ";"));
+		cmd_row_set(x, c, strstr(err.s, "holds the lease") ? CO_LOCKED : CO_FAILED, NULL, w.s);
+		buf_free(&w);
 		rc = EXIT_FAILED;
 	}
 	if (note.len && !x->ro->quiet)
@@ -262,7 +271,9 @@ lease_one(struct cmd_ctx *x, struct cluster *c, struct target_ctx **tc,
  * keeps them in the cluster (§5.1), then plans again from the records as
  * they are now (one GET of each head when no other run wrote since the
  * first plan): a run that waited for another, or raced it, does only what
- * is left. 0, or an exit code (the error said) */
+ * is left. A cluster whose lease cannot be had has no work and fails at
+ * its turn, as one whose records cannot be read does (said, its outcome
+ * set). 0, or an exit code (said) */
 static int
 lease_all(struct cmd_ctx *x, int prune)
 {
@@ -273,9 +284,11 @@ lease_all(struct cmd_ctx *x, int prune)
 		if (!ops || !ops->state_lock || (!plan_count_dirty(c) && !(prune && c->nremoved)))
 			continue;
 		struct target_ctx *tc;
-		int rc = lease_one(x, c, &tc, &ops);
-		if (rc)
-			return rc;
+		if (lease_one(x, c, &tc, &ops)) {
+			c->unreachable = 1;
+			plan_nothing(c);
+			continue;
+		}
 		any = 1;
 	}
 	return any ? cmd_plan_all(x, 0) : 0;
@@ -381,6 +394,57 @@ cmd_plan(struct cmd_ctx *x)
 	return work && x->ro->detailed_exitcode ? EXIT_WORK : EXIT_DONE;
 }
 
+/* syncs (and with --prune prunes) each cluster in turn, setting its
+ * outcome; without -k a failed cluster keeps the next ones from starting.
+ * The first failure's exit code, or EXIT_DONE */
+static int
+sync_clusters(struct cmd_ctx *x, struct runner *r)
+{
+	struct out *o = r->out;
+	int rc = EXIT_DONE;
+	for (size_t i = 0; i < x->ncl; i++) {
+		struct cluster *c = x->cl[i];
+		o->done = 0;
+		o->total = (int)(plan_count_dirty(c) + (x->ro->prune ? c->nremoved : 0));
+		if (x->ro->explain && !x->ro->json)
+			for (size_t k = 0; k < c->g.n; k++) {
+				struct layer *l = c->g.nodes[k].data;
+				if (l->plan.dirty)
+					out_msg(o, "addonmake explain: %s: %s: %s", c->name, l->id,
+						l->plan.reason);
+			}
+		/* a cluster whose records could not be read fails here, at its
+		 * turn (its error was said when they were read) */
+		int ready0 = o->nready, pruned0 = o->npruned;
+		int had = plan_count_dirty(c) || (x->ro->prune && c->nremoved);
+		int crc = c->unreachable ? EXIT_FAILED : run_cluster(r, x->w, c);
+		if (crc == EXIT_DONE && x->ro->prune)
+			crc = prune_cluster(r, x->w, c);
+		struct crow *row = cmd_row(x, c);
+		row->applied = o->nready - ready0;
+		row->pruned = o->npruned - pruned0;
+		if (crc == EXIT_INT || crc == EXIT_TERM)
+			cmd_row_set(x, c, CO_FAILED, r->failed_layer, "interrupted");
+		else if (crc != EXIT_DONE && (!c->unreachable || row->outcome == CO_NOWORK))
+			cmd_row_set(x, c, CO_FAILED, r->failed_layer,
+				    r->failed_layer ? r->failed_why.s : "see the error above");
+		else if (crc == EXIT_DONE)
+			row->outcome = had ? CO_SYNCED : CO_NOWORK;
+		if (crc != EXIT_DONE) {
+			rc = crc;
+			int stop = crc == EXIT_INT || crc == EXIT_TERM;
+			if (stop || !x->ro->keep_going) {
+				/* a cluster that never started is said so, by name */
+				for (size_t k = i + 1; k < x->ncl; k++)
+					cmd_row_set(x, x->cl[k], CO_SKIPPED, NULL,
+						    stop ? "interrupted" : "a cluster failed; -k goes on");
+				break;
+			}
+		}
+	}
+	return rc;
+}
+
 int
 cmd_sync(struct cmd_ctx *x)
 {
@@ -411,7 +475,10 @@ cmd_sync(struct cmd_ctx *x)
 		if (!x->ro->json && !x->ro->quiet)
 			printf("addonmake: no work to do.\n");
 		note_removed(x, np);
-		return EXIT_DONE;
+		/* one line says it of every cluster; JSON and --summary say
+		 * it of each */
+		return !x->ro->dry_run && cmd_summary(x, cmd_runner(x)->out, 0) < 0 ? EXIT_FAILED
+										   : EXIT_DONE;
 	}
 	if (x->ro->dry_run) {
 		plan_print(x, stdout);
@@ -426,36 +493,10 @@ cmd_sync(struct cmd_ctx *x)
 	}
 	struct runner *r = cmd_runner(x);
 	struct out *o = r->out;
-	int rc = EXIT_DONE;
-	for (size_t i = 0; i < x->ncl; i++) {
-		struct cluster *c = x->cl[i];
-		o->done = 0;
-		o->total = (int)(plan_count_dirty(c) + (x->ro->prune ? c->nremoved : 0));
-		if (x->ro->explain && !x->ro->json)
-			for (size_t k = 0; k < c->g.n; k++) {
-				struct layer *l = c->g.nodes[k].data;
-				if (l->plan.dirty)
-					out_msg(o, "addonmake explain: %s: %s: %s", c->name, l->id,
-						l->plan.reason);
-			}
-		/* a cluster whose records could not be read fails here, at its
-		 * turn (its error was said when they were read) */
-		int crc = c->unreachable ? EXIT_FAILED : run_cluster(r, x->w, c);
-		if (crc == EXIT_DONE && x->ro->prune)
-			crc = prune_cluster(r, x->w, c);
-		if (crc != EXIT_DONE) {
-			rc = crc;
-			int stop = crc == EXIT_INT || crc == EXIT_TERM;
-			if (stop || !x->ro->keep_going) {
-				/* a cluster that never started is said so, by name */
-				for (size_t k = i + 1; k < x->ncl; k++)
-					out_msg(o, "addonmake: %s: not started (%s)", x->cl[k]->name,
-						stop ? "interrupted" : "a cluster failed; -k goes on");
-				break;
-			}
-		}
-	}
+	int rc = sync_clusters(x, r);
 	out_finish(o);
+	if (cmd_summary(x, o, x->ncl > 1) < 0 && rc == EXIT_DONE)
+		rc = EXIT_FAILED;
 	out_summary(o, (int)(na + (x->ro->prune ? np : 0)), x->ro->started_ms);
 	if (rc == EXIT_DONE && !x->ro->json && !x->ro->quiet)
 		note_removed(x, x->ro->prune ? 0 : np);

@@ -5,6 +5,14 @@
 
 #include "run.h"
 
+/* how a cluster came out of a run (cmd_summary.c) */
+enum { CO_NOWORK, CO_SYNCED, CO_FAILED, CO_LOCKED, CO_SKIPPED };
+struct crow {
+	int outcome;
+	int applied, pruned;
+	char *layer, *why; /* the layer that failed; why (its first line) */
+};
+
 struct cmd_ctx {
 	struct workspace *w;
 	struct store *st;    /* the state; opened read-only by main */
@@ -19,7 +27,20 @@ struct cmd_ctx {
 	struct runner run;
 	struct out out;
 	int run_ready;
+	struct crow *rows;   /* per selected cluster (cmd_row), or NULL */
 };
+
+/* c's row of the summary (made on first use) */
+struct crow *cmd_row(struct cmd_ctx *x, const struct cluster *c);
+/* sets c's outcome (layer and why may be NULL; why's first line is kept) */
+void cmd_row_set(struct cmd_ctx *x, const struct cluster *c, int outcome, const char *layer,
+		 const char *why);
+/* the summary: a line a cluster (with lines; not with -q for those that
+ * went well), a JSON event a cluster with --json, the document of
+ * --summary FILE. 1 when a cluster did not sync, 0 when all did, -1 when
+ * the file could not be written (said) */
+int cmd_summary(struct cmd_ctx *x, struct out *o, int lines);
+void cmd_rows_free(struct cmd_ctx *x);
 
 /* x's executor, set up on first use; cmd_end closes what it opened */
 struct runner *cmd_runner(struct cmd_ctx *x);
@@ -42,5 +63,6 @@ int cmd_clean(struct cmd_ctx *x);
 int cmd_unlock(struct cmd_ctx *x);
 int cmd_state(struct cmd_ctx *x);
 int cmd_diff(struct cmd_ctx *x);
+int cmd_clusters(struct cmd_ctx *x);
 
 #endif

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "cmd.h"
+#include "fleet.h"
 
 static int run(struct run_opts *ro, struct cli *g);
 
@@ -72,6 +73,37 @@ state_dir(struct workspace *w, const struct cli *g)
 	return 0;
 }
 
+/* --shard I/N: keeps, of the n clusters at sel, those of shard I (in
+ * their order); 0, or -1 (said) */
+static int
+shard_of(struct workspace *w, const char *spec, struct cluster **sel, size_t *n)
+{
+	struct buf err = {0};
+	int i, nshards;
+	if (fleet_shard_parse(spec, &i, &nshards, &err)) {
+		fprintf(stderr, "addonmake: %s\n", err.s);
+		buf_free(&err);
+		return -1;
+	}
+	size_t *weights = xcalloc(*n + 1, sizeof(*weights));
+	const char **names = xcalloc(*n + 1, sizeof(*names));
+	int *shard = xcalloc(*n + 1, sizeof(*shard));
+	for (size_t k = 0; k < *n; k++) {
+		weights[k] = fleet_layers(w, sel[k]);
+		names[k] = sel[k]->name;
+	}
+	fleet_shard(weights, names, *n, nshards, shard);
+	size_t kept = 0;
+	for (size_t k = 0; k < *n; k++)
+		if (shard[k] == i)
+			sel[kept++] = sel[k];
+	*n = kept;
+	free(weights);
+	free(names);
+	free(shard);
+	return 0;
+}
+
 /* the clusters -c names (every one without -c) into the command's
  * context; 0, or -1 (said, with the nearest name) when one is unknown */
 static int
@@ -101,8 +133,10 @@ select_clusters(struct workspace *w, const struct cli *g, struct run_opts *ro, s
 			return -1;
 		}
 	}
+	if (ro->shard && shard_of(w, ro->shard, sel, &nsel))
+		return -1;
 	*x = (struct cmd_ctx){.w = w, .st = NULL, .cl = sel, .ncl = nsel, .ro = ro,
-			      .only = g->nargs ? g->args : NULL, .all = g->ncl == 0};
+			      .only = g->nargs ? g->args : NULL, .all = g->ncl == 0 && !ro->shard};
 	return 0;
 }
 
@@ -164,8 +198,9 @@ run(struct run_opts *ro, struct cli *g)
 	if (ws_load(&w, g->file, &d)) {
 		diag_print(&d, stderr);
 	} else if (state_dir(&w, g) == 0 && select_clusters(&w, g, ro, &x) == 0) {
-		rc = g->cmd == CMD_CLEAN || g->cmd == CMD_UNLOCK ? cli_run(&x, g->cmd)
-								 : prepare(&x, ro, &d);
+		rc = g->cmd == CMD_CLEAN || g->cmd == CMD_UNLOCK || g->cmd == CMD_CLUSTERS
+			     ? cli_run(&x, g->cmd)
+			     : prepare(&x, ro, &d);
 		if (rc < 0)
 			rc = cli_run(&x, g->cmd);
 	}

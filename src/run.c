@@ -592,9 +592,14 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 	pthread_mutex_unlock(&r->mu);
 	for (size_t i = 0; i < x.n; i++) {
 		struct job *j = &x.jobs[i];
-		if (j->done == 2 && j->result == T_FAILED)
+		if (j->done == 2 && j->result == T_FAILED) {
 			out_msg(r->out, "addonmake: %s: layer %s failed: %s", c->name, j->l->id,
 				j->err.s ? j->err.s : "");
+			if (!r->failed_layer) {
+				r->failed_layer = j->l->id;
+				buf_adds(&r->failed_why, j->err.s ? j->err.s : "");
+			}
+		}
 		buf_free(&j->err);
 		buf_free(&j->inv);
 		buf_free(&j->waiting);
@@ -650,11 +655,14 @@ runner_close(struct runner *r)
 	free(r->tg);
 	r->tg = NULL;
 	r->ntg = 0;
+	buf_free(&r->failed_why);
 }
 
 int
 run_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 {
+	r->failed_layer = NULL;
+	buf_clear(&r->failed_why);
 	if (!plan_count_dirty(c))
 		return EXIT_DONE;
 	pthread_mutex_lock(&r->mu);

@@ -19,6 +19,9 @@ struct run_opts {
 	int wait_lock;
 	int detailed_exitcode;
 	int all_layers;  /* --all (diff) */
+	const char *shard; /* --shard I/N, or NULL */
+	int chunk;       /* --chunk N (clusters), 0: one matrix */
+	const char *summary; /* --summary FILE, or NULL */
 	int offline;     /* --offline */
 	int refresh;     /* --refresh */
 	int force_conflicts; /* --force-conflicts */
@@ -74,6 +77,9 @@ struct runner {
 	int stop;            /* signal number that stopped the run, or 0 */
 	struct rtarget **tg; /* targets opened so far (runner_target) */
 	size_t ntg;
+	/* the first layer that failed in the last run_cluster, and why */
+	const char *failed_layer;
+	struct buf failed_why;
 };
 
 /* sets up signal handling (SIGINT/SIGTERM stop the run) */

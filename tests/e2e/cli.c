@@ -101,7 +101,8 @@ Test(cli, bash_completion)
 	snprintf(cmd, sizeof(cmd), "cd '%s' && bash t.sh", t.dir);
 	char *out = sh_out(cmd);
 	cr_assert_str_eq(out, "plan\n--detailed-exitcode\n\nsub\nprune\nzsh\n"
-			      "-C -f -c --state -j -k -n -B -v -q --explain --prune --json --wait-lock "
+			      "-C -f -c --state -j -k -n -B -v -q --explain --prune --json --shard --summary "
+			      "--wait-lock "
 			      "--offline --refresh --force-conflicts -h --help --version\n", "%s", out);
 	free(out);
 	tws_free(&t);

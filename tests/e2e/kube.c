@@ -1736,8 +1736,13 @@ Test(SUITE, a_second_run_fails_at_once_naming_the_holder_or_waits_and_finds_no_w
 	pid_t pid = am_bg(&f.t, "sync");
 	kf_bg_wait(&f, "waiting p/b");
 	sleep(3); /* past the lease's duration: renewed, not expired */
-	r = am(&f.t, "-C b sync");
+	r = am(&f.t, "-C b sync --summary s.json");
 	assert_code(r, 1);
+	char *sum = tws_get(&f.t, "b/s.json");
+	cr_assert(sum && strstr(sum, "{\"clusters\":[{\"cluster\":\"dev\",\"outcome\":\"locked\",\"applied\":0,"
+				    "\"pruned\":0,\"why\":\"another addonmake holds the lease on its records: "),
+		  "%s", sum ? sum : "(no summary)");
+	free(sum);
 	cr_assert(strstr(r.err, "error: cluster dev: another addonmake holds the lease on its records: ") &&
 		  strstr(r.err, " pid ") && strstr(r.err, ", since 20") && strstr(r.err, "--wait-lock"),
 		  "%s%s", r.out, r.err);

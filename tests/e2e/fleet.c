@@ -1,0 +1,254 @@
+/* e2e fleet: the clusters of a workspace as a fleet — `addonmake clusters`
+ * as a CI matrix, and --shard I/N: every cluster in exactly one shard,
+ * shards balanced by layers, the same split whatever order the workspace
+ * lists the clusters in. */
+#include <stdio.h>
+#include "../../src/lib/lib.h"
+#include "e2e.h"
+
+#define NCL 23
+
+/* NCL render clusters c00..c22; cluster i has a profile of (i * 7) % 11 + 1
+ * layers; listed in reverse with rev */
+static void
+fleet_ws(struct tws *t, int rev)
+{
+	struct buf ws = {0};
+	buf_adds(&ws, "clusters:\n");
+	for (int k = 0; k < NCL; k++) {
+		int i = rev ? NCL - 1 - k : k;
+		buf_printf(&ws, "  - {name: c%02d, target: {render: {dir: out/c%02d}}, profiles: [p%02d.yaml]}\n",
+			   i, i, i);
+		struct buf p = {0};
+		buf_printf(&p, "metadata: {name: p%02d}\nspec:\n  template:\n    packs:\n", i);
+		for (int l = 0; l < (i * 7) % 11 + 1; l++)
+			buf_printf(&p, "      - {name: l%d, type: manifest, manifests: [{name: m, content: "
+				   "\"kind: ConfigMap\"}]}\n", l);
+		char f[16];
+		snprintf(f, sizeof(f), "p%02d.yaml", i);
+		tws_put(t, f, "%s", p.s);
+		buf_free(&p);
+	}
+	tws_put(t, "addonmake.yaml", "%s", ws.s);
+	buf_free(&ws);
+}
+
+static int
+layers_of(int i)
+{
+	return (i * 7) % 11 + 1;
+}
+
+Test(fleet, clusters_is_a_ci_matrix_in_chunks)
+{
+	struct tws t;
+	tws_init(&t);
+	fleet_ws(&t, 0);
+	struct res r = am(&t, "clusters --json");
+	assert_code(r, 0);
+	const char *head = "{\"include\":[{\"cluster\":\"c00\",\"target\":\"render\",\"layers\":1,"
+			   "\"profiles\":[\"p00.yaml\"]},{\"cluster\":\"c01\",";
+	cr_assert(!strncmp(r.out, head, strlen(head)), "%s", r.out);
+	/* one line, for a job's output and fromJSON */
+	cr_assert(strchr(r.out, '\n') == r.out + strlen(r.out) - 1, "%s", r.out);
+	res_free(&r);
+	r = am(&t, "clusters --json --chunk 10");
+	assert_code(r, 0);
+	/* 23 in chunks of 10: 10, 10, 3 */
+	int n = 0;
+	for (const char *p = r.out; (p = strstr(p, "{\"include\":[")); p++)
+		n++;
+	cr_assert_eq(n, 3, "%s", r.out);
+	cr_assert(r.out[0] == '[' && strstr(r.out, "\"c09\"") < strstr(r.out, "]},{\"include\":[{\"cluster\":\"c10\""),
+		  "%s", r.out);
+	res_free(&r);
+	r = am(&t, "clusters");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "CLUSTER ") && strstr(r.out, "\nc03 ") && strstr(r.out, " render ") &&
+		  strstr(r.out, "p22.yaml\n"), "%s", r.out);
+	res_free(&r);
+	r = am(&t, "clusters --chunk 0");
+	assert_code(r, 2);
+	res_free(&r);
+	r = am(&t, "clusters --shard 3/3");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "--shard 3/3: the index must be a number from 0 to 2"), "%s", r.err);
+	res_free(&r);
+	r = am(&t, "clusters --shard auto/3");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "JOB_COMPLETION_INDEX is not set"), "%s", r.err);
+	res_free(&r);
+	r = am_sh(&t, "env JOB_COMPLETION_INDEX=2 ", "clusters --json --shard auto/3");
+	struct res s = am(&t, "clusters --json --shard 2/3");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, s.out);
+	res_free(&r);
+	res_free(&s);
+	tws_free(&t);
+}
+
+/* the shards of N, for N from 1 to NCL + 2: disjoint, together the whole
+ * fleet, no two further apart in layers than the largest cluster, and
+ * the same when the workspace lists the clusters the other way round */
+Test(fleet, shards_cover_the_fleet_once_balanced_and_stable)
+{
+	struct tws t;
+	tws_init(&t);
+	fleet_ws(&t, 0);
+	int maxw = 0;
+	for (int i = 0; i < NCL; i++)
+		maxw = layers_of(i) > maxw ? layers_of(i) : maxw;
+	for (int n = 1; n <= NCL + 2; n++) {
+		int seen[NCL] = {0}, lo = 1 << 30, hi = 0;
+		char *outs[NCL + 2];
+		for (int i = 0; i < n; i++) {
+			struct res r = am(&t, "clusters --json --shard %d/%d", i, n);
+			assert_code(r, 0);
+			int load = 0;
+			for (int c = 0; c < NCL; c++) {
+				char name[32];
+				snprintf(name, sizeof(name), "\"cluster\":\"c%02d\"", c);
+				if (strstr(r.out, name)) {
+					seen[c]++;
+					load += layers_of(c);
+				}
+			}
+			lo = load < lo ? load : lo;
+			hi = load > hi ? load : hi;
+			outs[i] = strdup(r.out);
+			res_free(&r);
+		}
+		for (int c = 0; c < NCL; c++)
+			cr_assert_eq(seen[c], 1, "N=%d: cluster c%02d is in %d shards", n, c, seen[c]);
+		cr_assert(hi - lo <= maxw, "N=%d: shards of %d to %d layers", n, lo, hi);
+		if (n == 4 || n == 7) {
+			fleet_ws(&t, 1);
+			for (int i = 0; i < n; i++) {
+				struct res r = am(&t, "clusters --json --shard %d/%d", i, n);
+				/* the same clusters (listed in the workspace's order) */
+				for (int c = 0; c < NCL; c++) {
+					char name[32];
+					snprintf(name, sizeof(name), "\"cluster\":\"c%02d\"", c);
+					cr_assert_eq(!strstr(r.out, name), !strstr(outs[i], name),
+						     "N=%d shard %d differs with the clusters reversed", n, i);
+				}
+				res_free(&r);
+			}
+			fleet_ws(&t, 0);
+		}
+		for (int i = 0; i < n; i++)
+			free(outs[i]);
+	}
+	tws_free(&t);
+}
+
+/* a sync of each shard syncs exactly its clusters; together, all */
+Test(fleet, syncing_every_shard_syncs_every_cluster_once)
+{
+	struct tws t;
+	tws_init(&t);
+	fleet_ws(&t, 0);
+	int total = 0;
+	for (int i = 0; i < 3; i++) {
+		struct res r = am(&t, "sync --shard %d/3", i);
+		assert_code(r, 0);
+		total += count_lines(r.out, ": ready ");
+		res_free(&r);
+	}
+	int want = 0;
+	for (int c = 0; c < NCL; c++)
+		want += layers_of(c);
+	cr_assert_eq(total, want);
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	tws_free(&t);
+}
+
+/* clusters a, b, c, d: render targets, except c, whose apply fails on its
+ * layer x (exec: exit 3) */
+static void
+outcome_ws(struct tws *t)
+{
+	tws_put(t, "p.yaml", "metadata: {name: p}\nspec:\n  template:\n    packs:\n"
+		"      - {name: x, type: manifest, manifests: [{name: m, content: \"kind: ConfigMap\"}]}\n");
+	tws_put(t, "addonmake.yaml", "clusters:\n"
+		"  - {name: a, target: {render: {dir: out/a}}, profiles: [p.yaml]}\n"
+		"  - {name: b, target: {render: {dir: out/b}}, profiles: [p.yaml]}\n"
+		"  - {name: c, target: {exec: {apply: [sh, -c, 'echo broken >&2; exit 3']}}, profiles: [p.yaml]}\n"
+		"  - {name: d, target: {render: {dir: out/d}}, profiles: [p.yaml]}\n");
+}
+
+/* whether the summary document names each of a, b, c, d exactly once,
+ * with these outcomes */
+static void
+assert_summary(struct tws *t, const char *const *want)
+{
+	char *s = tws_get(t, "s.json");
+	cr_assert(s, "no summary file");
+	const char *names[] = {"a", "b", "c", "d"};
+	for (int i = 0; i < 4; i++) {
+		char row[64];
+		snprintf(row, sizeof(row), "{\"cluster\":\"%s\",\"outcome\":\"%s\"", names[i], want[i]);
+		cr_assert(strstr(s, row), "cluster %s is not %s:\n%s", names[i], want[i], s);
+		snprintf(row, sizeof(row), "{\"cluster\":\"%s\",", names[i]);
+		int n = 0;
+		for (const char *p = s; (p = strstr(p, row)); p++)
+			n++;
+		cr_assert_eq(n, 1, "cluster %s %d times:\n%s", names[i], n, s);
+	}
+	cr_assert_eq(count_lines(s, "\"cluster\":"), 1, "%s", s); /* one line */
+	free(s);
+}
+
+/* every run ends with one line a cluster (and the same in --summary FILE
+ * and --json): synced, no work, failed at its layer, not started; exit 1
+ * when a cluster did not sync */
+Test(fleet, the_summary_names_every_cluster_once_in_every_outcome)
+{
+	struct tws t;
+	tws_init(&t);
+	outcome_ws(&t);
+	/* b is synced already: no work */
+	struct res r = am(&t, "sync -c b");
+	assert_code(r, 0);
+	res_free(&r);
+	r = am(&t, "sync --summary s.json");
+	assert_code(r, 1);
+	cr_assert(strstr(r.out, "addonmake: a: synced (1 applied)\naddonmake: b: no work\n"
+			 "addonmake: c: failed at p/x: ") &&
+		  strstr(r.out, "\naddonmake: d: not started (a cluster failed; -k goes on)\n"), "%s", r.out);
+	res_free(&r);
+	assert_summary(&t, (const char *const[]){"synced", "no work", "failed", "not started"});
+	/* with -k, d goes on; a and b have no work */
+	r = am(&t, "sync -k --summary s.json --json");
+	assert_code(r, 1);
+	cr_assert_eq(count_lines(r.out, "{\"event\":\"cluster\","), 4, "%s", r.out);
+	cr_assert(strstr(r.out, "{\"event\":\"cluster\",\"cluster\":\"c\",\"outcome\":\"failed\","
+			 "\"applied\":0,\"pruned\":0,\"layer\":\"p/x\",\"why\":\""), "%s", r.out);
+	res_free(&r);
+	assert_summary(&t, (const char *const[]){"no work", "no work", "failed", "synced"});
+	/* all well: exit 0, one line says it */
+	tws_put(&t, "addonmake.yaml", "clusters:\n"
+		"  - {name: a, target: {render: {dir: out/a}}, profiles: [p.yaml]}\n"
+		"  - {name: b, target: {render: {dir: out/b}}, profiles: [p.yaml]}\n"
+		"  - {name: c, target: {render: {dir: out/c}}, profiles: [p.yaml]}\n"
+		"  - {name: d, target: {render: {dir: out/d}}, profiles: [p.yaml]}\n");
+	r = am(&t, "sync --summary s.json");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "addonmake: c: synced (1 applied)\n"), "%s", r.out);
+	res_free(&r);
+	assert_summary(&t, (const char *const[]){"no work", "no work", "synced", "no work"});
+	r = am(&t, "sync --summary s.json");
+	assert_code(r, 0);
+	cr_assert_str_eq(r.out, "addonmake: no work to do.\n");
+	res_free(&r);
+	assert_summary(&t, (const char *const[]){"no work", "no work", "no work", "no work"});
+	/* a summary that cannot be written is an error */
+	r = am(&t, "sync --summary nodir/s.json");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "cannot write the summary nodir/s.json"), "%s", r.err);
+	res_free(&r);
+	tws_free(&t);
+}
