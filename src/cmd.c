@@ -90,6 +90,7 @@ pull_cluster(struct cmd_ctx *x, struct cluster *c, const struct target_ops *ops)
 	if (store_get_blob(x->st, STORE_MARK, c->name, &mark, &nmark, &x->w->a, &err) < 0 ||
 	    ops->state_pull(tc, mark, nmark, &x->w->a, &got, &err))
 		goto fail;
+	c->last_run = got.last;
 	if (!got.same) {
 		c->changed = got.changed;
 		if (x->ro->verbose)
@@ -707,6 +708,47 @@ status_json(const struct srow *r)
 	buf_free(&b);
 }
 
+/* a cluster's line after the table (a JSON object with --json): its
+ * layers by the state of their records, those to apply, and who wrote its
+ * records in the cluster last, so that one status shows a fleet after
+ * runs on many machines */
+static void
+status_cluster(struct cmd_ctx *x, const struct cluster *c)
+{
+	size_t n[4] = {0}; /* applied, pending, failed, to apply */
+	for (size_t k = 0; k < c->g.n; k++) {
+		const struct layer *l = c->g.nodes[k].data;
+		int st = l->plan.has_rec ? l->plan.rec.status : 0;
+		n[0] += st == LS_READY || st == LS_APPLIED;
+		n[1] += st == LS_PENDING || st == LS_INTERRUPTED;
+		n[2] += st == LS_FAILED;
+		n[3] += l->plan.dirty != 0;
+	}
+	struct buf b = {0};
+	if (x->ro->json) {
+		buf_adds(&b, "{\"cluster\":");
+		doc_json_str(&b, c->name);
+		buf_printf(&b, ",\"summary\":{\"applied\":%zu,\"pending\":%zu,\"failed\":%zu,"
+			   "\"to_apply\":%zu,\"removed\":%zu,\"last_written\":", n[0], n[1], n[2], n[3],
+			   c->nremoved);
+		if (c->last_run)
+			doc_json_str(&b, c->last_run);
+		else
+			buf_adds(&b, "null");
+		buf_adds(&b, "}}\n");
+	} else {
+		buf_printf(&b, "addonmake: %s: %zu applied, %zu pending, %zu failed, %zu to apply", c->name,
+			   n[0], n[1], n[2], n[3]);
+		if (c->nremoved)
+			buf_printf(&b, ", %zu removed", c->nremoved);
+		if (c->last_run)
+			buf_printf(&b, "; records last written by %s", c->last_run);
+		buf_addc(&b, '\n');
+	}
+	fputs(b.s, stdout);
+	buf_free(&b);
+}
+
 /* the table, each column as wide as its widest cell on a terminal (wide
  * characters count two); a changed layer's hash is "applied → new" */
 static void
@@ -805,6 +847,8 @@ cmd_status(struct cmd_ctx *x)
 	}
 	if (!x->ro->json)
 		status_table(rows, n);
+	for (size_t i = 0; i < x->ncl; i++)
+		status_cluster(x, x->cl[i]);
 	free(rows);
 	return EXIT_DONE;
 }

@@ -116,6 +116,7 @@ struct cluster {
 	int fresh;           /* compiled from files this run (not from a snapshot) */
 	int changed;         /* its local records were another cluster's (dropped) */
 	int unreachable;     /* its records in the cluster could not be read (said) */
+	const char *last_run; /* who wrote its records in the cluster last, and when */
 	struct deps deps;    /* the files it was compiled from, when fresh */
 	struct diag warnings; /* what compiling it warned about */
 	struct target_cfg target;

@@ -37,6 +37,7 @@ struct state_got {
 	size_t n;
 	struct buf mark;        /* and the mark to keep with them */
 	const char *from;       /* where they were read, for -v ("the cluster") */
+	const char *last;       /* who wrote them last and when, or NULL */
 };
 
 /* what diff compares: one object (or file) as it is and as apply would

@@ -17,6 +17,7 @@ struct khead {
 	int exists;
 	char uid[64], rv[32], identity[64];
 	long long serial;
+	char writer[256], written[40]; /* who wrote it last, and when ("" unknown) */
 };
 
 /* the lease on the cluster's records, while this run holds it
@@ -127,6 +128,11 @@ int tk_state_namespace(const struct target_ctx *t, struct buf *err);
 /* target_kube_lease.c: the lock on the cluster's records */
 int tk_state_lock(const struct target_ctx *t, int wait, struct buf *note, struct buf *err);
 int tk_state_unlock(const struct target_ctx *t, struct buf *note, struct buf *err);
+/* who this run is, as a lease's holder and a head's writer: the host, the
+ * pid and the CI job where there is one */
+void tk_holder_of(char out[256]);
+/* now as a MicroTime ("2026-01-02T03:04:05.000006Z") */
+void tk_micro_now(char out[40]);
 /* whether the lease held was taken over (it could not be renewed in time) */
 int tk_lease_lost(struct kt *kt);
 /* stops renewing the lease and releases it (when held) */

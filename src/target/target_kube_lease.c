@@ -25,9 +25,8 @@ lease_seconds(void)
 	return v > 0 ? v : 60;
 }
 
-/* who holds it: the host, the pid and the CI job where there is one */
-static void
-holder_of(char out[256])
+void
+tk_holder_of(char out[256])
 {
 	char host[128] = "?";
 	gethostname(host, sizeof(host) - 1);
@@ -46,9 +45,8 @@ holder_of(char out[256])
 	}
 }
 
-/* MicroTime, as the Lease's times are written */
-static void
-micro_now(char out[40])
+void
+tk_micro_now(char out[40])
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -77,7 +75,7 @@ lease_json(struct buf *b, const struct cluster *c, const struct klease *l, const
 {
 	char name[TK_STATE_NAME], now[40];
 	tk_state_name(name, c, NULL);
-	micro_now(now);
+	tk_micro_now(now);
 	buf_printf(b, "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":"
 		   "{\"name\":\"%s\",\"namespace\":\"%s\",", name, c->target.state_ns);
 	if (rv)
@@ -253,7 +251,7 @@ tk_state_lock(const struct target_ctx *t, int wait, struct buf *note, struct buf
 	struct klease *l = &kt->lease;
 	l->c = t->c;
 	l->seconds = lease_seconds();
-	holder_of(l->holder);
+	tk_holder_of(l->holder);
 	int said = 0, races = 0;
 	for (;;) {
 		struct seen s;

@@ -115,6 +115,9 @@ head_read(struct khead *h, const struct dnode *o)
 	snprintf(h->uid, sizeof(h->uid), "%s", uid);
 	snprintf(h->rv, sizeof(h->rv), "%s", rv);
 	snprintf(h->identity, sizeof(h->identity), "%s", id ? id : "");
+	const char *wr = data_of(o, "writer"), *wn = data_of(o, "written");
+	snprintf(h->writer, sizeof(h->writer), "%s", wr ? wr : "");
+	snprintf(h->written, sizeof(h->written), "%s", wn ? wn : "");
 	h->serial = atoll(ser);
 	h->exists = h->read = 1;
 	return 0;
@@ -277,6 +280,8 @@ tk_state_pull(const struct target_ctx *t, const char *mark, size_t nmark, struct
 		return 0;
 	}
 	mark_put(&got->mark, &kt->head);
+	if (*kt->head.writer)
+		got->last = arena_printf(a, "%s at %.19sZ", kt->head.writer, kt->head.written);
 	if (nmark == got->mark.len && !memcmp(mark, got->mark.s, nmark)) {
 		got->same = 1;
 		return 0;
@@ -331,6 +336,8 @@ head_json(struct buf *b, const struct cluster *c, const struct khead *h, const c
 	json_kv(b, "cluster", c->name, 1);
 	json_kv(b, "identity", h->identity, 1);
 	json_kv(b, "serial", ser, 1);
+	json_kv(b, "writer", h->writer, 1);
+	json_kv(b, "written", h->written, 1);
 	buf_adds(b, "}}");
 }
 
@@ -414,6 +421,8 @@ head_bump(const struct target_ctx *t, struct arena *a, struct buf *err)
 		identity(kt, a, h.identity);
 	}
 	h.serial++;
+	tk_holder_of(h.writer);
+	tk_micro_now(h.written);
 	char name[TK_STATE_NAME];
 	tk_state_name(name, t->c, NULL);
 	struct buf path = {0}, body = {0};

@@ -2199,3 +2199,32 @@ Test(SUITE, diff_goes_on_past_an_object_refused_a_dry_run)
 	res_free(&r);
 	kf_free(&f);
 }
+
+/* status from anywhere (a fresh clone, after runs elsewhere) reads the
+ * cluster's records: its layers by state, and who wrote them last, when */
+Test(SUITE, status_from_a_fresh_clone_shows_the_cluster_and_its_last_writer)
+{
+	struct kf f;
+	kf_synced_tiers(&f);
+	cr_assert_eq(tws_sh(&f.t, "rm -rf .addonmake"), 0);
+	struct res r = am_sh(&f.t, "env GITHUB_RUN_ID=77 ", "status");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "\naddonmake: dev: 3 applied, 0 pending, 0 failed, 0 to apply; records last "
+			 "written by ") && strstr(r.out, " pid ") && strstr(r.out, " at 20"),
+		  "%s%s", r.out, r.err);
+	cr_assert(!strstr(r.out, "GitHub"), "the writer was the sync, not this status:\n%s", r.out);
+	res_free(&r);
+	/* a run in CI names its job */
+	kf_ws_tiers(&f, "two");
+	r = am_sh(&f.t, "env GITHUB_RUN_ID=77 ", "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	cr_assert_eq(tws_sh(&f.t, "rm -rf .addonmake"), 0);
+	r = am(&f.t, "status --json");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "{\"cluster\":\"dev\",\"summary\":{\"applied\":3,\"pending\":0,\"failed\":0,"
+			 "\"to_apply\":0,\"removed\":0,\"last_written\":\"") &&
+		  strstr(r.out, "(GitHub Actions run 77) at 20"), "%s%s", r.out, r.err);
+	res_free(&r);
+	kf_free(&f);
+}

@@ -327,8 +327,12 @@ Test(sync, status_columns_line_up_and_show_both_hashes)
 	r = am(&t, "status");
 	assert_code(r, 0);
 	/* where TYPE and LAST APPLIED begin, on the screen: the same on every line */
+	/* the table, then a line for the cluster: its layers by state */
+	cr_assert(strstr(r.out, "\naddonmake: dev: 6 applied, 0 pending, 0 failed, 2 to apply\n"), "%s",
+		  r.out);
 	int type_col = -1, n = 0;
-	for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n"), n++) {
+	for (char *line = strtok(r.out, "\n"); line && strncmp(line, "addonmake: ", 11);
+	     line = strtok(NULL, "\n"), n++) {
 		const char *p = strstr(line, n ? "manifest" : "TYPE");
 		cr_assert(p, "%s", line);
 		char pre[300];
