@@ -183,6 +183,15 @@ layer_label(struct arena *a, const struct layer *l)
 			    l->version ? l->version : "", l->profile);
 }
 
+const struct layer_opts *
+layer_opts_of(const struct cluster *c, const char *id)
+{
+	for (size_t i = 0; i < c->nlopts; i++)
+		if (strcmp(c->lopts[i].id, id) == 0)
+			return &c->lopts[i];
+	return NULL;
+}
+
 void
 layer_readiness(struct workspace *w, struct cluster *c, struct layer *l)
 {

@@ -27,13 +27,24 @@ struct readiness {
 	size_t nchecks;
 };
 
+/* fields that diff leaves alone: in the objects of kind, name and
+ * namespace (NULL: any), the JSON pointers of paths ("/spec/replicas") */
+struct ignore_rule {
+	const char *kind, *name, *ns;
+	const char **paths;
+	size_t npaths;
+};
+
 struct layer_opts {
 	const char *id;
 	struct pos at;
 	int has_interval, has_timeout;
 	struct readiness r;
+	struct ignore_rule *ignore;
+	size_t nignore;
 	int used;
 };
+
 
 enum { TARGET_RENDER = 1, TARGET_EXEC, TARGET_KUBE };
 struct target_cfg {
@@ -183,6 +194,8 @@ int cluster_compile(struct workspace *w, struct cluster *c, struct deps *deps,
 int layer_load_content(struct workspace *w, struct cluster *c,
 		       struct layer **ls, size_t n, struct arena *a,
 		       struct diag *d);
+/* the settings addonmake.yaml gives layer id of c, or NULL */
+const struct layer_opts *layer_opts_of(const struct cluster *c, const char *id);
 /* builds c->g from c->layers */
 void cluster_graph(struct cluster *c);
 /* what the graph shows of a layer: name, type and version, profile */

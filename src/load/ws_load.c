@@ -129,6 +129,45 @@ argv_desc(struct arena *a, char **argv)
 	return s;
 }
 
+/* ignore: [{kind, name, namespace, paths: [/json/pointer, ...]}, ...] */
+static void
+ignore_rules(struct ld *l, const struct dnode *s, struct layer_opts *o)
+{
+	static const char *const keys[] = {"kind", "name", "namespace", "paths", NULL};
+	if (!s || !want(l, s, D_SEQ, "ignore"))
+		return;
+	o->ignore = arena_alloc(&l->w->a, (s->n + 1) * sizeof(*o->ignore));
+	for (size_t i = 0; i < s->n; i++) {
+		const struct dnode *m = s->items[i];
+		if (!want(l, m, D_MAP, "an ignore rule"))
+			continue;
+		known_keys(l, m, "an ignore rule", keys);
+		struct ignore_rule *g = &o->ignore[o->nignore++];
+		memset(g, 0, sizeof(*g));
+		g->kind = str(l, m, "kind", "kind");
+		g->name = str(l, m, "name", "name");
+		g->ns = str(l, m, "namespace", "namespace");
+		const struct dnode *ps = doc_get(m, "paths");
+		if (!ps) {
+			err(l, m, "an ignore rule needs paths: [/a/json/pointer, ...]%s%s", NULL, NULL);
+			continue;
+		}
+		if (!want(l, ps, D_SEQ, "paths"))
+			continue;
+		g->paths = arena_alloc(&l->w->a, (ps->n + 1) * sizeof(*g->paths));
+		for (size_t k = 0; k < ps->n; k++) {
+			const struct dnode *p = ps->items[k];
+			if (!want(l, p, D_SCALAR, "a path"))
+				continue;
+			if (p->s[0] != '/' || !p->s[1]) {
+				err(l, p, "%s: a path is a JSON pointer, as /spec/replicas%s", p->s, NULL);
+				continue;
+			}
+			g->paths[g->npaths++] = p->s;
+		}
+	}
+}
+
 static void
 readiness(struct ld *l, const struct dnode *m, struct readiness *r,
 	  int *has_int, int *has_to)
@@ -329,7 +368,7 @@ cluster(struct ld *l, struct cluster *c, const struct dnode *m)
 		c->lopts = arena_alloc(a, (ls->n + 1) * sizeof(*c->lopts));
 		for (size_t i = 0; i < ls->n; i++) {
 			const struct dnode *k = ls->items[2 * i], *v = ls->items[2 * i + 1];
-			static const char *const lk[] = {"readiness", NULL};
+			static const char *const lk[] = {"readiness", "ignore", NULL};
 			struct layer_opts *o = &c->lopts[c->nlopts++];
 			o->id = k->s;
 			o->at = (struct pos){l->file, k->line, k->col};
@@ -339,6 +378,7 @@ cluster(struct ld *l, struct cluster *c, const struct dnode *m)
 			const struct dnode *r = doc_get(v, "readiness");
 			if (r)
 				readiness(l, r, &o->r, &o->has_interval, &o->has_timeout);
+			ignore_rules(l, doc_get(v, "ignore"), o);
 		}
 	}
 }

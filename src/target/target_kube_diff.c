@@ -150,12 +150,83 @@ yaml_of(struct arena *a, const struct dnode *d)
 	return s;
 }
 
+/* d without what JSON pointer segments seg[0..n) name ("~1" is "/",
+ * "~0" is "~"; a number indexes a list); d itself when nothing is there */
+static struct dnode *
+drop_at(struct arena *a, struct dnode *d, char **seg, size_t n)
+{
+	if (!n)
+		return NULL;
+	if (!d || d->kind == D_SCALAR)
+		return d;
+	size_t i = 0, slots = d->n;
+	if (d->kind == D_MAP) {
+		while (i < slots && strcmp(d->items[2 * i]->s, seg[0]))
+			i++;
+	} else {
+		char *end;
+		unsigned long k = strtoul(seg[0], &end, 10);
+		i = *seg[0] && !*end ? (size_t)k : slots;
+	}
+	if (i >= slots)
+		return d;
+	struct dnode *child = d->kind == D_MAP ? d->items[2 * i + 1] : d->items[i];
+	struct dnode *c2 = drop_at(a, child, seg + 1, n - 1);
+	if (c2 == child)
+		return d;
+	int per = d->kind == D_MAP ? 2 : 1;
+	struct dnode *c = doc_new(a, d->kind, d->n);
+	memcpy(c->items, d->items, per * d->n * sizeof(*c->items));
+	if (c2) {
+		c->items[per * i + per - 1] = c2;
+	} else {
+		memmove(c->items + per * i, c->items + per * (i + 1),
+			per * (d->n - i - 1) * sizeof(*c->items));
+		c->n--;
+	}
+	return c;
+}
+
+/* d without the fields the layer's ignore rules name for this object */
+static struct dnode *
+ignored(struct arena *a, struct dnode *d, const struct layer_opts *lo, const char *kind,
+	const char *ns, const char *name)
+{
+	for (size_t r = 0; d && lo && r < lo->nignore; r++) {
+		const struct ignore_rule *g = &lo->ignore[r];
+		if ((g->kind && strcmp(g->kind, kind)) || (g->name && strcmp(g->name, name)) ||
+		    (g->ns && strcmp(g->ns, ns ? ns : "")))
+			continue;
+		for (size_t p = 0; p < g->npaths; p++) {
+			char *seg[64];
+			size_t n = 0;
+			char *copy = arena_strdup(a, g->paths[p] + 1);
+			for (char *t = copy, *sl; t && n < 64; t = sl ? sl + 1 : NULL) {
+				sl = strchr(t, '/');
+				if (sl)
+					*sl = 0;
+				/* ~1 and ~0, in place */
+				char *w = t;
+				for (char *q = t; *q; q++)
+					*w++ = q[0] == '~' && (q[1] == '1' || q[1] == '0')
+						       ? (q++, *q == '1' ? '/' : '~') : *q;
+				*w = 0;
+				seg[n++] = t;
+			}
+			d = drop_at(a, d, seg, n);
+		}
+	}
+	return d;
+}
+
 /* one object's two sides to fn */
 static void
-report(struct arena *a, const char *api, const char *kind, const char *ns, const char *name,
-       const struct dnode *live, const struct dnode *want, const char *why, diff_fn fn, void *u)
+report(struct arena *a, const struct layer_opts *lo, const char *api, const char *kind,
+       const char *ns, const char *name, const struct dnode *live, const struct dnode *want,
+       const char *why, diff_fn fn, void *u)
 {
-	struct dnode *l = shown(a, live), *w = shown(a, want);
+	struct dnode *l = ignored(a, shown(a, live), lo, kind, ns, name);
+	struct dnode *w = ignored(a, shown(a, want), lo, kind, ns, name);
 	if (is_secret(api, kind)) {
 		hide_field(a, &l, &w, "data");
 		hide_field(a, &l, &w, "stringData");
@@ -191,8 +262,8 @@ answer(struct kt *kt, struct arena *a, const struct kube_req *q, const char *wha
  * layer) no longer has, as deletions */
 static int
 deletions(const struct target_ctx *t, struct kt *kt, const struct layer_rec *rec,
-	  const struct obj *objs, size_t n, const char *layer_ns, struct arena *a, diff_fn fn,
-	  void *u, struct buf *err)
+	  const struct obj *objs, size_t n, const char *layer_ns, const struct layer_opts *lo,
+	  struct arena *a, diff_fn fn, void *u, struct buf *err)
 {
 	struct iobj *v;
 	size_t nv;
@@ -221,7 +292,7 @@ deletions(const struct target_ctx *t, struct kt *kt, const struct layer_rec *rec
 		}
 		buf_free(&e);
 		if (g == 1 && !(*v[i].uid && uid && strcmp(uid, v[i].uid)))
-			report(a, v[i].api, v[i].kind, v[i].ns, v[i].name, live, NULL, NULL, fn, u);
+			report(a, lo, v[i].api, v[i].kind, v[i].ns, v[i].name, live, NULL, NULL, fn, u);
 	}
 	return 0;
 }
@@ -230,8 +301,8 @@ deletions(const struct target_ctx *t, struct kt *kt, const struct layer_rec *rec
  * layer does not apply it itself), as created; 0, or -1 with err */
 static int
 diff_layer_ns(const struct target_ctx *t, struct kt *kt, const struct layer *l,
-	      const struct obj *objs, size_t n, struct arena *a, diff_fn fn, void *u,
-	      struct buf *err)
+	      const struct obj *objs, size_t n, const struct layer_opts *lo, struct arena *a,
+	      diff_fn fn, void *u, struct buf *err)
 {
 	int has_ns = !l->ns || !*l->ns || applied_system_namespace(l->ns);
 	for (size_t i = 0; i < n && !has_ns; i++)
@@ -249,7 +320,7 @@ diff_layer_ns(const struct target_ctx *t, struct kt *kt, const struct layer *l,
 		if (doc_parse_json(a, b.s, b.len, &sent) < 0)
 			sent = NULL;
 		buf_free(&b);
-		report(a, "v1", "Namespace", "", l->ns, NULL, sent, NULL, fn, u);
+		report(a, lo, "v1", "Namespace", "", l->ns, NULL, sent, NULL, fn, u);
 	}
 	return g < 0 ? -1 : 0;
 }
@@ -258,7 +329,7 @@ diff_layer_ns(const struct target_ctx *t, struct kt *kt, const struct layer *l,
  * the body of that apply. 0, or -1 with err (the GET failed) */
 static int
 diff_answers(struct kt *kt, const struct obj *o, const struct kube_req *q, struct dnode *sent,
-	     struct arena *a, diff_fn fn, void *u, struct buf *err)
+	     const struct layer_opts *lo, struct arena *a, diff_fn fn, void *u, struct buf *err)
 {
 	const char *ns = o->res.namespaced ? o->ns : "";
 	struct buf what = {0}, e = {0};
@@ -270,15 +341,15 @@ diff_answers(struct kt *kt, const struct obj *o, const struct kube_req *q, struc
 		/* said in err */
 	} else if (w == 0 && !live) {
 		/* its namespace is not there yet (the layer makes it) */
-		report(a, o->api, o->kind, ns, o->name, NULL, sent, NULL, fn, u);
+		report(a, lo, o->api, o->kind, ns, o->name, NULL, sent, NULL, fn, u);
 	} else if (w < 0 || !want) {
 		/* refused (an admission webhook that takes no dry run, a
 		 * conflict): not compared, and the rest goes on */
 		const char *why = arena_printf(a, "the server refused the dry run: %s",
 					       e.s ? e.s : "not found");
-		report(a, o->api, o->kind, ns, o->name, live, NULL, why, fn, u);
+		report(a, lo, o->api, o->kind, ns, o->name, live, NULL, why, fn, u);
 	} else {
-		report(a, o->api, o->kind, ns, o->name, live, want, NULL, fn, u);
+		report(a, lo, o->api, o->kind, ns, o->name, live, want, NULL, fn, u);
 	}
 	buf_free(&e);
 	buf_free(&what);
@@ -289,8 +360,8 @@ diff_answers(struct kt *kt, const struct obj *o, const struct kube_req *q, struc
  * together; 0, or -1 with err */
 static int
 diff_objects(const struct target_ctx *t, struct kt *kt, const struct layer *l,
-	     const struct obj *objs, size_t n, struct arena *a, diff_fn fn, void *u,
-	     struct buf *err)
+	     const struct obj *objs, size_t n, const struct layer_opts *lo, struct arena *a,
+	     diff_fn fn, void *u, struct buf *err)
 {
 	struct kube_req *q = xcalloc(2 * n + 1, sizeof(*q));
 	const char *qs = t->force_conflicts
@@ -319,11 +390,11 @@ diff_objects(const struct target_ctx *t, struct kt *kt, const struct layer *l,
 		if (!objs[i].resolved) {
 			/* its CRD is in this layer and not applied yet: what would
 			 * be sent is all there is to show */
-			report(a, objs[i].api, objs[i].kind, objs[i].ns, objs[i].name, NULL, sent, NULL,
+			report(a, lo, objs[i].api, objs[i].kind, objs[i].ns, objs[i].name, NULL, sent, NULL,
 			       fn, u);
 			continue;
 		}
-		rc = diff_answers(kt, &objs[i], &q[k], sent, a, fn, u, err);
+		rc = diff_answers(kt, &objs[i], &q[k], sent, lo, a, fn, u, err);
 		k += 2;
 	}
 	for (size_t i = 0; i < nq; i++) {
@@ -345,9 +416,10 @@ tk_diff(const struct target_ctx *t, const struct layer *l, const char *id,
 	struct kt *kt = t->priv;
 	struct arena a = {0};
 	int rc = 0;
-	(void)id, (void)text, (void)len; /* the kube target applies the layer's documents */
+	const struct layer_opts *lo = layer_opts_of(t->c, id);
+	(void)text, (void)len; /* the kube target applies the layer's documents */
 	if (!l) {
-		rc = deletions(t, kt, rec, NULL, 0, NULL, &a, fn, u, err);
+		rc = deletions(t, kt, rec, NULL, 0, NULL, lo, &a, fn, u, err);
 	} else if (l->chart.release && !strcmp(l->type, "helm")) {
 		struct diff_item d = {.kind = "HelmRelease", .ns = l->ns ? l->ns : "",
 				      .name = l->chart.release,
@@ -361,12 +433,12 @@ tk_diff(const struct target_ctx *t, const struct layer *l, const char *id,
 		size_t n = 0;
 		rc = tk_layer_objects(kt, l, dns, &objs, &n, err) != T_OK ? -1 : 0;
 		if (!rc)
-			rc = diff_layer_ns(t, kt, l, objs, n, &a, fn, u, err);
+			rc = diff_layer_ns(t, kt, l, objs, n, lo, &a, fn, u, err);
 		if (!rc)
-			rc = diff_objects(t, kt, l, objs, n, &a, fn, u, err);
+			rc = diff_objects(t, kt, l, objs, n, lo, &a, fn, u, err);
 		if (!rc)
-			rc = deletions(t, kt, l->plan.has_rec ? &l->plan.rec : NULL, objs, n, l->ns, &a,
-				       fn, u, err);
+			rc = deletions(t, kt, l->plan.has_rec ? &l->plan.rec : NULL, objs, n, l->ns, lo,
+				       &a, fn, u, err);
 		free(objs);
 	}
 	arena_free(&a);

@@ -2228,3 +2228,41 @@ Test(SUITE, status_from_a_fresh_clone_shows_the_cluster_and_its_last_writer)
 	res_free(&r);
 	kf_free(&f);
 }
+
+/* ignore rules of a layer (addonmake.yaml) leave the fields they name out
+ * of diff, for the objects they name; the other fields are compared */
+Test(SUITE, diff_leaves_out_what_the_layers_ignore_rules_name)
+{
+	struct kf f;
+	const char *packs =
+		"      - name: x\n        type: manifest\n"
+		"        manifests: [{name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: c}\\n"
+		"data: {v: '%s', w: '%s'}\\n\"}]\n";
+	char p[1024];
+	snprintf(p, sizeof(p), packs, "1", "1");
+	kf_synced(&f, p);
+	snprintf(p, sizeof(p), packs, "2", "2");
+	kf_ws(&f, p);
+	kf_yaml(&f, "", "    layers:\n      p/x:\n"
+		"        ignore: [{kind: ConfigMap, name: c, paths: [/data/v, /metadata/labels/nope]}]\n");
+	struct res r = am(&f.t, "diff");
+	assert_code(r, 3);
+	cr_assert(strstr(r.out, "-  w: \"1\"\n+  w: \"2\"\n") && !strstr(r.out, "  v: "), "%s%s", r.out,
+		  r.err);
+	res_free(&r);
+	/* a rule for another object leaves this one whole */
+	kf_yaml(&f, "", "    layers:\n      p/x:\n"
+		"        ignore: [{kind: ConfigMap, name: other, paths: [/data/v]}]\n");
+	r = am(&f.t, "diff --json");
+	assert_code(r, 3);
+	cr_assert(strstr(r.out, "\"paths\":[\"data.v\",\"data.w\"]"), "%s", r.out);
+	res_free(&r);
+	/* a path that is not a JSON pointer: bad input, with its position */
+	kf_yaml(&f, "", "    layers:\n      p/x:\n        ignore: [{kind: ConfigMap, paths: [data/v]}]\n");
+	r = am(&f.t, "diff");
+	assert_code(r, 2);
+	cr_assert(strstr(r.err, "addonmake.yaml:9:44: error: data/v: a path is a JSON pointer, as "
+			 "/spec/replicas"), "%s", r.err);
+	res_free(&r);
+	kf_free(&f);
+}
