@@ -70,7 +70,8 @@ static const struct command cmds[NCMDS] = {
 			.run = cmd_unlock},
 	[CMD_DIFF] = {.name = "diff", .args = "[LAYER...]",
 		      .summary = "what sync would change, object by object; changes nothing",
-		      .about = "For each layer sync would apply (every layer with --all; the named LAYERs), "
+		      .about = "For each layer sync would apply for a change of its own (every layer with "
+		      "--all; the named LAYERs), "
 		      "shows what applying it would change: a unified diff per object of the live "
 		      "object against the server's answer to the same apply as a dry run (kube "
 		      "target), or of the rendered file (render target), without what the server "

@@ -162,7 +162,13 @@ diff_cluster(struct cmd_ctx *x, struct cluster *c, struct diff_run *dr)
 	dr->cluster = c->name;
 	for (size_t k = 0; k < c->g.n && !rc; k++) {
 		struct layer *l = c->g.nodes[k].data;
-		if (!x->ro->all_layers && !l->plan.dirty && !(x->only && plan_named(l, x->only)))
+		/* a layer that sync re-applies only because an earlier tier
+		 * changed has the content it had: nothing of Git's to show
+		 * (--all or its name compares it) */
+		int named = x->only && plan_named(l, x->only);
+		int follows = l->plan.dirty && l->plan.reason &&
+			      !strncmp(l->plan.reason, "earlier tier changed", 20);
+		if (!x->ro->all_layers && !named && (!l->plan.dirty || follows))
 			continue;
 		/* a clean layer's content is not loaded: it is, for as long as
 		 * it is compared */

@@ -2266,3 +2266,31 @@ Test(SUITE, diff_leaves_out_what_the_layers_ignore_rules_name)
 	res_free(&r);
 	kf_free(&f);
 }
+
+/* diff of one changed layer asks only about that layer's objects: per
+ * object a GET and a dry run, besides the records' head (and discovery) */
+Test(SUITE, diff_of_one_changed_layer_asks_only_about_its_objects)
+{
+	struct kf f;
+	kf_synced_tiers(&f);
+	kf_ws_tiers(&f, "two");
+	char *log = kf_log(&f);
+	struct res r = am(&f.t, "diff p/b");
+	assert_code(r, 3);
+	res_free(&r);
+	char *log2 = kf_log(&f);
+	const char *mine = log2 + strlen(log);
+	cr_assert(strstr(mine, "GET /api/v1/namespaces/default/configmaps/cb\n") &&
+		  strstr(mine, "PATCH /api/v1/namespaces/default/configmaps/cb?") &&
+		  strstr(mine, "dryRun=All"), "%s", mine);
+	/* nothing of a, and nothing written */
+	cr_assert(!strstr(mine, "configmaps/ca") && !strstr(mine, "configmaps/cc"), "%s", mine);
+	int writes = 0;
+	for (const char *p = mine; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p))
+		writes += (!strncmp(p, "PATCH ", 6) && !strstr(p, "dryRun=All")) || !strncmp(p, "PUT ", 4) ||
+			  !strncmp(p, "POST ", 5) || !strncmp(p, "DELETE ", 7);
+	cr_assert_eq(writes, 0, "diff wrote:\n%s", mine);
+	free(log);
+	free(log2);
+	kf_free(&f);
+}
