@@ -3,6 +3,7 @@
  * first and opens the state for writing only when there is work, so a
  * no-op run writes no file. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -72,46 +73,131 @@ cmd_end(struct cmd_ctx *x)
 
 static int reopen_rw(struct cmd_ctx *x);
 
-/* the local records of c, brought up to date with those its target keeps
- * with the cluster (the kube target, §5): one read of the cluster's head,
- * and a list of its records when the local ones are not the head's. 0, or
- * an exit code (the error said) */
-static int
-pull_cluster(struct cmd_ctx *x, struct cluster *c, const struct target_ops *ops)
-{
+/* reading one cluster's records (the kube target: from the cluster) */
+struct pull {
+	struct cluster *c;
+	const struct target_ops *ops;
 	struct target_ctx *tc;
-	int rc = runner_target(cmd_runner(x), x->w, c, &tc, &ops);
-	if (rc)
-		return rc;
-	struct buf err = {0};
-	struct state_got got = {0};
-	char *mark = NULL;
-	size_t nmark = 0;
-	if (store_get_blob(x->st, STORE_MARK, c->name, &mark, &nmark, &x->w->a, &err) < 0 ||
-	    ops->state_pull(tc, mark, nmark, &x->w->a, &got, &err))
-		goto fail;
-	c->last_run = got.last;
-	if (!got.same) {
-		c->changed = got.changed;
-		if (x->ro->verbose)
-			fprintf(stderr, "addonmake: %s: %zu layer record%s read from %s%s\n",
-				c->name, got.n, got.n == 1 ? "" : "s",
-				got.from ? got.from : "the cluster",
-				got.changed ? " (the local ones were of another cluster)" : "");
-		if ((!x->rw && reopen_rw(x)) ||
-		    store_write_marked(x->st, c->name, got.puts, got.n, 1, got.mark.s, got.mark.len,
-				       &err))
-			goto fail;
+	char *mark;
+	size_t nmark;
+	struct arena a; /* the mark, and what state_pull read */
+	struct state_got got;
+	struct buf err;
+	int rc;
+};
+
+/* state_pull of p (in a thread of its own: each cluster has its own
+ * connections and nothing here is shared) */
+static void *
+pull_run(void *u)
+{
+	struct pull *p = u;
+	p->rc = p->ops->state_pull(p->tc, p->mark, p->nmark, &p->a, &p->got, &p->err);
+	return NULL;
+}
+
+/* the pulls of v[0..n), at most 8 at once */
+struct pulls {
+	struct pull *v;
+	size_t n, next;
+	pthread_mutex_t mu;
+};
+
+static void *
+pulls_worker(void *u)
+{
+	struct pulls *ps = u;
+	for (;;) {
+		pthread_mutex_lock(&ps->mu);
+		size_t i = ps->next++;
+		pthread_mutex_unlock(&ps->mu);
+		if (i >= ps->n)
+			return NULL;
+		if (!ps->v[i].rc)
+			pull_run(&ps->v[i]);
 	}
-	buf_free(&got.mark);
-	return 0;
-fail:
-	if (err.s)
-		fprintf(stderr, "addonmake: error: %s\n", err.s);
-	cmd_row_set(x, c, CO_FAILED, NULL, err.s ? err.s : "its records could not be read");
-	buf_free(&err);
-	buf_free(&got.mark);
-	return EXIT_FAILED;
+}
+
+/* the local records of p's cluster replaced by what its pull read, unless
+ * they were the cluster's already. 0, or an exit code (the error said) */
+static int
+pull_keep(struct cmd_ctx *x, struct pull *p)
+{
+	struct cluster *c = p->c;
+	struct state_got *got = &p->got;
+	if (!p->rc) {
+		c->last_run = got->last ? arena_strdup(&x->w->a, got->last) : NULL;
+		if (!got->same) {
+			c->changed = got->changed;
+			if (x->ro->verbose)
+				fprintf(stderr, "addonmake: %s: %zu layer record%s read from %s%s\n",
+					c->name, got->n, got->n == 1 ? "" : "s",
+					got->from ? got->from : "the cluster",
+					got->changed ? " (the local ones were of another cluster)" : "");
+			if ((!x->rw && reopen_rw(x)) ||
+			    store_write_marked(x->st, c->name, got->puts, got->n, 1, got->mark.s,
+					       got->mark.len, &p->err))
+				p->rc = -1;
+		}
+	}
+	if (p->rc && p->err.s) {
+		fprintf(stderr, "addonmake: error: %s\n", p->err.s);
+		cmd_row_set(x, c, CO_FAILED, NULL, p->err.s);
+	} else if (p->rc) {
+		cmd_row_set(x, c, CO_FAILED, NULL, "its records could not be read");
+	}
+	return p->rc ? EXIT_FAILED : 0;
+}
+
+/* the local records of every cluster whose target keeps them with the
+ * cluster (the kube target, §5) brought up to date: one read of each
+ * cluster's head, and a list of its records when the local ones are not
+ * the head's. The reads go out together, one thread a cluster, at most 8
+ * at once (a fleet's status is one round trip, not one a cluster); what
+ * they read is kept one cluster after another. Sets c->unreachable for a
+ * cluster whose records could not be read, with soft a warning instead */
+static void
+pull_all(struct cmd_ctx *x, int soft)
+{
+	struct pull *v = xcalloc(x->ncl + 1, sizeof(*v));
+	size_t n = 0;
+	for (size_t i = 0; i < x->ncl; i++) {
+		struct cluster *c = x->cl[i];
+		const struct target_ops *ops = target_state(c);
+		if (!ops || !ops->state_pull || c->unreachable)
+			continue;
+		struct pull *p = &v[n++];
+		p->c = c;
+		p->ops = ops;
+		p->rc = runner_target(cmd_runner(x), x->w, c, &p->tc, &p->ops) ? -1 : 0;
+		if (!p->rc && store_get_blob(x->st, STORE_MARK, c->name, &p->mark, &p->nmark, &p->a,
+					     &p->err) < 0)
+			p->rc = -1;
+	}
+	struct pulls ps = {.v = v, .n = n, .next = 0};
+	pthread_mutex_init(&ps.mu, NULL);
+	/* this thread and up to 7 more */
+	pthread_t th[7];
+	size_t nt = n > 1 ? (n < 8 ? n : 8) - 1 : 0, started = 0;
+	while (started < nt && pthread_create(&th[started], NULL, pulls_worker, &ps) == 0)
+		started++;
+	pulls_worker(&ps);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&ps.mu);
+	for (size_t i = 0; i < n; i++) {
+		if (pull_keep(x, &v[i])) {
+			if (soft)
+				fprintf(stderr, "addonmake: warning: %s: its records in the cluster could "
+					"not be read; this shows the local ones\n", v[i].c->name);
+			else
+				v[i].c->unreachable = 1;
+		}
+		buf_free(&v[i].got.mark);
+		buf_free(&v[i].err);
+		arena_free(&v[i].a);
+	}
+	free(v);
 }
 
 /* plans every selected cluster in one read transaction, after bringing
@@ -124,19 +210,7 @@ int
 cmd_plan_all(struct cmd_ctx *x, int soft)
 {
 	struct buf err = {0};
-	for (size_t i = 0; i < x->ncl; i++) {
-		struct cluster *c = x->cl[i];
-		const struct target_ops *ops = target_state(c);
-		if (!ops || !ops->state_pull || c->unreachable)
-			continue;
-		if (!pull_cluster(x, c, ops))
-			continue;
-		if (soft)
-			fprintf(stderr, "addonmake: warning: %s: its records in the cluster could not be "
-				"read; this shows the local ones\n", c->name);
-		else
-			c->unreachable = 1;
-	}
+	pull_all(x, soft);
 	if (store_read_begin(x->st, &err))
 		goto fail;
 	for (size_t i = 0; i < x->ncl; i++) {

@@ -2294,3 +2294,44 @@ Test(SUITE, diff_of_one_changed_layer_asks_only_about_its_objects)
 	free(log2);
 	kf_free(&f);
 }
+
+/* a fleet's status from a fresh clone: every cluster's records are read
+ * (together), each cluster has its line; one that cannot be reached is
+ * said, and the others are shown */
+Test(SUITE, status_of_a_fleet_reads_every_clusters_records)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_tiers(&f, "one");
+	tws_put(&f.t, "bad.kc", "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+		"clusters: [{name: t, cluster: {server: \"http://127.0.0.1:1\"}}]\n"
+		"users: [{name: u, user: {token: abc}}]\ncontexts: [{name: t, context: {cluster: t, user: u}}]\n");
+	struct buf ws = {0};
+	buf_adds(&ws, "defaults:\n  readiness: {interval: 1s, timeout: 30s}\nclusters:\n");
+	const char *names[] = {"c1", "c2", "c3", "c4", "c5"};
+	for (int i = 0; i < 5; i++)
+		buf_printf(&ws, "  - {name: %s, target: {kube: {kubeconfig: kc}}, profiles: [p.yaml]}\n",
+			   names[i]);
+	tws_put(&f.t, "addonmake.yaml", "%s", ws.s);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	buf_adds(&ws, "  - {name: gone, target: {kube: {kubeconfig: bad.kc}}, profiles: [p.yaml]}\n");
+	tws_put(&f.t, "addonmake.yaml", "%s", ws.s);
+	buf_free(&ws);
+	cr_assert_eq(tws_sh(&f.t, "rm -rf .addonmake"), 0);
+	r = am(&f.t, "status");
+	assert_code(r, 0);
+	for (int i = 0; i < 5; i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "\naddonmake: %s: 3 applied, 0 pending, 0 failed, 0 to apply; "
+			 "records last written by ", names[i]);
+		cr_assert(strstr(r.out, line), "%s\n%s", line, r.out);
+	}
+	cr_assert(strstr(r.out, "\naddonmake: gone: 0 applied, 0 pending, 0 failed, 3 to apply\n"), "%s",
+		  r.out);
+	cr_assert(strstr(r.err, "addonmake: warning: gone: its records in the cluster could not be read"),
+		  "%s", r.err);
+	res_free(&r);
+	kf_free(&f);
+}
