@@ -252,3 +252,26 @@ Test(fleet, the_summary_names_every_cluster_once_in_every_outcome)
 	res_free(&r);
 	tws_free(&t);
 }
+
+/* samples/fleet/gen makes a fleet workspace that clusters lists and two
+ * shards sync whole */
+Test(fleet, the_generated_sample_fleet_syncs_in_shards)
+{
+	struct tws t;
+	tws_init(&t);
+	cr_assert_eq(tws_sh(&t, "'%s/samples/fleet/gen' 9 . > /dev/null", getenv("ADDONMAKE_SRC")), 0);
+	struct res r = am(&t, "clusters --json");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "{\"cluster\":\"edge-008\",\"target\":\"render\",\"layers\":2,"), "%s", r.out);
+	res_free(&r);
+	int applied = 0;
+	for (int i = 0; i < 2; i++) {
+		r = am(&t, "sync --shard %d/2", i);
+		assert_code(r, 0);
+		applied += count_lines(r.out, ": ready ");
+		res_free(&r);
+	}
+	/* 1 + 8 + 4 + 11 + 7 + 3 + 10 + 6 + 2 layers */
+	cr_assert_eq(applied, 52);
+	tws_free(&t);
+}
