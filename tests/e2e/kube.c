@@ -2335,3 +2335,42 @@ Test(SUITE, status_of_a_fleet_reads_every_clusters_records)
 	res_free(&r);
 	kf_free(&f);
 }
+
+/* dist/image builds an OCI image archive from Debian packages; its
+ * addonmake, unpacked with umoci and run in the root filesystem with
+ * chroot (podman does not run here), syncs a workspace against the test
+ * API server */
+Test(SUITE, the_container_image_runs_addonmake_against_a_cluster, .timeout = 900)
+{
+	STAND_IN_ONLY("be built for once more (the image does not depend on the server)");
+	if (geteuid() != 0 || system("command -v mmdebstrap >/dev/null && command -v umoci >/dev/null"))
+		cr_skip_test("building the image needs root, mmdebstrap and umoci");
+	char probe[1200];
+	snprintf(probe, sizeof(probe), "ldd '%s' | grep -q libasan", getenv("ADDONMAKE_BIN"));
+	if (system(probe) == 0)
+		cr_skip_test("the image is of the release build (a sanitized one needs /proc)");
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_tiers(&f, "one");
+	char cmd[2400];
+	snprintf(cmd, sizeof(cmd), "cd '%s' && ADDONMAKE_BIN='%s' '%s/dist/image' '%s/img.tar' > '%s/image.log' 2>&1",
+		 f.t.dir, getenv("ADDONMAKE_BIN"), getenv("ADDONMAKE_SRC"), f.t.dir, f.t.dir);
+	int st = system(cmd);
+	char *log = tws_get(&f.t, "image.log");
+	cr_assert_eq(st, 0, "dist/image failed:\n%s", log ? log : "");
+	cr_assert(log && strstr(log, "image: ") && strstr(log, "img.tar"), "%s", log ? log : "");
+	free(log);
+	cr_assert_eq(tws_sh(&f.t, "mkdir oci && tar -C oci -xf img.tar && umoci unpack --image oci:latest "
+			    "bundle > /dev/null && grep -q '\"/usr/bin/addonmake\"' bundle/config.json && "
+			    "cp addonmake.yaml p.yaml kc bundle/rootfs/work/"), 0);
+	snprintf(cmd, sizeof(cmd), "chroot '%s/bundle/rootfs' /bin/sh -c 'cd /work && addonmake sync' 2>&1",
+		 f.t.dir);
+	char *out = sh_out(cmd);
+	cr_assert(strstr(out, "ready p/a") && strstr(out, "ready p/c") && strstr(out, "3 applied"), "%s", out);
+	free(out);
+	char *cc = kf_get(&f, "/api/v1/namespaces/default/configmaps/cc");
+	cr_assert(strstr(cc, "\"name\": \"cc\""), "%s", cc);
+	free(cc);
+	cr_assert_eq(tws_sh(&f.t, "rm -rf bundle oci"), 0);
+	kf_free(&f);
+}
