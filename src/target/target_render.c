@@ -214,7 +214,16 @@ rec_of_file(const char *path, struct arena *a, struct store_put *p)
 	struct buf b = {0};
 	struct stat st;
 	int rc = -1;
-	if (file_read_st(path, &b, &st) || b.len < sizeof(HEADER) ||
+	/* a file that does not begin with the line is not read further
+	 * (rendered before the line existed: such a directory is looked at
+	 * again by each run until the next write marks the records) */
+	char head[sizeof(HEADER) - 1];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t nread = fd >= 0 ? read(fd, head, sizeof(head)) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (nread != (ssize_t)sizeof(head) || memcmp(head, HEADER, sizeof(head)) ||
+	    file_read_st(path, &b, &st) || b.len < sizeof(HEADER) ||
 	    memcmp(b.s, HEADER, sizeof(HEADER) - 1))
 		goto out;
 	char *nl = memchr(b.s, '\n', b.len);

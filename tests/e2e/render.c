@@ -393,15 +393,18 @@ Test(render, a_fresh_clone_with_the_rendered_files_is_a_no_op)
 	fresh_clone(&t);
 	cr_assert_eq(tws_sh(&t, "echo '# mine' >> out/p00010_p+b.yaml"), 0);
 	tws_put(&t, "out/notes.yaml", "# addonmake: hash=beef\nkind: ConfigMap\n");
+	tws_put(&t, "out/mine.yaml", "kind: Secret\n");
 	r = am(&t, "sync --explain");
 	assert_code(r, 0);
 	cr_assert(strstr(r.out, "addonmake explain: dev: p/b: new layer"), "%s", r.out);
 	cr_assert(strstr(r.out, "addonmake explain: dev: p/c: earlier tier changed"), "%s", r.out);
 	cr_assert_eq(count_lines(r.out, ": ready "), 2, "%s", r.out);
 	res_free(&r);
-	char *notes = tws_get(&t, "out/notes.yaml");
+	char *notes = tws_get(&t, "out/notes.yaml"), *mine = tws_get(&t, "out/mine.yaml");
 	cr_assert_str_eq(notes, "# addonmake: hash=beef\nkind: ConfigMap\n");
+	cr_assert_str_eq(mine, "kind: Secret\n");
 	free(notes);
+	free(mine);
 	/* an edit of the profile: that layer and the tiers after it */
 	fresh_clone(&t);
 	buf_clear(&p);
