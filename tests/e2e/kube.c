@@ -2342,7 +2342,8 @@ Test(SUITE, status_of_a_fleet_reads_every_clusters_records)
  * API server */
 Test(SUITE, the_container_image_runs_addonmake_against_a_cluster, .timeout = 900)
 {
-	STAND_IN_ONLY("be built for once more (the image does not depend on the server)");
+	if (REAL)
+		cr_skip_test("the image is built and run once, in the stand-in's suite");
 	if (geteuid() != 0 || system("command -v mmdebstrap >/dev/null && command -v umoci >/dev/null"))
 		cr_skip_test("building the image needs root, mmdebstrap and umoci");
 	char probe[1200];
