@@ -11,7 +11,14 @@ server-side apply (PATCH application/apply-patch+yaml with a JSON body:
 201 on create, 200 on update, fieldManager required, per-field owners and
 409 conflicts unless force=true, dryRun=All), create (POST to a collection:
 409 AlreadyExists) and update (PUT: 404 when missing, 409 Conflict when
-metadata.resourceVersion is not the stored one), merge patches of /status,
+metadata.resourceVersion is not the stored one), strategic merge and merge
+patches (as kubectl edit and kubectl patch send them), PUTs and patches
+recorded as the real server records an update (the updater's manager —
+fieldManager, else the user agent up to its first / — takes the fields it
+changed, one managedFields entry per manager, operation and subresource),
+the scale subresource of Deployments, StatefulSets and ReplicaSets (kubectl
+scale), containers' resource quantities kept as the real server keeps them
+(a number refused, "0.5" written back as "500m"), merge patches of /status,
 GET and LIST (labelSelector k=v, k!=v, k, !k; fieldSelector
 metadata.name=), DELETE with propagationPolicy (body or query; a deleted
 namespace takes its objects along), Status error bodies. With --tls it
@@ -77,6 +84,8 @@ BUILTIN = {
 # what the real server updates only with metadata.resourceVersion given (its
 # strategy's AllowUnconditionalUpdate is false)
 NO_UNCONDITIONAL_UPDATE = {"leases"}
+# what has a scale subresource
+SCALABLE = {"deployments", "statefulsets", "replicasets"}
 # (group, resource, namespace, name) -> {"obj": live object, "mgr": {manager: applied config}}
 store = {}
 
@@ -205,10 +214,135 @@ def rebuild(e, old):
         for f in ("data", "binaryData"):
             if isinstance(o.get(f), dict):
                 o[f] = dict(sorted(o[f].items()))
-    md["managedFields"] = [{"manager": m, "operation": "Apply", "apiVersion": o.get("apiVersion"),
-                            "time": now(), "fieldsType": "FieldsV1", "fieldsV1": fields_v1(c)}
-                           for m, c in e["mgr"].items()]
+    ops = e.get("ops", {})
+    md["managedFields"] = []
+    for m, c in e["mgr"].items():
+        op, sub = ops.get(m, ("Apply", None))
+        f = {"manager": m.split("\0")[0], "operation": op, "apiVersion": o.get("apiVersion"), "time": now(),
+             "fieldsType": "FieldsV1", "fieldsV1": fields_v1(c)}
+        if sub:
+            f["subresource"] = sub
+        md["managedFields"].append(f)
     return o
+
+
+def set_path(o, p, v):
+    for k in p[:-1]:
+        if not isinstance(o.get(k), dict):
+            o[k] = {}
+        o = o[k]
+    o[p[-1]] = copy.deepcopy(v)
+
+
+def strategic_patch(a, b):
+    """a strategic merge patch as kubectl edit and kubectl patch send it, for
+    what they send: maps merge, null deletes, lists of maps with a name
+    merge by name in the order $setElementOrder gives (other lists are
+    replaced)"""
+    for k, v in b.items():
+        if k.startswith("$setElementOrder/") or k == "$retainKeys":
+            continue
+        order = b.get("$setElementOrder/" + k)
+        if v is None:
+            a.pop(k, None)
+        elif isinstance(v, dict) and isinstance(a.get(k), dict):
+            strategic_patch(a[k], v)
+        elif isinstance(v, list) and isinstance(a.get(k), list) and \
+                all(isinstance(x, dict) and "name" in x for x in v + a[k]):
+            have = {x["name"]: x for x in a[k]}
+            for x in v:
+                if x.get("$patch") == "delete":
+                    have.pop(x["name"], None)
+                elif x["name"] in have:
+                    strategic_patch(have[x["name"]], x)
+                else:
+                    have[x["name"]] = copy.deepcopy(x)
+            names = [x["name"] for x in order] if order else [x["name"] for x in a[k]] + \
+                [x["name"] for x in v if x["name"] not in [y["name"] for y in a[k]]]
+            a[k] = [have[n] for n in names if n in have] + \
+                [x for n, x in have.items() if n not in names]
+        else:
+            a[k] = copy.deepcopy(v)
+
+
+def user_fields(o):
+    """what a manager can own of an object: all but the server's"""
+    u = copy.deepcopy(o)
+    u.pop("status", None)
+    md = u.get("metadata", {})
+    for k in ("uid", "creationTimestamp", "generation", "resourceVersion", "deletionTimestamp",
+              "managedFields", "selfLink"):
+        md.pop(k, None)
+    return u
+
+
+def update(key, new, mgr, sub, dry):
+    """an update (PUT, or a patch that is not an apply) by mgr, as the real
+    server records it: mgr takes the fields whose values it changed or
+    added, from whoever owned them, the fields it removed go from every
+    manager, and the rest keep their owners"""
+    e = store[key]
+    old = e["obj"]
+    before = user_fields(old)
+    after = user_fields(new)
+    was = {p: get_path(before, p) for p in leaves(before)}
+    now_ = {p: get_path(after, p) for p in leaves(after)}
+    mgrs = copy.deepcopy(e["mgr"])
+    # the real server keeps one entry per manager, operation and subresource
+    mgr = "%s\0Update\0%s" % (mgr, sub or "")
+    for p, v in now_.items():
+        if p in was and was[p] == v:
+            continue
+        for m in mgrs:
+            if m != mgr:
+                del_path(mgrs[m], p)
+        set_path(mgrs.setdefault(mgr, {}), p, v)
+    for p in was:
+        if p not in now_:
+            for m in mgrs:
+                del_path(mgrs[m], p)
+    ops = dict(e.get("ops", {}))
+    ops[mgr] = ("Update", sub)
+    e2 = {"mgr": mgrs, "ops": ops}
+    o = rebuild(e2, old)
+    if spec_of(o) != spec_of(old):
+        o["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
+    bump(o)
+    e2["obj"] = o
+    if not dry:
+        store[key] = e2
+    return o
+
+
+def manager_of(q, agent):
+    """the field manager named, else what the real server takes: the user
+    agent up to its first /"""
+    return q.get("fieldManager", [""])[0] or (agent or "unknown").split("/")[0]
+
+
+def quantities(o):
+    """the containers' resource quantities as the real server keeps them: a
+    number is refused (apply: 500, as from its typed patch), a decimal
+    fraction is written in milli-units ("0.5" -> "500m"); None, or the
+    error"""
+    spec = o.get("spec") or {}
+    pod = ((spec.get("template") or {}).get("spec") or {}) if o.get("kind") != "Pod" else spec
+    for i, c in enumerate(pod.get("containers") or []):
+        for k in ("requests", "limits"):
+            q = (c.get("resources") or {}).get(k) or {}
+            for r, v in list(q.items()):
+                if not isinstance(v, str):
+                    return status(500, "InternalError", 'failed to create typed patch object: '
+                                  '.spec.template.spec.containers[name="%s"].resources.%s.%s: '
+                                  'expected string, got &value.valueUnstructured{Value:%s}'
+                                  % (c.get("name"), k, r, v))
+                try:
+                    f = float(v)
+                except ValueError:
+                    continue
+                if f != int(f):
+                    q[r] = "%dm" % round(f * 1000)
+    return None
 
 
 def spec_of(o):
@@ -283,6 +417,9 @@ def apply(g, res, ns, name, body, q):
     cfg.pop("status", None)
     if ns is not None:
         cfg["metadata"]["namespace"] = ns
+    bad = quantities(cfg)
+    if bad:
+        return bad
     key = (g, res, ns, name)
     e = store.get(key)
     if e is None:
@@ -305,8 +442,10 @@ def apply(g, res, ns, name, body, q):
                 continue
             if get_path(other, p) != get_path(cfg, p):
                 conflicts.append((m, p))
-    e2 = {"mgr": copy.deepcopy(e["mgr"])}
+    e2 = {"mgr": copy.deepcopy(e["mgr"]), "ops": dict(e.get("ops", {}))}
+    e2["ops"].pop(mgr, None)
     if conflicts and not force:
+        conflicts = [(m.split("\0")[0], p) for m, p in conflicts]
         causes = [{"reason": "FieldManagerConflict", "message": 'conflict with "%s"' % m,
                    "field": "." + ".".join(p)} for m, p in conflicts]
         if len(conflicts) == 1:
@@ -698,8 +837,20 @@ class H(http.server.BaseHTTPRequestHandler):
                 merge_patch(e["obj"], {"status": body.get("status", {})})
                 bump(e["obj"])
                 return 200, e["obj"]
+            if sub == "scale" and res in SCALABLE:
+                return self.scale(key, ct, body, q)
             if sub is not None:
                 return 404, None
+            if ct in ("application/strategic-merge-patch+json", "application/merge-patch+json"):
+                e = store.get(key)
+                if not e:
+                    gr = res if not g else "%s.%s" % (res, g)
+                    return status(404, "NotFound", '%s "%s" not found' % (gr, name),
+                                  {"name": name, "group": g, "kind": res})
+                new = copy.deepcopy(e["obj"])
+                (strategic_patch if "strategic" in ct else merge_patch)(new, body)
+                mgr = manager_of(q, self.headers.get("User-Agent"))
+                return 200, update(key, new, mgr, None, q.get("dryRun", [""])[0] == "All")
             if ct != "application/apply-patch+yaml":
                 return status(415, "UnsupportedMediaType", "the body of the request was in an "
                               "unknown format - accepted media types include: application/apply-patch+yaml")
@@ -708,6 +859,29 @@ class H(http.server.BaseHTTPRequestHandler):
                               "the expected API version (%s)" % (body.get("apiVersion"), gv))
             return apply(g, res, ns if nsd else None, name, body, q)
         return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def scale(self, key, ct, body, q):
+        """the scale subresource: a merge patch of spec.replicas, recorded as
+        the real server records it (an update of the object's
+        spec.replicas, subresource scale), answered with a Scale"""
+        e = store.get(key)
+        if not e:
+            return status(404, "NotFound", '%s "%s" not found' % (key[1], key[3]),
+                          {"name": key[3], "group": key[0], "kind": key[1]})
+        if ct not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+            return status(415, "UnsupportedMediaType", "the body of the request was in an unknown format")
+        n = (body.get("spec") or {}).get("replicas")
+        new = copy.deepcopy(e["obj"])
+        if isinstance(n, int):
+            new.setdefault("spec", {})["replicas"] = n
+        o = update(key, new, manager_of(q, self.headers.get("User-Agent")), "scale",
+                   q.get("dryRun", [""])[0] == "All")
+        md = o["metadata"]
+        return 200, {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                     "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                                     "creationTimestamp") if k in md},
+                     "spec": {"replicas": o.get("spec", {}).get("replicas", 1)},
+                     "status": {"replicas": (o.get("status") or {}).get("replicas", 0)}}
 
     def write(self, g, gv, res, kind, nsd, ns, name, q, raw):
         """create (name None: POST to the collection) or update (PUT), as
@@ -762,22 +936,20 @@ class H(http.server.BaseHTTPRequestHandler):
         cfg["metadata"].pop("resourceVersion", None)
         if nsd:
             cfg["metadata"]["namespace"] = ns
-        mgr = q.get("fieldManager", [""])[0] or "unknown"
-        e2 = {"mgr": {mgr: cfg}}
-        old = e["obj"] if e else {}
-        o = rebuild(e2, old)
-        for f in o["metadata"]["managedFields"]:
-            f["operation"] = "Update"
-        if create:
-            o["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
-            default_status(kind, o)
-        elif spec_of(o) != spec_of(old):
-            o["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
+        mgr = manager_of(q, self.headers.get("User-Agent"))
+        dry = q.get("dryRun", [""])[0] == "All"
+        if not create:
+            return 200, update(key, cfg, mgr, None, dry)
+        mgr = "%s\0Update\0" % mgr
+        e2 = {"mgr": {mgr: cfg}, "ops": {mgr: ("Update", None)}}
+        o = rebuild(e2, {})
+        o["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
+        default_status(kind, o)
         bump(o)
         e2["obj"] = o
-        if q.get("dryRun", [""])[0] != "All":
+        if not dry:
             store[key] = e2
-        return (201 if create else 200), o
+        return 201, o
 
     def list(self, gv, g, res, kind, nsd, ns, q):
         sel = q.get("labelSelector", [""])[0]
