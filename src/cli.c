@@ -112,7 +112,7 @@ static const struct command cmds[NCMDS] = {
 };
 
 enum { O_DIR, O_FILE, O_CLUSTER, O_STATE, O_JOBS, O_KEEP, O_DRY, O_FORCE, O_VERBOSE, O_QUIET,
-       O_EXPLAIN, O_PRUNE, O_JSON, O_DETAILED, O_ALL, O_SHARD, O_CHUNK, O_SUMMARY, O_WAITLOCK,
+       O_EXPLAIN, O_PRUNE, O_DRIFT, O_JSON, O_DETAILED, O_ALL, O_SHARD, O_CHUNK, O_SUMMARY, O_WAITLOCK,
        O_OFFLINE,
        O_REFRESH, O_CONFLICTS,
        O_HELP, O_VERSION, NOPTS };
@@ -158,6 +158,10 @@ static const struct option opts[NOPTS] = {
 	[O_PRUNE] = {.sh = 0, .lng = "prune", .arg = NULL, .value = V_NONE,
 		     .cmds = B(CMD_SYNC) | B(CMD_PLAN),
 		     .help = "after a successful sync, prune the layers that left the profiles"},
+	[O_DRIFT] = {.sh = 0, .lng = "drift", .arg = NULL, .value = V_NONE,
+		     .cmds = B(CMD_SYNC) | B(CMD_PLAN),
+		     .help = "kube target: also read the objects of unchanged layers and apply again "
+		     "those changed or deleted in the cluster since their last apply"},
 	[O_JSON] = {.sh = 0, .lng = "json", .arg = NULL, .value = V_NONE,
 		    .cmds = B(CMD_SYNC) | B(CMD_PLAN) | B(CMD_STATUS) | B(CMD_GRAPH) | B(CMD_DIFF) |
 			    B(CMD_CLUSTERS),
@@ -354,6 +358,7 @@ apply_opt(int o, const char *value, struct run_opts *ro, struct cli *c)
 	case O_QUIET: ro->quiet = 1; break;
 	case O_EXPLAIN: ro->explain = 1; break;
 	case O_PRUNE: ro->prune = 1; break;
+	case O_DRIFT: ro->drift = 1; break;
 	case O_JSON: ro->json = 1; break;
 	case O_DETAILED: ro->detailed_exitcode = 1; break;
 	case O_ALL: ro->all_layers = 1; break;

@@ -206,11 +206,10 @@ pull_all(struct cmd_ctx *x, int soft)
  * soft, planned from the local records, with a warning; else it is marked
  * unreachable and has no work: it fails at its turn, as a cluster that
  * fails to apply does, and -k goes on with the others */
-int
-cmd_plan_all(struct cmd_ctx *x, int soft)
+static int
+plan_each(struct cmd_ctx *x)
 {
 	struct buf err = {0};
-	pull_all(x, soft);
 	if (store_read_begin(x->st, &err))
 		goto fail;
 	for (size_t i = 0; i < x->ncl; i++) {
@@ -229,6 +228,17 @@ fail:
 	fprintf(stderr, "addonmake: error: %s\n", err.s);
 	buf_free(&err);
 	return EXIT_FAILED;
+}
+
+int
+cmd_plan_all(struct cmd_ctx *x, int soft)
+{
+	pull_all(x, soft);
+	int rc = plan_each(x);
+	/* drift makes clean layers dirty: planned again with it */
+	if (!rc && cmd_drift_all(x))
+		rc = plan_each(x);
+	return rc;
 }
 
 /* the state, opened again for writing (LMDB: one open per process);

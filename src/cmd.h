@@ -54,6 +54,11 @@ int load_clusters(struct cmd_ctx *x, struct diag *d);
  * records cannot be read is planned from the local ones (warned), else it
  * is marked unreachable with no work. 0, or an exit code (said) */
 int cmd_plan_all(struct cmd_ctx *x, int soft);
+/* the drift pass (cmd_drift.c): for each selected cluster with --drift or
+ * drift: true, once a run, what changed in the cluster under each clean
+ * layer, into its plan.drift (a cluster that cannot be asked is marked
+ * unreachable, said). 1 when a layer drifted (plan again), else 0 */
+int cmd_drift_all(struct cmd_ctx *x);
 int cmd_sync(struct cmd_ctx *x);
 int cmd_plan(struct cmd_ctx *x);
 int cmd_graph(struct cmd_ctx *x);

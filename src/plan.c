@@ -1,8 +1,9 @@
 /* plan: dirtiness with reasons, in tier order. A layer is dirty for the
  * first reason that holds: new layer, content changed, last apply
- * failed/interrupted/pending, output missing/changed, earlier tier changed,
- * forced. An output missing or changed is mended by applying that layer
- * again; its inputs did not change, so it makes no later tier dirty. */
+ * failed/interrupted/pending, output missing/changed, drifted or deleted
+ * in the cluster, forced, earlier tier changed. An output missing or
+ * changed, or drift, is mended by applying that layer again; its inputs
+ * did not change, so it makes no later tier dirty. */
 #include <stdlib.h>
 #include <string.h>
 #include "plan.h"
@@ -129,6 +130,8 @@ plan_cluster(struct store *s, struct cluster *c, const struct plan_opts *o,
 				why = "pending from an interrupted run";
 			else if (o->outdated && (why = o->outdated(c, l, &l->plan.rec)))
 				mended = 1;
+			else if (l->plan.drift)
+				why = l->plan.drift, mended = 1;
 			else if (o->force)
 				why = "forced";
 			else if (first_dirty)

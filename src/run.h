@@ -14,6 +14,7 @@ struct run_opts {
 	int force;       /* -B */
 	int explain;     /* --explain */
 	int prune;       /* --prune */
+	int drift;       /* --drift */
 	int json;        /* --json */
 	int verbose, quiet;
 	int wait_lock;

@@ -42,6 +42,9 @@ struct layer_opts {
 	struct readiness r;
 	struct ignore_rule *ignore;
 	size_t nignore;
+	/* field managers whose changes are not drift */
+	const char **ignore_managers;
+	size_t nignore_managers;
 	int used;
 };
 
@@ -87,6 +90,9 @@ struct layer_plan {
 	struct layer_rec rec;
 	int dirty;
 	const char *reason;   /* why it is dirty (or clean), for plan */
+	/* what changed in the cluster since the layer's last apply (drift,
+	 * DESIGN §6), or NULL */
+	const char *drift;
 };
 
 struct layer {
@@ -137,6 +143,10 @@ struct cluster {
 	struct dnode *variables, *macros;
 	struct layer_opts *lopts;
 	size_t nlopts;
+	int drift;           /* drift: true: plan and sync look for drift */
+	int drift_checked;   /* this run looked (the layers' plan.drift hold it) */
+	const char **ignore_managers; /* field managers whose changes are not drift */
+	size_t nignore_managers;
 	struct layer **layers;
 	size_t nlayers;
 	struct graph g;

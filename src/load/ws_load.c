@@ -81,6 +81,30 @@ duration(struct ld *l, const struct dnode *m, const char *key, int64_t *out)
 	return 1;
 }
 
+/* key: true or false (absent: false) */
+static int
+flag(struct ld *l, const struct dnode *m, const char *key)
+{
+	const char *v = str(l, m, key, key);
+	if (v && strcmp(v, "true") && strcmp(v, "false"))
+		err(l, doc_get(m, key), "%s must be true or false, not \"%s\"", key, v);
+	return v && strcmp(v, "true") == 0;
+}
+
+/* key: a list of names, as [a, b] (into *v, *n) */
+static void
+names(struct ld *l, const struct dnode *m, const char *key, const char ***v, size_t *n)
+{
+	const struct dnode *s = doc_get(m, key);
+	*n = 0;
+	if (!s || !want(l, s, D_SEQ, key))
+		return;
+	*v = arena_alloc(&l->w->a, (s->n + 1) * sizeof(**v));
+	for (size_t i = 0; i < s->n; i++)
+		if (want(l, s->items[i], D_SCALAR, "a field manager's name"))
+			(*v)[(*n)++] = s->items[i]->s;
+}
+
 /* a path of the workspace file: "~" and "~/" are the home directory,
  * others are relative to the file's directory */
 static const char *
@@ -322,7 +346,7 @@ static void
 cluster(struct ld *l, struct cluster *c, const struct dnode *m)
 {
 	static const char *const keys[] = {"name", "target", "profiles", "variables",
-					   "macros", "layers", NULL};
+					   "macros", "layers", "drift", "ignoreManagers", NULL};
 	struct arena *a = &l->w->a;
 	c->at = (struct pos){l->file, m->line, m->col};
 	c->node = (struct dnode *)m;
@@ -333,6 +357,11 @@ cluster(struct ld *l, struct cluster *c, const struct dnode *m)
 		c->name = "?";
 	}
 	target(l, c, doc_get(m, "target"));
+	c->drift = flag(l, m, "drift");
+	if (c->drift && c->target.kind && c->target.kind != TARGET_KUBE)
+		err(l, doc_get(m, "drift"), "drift: true needs the kube target (the render target "
+		    "finds changed files on every run)%s%s", NULL, NULL);
+	names(l, m, "ignoreManagers", &c->ignore_managers, &c->nignore_managers);
 	const struct dnode *ps = doc_get(m, "profiles");
 	if (ps && want(l, ps, D_SEQ, "profiles")) {
 		c->profiles = arena_alloc(a, (ps->n + 1) * sizeof(*c->profiles));
@@ -368,7 +397,8 @@ cluster(struct ld *l, struct cluster *c, const struct dnode *m)
 		c->lopts = arena_alloc(a, (ls->n + 1) * sizeof(*c->lopts));
 		for (size_t i = 0; i < ls->n; i++) {
 			const struct dnode *k = ls->items[2 * i], *v = ls->items[2 * i + 1];
-			static const char *const lk[] = {"readiness", "ignore", NULL};
+			static const char *const lk[] = {"readiness", "ignore", "ignoreManagers",
+							 NULL};
 			struct layer_opts *o = &c->lopts[c->nlopts++];
 			o->id = k->s;
 			o->at = (struct pos){l->file, k->line, k->col};
@@ -379,6 +409,7 @@ cluster(struct ld *l, struct cluster *c, const struct dnode *m)
 			if (r)
 				readiness(l, r, &o->r, &o->has_interval, &o->has_timeout);
 			ignore_rules(l, doc_get(v, "ignore"), o);
+			names(l, v, "ignoreManagers", &o->ignore_managers, &o->nignore_managers);
 		}
 	}
 }
@@ -402,15 +433,8 @@ registry(struct ld *l, struct registry *r, const struct dnode *m)
 	r->token_env = str(l, m, "tokenEnv", "tokenEnv");
 	const char *ca = str(l, m, "ca", "ca");
 	r->ca = ca ? wpath(l, doc_get(m, "ca"), ca) : NULL;
-	const char *insec = str(l, m, "insecureSkipVerify", "insecureSkipVerify");
-	if (insec && strcmp(insec, "true") && strcmp(insec, "false"))
-		err(l, doc_get(m, "insecureSkipVerify"), "insecureSkipVerify must be true or false, not \"%s\"%s",
-		    insec, NULL);
-	r->insecure = insec && strcmp(insec, "true") == 0;
-	const char *plain = str(l, m, "plainHTTP", "plainHTTP");
-	if (plain && strcmp(plain, "true") && strcmp(plain, "false"))
-		err(l, doc_get(m, "plainHTTP"), "plainHTTP must be true or false, not \"%s\"%s", plain, NULL);
-	r->insecure_http = plain && strcmp(plain, "true") == 0;
+	r->insecure = flag(l, m, "insecureSkipVerify");
+	r->insecure_http = flag(l, m, "plainHTTP");
 	if (duration(l, m, "timeout", &r->timeout_ms) && r->timeout_ms < 1000)
 		err(l, doc_get(m, "timeout"), "a registry's timeout must be at least 1s%s%s", NULL, NULL);
 	if (!r->name && !r->uid)

@@ -115,6 +115,14 @@ struct target_ops {
 	 * or -1 with err */
 	int (*state_rebuild)(const struct target_ctx *t, struct arena *a, struct state_got *got,
 			     struct buf *note, struct buf *err);
+	/* optional: whether the cluster still holds what the last apply of
+	 * each clean layer ls[i] left there (its record in ls[i]->plan.rec):
+	 * why[i] NULL, or what changed ("drifted: …", "deleted: …");
+	 * skipped receives a line for each changed field that is not drift
+	 * (another manager trusted with it, an ignore rule). Reads only.
+	 * 0, or -1 with err */
+	int (*drift)(const struct target_ctx *t, struct layer **ls, size_t n, const char **why,
+		     struct buf *skipped, struct arena *a, struct buf *err);
 	/* optional: what applying layer l (text as apply gets it) would change,
 	 * or, l NULL, what pruning the removed layer id (its record rec)
 	 * would delete; each object to fn, in the order apply takes them,

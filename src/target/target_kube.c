@@ -19,8 +19,9 @@
 #include <string.h>
 #include "target_kube.h"
 
-/* 1: objects; 2: a helm release (or ""), then objects */
-#define INV_VERSION 2
+/* 1: objects; 2: a helm release (or ""), then objects; 3: each object
+ * with its applied fields */
+#define INV_VERSION 3
 
 void
 tk_inv_put(struct buf *b, const char *release, const struct iobj *v, size_t n)
@@ -36,6 +37,11 @@ tk_inv_put(struct buf *b, const char *release, const struct iobj *v, size_t n)
 		put_str(b, v[i].name);
 		put_str(b, v[i].uid ? v[i].uid : "");
 		put_be(b, v[i].flags, 1);
+		put_be(b, v[i].nf, 4);
+		for (size_t f = 0; f < v[i].nf; f++) {
+			put_str(b, v[i].fptr[f]);
+			put_be(b, v[i].fhash[f], 8);
+		}
 	}
 }
 
@@ -52,7 +58,7 @@ tk_inv_get(const char *p, size_t len, struct arena *a, const char **release, str
 		return 0;
 	struct reader r = {.p = (const unsigned char *)p, .n = len, .off = 0, .bad = 0};
 	uint64_t ver = get_be(&r, 1);
-	if (ver != 1 && ver != INV_VERSION)
+	if (ver < 1 || ver > INV_VERSION)
 		return -1;
 	if (ver >= 2 && !(*release = get_str(&r, a, NULL)))
 		return -1;
@@ -68,6 +74,15 @@ tk_inv_get(const char *p, size_t len, struct arena *a, const char **release, str
 		v[i].name = get_str(&r, a, NULL);
 		v[i].uid = get_str(&r, a, NULL);
 		v[i].flags = (unsigned)get_be(&r, 1);
+		v[i].nf = ver >= 3 ? get_be(&r, 4) : 0;
+		if (v[i].nf > len)
+			return -1;
+		v[i].fptr = arena_alloc(a, (v[i].nf + 1) * sizeof(*v[i].fptr));
+		v[i].fhash = arena_alloc(a, (v[i].nf + 1) * sizeof(*v[i].fhash));
+		for (size_t f = 0; f < v[i].nf && !r.bad; f++) {
+			v[i].fptr[f] = get_str(&r, a, NULL);
+			v[i].fhash[f] = get_be(&r, 8);
+		}
 	}
 	if (r.bad)
 		return -1;
@@ -191,4 +206,5 @@ const struct target_ops target_kube = {
 	.state_unlock = tk_state_unlock,
 	.state_rebuild = tk_state_rebuild,
 	.diff = tk_diff,
+	.drift = tk_drift,
 };

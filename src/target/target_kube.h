@@ -42,10 +42,15 @@ struct kt {
 	struct arena a;
 };
 
-/* one object of an inventory */
+/* one object of an inventory; with the fields its apply set (JSON
+ * pointers) and the hash of each one's value in the apply's answer (0:
+ * none), for drift: none for helm's objects and older records */
 struct iobj {
 	const char *path, *api, *kind, *ns, *name, *uid;
 	unsigned flags;
+	size_t nf;
+	const char **fptr;
+	uint64_t *fhash;
 };
 
 /* an object of the layer on its way to the server */
@@ -77,9 +82,9 @@ int tk_get_obj(struct kt *kt, const char *path, struct arena *a, struct dnode **
 	       struct buf *err);
 
 /* target_kube_apply.c */
-/* the body of an apply of o (layer l's), as JSON */
-void tk_body(struct arena *a, const struct target_ctx *t, const struct layer *l,
-	     const struct obj *o, struct buf *out);
+/* the body of an apply of o (layer l's), as JSON, and as a tree (in a) */
+const struct dnode *tk_body(struct arena *a, const struct target_ctx *t, const struct layer *l,
+			    const struct obj *o, struct buf *out);
 /* whether inventory entry a is the object of that group (of api), kind,
  * namespace ("" cluster-scoped) and name, at whatever version */
 int tk_same_obj(const struct iobj *a, const char *api, const char *kind, const char *ns,
@@ -141,6 +146,21 @@ void tk_lease_release(struct kt *kt);
 /* target_kube_rebuild.c: the records made from the objects in the cluster */
 int tk_state_rebuild(const struct target_ctx *t, struct arena *a, struct state_got *got,
 		     struct buf *note, struct buf *err);
+
+/* target_kube_fields.c: the fields apply set in an object (sent, the
+ * body), into io, with their values' hashes in the server's answer */
+void tk_fields(struct arena *a, const struct dnode *sent, const struct dnode *answer,
+	       struct iobj *io);
+/* the hash of the value at JSON pointer ptr of object live, made as
+ * tk_fields made recorded: equal when the field is as apply left it */
+uint64_t tk_field_hash(const struct dnode *live, const char *ptr, uint64_t recorded);
+/* the field manager that holds the field at ptr of live (its
+ * managedFields), other than addonmake's apply, or NULL */
+const char *tk_field_owner(const struct dnode *live, const char *ptr);
+
+/* target_kube_drift.c */
+int tk_drift(const struct target_ctx *t, struct layer **ls, size_t n, const char **why,
+	     struct buf *skipped, struct arena *a, struct buf *err);
 
 /* target_kube_diff.c */
 int tk_diff(const struct target_ctx *t, const struct layer *l, const char *id,

@@ -16,13 +16,14 @@ where(struct buf *b, const struct obj *o)
 	buf_printf(b, "%s:%d:%d: ", o->file, o->line, o->col);
 }
 
-/* the object as applied (target.h), as JSON */
-void
+/* the object as applied (target.h), as JSON; the tree (in a) */
+const struct dnode *
 tk_body(struct arena *a, const struct target_ctx *t, const struct layer *l, const struct obj *o,
 	struct buf *out)
 {
-	doc_emit_json(out, applied_object(a, t->c->name, l, o->doc,
-					  o->res.namespaced ? o->ns : NULL));
+	struct dnode *d = applied_object(a, t->c->name, l, o->doc, o->res.namespaced ? o->ns : NULL);
+	doc_emit_json(out, d);
+	return d;
 }
 
 void
@@ -79,9 +80,9 @@ old_of(const struct iobj *old, size_t nold, const char *api, const char *kind, c
 /* what an apply's answer means for object o: T_OK with it recorded in
  * ap, or T_FAILED with err */
 static int
-applied(struct kt *kt, struct obj *o, const char *path, struct kube_req *q,
-	const struct iobj *old, size_t nold, struct applied *ap, struct arena *a,
-	unsigned extra, struct buf *err)
+applied(struct kt *kt, struct obj *o, const char *path, const struct dnode *sent,
+	struct kube_req *q, const struct iobj *old, size_t nold, struct applied *ap,
+	struct arena *a, unsigned extra, struct buf *err)
 {
 	if (q->rc < 0) {
 		/* no answer: the server's fault, not the manifest's */
@@ -113,6 +114,7 @@ applied(struct kt *kt, struct obj *o, const char *path, struct kube_req *q,
 		flags |= OBJ_CURRENT; /* nothing will change it: no GET later */
 	buf_free(&why);
 	tk_applied_add(ap, a, path, o, uid, flags);
+	tk_fields(a, sent, live, &ap->v[ap->n - 1]);
 	arena_free(&ra);
 	return T_OK;
 }
@@ -128,12 +130,14 @@ apply_objs(const struct target_ctx *t, struct kt *kt, const struct layer *l, str
 {
 	struct kube_req *q = xcalloc(n, sizeof(*q));
 	struct buf *path = xcalloc(n, sizeof(*path)), *body = xcalloc(n, sizeof(*body));
-	const char *qs = t->force_conflicts
+	const struct dnode **sent = xcalloc(n, sizeof(*sent));
+	/* repairing drift takes the fields back, as Argo CD's self-heal does */
+	const char *qs = t->force_conflicts || l->plan.drift
 		? "fieldManager=addonmake&fieldValidation=Strict&force=true"
 		: "fieldManager=addonmake&fieldValidation=Strict&force=false";
 	for (size_t i = 0; i < n; i++) {
 		kube_path(&path[i], &o[i].res, o[i].ns, o[i].name);
-		tk_body(a, t, l, &o[i], &body[i]);
+		sent[i] = tk_body(a, t, l, &o[i], &body[i]);
 		q[i] = (struct kube_req){"PATCH", path[i].s, qs, "application/apply-patch+yaml",
 					 body[i].s, body[i].len, 0, {0, {0}}, {0}};
 	}
@@ -141,7 +145,8 @@ apply_objs(const struct target_ctx *t, struct kt *kt, const struct layer *l, str
 	int rc = T_OK;
 	for (size_t i = 0; i < n; i++) {
 		struct buf e = {0};
-		if (applied(kt, &o[i], path[i].s, &q[i], old, nold, ap, a, extra, &e) != T_OK) {
+		if (applied(kt, &o[i], path[i].s, sent[i], &q[i], old, nold, ap, a, extra, &e) !=
+		    T_OK) {
 			/* after what err holds already (an object that could not
 			 * be resolved) or the failure before */
 			buf_printf(err, "%s%s", err->len ? "\n" : "", e.s);
@@ -156,6 +161,7 @@ apply_objs(const struct target_ctx *t, struct kt *kt, const struct layer *l, str
 	free(q);
 	free(path);
 	free(body);
+	free(sent);
 	return rc;
 }
 

@@ -100,8 +100,9 @@ Test(cli, bash_completion)
 	char cmd[700];
 	snprintf(cmd, sizeof(cmd), "cd '%s' && bash t.sh", t.dir);
 	char *out = sh_out(cmd);
-	cr_assert_str_eq(out, "plan\n--detailed-exitcode\n\nsub\nprune\nzsh\n"
-			      "-C -f -c --state -j -k -n -B -v -q --explain --prune --json --shard --summary "
+	cr_assert_str_eq(out, "plan\n--drift --detailed-exitcode\n\nsub\nprune\nzsh\n"
+			      "-C -f -c --state -j -k -n -B -v -q --explain --prune --drift --json --shard "
+			      "--summary "
 			      "--wait-lock "
 			      "--offline --refresh --force-conflicts -h --help --version\n", "%s", out);
 	free(out);

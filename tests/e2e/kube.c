@@ -2375,3 +2375,188 @@ Test(SUITE, the_container_image_runs_addonmake_against_a_cluster, .timeout = 900
 	cr_assert_eq(tws_sh(&f.t, "rm -rf bundle oci"), 0);
 	kf_free(&f);
 }
+
+static char *kf_drift_sync(struct kf *f, const char *args);
+
+/* drift (#17 §2): four tiers in namespace default — a (ConfigMap cfg), b
+ * (Deployment web, cpu "0.5", which the server writes back as 500m), c
+ * (ConfigMap cc), d (ConfigMap cd) —, synced (kf_drift_sync) */
+static void
+kf_drift_synced(struct kf *f, const char *more)
+{
+	kf_init(f, NULL);
+	kf_ws(f, "      - name: a\n        type: manifest\n"
+		 "        values: \"pack: {spectrocloud.com/install-priority: \\\"0\\\"}\"\n"
+		 "        manifests: [{name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\n"
+		 "metadata: {name: cfg}\\ndata: {k: v, x: one}\\n\"}]\n"
+		 "      - name: b\n        type: manifest\n"
+		 "        values: \"pack: {spectrocloud.com/install-priority: \\\"10\\\"}\"\n"
+		 "        manifests: [{name: m, content: \"apiVersion: apps/v1\\nkind: Deployment\\n"
+		 "metadata: {name: web}\\nspec:\\n  replicas: 1\\n  selector: {matchLabels: {app: web}}\\n"
+		 "  template:\\n    metadata: {labels: {app: web}}\\n    spec: {containers: [{name: web, "
+		 "image: nginx, resources: {requests: {cpu: \\\"0.5\\\"}}}]}\\n\"}]\n"
+		 "      - name: c\n        type: manifest\n"
+		 "        values: \"pack: {spectrocloud.com/install-priority: \\\"20\\\"}\"\n"
+		 "        manifests: [{name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\n"
+		 "metadata: {name: cc}\\n\"}]\n"
+		 "      - name: d\n        type: manifest\n"
+		 "        values: \"pack: {spectrocloud.com/install-priority: \\\"30\\\"}\"\n"
+		 "        manifests: [{name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\n"
+		 "metadata: {name: cd}\\n\"}]\n");
+	kf_yaml(f, "", more);
+	free(kf_drift_sync(f, "sync"));
+}
+
+#define DRIFT_WEB "/apis/apps/v1/namespaces/default/deployments/web"
+
+/* metadata.generation of the object at path, 0 when there is none */
+static long
+kf_generation(struct kf *f, const char *path)
+{
+	char *live = kf_get(f, path), *g = strstr(live, "\"generation\":");
+	long n = g ? strtol(g + 13 + strspn(g + 13, " "), NULL, 10) : 0;
+	free(live);
+	return n;
+}
+
+/* runs addonmake args (a sync that applies Deployment web), and as a
+ * controller would, once web's generation is new, says it is Available
+ * (neither server here runs controllers); what the run printed */
+static char *
+kf_drift_sync(struct kf *f, const char *args)
+{
+	pid_t pid = am_bg(&f->t, args);
+	long before = kf_generation(f, DRIFT_WEB), gen = before;
+	for (int i = 0; i < 400 && gen == before; i++) {
+		nanosleep(&(struct timespec){0, 50000000L}, NULL);
+		gen = kf_generation(f, DRIFT_WEB);
+	}
+	if (gen == before) {
+		char *out = tws_get(&f->t, "bg.out"), *err = tws_get(&f->t, "bg.err");
+		cr_assert_fail("Deployment web was not applied:\n%s%s", out, err);
+	}
+	char st[600];
+	snprintf(st, sizeof(st),
+		 "{\"observedGeneration\":%ld,\"replicas\":1,\"updatedReplicas\":1,\"readyReplicas\":1,"
+		 "\"availableReplicas\":1,\"conditions\":[{\"type\":\"Available\",\"status\":\"True\"},"
+		 "{\"type\":\"Progressing\",\"status\":\"True\",\"reason\":\"NewReplicaSetAvailable\"}]}",
+		 gen);
+	kf_status(f, DRIFT_WEB, st);
+	return kf_bg_done(f, pid, 0);
+}
+
+/* kubectl with the workspace's kubeconfig (and the editor ed.sh of the
+ * workspace for kubectl edit): what it printed */
+static char *
+kf_kubectl(struct kf *f, const char *args)
+{
+	const char *kc = kubectl();
+	if (!kc)
+		cr_skip_test("kubectl is not installed");
+	char cmd[2400];
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && KUBECACHEDIR='%s/cache' KUBE_EDITOR='%s/ed.sh' %s --kubeconfig kc %s "
+		 "</dev/null 2>&1", f->t.dir, f->t.dir, f->t.dir, kc, args);
+	return sh_out(cmd);
+}
+
+/* a ConfigMap edited with kubectl edit, a Deployment scaled by hand and an
+ * object deleted: plan --drift names each with its path and who changed
+ * it, sync --drift repairs exactly those layers (the later tier d is not
+ * applied: its inputs did not change), and plan --drift is clean after */
+Test(SUITE, drift_is_found_by_path_and_manager_repaired_and_then_clean)
+{
+	struct kf f;
+	kf_drift_synced(&f, "");
+	/* no drift: one LIST per kind, nothing else of the layers' */
+	free(kf_log(&f));
+	char *mark = kf_log(&f);
+	struct res r = am(&f.t, "plan --drift --detailed-exitcode");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "no work to do."), "%s", r.out);
+	res_free(&r);
+	char *log = kf_log(&f);
+	const char *since = log + strlen(mark);
+	cr_assert(strstr(since, "GET /api/v1/configmaps?labelSelector=app.kubernetes.io%2Fmanaged-by%3Daddonmake") &&
+		  strstr(since, "GET /apis/apps/v1/deployments?labelSelector=app.kubernetes.io%2Fmanaged-by%3Daddonmake"),
+		  "%s", since);
+	cr_assert(!strstr(since, "/namespaces/default/"), "a request per object:\n%s", since);
+	free(log);
+	free(mark);
+	/* someone edits, scales, deletes */
+	tws_put(&f.t, "ed.sh", "#!/bin/sh\nsed -i 's/k: v/k: changed/' \"$1\"\n");
+	cr_assert_eq(tws_sh(&f.t, "chmod +x ed.sh"), 0);
+	char *o = kf_kubectl(&f, "edit configmap cfg");
+	cr_assert(strstr(o, "edited"), "%s", o);
+	free(o);
+	o = kf_kubectl(&f, "scale deployment web --replicas=3");
+	cr_assert(strstr(o, "scaled"), "%s", o);
+	free(o);
+	o = kf_kubectl(&f, "delete configmap cc");
+	cr_assert(strstr(o, "deleted"), "%s", o);
+	free(o);
+	r = am(&f.t, "plan --drift --detailed-exitcode");
+	assert_code(r, 3);
+	cr_assert(strstr(r.out, "dev: apply p/a (order 0): drifted: ConfigMap default/cfg: /data/k "
+				"(changed by kubectl-edit)\n"), "%s", r.out);
+	/* a modern server names who scaled it (the scale subresource's
+	 * manager); v1.20 keeps no manager for it */
+	cr_assert(strstr(r.out, REAL ? "dev: apply p/b (order 10): drifted: Deployment default/web: "
+				       "/spec/replicas\n"
+				     : "dev: apply p/b (order 10): drifted: Deployment default/web: "
+				       "/spec/replicas (changed by kubectl)\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "dev: apply p/c (order 20): deleted: ConfigMap default/cc\n"), "%s", r.out);
+	cr_assert(!strstr(r.out, "p/d"), "the later tier is not dirty:\n%s", r.out);
+	/* the normalised cpu (500m) is not drift */
+	cr_assert(!strstr(r.out, "cpu"), "%s", r.out);
+	res_free(&r);
+	/* plan without --drift reads nothing and sees nothing */
+	r = am(&f.t, "plan");
+	cr_assert(strstr(r.out, "no work to do."), "%s", r.out);
+	res_free(&r);
+	o = kf_drift_sync(&f, "sync --drift");
+	cr_assert(strstr(o, "ready p/a") && strstr(o, "ready p/b") && strstr(o, "ready p/c") &&
+		  !strstr(o, "p/d"), "%s", o);
+	cr_assert(strstr(o, "3 applied"), "%s", o);
+	free(o);
+	o = kf_kubectl(&f, "get configmap/cfg deployment/web configmap/cc -o "
+			   "jsonpath='{.items[0].data.k} {.items[1].spec.replicas} {.items[2].metadata.name}'");
+	cr_assert_str_eq(o, "v 1 cc");
+	free(o);
+	r = am(&f.t, "plan --drift --detailed-exitcode");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "no work to do."), "%s", r.out);
+	res_free(&r);
+	kf_free(&f);
+}
+
+/* a field held by a manager the cluster trusts (ignoreManagers) or named
+ * by an ignore rule is not drift; --explain says which and why */
+Test(SUITE, drift_leaves_trusted_managers_and_ignored_paths_alone)
+{
+	struct kf f;
+	kf_drift_synced(&f, "    ignoreManagers: [kubectl-patch]\n"
+			    "    layers:\n"
+			    "      p/a: {ignore: [{kind: ConfigMap, name: cfg, paths: [/data/k]}]}\n");
+	tws_put(&f.t, "ed.sh", "#!/bin/sh\nsed -i 's/k: v/k: changed/; s/x: one/x: two/' \"$1\"\n");
+	cr_assert_eq(tws_sh(&f.t, "chmod +x ed.sh"), 0);
+	char *o = kf_kubectl(&f, "edit configmap cfg");
+	cr_assert(strstr(o, "edited"), "%s", o);
+	free(o);
+	o = kf_kubectl(&f, "patch deployment web -p '{\"spec\":{\"replicas\":3}}'");
+	cr_assert(strstr(o, "patched"), "%s", o);
+	free(o);
+	struct res r = am(&f.t, "plan --drift --explain");
+	assert_code(r, 0);
+	/* /data/x is not ignored */
+	cr_assert(strstr(r.out, "dev: apply p/a (order 0): drifted: ConfigMap default/cfg: /data/x "
+				"(changed by kubectl-edit)\n"), "%s", r.out);
+	cr_assert(!strstr(r.out, "p/b"), "%s", r.out);
+	cr_assert(strstr(r.err, "addonmake explain: dev: p/a: ConfigMap default/cfg: /data/k (changed by "
+				"kubectl-edit): not drift (an ignore rule)"), "%s", r.err);
+	cr_assert(strstr(r.err, "addonmake explain: dev: p/b: Deployment default/web: /spec/replicas "
+				"(changed by kubectl-patch): not drift (ignoreManagers of the cluster)"),
+		  "%s", r.err);
+	res_free(&r);
+	kf_free(&f);
+}

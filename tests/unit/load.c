@@ -263,6 +263,54 @@ Test(workspace, unknown_keys_and_bad_durations)
 	tws_free(&t);
 }
 
+/* drift settings: a flag that is not true/false, drift on a target that
+ * has none, a manager list that is not a list — each at its position;
+ * good ones read */
+Test(workspace, drift_settings_are_checked_where_written)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "addonmake.yaml", "clusters:\n"
+		"  - name: a\n    target: {kube: {}}\n    drift: maybe\n"
+		"  - name: b\n    target: {render: {dir: out}}\n    drift: true\n"
+		"  - name: c\n    target: {kube: {}}\n    ignoreManagers: hpa\n"
+		"    layers: {p/l: {ignoreManagers: {a: b}}}\n");
+	char path[512];
+	snprintf(path, sizeof(path), "%s/addonmake.yaml", t.dir);
+	struct workspace w = {0};
+	struct diag d = {0};
+	cr_assert_neq(ws_load(&w, path, &d), 0);
+	const char *want[][3] = {{"4", "12", "drift must be true or false, not \"maybe\""},
+				 {"7", "12", "drift: true needs the kube target"},
+				 {"10", "21", "ignoreManagers must be a list"},
+				 {"11", "36", "ignoreManagers must be a list"}};
+	for (size_t k = 0; k < 4; k++) {
+		int found = 0;
+		for (size_t i = 0; i < d.n; i++)
+			found |= d.msg[i].line == atoi(want[k][0]) && d.msg[i].col == atoi(want[k][1]) &&
+				 strstr(d.msg[i].text, want[k][2]) != NULL;
+		cr_assert(found, "no %s:%s: %s", want[k][0], want[k][1], want[k][2]);
+	}
+	ws_free(&w);
+	diag_free(&d);
+	tws_put(&t, "addonmake.yaml", "clusters:\n"
+		"  - name: a\n    target: {kube: {}}\n    drift: true\n    ignoreManagers: [hpa, keda]\n"
+		"    layers: {p/l: {ignoreManagers: [vpa]}}\n");
+	struct workspace w2 = {0};
+	struct diag d2 = {0};
+	ws_load(&w2, path, &d2);
+	cr_assert_eq(w2.nclusters, 1);
+	const struct cluster *c = &w2.clusters[0];
+	cr_assert(c->drift);
+	cr_assert_eq(c->nignore_managers, 2);
+	cr_assert_str_eq(c->ignore_managers[1], "keda");
+	cr_assert_eq(c->nlopts, 1);
+	cr_assert_str_eq(c->lopts[0].ignore_managers[0], "vpa");
+	ws_free(&w2);
+	diag_free(&d2);
+	tws_free(&t);
+}
+
 Test(workspace, compiles_tiers_across_profiles)
 {
 	struct tws t;
