@@ -111,7 +111,7 @@ static const struct command cmds[NCMDS] = {
 			    .run = NULL},
 };
 
-enum { O_DIR, O_FILE, O_CLUSTER, O_STATE, O_JOBS, O_KEEP, O_DRY, O_FORCE, O_VERBOSE, O_QUIET,
+enum { O_DIR, O_FILE, O_CLUSTER, O_STATE, O_JOBS, O_CLUSTERS, O_KEEP, O_DRY, O_FORCE, O_VERBOSE, O_QUIET,
        O_EXPLAIN, O_PRUNE, O_DRIFT, O_JSON, O_DETAILED, O_ALL, O_SHARD, O_CHUNK, O_SUMMARY, O_WAITLOCK,
        O_OFFLINE,
        O_REFRESH, O_CONFLICTS,
@@ -140,8 +140,11 @@ static const struct option opts[NOPTS] = {
 		     "else .addonmake)"},
 	[O_JOBS] = {.sh = 'j', .lng = NULL, .arg = "N", .value = V_WORD, .cmds = B(CMD_SYNC),
 		    .help = "at most N layers of a tier at once (default 0: all)"},
+	[O_CLUSTERS] = {.sh = 'J', .lng = NULL, .arg = "N", .value = V_WORD, .cmds = B(CMD_SYNC),
+			.help = "at most N clusters at once (default 8; 1: one after another)"},
 	[O_KEEP] = {.sh = 'k', .lng = NULL, .arg = NULL, .value = V_NONE, .cmds = B(CMD_SYNC),
-		    .help = "keep going: after a cluster fails, sync the next one"},
+		    .help = "keep going: after a cluster fails, sync the others (without it, no "
+		    "other cluster starts, and those running stop after their tier)"},
 	[O_DRY] = {.sh = 'n', .lng = NULL, .arg = NULL, .value = V_NONE, .cmds = WS,
 		   .help = "dry run: say what would be done, change nothing"},
 	[O_FORCE] = {.sh = 'B', .lng = NULL, .arg = NULL, .value = V_NONE,
@@ -350,6 +353,10 @@ apply_opt(int o, const char *value, struct run_opts *ro, struct cli *c)
 	case O_JOBS:
 		if (count_of(value, 0, &ro->jobs))
 			return usage_err("-j needs a number (0 = all), not \"%s\"", value);
+		break;
+	case O_CLUSTERS:
+		if (count_of(value, 1, &ro->clusters_at_once))
+			return usage_err("-J needs a number of clusters (1 or more), not \"%s\"", value);
 		break;
 	case O_KEEP: ro->keep_going = 1; break;
 	case O_DRY: ro->dry_run = 1; break;

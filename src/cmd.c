@@ -479,6 +479,43 @@ cmd_plan(struct cmd_ctx *x)
 	return work && x->ro->detailed_exitcode ? EXIT_WORK : EXIT_DONE;
 }
 
+int
+cmd_sync_one(struct cmd_ctx *x, struct runner *r, struct cluster *c, struct crun *cr)
+{
+	struct out *o = r->out;
+	if (x->ro->explain && !x->ro->json)
+		for (size_t k = 0; k < c->g.n; k++) {
+			struct layer *l = c->g.nodes[k].data;
+			if (l->plan.dirty)
+				out_msg(o, "addonmake explain: %s: %s: %s", c->name, l->id,
+					l->plan.reason);
+		}
+	/* a cluster whose records could not be read fails here, at its
+	 * turn (its error was said when they were read) */
+	int crc = c->unreachable ? EXIT_FAILED : run_cluster(r, x->w, c, cr);
+	if (crc == EXIT_DONE && !cr->halted && x->ro->prune)
+		crc = prune_cluster(r, x->w, c, cr);
+	return crc;
+}
+
+void
+cmd_sync_outcome(struct cmd_ctx *x, struct cluster *c, int crc, const struct crun *cr)
+{
+	int had = plan_count_dirty(c) || (x->ro->prune && c->nremoved);
+	struct crow *row = cmd_row(x, c);
+	row->applied = cr->nready;
+	row->pruned = cr->npruned;
+	if (crc == EXIT_INT || crc == EXIT_TERM)
+		cmd_row_set(x, c, CO_FAILED, cr->failed_layer, "interrupted");
+	else if (crc != EXIT_DONE && (!c->unreachable || row->outcome == CO_NOWORK))
+		cmd_row_set(x, c, CO_FAILED, cr->failed_layer,
+			    cr->failed_layer ? cr->failed_why.s : "see the error above");
+	else if (cr->halted)
+		cmd_row_set(x, c, CO_STOPPED, NULL, "after a tier: a cluster failed; -k goes on");
+	else if (crc == EXIT_DONE)
+		row->outcome = had ? CO_SYNCED : CO_NOWORK;
+}
+
 /* syncs (and with --prune prunes) each cluster in turn, setting its
  * outcome; without -k a failed cluster keeps the next ones from starting.
  * The first failure's exit code, or EXIT_DONE */
@@ -491,30 +528,10 @@ sync_clusters(struct cmd_ctx *x, struct runner *r)
 		struct cluster *c = x->cl[i];
 		o->done = 0;
 		o->total = (int)(plan_count_dirty(c) + (x->ro->prune ? c->nremoved : 0));
-		if (x->ro->explain && !x->ro->json)
-			for (size_t k = 0; k < c->g.n; k++) {
-				struct layer *l = c->g.nodes[k].data;
-				if (l->plan.dirty)
-					out_msg(o, "addonmake explain: %s: %s: %s", c->name, l->id,
-						l->plan.reason);
-			}
-		/* a cluster whose records could not be read fails here, at its
-		 * turn (its error was said when they were read) */
-		int ready0 = o->nready, pruned0 = o->npruned;
-		int had = plan_count_dirty(c) || (x->ro->prune && c->nremoved);
-		int crc = c->unreachable ? EXIT_FAILED : run_cluster(r, x->w, c);
-		if (crc == EXIT_DONE && x->ro->prune)
-			crc = prune_cluster(r, x->w, c);
-		struct crow *row = cmd_row(x, c);
-		row->applied = o->nready - ready0;
-		row->pruned = o->npruned - pruned0;
-		if (crc == EXIT_INT || crc == EXIT_TERM)
-			cmd_row_set(x, c, CO_FAILED, r->failed_layer, "interrupted");
-		else if (crc != EXIT_DONE && (!c->unreachable || row->outcome == CO_NOWORK))
-			cmd_row_set(x, c, CO_FAILED, r->failed_layer,
-				    r->failed_layer ? r->failed_why.s : "see the error above");
-		else if (crc == EXIT_DONE)
-			row->outcome = had ? CO_SYNCED : CO_NOWORK;
+		struct crun cr = {0};
+		int crc = cmd_sync_one(x, r, c, &cr);
+		cmd_sync_outcome(x, c, crc, &cr);
+		crun_free(&cr);
 		if (crc != EXIT_DONE) {
 			rc = crc;
 			int stop = crc == EXIT_INT || crc == EXIT_TERM;
@@ -578,7 +595,8 @@ cmd_sync(struct cmd_ctx *x)
 	}
 	struct runner *r = cmd_runner(x);
 	struct out *o = r->out;
-	int rc = sync_clusters(x, r);
+	size_t at_once = x->ro->clusters_at_once ? (size_t)x->ro->clusters_at_once : 8;
+	int rc = at_once > 1 && x->ncl > 1 ? cmd_sync_fleet(x, r, at_once) : sync_clusters(x, r);
 	out_finish(o);
 	if (cmd_summary(x, o, x->ncl > 1) < 0 && rc == EXIT_DONE)
 		rc = EXIT_FAILED;
@@ -644,7 +662,9 @@ cmd_prune(struct cmd_ctx *x)
 	for (size_t i = 0; i < x->ncl && rc == EXIT_DONE; i++) {
 		o->done = 0;
 		o->total = (int)x->cl[i]->nremoved;
-		rc = x->cl[i]->unreachable ? EXIT_FAILED : prune_cluster(r, x->w, x->cl[i]);
+		struct crun cr = {0};
+		rc = x->cl[i]->unreachable ? EXIT_FAILED : prune_cluster(r, x->w, x->cl[i], &cr);
+		crun_free(&cr);
 	}
 	out_finish(o);
 	out_summary(o, (int)np, x->ro->started_ms);

@@ -6,7 +6,7 @@
 #include "run.h"
 
 /* how a cluster came out of a run (cmd_summary.c) */
-enum { CO_NOWORK, CO_SYNCED, CO_FAILED, CO_LOCKED, CO_SKIPPED };
+enum { CO_NOWORK, CO_SYNCED, CO_FAILED, CO_LOCKED, CO_SKIPPED, CO_STOPPED };
 struct crow {
 	int outcome;
 	int applied, pruned;
@@ -59,6 +59,14 @@ int cmd_plan_all(struct cmd_ctx *x, int soft);
  * layer, into its plan.drift (a cluster that cannot be asked is marked
  * unreachable, said). 1 when a layer drifted (plan again), else 0 */
 int cmd_drift_all(struct cmd_ctx *x);
+/* one cluster's part of a sync: its --explain lines, its layers, and with
+ * --prune its removed layers; the exit code of it, what happened in cr */
+int cmd_sync_one(struct cmd_ctx *x, struct runner *r, struct cluster *c, struct crun *cr);
+/* c's row of the summary from how its sync came out (main thread only) */
+void cmd_sync_outcome(struct cmd_ctx *x, struct cluster *c, int crc, const struct crun *cr);
+/* syncs up to at_once clusters at once (-J, cmd_fleet.c), setting each
+ * one's outcome: the first failure's exit code, or EXIT_DONE */
+int cmd_sync_fleet(struct cmd_ctx *x, struct runner *r, size_t at_once);
 int cmd_sync(struct cmd_ctx *x);
 int cmd_plan(struct cmd_ctx *x);
 int cmd_graph(struct cmd_ctx *x);

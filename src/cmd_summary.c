@@ -1,6 +1,6 @@
 /* cmd_summary: how each cluster a run was asked for came out — synced, no
- * work, failed (at which layer, why), locked by another run, not started
- * — one line each at the end of a run of several clusters, one JSON event
+ * work, failed (at which layer, why), locked by another run, not started,
+ * stopped after a tier (-J: another cluster failed) — one line each at the end of a run of several clusters, one JSON event
  * each with --json, and the same as one JSON document with --summary FILE
  * (written whole or not at all), so that a fleet's run cannot hide a
  * cluster. */
@@ -10,7 +10,7 @@
 
 static const char *const names[] = {
 	[CO_NOWORK] = "no work", [CO_SYNCED] = "synced", [CO_FAILED] = "failed",
-	[CO_LOCKED] = "locked", [CO_SKIPPED] = "not started",
+	[CO_LOCKED] = "locked", [CO_SKIPPED] = "not started", [CO_STOPPED] = "stopped",
 };
 
 struct crow *
@@ -81,12 +81,14 @@ cmd_summary(struct cmd_ctx *x, struct out *o, int lines)
 		} else if (lines && (!x->ro->quiet || (r->outcome != CO_NOWORK && r->outcome != CO_SYNCED))) {
 			struct buf l = {0};
 			buf_printf(&l, "addonmake: %s: %s", c->name, names[r->outcome]);
-			if (r->outcome == CO_SYNCED)
+			if (r->outcome == CO_SYNCED || r->outcome == CO_STOPPED)
 				buf_printf(&l, " (%d applied%s)", r->applied, r->pruned ? ", pruned" : "");
 			if (r->layer)
 				buf_printf(&l, " at %s", r->layer);
 			if (r->why)
-				buf_printf(&l, r->outcome == CO_SKIPPED ? " (%s)" : ": %s", r->why);
+				buf_printf(&l, r->outcome == CO_SKIPPED || r->outcome == CO_STOPPED ? " (%s)"
+													  : ": %s",
+					   r->why);
 			out_msg(o, "%s", l.s);
 			buf_free(&l);
 		}

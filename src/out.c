@@ -1,5 +1,7 @@
-/* out: everything a run prints while it works. Only the main thread calls
- * these, so output needs no lock. On a terminal the status line is one
+/* out: everything a run prints while it works. The main thread of each
+ * cluster being synced calls these (several at once with -J), so each
+ * takes the output's lock: a line is never cut by another's. On a
+ * terminal the status line is one
  * line, cut to the terminal's width (a longer one would wrap and leave its
  * rows behind when it is redrawn), and events are coloured unless
  * NO_COLOR is set. */
@@ -28,6 +30,25 @@ out_init(struct out *o, FILE *f, const struct run_opts *ro)
 	o->tty = !o->json && isatty(fileno(f)) && !(term && strcmp(term, "dumb") == 0);
 	const char *nc = getenv("NO_COLOR");
 	o->color = o->tty && !(nc && *nc);
+	pthread_mutex_init(&o->mu, NULL);
+}
+
+void
+out_done(struct out *o, int n)
+{
+	pthread_mutex_lock(&o->mu);
+	o->done += n;
+	pthread_mutex_unlock(&o->mu);
+}
+
+void
+out_fleet(struct out *o, int done, int running, int failed, int waiting)
+{
+	pthread_mutex_lock(&o->mu);
+	o->fleet = 1;
+	o->cl_done = done, o->cl_running = running, o->cl_failed = failed;
+	o->cl_waiting = waiting;
+	pthread_mutex_unlock(&o->mu);
 }
 
 /* the terminal's width now (it may have been resized) */
@@ -132,8 +153,12 @@ event_print(struct out *o, const char *event, const char *cluster,
 				   detail ? detail : "");
 			fprintf(o->f, "%s\n", line.s);
 		} else {
-			buf_printf(&line, "[%d/%d] %s: %s %s%s%s", o->done, o->total, cluster, ev.s,
-				   layer, detail ? " — " : "", detail ? detail : "");
+			buf_printf(&line, "[%d/%d] ", o->done, o->total);
+			if (o->fleet)
+				buf_printf(&line, "[clusters: %d done, %d running, %d failed, %d waiting] ",
+					   o->cl_done, o->cl_running, o->cl_failed, o->cl_waiting);
+			buf_printf(&line, "%s: %s %s%s%s", cluster, ev.s, layer, detail ? " — " : "",
+				   detail ? detail : "");
 			cut_to(&line, columns(o->f) - 1);
 			fputs(line.s, o->f);
 			o->line_open = 1;
@@ -164,6 +189,7 @@ out_event(struct out *o, const char *event, const char *cluster,
 		buf_redact(&db, o->secret);
 	}
 	const char *detail = detail0 ? (db.s ? db.s : "") : NULL;
+	pthread_mutex_lock(&o->mu);
 	if (strcmp(event, "ready") == 0)
 		o->nready++;
 	else if (strcmp(event, "failed") == 0)
@@ -173,12 +199,14 @@ out_event(struct out *o, const char *event, const char *cluster,
 	else if (strcmp(event, "pruned") == 0)
 		o->npruned++;
 	event_print(o, event, cluster, layer, order, detail);
+	pthread_mutex_unlock(&o->mu);
 	buf_free(&db);
 }
 
 void
 out_msg(struct out *o, const char *fmt, ...)
 {
+	pthread_mutex_lock(&o->mu);
 	clear_line(o);
 	va_list ap;
 	va_start(ap, fmt);
@@ -186,16 +214,19 @@ out_msg(struct out *o, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', o->f);
 	fflush(o->f);
+	pthread_mutex_unlock(&o->mu);
 }
 
 void
 out_finish(struct out *o)
 {
+	pthread_mutex_lock(&o->mu);
 	if (o->line_open) {
 		fputc('\n', o->f);
 		o->line_open = 0;
 	}
 	fflush(o->f);
+	pthread_mutex_unlock(&o->mu);
 }
 
 void

@@ -1,7 +1,8 @@
 /* run: the executor. Tiers in ascending order; the dirty layers of a tier
  * run together (at most -j at once), each in its own thread going
- * apply → readiness checks on the backoff schedule. The main thread alone
- * writes the state and prints, so a layer's record is committed the moment
+ * apply → readiness checks on the backoff schedule. The cluster's main
+ * thread alone writes its records and prints its events (with -J each
+ * cluster being synced has one), so a layer's record is committed the moment
  * it is ready or failed, and a crash loses nothing that finished. Before the
  * first apply every layer about to be applied is recorded `pending`, so a
  * run stopped anywhere — even by SIGKILL between two tiers — leaves exactly
@@ -16,6 +17,7 @@
 
 struct job {
 	struct runner *r;
+	struct crun *cr;
 	const struct target_ops *ops;
 	struct target_ctx tc;
 	struct layer *l;
@@ -70,6 +72,9 @@ runner_init(struct runner *r, const struct run_opts *ro, struct out *o,
 	r->st = st;
 	procs_init(&r->ps);
 	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->tg_mu, NULL);
+	pthread_mutex_init(&r->st_mu, NULL);
+	pthread_mutex_init(&r->load_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -190,15 +195,16 @@ wait_ready(struct job *j, struct buf *err)
 	}
 }
 
-/* whether every apply slot is taken (r->mu held; slots 0: no limit) */
+/* whether every apply slot of the cluster's target is taken (r->mu held;
+ * slots 0: no limit) */
 static int
-slots_full(const struct runner *r, int slots)
+slots_full(const struct crun *cr, int slots)
 {
-	return slots && r->applying >= slots;
+	return slots && cr->applying >= slots;
 }
 
-/* target_slot for a job's apply: the slot is the count r->applying that
- * run_tier starts layers against */
+/* target_slot for a job's apply: the slot is the count cr->applying that
+ * run_tier starts the cluster's layers against */
 static void
 job_slot(const struct target_ctx *t, int release)
 {
@@ -207,12 +213,12 @@ job_slot(const struct target_ctx *t, int release)
 	int slots = j->ops->apply_slots;
 	pthread_mutex_lock(&r->mu);
 	if (release) {
-		r->applying--;
+		j->cr->applying--;
 		pthread_cond_broadcast(&r->cv);
 	} else {
-		while (!r->stop && slots_full(r, slots))
+		while (!r->stop && slots_full(j->cr, slots))
 			pthread_cond_wait(&r->cv, &r->mu);
-		r->applying++;
+		j->cr->applying++;
 	}
 	pthread_mutex_unlock(&r->mu);
 }
@@ -257,9 +263,12 @@ runner_record(struct runner *r, const struct target_ops *ops, const struct targe
 	struct buf err = {0}, mark = {0};
 	int cluster = ops->state_push && ops->state_on(tc->c);
 	int rc = cluster ? ops->state_push(tc, puts, n, &mark, &err) : 0;
-	if (!rc)
+	if (!rc) {
+		pthread_mutex_lock(&r->st_mu);
 		rc = store_write_marked(r->st, tc->c->name, puts, n, 0, cluster ? mark.s : NULL,
 					mark.len, &err);
+		pthread_mutex_unlock(&r->st_mu);
+	}
 	if (rc)
 		out_msg(r->out, "addonmake: error: %s", err.s);
 	buf_free(&err);
@@ -355,10 +364,14 @@ load_tier(struct runner *r, struct workspace *w, struct cluster *c,
 		return 0;
 	struct diag d = {0};
 	d.secret = &w->secret;
+	pthread_mutex_lock(&r->load_mu);
 	layer_load_content(w, c, loaded, n, a, &d);
+	pthread_mutex_unlock(&r->load_mu);
 	if (d.n) {
 		out_finish(r->out);
+		pthread_mutex_lock(&r->out->mu);
 		diag_print(&d, stderr);
+		pthread_mutex_unlock(&r->out->mu);
 	}
 	diag_free(&d);
 	return n;
@@ -390,6 +403,7 @@ note_print(struct runner *r, const struct cluster *c, const char *id, struct buf
 /* one tier in progress: its jobs and how far they are (under r->mu) */
 struct tier_run {
 	struct runner *r;
+	struct crun *cr;
 	struct cluster *c;
 	const struct target_ops *ops;
 	struct job *jobs;
@@ -405,7 +419,7 @@ struct tier_run {
 
 /* a job for each dirty layer of the tier, with what it applies (in a) */
 static size_t
-tier_jobs(struct runner *r, struct cluster *c, const struct gtier *tr,
+tier_jobs(struct runner *r, struct crun *cr, struct cluster *c, const struct gtier *tr,
 	  const struct target_ops *ops, const struct target_ctx *tc, struct arena *a,
 	  struct job *jobs)
 {
@@ -419,6 +433,7 @@ tier_jobs(struct runner *r, struct cluster *c, const struct gtier *tr,
 		if (l->body && !ops->docs_only)
 			applied_render(c, l, &text);
 		j->r = r;
+		j->cr = cr;
 		j->ops = ops;
 		j->tc = *tc;
 		j->tc.slot = job_slot;
@@ -439,7 +454,7 @@ static void
 tier_start(struct tier_run *x)
 {
 	struct runner *r = x->r;
-	while (!r->stop && x->next < x->n && x->running < x->limit && !slots_full(r, x->slots)) {
+	while (!r->stop && x->next < x->n && x->running < x->limit && !slots_full(x->cr, x->slots)) {
 		struct job *j = &x->jobs[x->next++];
 		j->started_wall = wall_secs();
 		pthread_mutex_unlock(&r->mu);
@@ -453,9 +468,9 @@ tier_start(struct tier_run *x)
 			buf_adds(&j->err, "its content could not be loaded (see the errors above)");
 			continue;
 		}
-		r->applying++; /* the worker gives it back after apply */
+		x->cr->applying++; /* the worker gives it back after apply */
 		if (pthread_create(&j->th, NULL, worker, j)) {
-			r->applying--;
+			x->cr->applying--;
 			j->done = 1;
 			j->result = T_FAILED;
 			buf_adds(&j->err, "cannot start a thread");
@@ -524,9 +539,10 @@ tier_commit(struct tier_run *x)
 		const char *id = j->l->id;
 		long long order = (long long)j->l->order;
 		x->finished++;
-		r->out->done++;
+		out_done(r->out, 1);
 		note_print(r, x->c, id, &j->note);
 		if (j->result == T_OK) {
+			x->cr->nready++;
 			out_event(r->out, "ready", x->c->name, id, order, NULL);
 		} else if (j->result == T_STOPPED) {
 			x->stopped = 1;
@@ -541,16 +557,16 @@ tier_commit(struct tier_run *x)
 
 /* runs the dirty layers of one tier; 0 all ready, 1 some failed, 2 stopped */
 static int
-run_tier(struct runner *r, struct workspace *w, struct cluster *c,
+run_tier(struct runner *r, struct crun *cr, struct workspace *w, struct cluster *c,
 	 const struct target_ops *ops, const struct target_ctx *tc, size_t t)
 {
 	const struct gtier *tr = &c->g.tiers[t];
 	struct layer **loaded = xcalloc(tr->n, sizeof(*loaded));
 	struct arena a = {0};
 	size_t nloaded = load_tier(r, w, c, tr, &a, loaded);
-	struct tier_run x = {.r = r, .c = c, .ops = ops};
+	struct tier_run x = {.r = r, .cr = cr, .c = c, .ops = ops};
 	x.jobs = xcalloc(tr->n, sizeof(*x.jobs));
-	x.n = tier_jobs(r, c, tr, ops, tc, &a, x.jobs);
+	x.n = tier_jobs(r, cr, c, tr, ops, tc, &a, x.jobs);
 	x.limit = r->ro->jobs > 0 ? (size_t)r->ro->jobs : x.n;
 	/* a target whose applies share a few connections gets a few layers
 	 * in apply at a time; the next starts when one is past its apply, so
@@ -595,9 +611,9 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 		if (j->done == 2 && j->result == T_FAILED) {
 			out_msg(r->out, "addonmake: %s: layer %s failed: %s", c->name, j->l->id,
 				j->err.s ? j->err.s : "");
-			if (!r->failed_layer) {
-				r->failed_layer = j->l->id;
-				buf_adds(&r->failed_why, j->err.s ? j->err.s : "");
+			if (!cr->failed_layer) {
+				cr->failed_layer = j->l->id;
+				buf_adds(&cr->failed_why, j->err.s ? j->err.s : "");
 			}
 		}
 		buf_free(&j->err);
@@ -614,9 +630,22 @@ run_tier(struct runner *r, struct workspace *w, struct cluster *c,
 	return x.stopped ? 2 : x.failed ? 1 : 0;
 }
 
+static int runner_target_locked(struct runner *r, struct workspace *w, struct cluster *c,
+				struct target_ctx **tcp, const struct target_ops **ops);
+
 int
 runner_target(struct runner *r, struct workspace *w, struct cluster *c,
 	      struct target_ctx **tcp, const struct target_ops **ops)
+{
+	pthread_mutex_lock(&r->tg_mu);
+	int rc = runner_target_locked(r, w, c, tcp, ops);
+	pthread_mutex_unlock(&r->tg_mu);
+	return rc;
+}
+
+static int
+runner_target_locked(struct runner *r, struct workspace *w, struct cluster *c,
+		     struct target_ctx **tcp, const struct target_ops **ops)
 {
 	for (size_t i = 0; i < r->ntg; i++)
 		if (r->tg[i]->c == c) {
@@ -655,14 +684,28 @@ runner_close(struct runner *r)
 	free(r->tg);
 	r->tg = NULL;
 	r->ntg = 0;
-	buf_free(&r->failed_why);
+}
+
+void
+crun_free(struct crun *cr)
+{
+	buf_free(&cr->failed_why);
+}
+
+/* the number of c's dirty layers in tiers after t */
+static size_t
+dirty_after(const struct cluster *c, size_t t)
+{
+	size_t later = 0;
+	for (size_t u = t + 1; u < c->g.ntiers; u++)
+		for (size_t i = c->g.tiers[u].first; i < c->g.tiers[u].first + c->g.tiers[u].n; i++)
+			later += ((struct layer *)c->g.nodes[i].data)->plan.dirty != 0;
+	return later;
 }
 
 int
-run_cluster(struct runner *r, struct workspace *w, struct cluster *c)
+run_cluster(struct runner *r, struct workspace *w, struct cluster *c, struct crun *cr)
 {
-	r->failed_layer = NULL;
-	buf_clear(&r->failed_why);
 	if (!plan_count_dirty(c))
 		return EXIT_DONE;
 	pthread_mutex_lock(&r->mu);
@@ -679,19 +722,27 @@ run_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 		return EXIT_FAILED;
 	int rc = EXIT_DONE;
 	for (size_t t = 0; t < c->g.ntiers; t++) {
-		int tr = run_tier(r, w, c, ops, tc, t);
+		int tr = run_tier(r, cr, w, c, ops, tc, t);
 		if (tr == 2) {
 			pthread_mutex_lock(&r->mu);
 			rc = stop_code(r->stop);
 			pthread_mutex_unlock(&r->mu);
 			break;
 		}
+		size_t later = dirty_after(c, t);
+		pthread_mutex_lock(&r->mu);
+		int halt = r->halt;
+		pthread_mutex_unlock(&r->mu);
+		if (tr == 0 && halt && later) {
+			/* another cluster failed: this one's tier is done, the
+			 * rest stays pending for the next run */
+			out_msg(r->out, "addonmake: %s: stopped after a tier, another cluster failed "
+				"(-k goes on); %zu layer%s of later tiers not started", c->name, later,
+				later == 1 ? "" : "s");
+			cr->halted = 1;
+			break;
+		}
 		if (tr == 1) {
-			size_t later = 0;
-			for (size_t u = t + 1; u < c->g.ntiers; u++)
-				for (size_t i = c->g.tiers[u].first;
-				     i < c->g.tiers[u].first + c->g.tiers[u].n; i++)
-					later += ((struct layer *)c->g.nodes[i].data)->plan.dirty != 0;
 			if (later)
 				out_msg(r->out, "addonmake: %s: %zu layer%s of later tiers not started",
 					c->name, later, later == 1 ? "" : "s");
@@ -703,7 +754,7 @@ run_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 }
 
 int
-prune_cluster(struct runner *r, struct workspace *w, struct cluster *c)
+prune_cluster(struct runner *r, struct workspace *w, struct cluster *c, struct crun *cr)
 {
 	struct buf err = {0};
 	if (!c->nremoved)
@@ -725,7 +776,7 @@ prune_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 		}
 		out_event(r->out, "prune", c->name, rm->id, (long long)rm->rec.order, NULL);
 		if (r->ro->dry_run) {
-			r->out->done++;
+			out_done(r->out, 1);
 			continue;
 		}
 		buf_clear(&err);
@@ -735,7 +786,7 @@ prune_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 		tc->note = NULL;
 		note_print(r, c, rm->id, &note);
 		buf_free(&note);
-		r->out->done++;
+		out_done(r->out, 1);
 		if (t == T_STOPPED) {
 			rc = EXIT_INT;
 			break;
@@ -750,6 +801,7 @@ prune_cluster(struct runner *r, struct workspace *w, struct cluster *c)
 			rc = EXIT_FAILED;
 			break;
 		}
+		cr->npruned++;
 		out_event(r->out, "pruned", c->name, rm->id, (long long)rm->rec.order, NULL);
 	}
 	buf_free(&err);

@@ -9,6 +9,7 @@
 
 struct run_opts {
 	int jobs;        /* -j: layers of a tier at once; 0 = all */
+	int clusters_at_once; /* -J: clusters at once; 0: the default (8) */
 	int keep_going;  /* -k: go on with the next cluster after a failure */
 	int dry_run;     /* -n */
 	int force;       /* -B */
@@ -40,6 +41,10 @@ struct out {
 	const struct strset *secret; /* never printed (NULL: nothing) */
 	/* what the run's events came to, for out_summary */
 	int nready, nfailed, ninterrupted, npruned;
+	/* -J with more than one cluster: the clusters' progress, for the
+	 * status line */
+	int fleet, cl_done, cl_running, cl_failed, cl_waiting;
+	pthread_mutex_t mu; /* held by each function here */
 };
 void out_init(struct out *o, FILE *f, const struct run_opts *ro);
 /* an event of one layer; detail may be NULL. "waiting" only updates the
@@ -50,6 +55,11 @@ void out_event(struct out *o, const char *event, const char *cluster,
 void out_msg(struct out *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void out_finish(struct out *o);
+/* n more layers done (the [done/total] of the status line) */
+void out_done(struct out *o, int n);
+/* how many clusters are done, running, failed and waiting, for the status
+ * line on a terminal */
+void out_fleet(struct out *o, int done, int running, int failed, int waiting);
 /* the run's closing line, "addonmake: 6 applied, 1 failed, 2 not started
  * in 12.3 s" (planned: the layers it meant to apply or prune); nothing
  * with --json, nor with -q when nothing failed */
@@ -66,21 +76,32 @@ struct rtarget {
 	const struct target_ops *ops;
 };
 
+/* one cluster's run (run_cluster, prune_cluster), its caller's: with -J
+ * several are under way at once, each in a thread of its own */
+struct crun {
+	const char *failed_layer; /* the first layer that failed, or NULL */
+	struct buf failed_why;    /* and why */
+	int nready, npruned;      /* layers ready, pruned */
+	int applying;  /* its layers started and not yet past apply (r->mu) */
+	int halted;    /* it stopped after a tier: another cluster failed */
+};
+
 struct runner {
 	const struct run_opts *ro;
 	struct out *out;
 	struct store *st;
 	struct procs ps;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;   /* main waits for workers */
+	pthread_cond_t cv;   /* the clusters' main threads wait for workers */
 	pthread_cond_t wake; /* sleeping workers wait for stop */
-	int applying;        /* layers started and not yet past apply */
 	int stop;            /* signal number that stopped the run, or 0 */
+	int halt;            /* a cluster failed (without -k): the others stop after their tier */
 	struct rtarget **tg; /* targets opened so far (runner_target) */
 	size_t ntg;
-	/* the first layer that failed in the last run_cluster, and why */
-	const char *failed_layer;
-	struct buf failed_why;
+	/* taken one cluster at a time: opening a target, writing the local
+	 * state (LMDB grows its map only with no other transaction), loading
+	 * a tier's content (the workspace's downloads and arena) */
+	pthread_mutex_t tg_mu, st_mu, load_mu;
 };
 
 /* sets up signal handling (SIGINT/SIGTERM stop the run) */
@@ -96,9 +117,13 @@ void runner_close(struct runner *r);
  * cluster gave. 0, or -1 (the error said) */
 int runner_record(struct runner *r, const struct target_ops *ops, const struct target_ctx *tc,
 		  const struct store_put *puts, size_t n);
-/* applies the dirty layers of c; EXIT_DONE, EXIT_FAILED or EXIT_INT/TERM */
-int run_cluster(struct runner *r, struct workspace *w, struct cluster *c);
+/* applies the dirty layers of c, what happened in cr (zeroed by the
+ * caller, freed with crun_free); EXIT_DONE (cr->halted: stopped after a
+ * tier because r->halt was set), EXIT_FAILED or EXIT_INT/TERM. Several
+ * clusters may run at once, each on a thread of its own */
+int run_cluster(struct runner *r, struct workspace *w, struct cluster *c, struct crun *cr);
 /* deletes c's removed layers, highest order first */
-int prune_cluster(struct runner *r, struct workspace *w, struct cluster *c);
+int prune_cluster(struct runner *r, struct workspace *w, struct cluster *c, struct crun *cr);
+void crun_free(struct crun *cr);
 
 #endif

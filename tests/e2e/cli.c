@@ -13,8 +13,8 @@ Test(cli, help_and_version)
 	cr_assert(strstr(r.out, "usage: addonmake [COMMAND] [options] [LAYER...]"));
 	cr_assert(strstr(r.out, "3 plan --detailed-exitcode found work"));
 	/* an option of some commands says which */
-	cr_assert(strstr(r.out, "  -k                   keep going: after a cluster fails, sync the next one\n"
-				"                       [sync]\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "  -J N                 at most N clusters at once (default 8; 1: one after\n"
+				"                       another) [sync]\n"), "%s", r.out);
 	res_free(&r);
 	const char *versions[] = {"--version", "version", "plan --version"};
 	for (int i = 0; i < 3; i++) {
@@ -101,7 +101,7 @@ Test(cli, bash_completion)
 	snprintf(cmd, sizeof(cmd), "cd '%s' && bash t.sh", t.dir);
 	char *out = sh_out(cmd);
 	cr_assert_str_eq(out, "plan\n--drift --detailed-exitcode\n\nsub\nprune\nzsh\n"
-			      "-C -f -c --state -j -k -n -B -v -q --explain --prune --drift --json --shard "
+			      "-C -f -c --state -j -J -k -n -B -v -q --explain --prune --drift --json --shard "
 			      "--summary "
 			      "--wait-lock "
 			      "--offline --refresh --force-conflicts -h --help --version\n", "%s", out);
@@ -375,7 +375,8 @@ Test(cli, a_failed_cluster_names_those_not_started)
 		"  - {name: dev, target: {exec: {apply: ['false']}}, profiles: [p.yaml]}\n"
 		"  - {name: lab, target: {render: {dir: out/lab}}, profiles: [p.yaml]}\n"
 		"  - {name: prod, target: {render: {dir: out/prod}}, profiles: [p.yaml]}\n");
-	struct res r = am(&t, "sync");
+	/* one cluster after another (-J 1) */
+	struct res r = am(&t, "sync -J 1");
 	assert_code(r, 1);
 	cr_assert(strstr(r.out, "addonmake: lab: not started (a cluster failed; -k goes on)\n"
 				"addonmake: prod: not started (a cluster failed; -k goes on)\n"), "%s", r.out);

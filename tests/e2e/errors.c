@@ -443,7 +443,7 @@ Test(errors, forced_says_forced)
 }
 
 /* a cluster whose records cannot be read fails at its turn, as a cluster
- * that fails to apply does: without -k the clusters after it are not
+ * that fails to apply does: without -k (and one cluster at a time) the clusters after it are not
  * started, with -k they are synced; plan shows what it can and exits 1 */
 Test(errors, an_unreachable_cluster_fails_alone_and_k_goes_on)
 {
@@ -459,7 +459,7 @@ Test(errors, an_unreachable_cluster_fails_alone_and_k_goes_on)
 		  !strstr(r.out, "no work to do") && strstr(r.err, "error: cluster dev: GET "),
 		  "%s%s", r.out, r.err);
 	res_free(&r);
-	r = am(&t, "sync");
+	r = am(&t, "sync -J 1");
 	assert_code(r, 1);
 	cr_assert(strstr(r.out, "addonmake: lab: not started (a cluster failed; -k goes on)") &&
 		  !strstr(r.out, "no work to do"), "%s%s", r.out, r.err);

@@ -3,6 +3,8 @@
  * shards balanced by layers, the same split whatever order the workspace
  * lists the clusters in. */
 #include <stdio.h>
+#include <sys/wait.h>
+#include <time.h>
 #include "../../src/lib/lib.h"
 #include "e2e.h"
 
@@ -214,7 +216,7 @@ Test(fleet, the_summary_names_every_cluster_once_in_every_outcome)
 	struct res r = am(&t, "sync -c b");
 	assert_code(r, 0);
 	res_free(&r);
-	r = am(&t, "sync --summary s.json");
+	r = am(&t, "sync -J 1 --summary s.json");
 	assert_code(r, 1);
 	cr_assert(strstr(r.out, "addonmake: a: synced (1 applied)\naddonmake: b: no work\n"
 			 "addonmake: c: failed at p/x: ") &&
@@ -273,5 +275,93 @@ Test(fleet, the_generated_sample_fleet_syncs_in_shards)
 	}
 	/* 1 + 8 + 4 + 11 + 7 + 3 + 10 + 6 + 2 layers */
 	cr_assert_eq(applied, 52);
+	tws_free(&t);
+}
+
+/* -J: clusters at once. Three clusters whose first layer waits for the
+ * file go: all three are waiting together (one after another, the first
+ * would wait alone); dev then fails at its second tier while lab and prod
+ * are in theirs, and without -k they finish that tier and stop, their
+ * later layers left for the next run; the summary names each once */
+Test(fleet, clusters_sync_at_once_and_a_failure_stops_the_others_after_their_tier)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "p.yaml", "metadata: {name: p}\nspec:\n  template:\n    packs:\n"
+		"      - {name: a, type: manifest, values: \"pack: {spectrocloud.com/install-priority: \\\"0\\\"}\",\n"
+		"         manifests: [{name: m, content: \"kind: ConfigMap\"}]}\n"
+		"      - {name: b, type: manifest, values: \"pack: {spectrocloud.com/install-priority: \\\"10\\\"}\",\n"
+		"         manifests: [{name: m, content: \"kind: ConfigMap\"}]}\n"
+		"      - {name: c, type: manifest, values: \"pack: {spectrocloud.com/install-priority: \\\"20\\\"}\",\n"
+		"         manifests: [{name: m, content: \"kind: ConfigMap\"}]}\n");
+	const char *gate = "    layers:\n      p/a: {readiness: {interval: 100ms, checks: "
+			   "[{command: [sh, -c, 'test -e go || { echo no go; exit 1; }']}]}}\n";
+	const char *slow = "    layers:\n      p/b: {readiness: {interval: 100ms, checks: "
+			   "[{command: [sh, -c, 'test -e go2 || { echo no go2; exit 1; }']}]}}\n";
+	tws_put(&t, "addonmake.yaml", "clusters:\n"
+		"  - name: dev\n    target: {exec: {apply: [sh, -c, 'test $ADDONMAKE_LAYER != p/b']}}\n"
+		"    profiles: [p.yaml]\n%s"
+		"  - name: lab\n    target: {render: {dir: out/lab}}\n    profiles: [p.yaml]\n%s"
+		"  - name: prod\n    target: {render: {dir: out/prod}}\n    profiles: [p.yaml]\n%s",
+		gate, slow, slow);
+	pid_t pid = am_bg(&t, "sync -J 3 --summary s.json");
+	/* the three clusters' first layers wait together */
+	for (int i = 0; i < 200; i++) {
+		char *out = tws_get(&t, "bg.out");
+		int waiting = out && strstr(out, "dev: waiting p/a") && strstr(out, "lab: waiting p/b") &&
+			      strstr(out, "prod: waiting p/b");
+		free(out);
+		if (waiting)
+			break;
+		nanosleep(&(struct timespec){0, 50000000L}, NULL);
+	}
+	char *out = tws_get(&t, "bg.out");
+	cr_assert(out && strstr(out, "dev: waiting p/a") && strstr(out, "lab: waiting p/b") &&
+		  strstr(out, "prod: waiting p/b"), "not all at once:\n%s", out);
+	free(out);
+	/* dev's first tier is ready; its second fails while lab and prod wait */
+	cr_assert_eq(tws_sh(&t, "touch go"), 0);
+	for (int i = 0; i < 200; i++) {
+		out = tws_get(&t, "bg.out");
+		int failed = out && strstr(out, "dev: layer p/b failed");
+		free(out);
+		if (failed)
+			break;
+		nanosleep(&(struct timespec){0, 50000000L}, NULL);
+	}
+	cr_assert_eq(tws_sh(&t, "touch go2"), 0);
+	int st;
+	waitpid(pid, &st, 0);
+	out = tws_get(&t, "bg.out");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit %d\n%s", WEXITSTATUS(st), out);
+	cr_assert(strstr(out, "addonmake: dev: failed at p/b: ") &&
+		  strstr(out, "addonmake: lab: stopped (2 applied) (after a tier: a cluster failed; -k "
+			      "goes on)\n") &&
+		  strstr(out, "addonmake: prod: stopped (2 applied)"), "%s", out);
+	/* lab and prod finished the tier they were in, and went no further */
+	cr_assert(tws_exists(&t, "out/lab/p00010_p+b.yaml") && !tws_exists(&t, "out/lab/p00020_p+c.yaml"),
+		  "%s", out);
+	free(out);
+	char *s = tws_get(&t, "s.json");
+	for (const char *n = "dev\0lab\0prod\0"; *n; n += strlen(n) + 1) {
+		char row[64];
+		snprintf(row, sizeof(row), "{\"cluster\":\"%s\",", n);
+		int k = 0;
+		for (const char *p = s; (p = strstr(p, row)); p++)
+			k++;
+		cr_assert_eq(k, 1, "%s %d times:\n%s", n, k, s);
+	}
+	cr_assert(strstr(s, "{\"cluster\":\"lab\",\"outcome\":\"stopped\""), "%s", s);
+	free(s);
+	/* the next run applies what was left: c of lab and prod */
+	tws_put(&t, "addonmake.yaml", "clusters:\n"
+		"  - {name: dev, target: {exec: {apply: ['true']}}, profiles: [p.yaml]}\n"
+		"  - {name: lab, target: {render: {dir: out/lab}}, profiles: [p.yaml]}\n"
+		"  - {name: prod, target: {render: {dir: out/prod}}, profiles: [p.yaml]}\n");
+	struct res r = am(&t, "sync");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "addonmake: lab: synced (1 applied)\n") &&
+		  strstr(r.out, "addonmake: prod: synced (1 applied)\n"), "%s", r.out);
+	res_free(&r);
 	tws_free(&t);
 }

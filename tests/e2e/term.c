@@ -165,3 +165,22 @@ Test(term, verbose_shows_exec_commands_and_a_failure_prints_once)
 	res_free(&r);
 	tws_free(&t);
 }
+
+/* -J on a terminal: the status line says how the clusters stand */
+Test(term, the_status_line_counts_the_clusters_with_J)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_profile(&t, "one", NULL);
+	tws_put(&t, "addonmake.yaml", "clusters:\n"
+		"  - {name: dev, target: {render: {dir: out/dev}}, profiles: [p.yaml]}\n"
+		"  - {name: lab, target: {render: {dir: out/lab}}, profiles: [p.yaml]}\n"
+		"  - {name: prod, target: {render: {dir: out/prod}}, profiles: [p.yaml]}\n");
+	struct res r = am_tty(&t, 200, "", "sync -J 2");
+	assert_code(r, 0);
+	/* two start, one waits; at the end all are done */
+	cr_assert(strstr(r.out, "[clusters: 0 done, 2 running, 0 failed, 1 waiting] "), "%s", r.out);
+	cr_assert(strstr(r.out, "addonmake: prod: synced"), "%s", r.out);
+	res_free(&r);
+	tws_free(&t);
+}
