@@ -2336,6 +2336,79 @@ Test(SUITE, status_of_a_fleet_reads_every_clusters_records)
 	kf_free(&f);
 }
 
+/* one stand-in process serves a fleet (#18 §7): six clusters, each at
+ * /clusters/NAME/ with objects of its own; an Indexed Job simulated by
+ * three processes started together with JOB_COMPLETION_INDEX 0, 1, 2 and
+ * --shard auto/3 syncs every cluster exactly once, and a second Job run
+ * has no work anywhere */
+Test(SUITE, an_indexed_job_over_a_fleet_on_one_server_syncs_each_cluster_once)
+{
+	STAND_IN_ONLY("serve several clusters from one process");
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_tiers(&f, "one");
+	struct buf ws = {0};
+	buf_adds(&ws, "defaults:\n  readiness: {interval: 1s, timeout: 30s}\nclusters:\n");
+	for (int i = 0; i < 6; i++) {
+		tws_put(&f.t, "kc.tmp", "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+			"clusters: [{name: t, cluster: {server: \"http://127.0.0.1:%d/clusters/c%d\"}}]\n"
+			"users: [{name: u, user: {token: abc}}]\n"
+			"contexts: [{name: t, context: {cluster: t, user: u}}]\n", f.port, i);
+		cr_assert_eq(tws_sh(&f.t, "mv kc.tmp kc%d", i), 0);
+		buf_printf(&ws, "  - {name: c%d, target: {kube: {kubeconfig: kc%d, state: cluster}}, "
+			   "profiles: [p.yaml]}\n", i, i);
+	}
+	tws_put(&f.t, "addonmake.yaml", "%s", ws.s);
+	buf_free(&ws);
+	for (int run = 0; run < 2; run++) {
+		/* each pod of the Job starts from a fresh clone: no .addonmake */
+		cr_assert_eq(tws_sh(&f.t, "rm -rf .addonmake j0 j1 j2 && for i in 0 1 2; do "
+				    "mkdir j$i && cp addonmake.yaml p.yaml kc? j$i/; done"), 0);
+		cr_assert_eq(tws_sh(&f.t, "for i in 0 1 2; do (cd j$i && JOB_COMPLETION_INDEX=$i '%s' "
+				    "sync --shard auto/3 > out 2>&1; echo $? > rc) & done; wait",
+				    getenv("ADDONMAKE_BIN")), 0);
+		for (int i = 0; i < 3; i++) {
+			char p[32];
+			snprintf(p, sizeof(p), "j%d/rc", i);
+			char *rc = tws_get(&f.t, p);
+			snprintf(p, sizeof(p), "j%d/out", i);
+			char *out = tws_get(&f.t, p);
+			cr_assert_str_eq(rc, "0\n", "%s", out);
+			if (run)
+				cr_assert(strstr(out, "no work to do."), "the second Job run:\n%s", out);
+			free(rc);
+			free(out);
+		}
+		/* each cluster's own objects: its three ConfigMaps, applied once */
+		for (int i = 0; i < 6; i++) {
+			char what[64];
+			snprintf(what, sizeof(what), "clusters/c%d/__ctl/dump", i);
+			char cmd[256];
+			snprintf(cmd, sizeof(cmd), "curl -s 'http://127.0.0.1:%d/%s'", f.port, what);
+			char *dump = sh_out(cmd);
+			for (const char *cm = "ca\0cb\0cc\0"; *cm; cm += 3) {
+				char name[64];
+				snprintf(name, sizeof(name), "\"name\": \"%s\", \"namespace\": \"default\"", cm);
+				int n = 0;
+				for (const char *q = dump; (q = strstr(q, name)); q++)
+					n++;
+				cr_assert_eq(n, 1, "c%d has %s %d times:\n%s", i, cm, n, dump);
+			}
+			free(dump);
+		}
+		/* one PATCH of each ConfigMap, in all, per cluster: by one pod */
+		char *log = kf_log_all(&f);
+		for (int i = 0; i < 6; i++) {
+			char patch[96];
+			snprintf(patch, sizeof(patch),
+				 "PATCH /clusters/c%d/api/v1/namespaces/default/configmaps/cb?", i);
+			cr_assert_eq(count_lines(log, patch), 1, "%s\n%s", patch, log);
+		}
+		free(log);
+	}
+	kf_free(&f);
+}
+
 /* dist/image builds an OCI image archive from Debian packages; its
  * addonmake, unpacked with umoci and run in the root filesystem with
  * chroot (podman does not run here), syncs a workspace against the test

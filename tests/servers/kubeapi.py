@@ -2,6 +2,7 @@
 """kubeapi: a stand-in for kube-apiserver on loopback, for addonmake's tests.
 
   kubeapi.py [--tls CERT KEY] [--client-ca CA] [--token T]... [--manual-crds]
+             [--available-after MS]
 
 Speaks what ../shared/notes/kubeapi.md section 7 lists, as the real server
 does: /version, aggregated discovery (apidiscovery.k8s.io/v2, when Accept
@@ -25,7 +26,12 @@ namespace takes its objects along), Status error bodies. With --tls it
 speaks HTTPS; --token accepts those bearer tokens, --client-ca client
 certificates signed by that CA; without either nothing is checked. CRDs
 are Established at once unless --manual-crds (then a test sets their
-status). Prints its port on the first line of stdout.
+status). With --available-after MS a Deployment is Available MS after its
+generation is first read (a controller's rollout, for benchmarks). One
+process serves a fleet: a request under /clusters/NAME/ (a kubeconfig's
+server: http://127.0.0.1:PORT/clusters/NAME) is for cluster NAME, with
+objects of its own (its control requests too); the log keeps the prefix.
+Prints its port on the first line of stdout.
 
 Test control (never authenticated; loopback only):
   GET /__ctl/fault?path=P&mode=M&n=N[&ms=D]  the next N requests whose path
@@ -50,6 +56,9 @@ A = sys.argv
 TOKENS = [A[i + 1] for i, x in enumerate(A) if x == "--token"]
 CLIENT_CA = A[A.index("--client-ca") + 1] if "--client-ca" in A else None
 MANUAL_CRDS = "--manual-crds" in A
+# --available-after MS: a Deployment's status says Available MS after its
+# generation is first read, as if a controller had rolled it out
+AVAILABLE_AFTER = int(A[A.index("--available-after") + 1]) if "--available-after" in A else None
 lock = threading.RLock()
 faults, log, linger, conns = [], [], [0], [0]
 rv = [1000]
@@ -86,8 +95,41 @@ BUILTIN = {
 NO_UNCONDITIONAL_UPDATE = {"leases"}
 # what has a scale subresource
 SCALABLE = {"deployments", "statefulsets", "replicasets"}
-# (group, resource, namespace, name) -> {"obj": live object, "mgr": {manager: applied config}}
+# (group, resource, namespace, name) -> {"obj": live object, "mgr": {manager: applied config}}:
+# the objects of the cluster this request is for (select)
 store = {}
+# a cluster's store by the prefix of its server URL, /clusters/NAME ("": none)
+STORES = {"": store}
+
+
+def select(name):
+    """the objects of cluster name from now on (lock held): one process
+    serves a fleet, each cluster at http://127.0.0.1:PORT/clusters/NAME"""
+    global store
+    if name not in STORES:
+        STORES[name] = {}
+        store = STORES[name]
+        system_namespaces()
+    store = STORES[name]
+
+
+def ripen(e):
+    """with --available-after, a Deployment whose generation has been read
+    for that long is Available"""
+    o = e["obj"]
+    if AVAILABLE_AFTER is None or o.get("kind") != "Deployment":
+        return
+    gen = o["metadata"].get("generation", 1)
+    if e.get("seen_gen") != gen:
+        e["seen_gen"], e["seen_at"] = gen, time.time()
+    st = o.get("status") or {}
+    if st.get("observedGeneration") != gen and time.time() - e["seen_at"] >= AVAILABLE_AFTER / 1000.0:
+        n = (o.get("spec") or {}).get("replicas", 1)
+        o["status"] = {"observedGeneration": gen, "replicas": n, "updatedReplicas": n,
+                       "readyReplicas": n, "availableReplicas": n, "conditions": [
+                           {"type": "Available", "status": "True"},
+                           {"type": "Progressing", "status": "True",
+                            "reason": "NewReplicaSetAvailable"}]}
 
 
 def now():
@@ -495,12 +537,14 @@ def selector_match(labels, sel):
     return True
 
 
-def gone(key):
-    """removes an object; a namespace takes its objects along"""
-    e = store.pop(key, None)
+def gone(key, st=None):
+    """removes an object (of the store st, else this request's); a
+    namespace takes its objects along"""
+    st = store if st is None else st
+    e = st.pop(key, None)
     if e and key[1] == "namespaces":
-        for k in [k for k in store if k[2] == key[3]]:
-            store.pop(k, None)
+        for k in [k for k in st if k[2] == key[3]]:
+            st.pop(k, None)
 
 
 def delete(key, kind, g, q, body):
@@ -530,7 +574,8 @@ def delete(key, kind, g, q, body):
             bump(o)
             if res == "namespaces":
                 o["status"] = {"phase": "Terminating"}
-            threading.Timer(max(linger[0], 50) / 1000.0, lambda: locked(gone, key)).start()
+            cur = store
+            threading.Timer(max(linger[0], 50) / 1000.0, lambda: locked(gone, key, cur)).start()
         return 200, o
     gone(key)
     return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
@@ -738,10 +783,16 @@ class H(http.server.BaseHTTPRequestHandler):
         u = urllib.parse.urlparse(self.path)
         q = urllib.parse.parse_qs(u.query)
         raw = self.body() if method in ("PATCH", "DELETE", "PUT", "POST") else b""
+        logged = u.path
+        self.cluster = ""
+        if u.path.startswith("/clusters/"):
+            parts = u.path.split("/", 3)
+            self.cluster = parts[2]
+            u = u._replace(path="/" + (parts[3] if len(parts) > 3 else ""))
         if u.path.startswith("/__ctl/"):
             return self.control(u.path, q)
         with lock:
-            log.append("%s %s%s" % (method, u.path, "?" + u.query if u.query else ""))
+            log.append("%s %s%s" % (method, logged, "?" + u.query if u.query else ""))
             mode = None
             for f in faults:
                 if u.path.startswith(f[0]) and f[2] > 0 and \
@@ -773,9 +824,11 @@ class H(http.server.BaseHTTPRequestHandler):
         if method == "GET" and u.path in ("/api", "/apis") and \
                 "as=APIGroupDiscoveryList" in accept and "v=v2;" in accept + ";":
             with lock:
+                select(self.cluster)
                 doc = aggregated(u.path)
             return self.send(200, doc, AGGREGATED)
         with lock:
+            select(self.cluster)
             code, obj = self.route(method, u.path, q, raw)
         if obj is None:
             return self.send(404, "404 page not found\n", "text/plain; charset=utf-8")
@@ -808,6 +861,8 @@ class H(http.server.BaseHTTPRequestHandler):
             return 404, None
         if method == "GET":
             e = store.get(key)
+            if e:
+                ripen(e)
             if not e:
                 gr = res if not g else "%s.%s" % (res, g)
                 return status(404, "NotFound", '%s "%s" not found' % (gr, name),
@@ -962,6 +1017,7 @@ class H(http.server.BaseHTTPRequestHandler):
                 continue
             if fsel.startswith("metadata.name=") and kname != fsel.split("=", 1)[1]:
                 continue
+            ripen(e)
             o = copy.deepcopy(e["obj"])
             items.append(o)
         return 200, {"kind": kind + "List", "apiVersion": gv, "metadata": {"resourceVersion": str(rv[0])},
@@ -969,6 +1025,7 @@ class H(http.server.BaseHTTPRequestHandler):
 
     def control(self, path, q):
         with lock:
+            select(self.cluster)
             if path == "/__ctl/fault":
                 faults.append([q["path"][0], q["mode"][0], int(q.get("n", ["1"])[0]),
                                int(q.get("ms", ["0"])[0])])
@@ -1009,12 +1066,16 @@ def watchdog(parent, deadline):
     os._exit(0)
 
 
-for n in ("default", "kube-system", "kube-public", "kube-node-lease"):
-    store[("", "namespaces", None, n)] = {"mgr": {}, "obj": {
-        "apiVersion": "v1", "kind": "Namespace",
-        "metadata": {"name": n, "uid": str(uuid.uuid4()), "creationTimestamp": now(),
-                     "resourceVersion": "1"}, "spec": {"finalizers": ["kubernetes"]},
-        "status": {"phase": "Active"}}}
+def system_namespaces():
+    for n in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        store[("", "namespaces", None, n)] = {"mgr": {}, "obj": {
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": n, "uid": str(uuid.uuid4()), "creationTimestamp": now(),
+                         "resourceVersion": "1"}, "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"}}}
+
+
+system_namespaces()
 threading.Thread(target=watchdog, args=(os.getppid(), time.time() + 600), daemon=True).start()
 # a listen backlog of 5 (socketserver's default) drops the SYNs of a
 # client that opens more connections at once, and each waits a second
