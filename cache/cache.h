@@ -21,6 +21,9 @@ struct hash128 {
 };
 void hash_bytes(const void *p, size_t n, struct hash128 *h);
 void hash_hex(const struct hash128 *h, char out[33]);
+/* the 32 lowercase hex digits of hash_hex (nothing after them) into h: 0,
+ * or -1 when s is not that */
+int hash_parse_hex(const char *s, struct hash128 *h);
 
 enum layer_status {
 	LS_PENDING = 1,

@@ -154,3 +154,16 @@ hash_hex(const struct hash128 *h, char out[33])
 	}
 	out[32] = 0;
 }
+
+int
+hash_parse_hex(const char *s, struct hash128 *h)
+{
+	for (int i = 0; i < 32; i++) {
+		char c = s[i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (v < 0)
+			return -1;
+		h->b[i / 2] = (unsigned char)(i % 2 ? (h->b[i / 2] << 4) | v : v);
+	}
+	return s[32] ? -1 : 0;
+}

@@ -336,12 +336,13 @@ lease_one(struct cmd_ctx *x, struct cluster *c, struct target_ctx **tc,
 	int rc = runner_target(cmd_runner(x), x->w, c, tc, ops);
 	if (rc)
 		cmd_row_set(x, c, CO_FAILED, NULL, "its target could not be opened");
-	if (!rc && (*ops)->state_lock(*tc, x->ro->wait_lock, &note, &err)) {
+	int held = !rc ? (*ops)->state_lock(*tc, x->ro->wait_lock, &note, &err) : 0;
+	if (held) {
 		fprintf(stderr, "addonmake: error: %s\n", err.s);
 		/* "cluster dev: another addonmake holds the lease ...; hint" */
 		struct buf w = {0};
 		buf_add(&w, err.s, strcspn(err.s, ";"));
-		cmd_row_set(x, c, strstr(err.s, "holds the lease") ? CO_LOCKED : CO_FAILED, NULL, w.s);
+		cmd_row_set(x, c, held == 1 ? CO_LOCKED : CO_FAILED, NULL, w.s);
 		buf_free(&w);
 		rc = EXIT_FAILED;
 	}

@@ -34,7 +34,7 @@ cmd_clusters(struct cmd_ctx *x)
 	else if (!x->ro->json)
 		buf_printf(&out, "%-24s %-7s %6s  %s\n", "CLUSTER", "TARGET", "LAYERS", "PROFILES");
 	for (size_t i = 0; i < x->ncl; i++) {
-		const struct cluster *c = x->cl[i];
+		struct cluster *c = x->cl[i];
 		const struct target_ops *ops = target_for(c, &err);
 		const char *target = ops ? ops->kind : "none";
 		size_t layers = fleet_layers(x->w, c);

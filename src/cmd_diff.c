@@ -173,18 +173,12 @@ diff_cluster(struct cmd_ctx *x, struct cluster *c, struct diff_run *dr)
 		/* a clean layer's content is not loaded: it is, for as long as
 		 * it is compared */
 		struct arena la = {0};
-		int loaded = !l->body;
-		if (loaded) {
-			struct diag d = {0};
-			d.secret = &x->w->secret;
-			layer_load_content(x->w, c, &l, 1, &la, &d);
-			diag_print(&d, stderr);
-			diag_free(&d);
-			if (!l->body) {
-				arena_free(&la);
-				rc = EXIT_FAILED;
-				break;
-			}
+		struct layer *one[1] = {l};
+		size_t loaded = run_load(cmd_runner(x), x->w, c, one, 1, &la);
+		if (!l->body) {
+			arena_free(&la);
+			rc = EXIT_FAILED;
+			break;
 		}
 		struct buf text = {0};
 		if (!ops->docs_only)
@@ -198,8 +192,7 @@ diff_cluster(struct cmd_ctx *x, struct cluster *c, struct diff_run *dr)
 			rc = EXIT_FAILED;
 		}
 		buf_free(&text);
-		if (loaded)
-			l->body = NULL;
+		run_unload(one, loaded);
 		arena_free(&la);
 	}
 	for (size_t k = 0; k < c->nremoved && !rc && !x->only; k++) {

@@ -9,8 +9,10 @@
 #include "fleet.h"
 
 size_t
-fleet_layers(struct workspace *w, const struct cluster *c)
+fleet_layers(struct workspace *w, struct cluster *c)
 {
+	if (c->npacks_counted)
+		return c->npacks_counted - 1; /* --shard counted them already */
 	struct arena a = {0};
 	struct diag d = {0};
 	struct ldctx lc = {.w = w, .a = &a, .deps = NULL, .d = &d};
@@ -22,6 +24,7 @@ fleet_layers(struct workspace *w, const struct cluster *c)
 	}
 	diag_free(&d);
 	arena_free(&a);
+	c->npacks_counted = n + 1;
 	return n;
 }
 

@@ -348,8 +348,43 @@ stop_code(int sig)
 	return sig == SIGTERM ? EXIT_TERM : EXIT_INT;
 }
 
+size_t
+run_load(struct runner *r, struct workspace *w, struct cluster *c, struct layer **ls, size_t n,
+	 struct arena *a)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!ls[i]->body) {
+			struct layer *t = ls[k];
+			ls[k++] = ls[i];
+			ls[i] = t;
+		}
+	if (!k)
+		return 0;
+	struct diag d = {0};
+	d.secret = &w->secret;
+	pthread_mutex_lock(&r->load_mu);
+	layer_load_content(w, c, ls, k, a, &d);
+	pthread_mutex_unlock(&r->load_mu);
+	if (d.n) {
+		out_finish(r->out);
+		pthread_mutex_lock(&r->out->mu);
+		diag_print(&d, stderr);
+		pthread_mutex_unlock(&r->out->mu);
+	}
+	diag_free(&d);
+	return k;
+}
+
+void
+run_unload(struct layer **ls, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ls[i]->body = NULL; /* its arena is freed by the caller */
+}
+
 /* loads the content of the tier's dirty layers that do not have it, into
- * a (one parse per profile); returns the layers loaded, for unload */
+ * a; the layers loaded are in loaded, for run_unload */
 static size_t
 load_tier(struct runner *r, struct workspace *w, struct cluster *c,
 	  const struct gtier *tr, struct arena *a, struct layer **loaded)
@@ -360,28 +395,7 @@ load_tier(struct runner *r, struct workspace *w, struct cluster *c,
 		if (l->plan.dirty && !l->body)
 			loaded[n++] = l;
 	}
-	if (!n)
-		return 0;
-	struct diag d = {0};
-	d.secret = &w->secret;
-	pthread_mutex_lock(&r->load_mu);
-	layer_load_content(w, c, loaded, n, a, &d);
-	pthread_mutex_unlock(&r->load_mu);
-	if (d.n) {
-		out_finish(r->out);
-		pthread_mutex_lock(&r->out->mu);
-		diag_print(&d, stderr);
-		pthread_mutex_unlock(&r->out->mu);
-	}
-	diag_free(&d);
-	return n;
-}
-
-static void
-unload(struct layer **ls, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		ls[i]->body = NULL; /* its arena is freed with the tier */
+	return run_load(r, w, c, loaded, n, a);
 }
 
 /* -v: what a target noted running for a layer, each line after
@@ -624,7 +638,7 @@ run_tier(struct runner *r, struct crun *cr, struct workspace *w, struct cluster 
 	free(x.seq);
 	free(x.fin);
 	free(x.jobs);
-	unload(loaded, nloaded);
+	run_unload(loaded, nloaded);
 	free(loaded);
 	arena_free(&a);
 	return x.stopped ? 2 : x.failed ? 1 : 0;

@@ -125,5 +125,12 @@ int run_cluster(struct runner *r, struct workspace *w, struct cluster *c, struct
 /* deletes c's removed layers, highest order first */
 int prune_cluster(struct runner *r, struct workspace *w, struct cluster *c, struct crun *cr);
 void crun_free(struct crun *cr);
+/* loads the content of the layers of ls[0..n) that do not have it, into a
+ * (one parse per profile; one cluster at a time), printing what loading
+ * said; those it loaded are moved to the front of ls and counted, for
+ * run_unload, which forgets their content (a is the caller's to free) */
+size_t run_load(struct runner *r, struct workspace *w, struct cluster *c, struct layer **ls,
+		size_t n, struct arena *a);
+void run_unload(struct layer **ls, size_t n);
 
 #endif

@@ -143,6 +143,7 @@ struct cluster {
 	struct dnode *variables, *macros;
 	struct layer_opts *lopts;
 	size_t nlopts;
+	size_t npacks_counted; /* its profiles' packs + 1, once counted (fleet_layers), else 0 */
 	int drift;           /* drift: true: plan and sync look for drift */
 	int drift_checked;   /* this run looked (the layers' plan.drift hold it) */
 	const char **ignore_managers; /* field managers whose changes are not drift */

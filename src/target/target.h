@@ -104,8 +104,8 @@ struct target_ops {
 	/* optional, with the above: the lock on the cluster's records that
 	 * keeps runs on other machines out while this one writes them, held
 	 * until close. state_lock: 0 taken (note may say whose it took
-	 * over), -1 with err (held by another: err says by whom, since when;
-	 * with wait it waits instead). state_unlock releases whoever holds
+	 * over), 1 held by another (err says by whom, since when; with wait
+	 * it waits instead), -1 with err. state_unlock releases whoever holds
 	 * it (note says whom), for a person after a run that is gone. */
 	int (*state_lock)(const struct target_ctx *t, int wait, struct buf *note, struct buf *err);
 	int (*state_unlock)(const struct target_ctx *t, struct buf *note, struct buf *err);

@@ -270,6 +270,10 @@ deletions(const struct target_ctx *t, struct kt *kt, const struct layer_rec *rec
 	const char *rel;
 	if (!rec || tk_inv_get(rec->inventory, rec->ninventory, a, &rel, &v, &nv) < 0)
 		return 0; /* another target's record: nothing of ours */
+	/* the objects gone from the layer, asked for together, shown in
+	 * reverse order (as a prune deletes them) */
+	struct kube_req *q = xcalloc(nv + 1, sizeof(*q));
+	size_t *which = xcalloc(nv + 1, sizeof(*which)), nq = 0;
 	for (size_t i = nv; i-- > 0;) {
 		/* kept: a namespace addonmake did not make, what helm keeps,
 		 * and the layer's own namespace while the layer has it */
@@ -279,22 +283,33 @@ deletions(const struct target_ctx *t, struct kt *kt, const struct layer_rec *rec
 			still = objs[j].resolved && tk_same_obj(&v[i], objs[j].api, objs[j].kind,
 								 objs[j].res.namespaced ? objs[j].ns : "",
 								 objs[j].name);
-		if (still)
-			continue;
+		if (!still) {
+			which[nq] = i;
+			q[nq++] = (struct kube_req){.method = "GET", .path = v[i].path};
+		}
+	}
+	kube_call_all(kt->k, q, nq);
+	int rc = 0;
+	for (size_t k = 0; k < nq; k++) {
+		const struct iobj *o = &v[which[k]];
 		struct dnode *live;
 		struct buf e = {0};
-		int g = tk_get_obj(kt, v[i].path, a, &live, &e);
-		const char *uid = doc_str(doc_path(live, "metadata.uid"));
+		int g = rc ? 0 : answer(kt, a, &q[k], arena_printf(a, "get %s", o->path), &live, &e);
 		if (g < 0) {
 			buf_printf(err, "cluster %s: %s", t->c->name, e.s);
-			buf_free(&e);
-			return -1;
+			rc = -1;
 		}
 		buf_free(&e);
-		if (g == 1 && !(*v[i].uid && uid && strcmp(uid, v[i].uid)))
-			report(a, lo, v[i].api, v[i].kind, v[i].ns, v[i].name, live, NULL, NULL, fn, u);
+		const char *uid = g == 1 ? doc_str(doc_path(live, "metadata.uid")) : NULL;
+		/* another object of that name (not ours) is not shown deleted */
+		if (g == 1 && !(*o->uid && uid && strcmp(uid, o->uid)))
+			report(a, lo, o->api, o->kind, o->ns, o->name, live, NULL, NULL, fn, u);
+		kube_resp_free(&q[k].r);
+		buf_free(&q[k].err);
 	}
-	return 0;
+	free(q);
+	free(which);
+	return rc;
 }
 
 /* the layer's namespace, when apply would make it (it is missing and the

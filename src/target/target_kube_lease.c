@@ -276,7 +276,7 @@ tk_state_lock(const struct target_ctx *t, int wait, struct buf *note, struct buf
 				   "%s, since %s (renewed %s); wait for it to finish, use --wait-lock, or "
 				   "'addonmake unlock -c %s' if that run is gone",
 				   t->c->name, s.holder, s.acquired, s.renewed, t->c->name);
-			return -1;
+			return 1;
 		}
 		if (!said++)
 			fprintf(stderr, "addonmake: %s: waiting for the lease held by %s (since %s)\n",

@@ -109,16 +109,14 @@ rec_of(const struct cluster *c, const struct found *v, size_t n, struct arena *a
 {
 	struct layer_rec *r = arena_alloc(a, sizeof(*r));
 	memset(r, 0, sizeof(*r));
-	int known = 1;
+	struct hash128 h;
+	int known = v[0].hash && hash_parse_hex(v[0].hash, &h) == 0;
 	for (size_t i = 0; i < n && known; i++)
-		known = v[i].hash && strlen(v[i].hash) == 32 && !strcmp(v[i].hash, v[0].hash) &&
-			v[i].order && !strcmp(v[i].order, v[0].order);
+		known = v[i].hash && !strcmp(v[i].hash, v[0].hash) && v[i].order &&
+			!strcmp(v[i].order, v[0].order);
 	r->status = known ? LS_READY : LS_PENDING;
 	if (known) {
-		for (int i = 0; i < 16; i++) {
-			char h[3] = {v[0].hash[2 * i], v[0].hash[2 * i + 1], 0};
-			r->hash.b[i] = (unsigned char)strtoul(h, NULL, 16);
-		}
+		r->hash = h;
 		r->order = strtoll(v[0].order, NULL, 10);
 	} else {
 		buf_printf(note, "%s%s: its objects do not name one hash and order (an apply stopped "

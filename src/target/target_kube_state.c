@@ -164,17 +164,13 @@ rec_read(const struct dnode *o, struct arena *a, struct store_put *p)
 	const char *sch = data_of(o, "schema"), *id = data_of(o, "layer");
 	const char *hash = data_of(o, "hash"), *order = data_of(o, "order");
 	const char *st = data_of(o, "status");
-	if (!sch || strcmp(sch, SCHEMA) || !id || !*id || !hash || strlen(hash) != 32 || !order ||
+	if (!sch || strcmp(sch, SCHEMA) || !id || !*id || !hash || !order ||
 	    !st)
 		return -1;
 	struct layer_rec *r = arena_alloc(a, sizeof(*r));
 	memset(r, 0, sizeof(*r));
-	for (int i = 0; i < 16; i++) {
-		unsigned v;
-		if (sscanf(hash + 2 * i, "%2x", &v) != 1)
-			return -1;
-		r->hash.b[i] = (unsigned char)v;
-	}
+	if (hash_parse_hex(hash, &r->hash))
+		return -1;
 	char *end;
 	r->order = strtoll(order, &end, 10);
 	if (*end || end == order)

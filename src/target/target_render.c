@@ -241,15 +241,12 @@ rec_of_file(const char *path, struct arena *a, struct store_put *p)
 	char got[33];
 	hash_bytes(nl + 1, b.len - (size_t)(nl + 1 - b.s), &body);
 	hash_hex(&body, got);
-	if (!*id || strcmp(got, bhex) != 0)
+	struct hash128 h;
+	if (!*id || strcmp(got, bhex) != 0 || hash_parse_hex(hex, &h))
 		goto out; /* edited by hand: the layer is written again */
 	struct layer_rec *r = arena_alloc(a, sizeof(*r));
 	memset(r, 0, sizeof(*r));
-	for (int i = 0; i < 16; i++) {
-		unsigned v;
-		sscanf(hex + 2 * i, "%2x", &v);
-		r->hash.b[i] = (unsigned char)v;
-	}
+	r->hash = h;
 	r->order = order;
 	r->status = LS_READY;
 	r->type = arena_strdup(a, type);

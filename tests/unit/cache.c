@@ -384,3 +384,18 @@ Test(canon, mapping_keys_and_deep_nesting)
 	buf_free(&x);
 	buf_free(&y);
 }
+
+/* hash_parse_hex reads back exactly what hash_hex wrote, and nothing else */
+Test(canon, hash_hex_round_trip)
+{
+	struct hash128 h, back;
+	hash_bytes("abc", 3, &h);
+	char hex[33];
+	hash_hex(&h, hex);
+	cr_assert_eq(hash_parse_hex(hex, &back), 0);
+	cr_assert_eq(memcmp(h.b, back.b, 16), 0);
+	const char *bad[] = {"", "0123", "0123456789ABCDEF0123456789abcdef",
+			     "0123456789abcdef0123456789abcdeg", "0123456789abcdef0123456789abcdef0"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		cr_assert_eq(hash_parse_hex(bad[i], &back), -1, "%s", bad[i]);
+}
