@@ -2533,6 +2533,19 @@ kf_kubectl(struct kf *f, const char *args)
 	return sh_out(cmd);
 }
 
+/* kubectl edit of object what, its editor the sed script sed */
+static void
+kf_edit(struct kf *f, const char *what, const char *sed)
+{
+	tws_put(&f->t, "ed.sh", "#!/bin/sh\nsed -i '%s' \"$1\"\n", sed);
+	cr_assert_eq(tws_sh(&f->t, "chmod +x ed.sh"), 0);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "edit %s", what);
+	char *o = kf_kubectl(f, cmd);
+	cr_assert(strstr(o, "edited"), "%s", o);
+	free(o);
+}
+
 /* a ConfigMap edited with kubectl edit, a Deployment scaled by hand and an
  * object deleted: plan --drift names each with its path and who changed
  * it, sync --drift repairs exactly those layers (the later tier d is not
@@ -2557,12 +2570,8 @@ Test(SUITE, drift_is_found_by_path_and_manager_repaired_and_then_clean)
 	free(log);
 	free(mark);
 	/* someone edits, scales, deletes */
-	tws_put(&f.t, "ed.sh", "#!/bin/sh\nsed -i 's/k: v/k: changed/' \"$1\"\n");
-	cr_assert_eq(tws_sh(&f.t, "chmod +x ed.sh"), 0);
-	char *o = kf_kubectl(&f, "edit configmap cfg");
-	cr_assert(strstr(o, "edited"), "%s", o);
-	free(o);
-	o = kf_kubectl(&f, "scale deployment web --replicas=3");
+	kf_edit(&f, "configmap cfg", "s/k: v/k: changed/");
+	char *o = kf_kubectl(&f, "scale deployment web --replicas=3");
 	cr_assert(strstr(o, "scaled"), "%s", o);
 	free(o);
 	o = kf_kubectl(&f, "delete configmap cc");
@@ -2611,12 +2620,8 @@ Test(SUITE, drift_leaves_trusted_managers_and_ignored_paths_alone)
 	kf_drift_synced(&f, "    ignoreManagers: [kubectl-patch]\n"
 			    "    layers:\n"
 			    "      p/a: {ignore: [{kind: ConfigMap, name: cfg, paths: [/data/k]}]}\n");
-	tws_put(&f.t, "ed.sh", "#!/bin/sh\nsed -i 's/k: v/k: changed/; s/x: one/x: two/' \"$1\"\n");
-	cr_assert_eq(tws_sh(&f.t, "chmod +x ed.sh"), 0);
-	char *o = kf_kubectl(&f, "edit configmap cfg");
-	cr_assert(strstr(o, "edited"), "%s", o);
-	free(o);
-	o = kf_kubectl(&f, "patch deployment web -p '{\"spec\":{\"replicas\":3}}'");
+	kf_edit(&f, "configmap cfg", "s/k: v/k: changed/; s/x: one/x: two/");
+	char *o = kf_kubectl(&f, "patch deployment web -p '{\"spec\":{\"replicas\":3}}'");
 	cr_assert(strstr(o, "patched"), "%s", o);
 	free(o);
 	struct res r = am(&f.t, "plan --drift --explain");
