@@ -19,8 +19,10 @@
 #include <string.h>
 #include "target_kube.h"
 
-/* 1: objects; 2: a helm release (or ""), then objects; 3: each object
- * with its applied fields */
+/* 1: objects; 2: a helm release (or ""), then objects; 3: the release,
+ * the table of the objects' field pointers (objects of a kind share most
+ * of them), then the objects, each with its fields as (index in the
+ * table, hash) */
 #define INV_VERSION 3
 
 void
@@ -28,6 +30,24 @@ tk_inv_put(struct buf *b, const char *release, const struct iobj *v, size_t n)
 {
 	put_be(b, INV_VERSION, 1);
 	put_str(b, release ? release : "");
+	struct strset idx = {0};
+	size_t nt = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t f = 0; f < v[i].nf; f++) {
+			int added;
+			void **slot = strset_slot(&idx, v[i].fptr[f], &added);
+			if (added)
+				*slot = (void *)(uintptr_t)++nt;
+		}
+	put_be(b, nt, 4);
+	/* in the order they were first seen */
+	const char **tab = xcalloc(nt + 1, sizeof(*tab));
+	for (size_t i = 0; i < n; i++)
+		for (size_t f = 0; f < v[i].nf; f++)
+			tab[(uintptr_t)strset_get(&idx, v[i].fptr[f]) - 1] = v[i].fptr[f];
+	for (size_t k = 0; k < nt; k++)
+		put_str(b, tab[k]);
+	free(tab);
 	put_be(b, n, 4);
 	for (size_t i = 0; i < n; i++) {
 		put_str(b, v[i].path);
@@ -39,10 +59,30 @@ tk_inv_put(struct buf *b, const char *release, const struct iobj *v, size_t n)
 		put_be(b, v[i].flags, 1);
 		put_be(b, v[i].nf, 4);
 		for (size_t f = 0; f < v[i].nf; f++) {
-			put_str(b, v[i].fptr[f]);
+			put_be(b, (uintptr_t)strset_get(&idx, v[i].fptr[f]) - 1, 4);
 			put_be(b, v[i].fhash[f], 8);
 		}
 	}
+	strset_free(&idx);
+}
+
+/* the fields of an object of a version 3 inventory, pointers from tab */
+static int
+fields_get(struct reader *r, struct arena *a, const char **tab, size_t nt, struct iobj *o)
+{
+	o->nf = get_be(r, 4);
+	if (r->bad || o->nf > r->n - r->off)
+		return -1;
+	o->fptr = arena_alloc(a, (o->nf + 1) * sizeof(*o->fptr));
+	o->fhash = arena_alloc(a, (o->nf + 1) * sizeof(*o->fhash));
+	for (size_t f = 0; f < o->nf && !r->bad; f++) {
+		size_t k = get_be(r, 4);
+		if (k >= nt)
+			return -1;
+		o->fptr[f] = tab[k];
+		o->fhash[f] = get_be(r, 8);
+	}
+	return r->bad ? -1 : 0;
 }
 
 /* the helm release ("ns/name", or "") and the objects of an inventory
@@ -62,6 +102,12 @@ tk_inv_get(const char *p, size_t len, struct arena *a, const char **release, str
 		return -1;
 	if (ver >= 2 && !(*release = get_str(&r, a, NULL)))
 		return -1;
+	size_t nt = ver >= 3 ? get_be(&r, 4) : 0;
+	if (r.bad || nt > len)
+		return -1;
+	const char **tab = arena_alloc(a, (nt + 1) * sizeof(*tab));
+	for (size_t k = 0; k < nt && !r.bad; k++)
+		tab[k] = get_str(&r, a, NULL);
 	size_t cnt = get_be(&r, 4);
 	if (r.bad || cnt > len)
 		return -1;
@@ -74,15 +120,9 @@ tk_inv_get(const char *p, size_t len, struct arena *a, const char **release, str
 		v[i].name = get_str(&r, a, NULL);
 		v[i].uid = get_str(&r, a, NULL);
 		v[i].flags = (unsigned)get_be(&r, 1);
-		v[i].nf = ver >= 3 ? get_be(&r, 4) : 0;
-		if (v[i].nf > len)
+		v[i].nf = 0;
+		if (ver >= 3 && fields_get(&r, a, tab, nt, &v[i]))
 			return -1;
-		v[i].fptr = arena_alloc(a, (v[i].nf + 1) * sizeof(*v[i].fptr));
-		v[i].fhash = arena_alloc(a, (v[i].nf + 1) * sizeof(*v[i].fhash));
-		for (size_t f = 0; f < v[i].nf && !r.bad; f++) {
-			v[i].fptr[f] = get_str(&r, a, NULL);
-			v[i].fhash[f] = get_be(&r, 8);
-		}
 	}
 	if (r.bad)
 		return -1;

@@ -10,8 +10,14 @@
 #include <xxhash.h>
 #include "target_kube.h"
 
+/* at most this many fields an object: a deeper object (a CRD's schema
+ * has thousands of leaves) is recorded with its subtrees below some depth
+ * as one field each, so that a record stays small */
+#define MAX_FIELDS 32
+
 struct walk {
 	struct arena *a;
+	int limit; /* the depth below which a subtree is one field */
 	struct buf ptr;
 	const char **p;
 	uint64_t *h;
@@ -74,7 +80,12 @@ static void
 walk(struct walk *w, const struct dnode *sent, const struct dnode *live, int depth)
 {
 	size_t mark = w->ptr.len;
-	if (sent->kind == D_MAP && sent->n) {
+	/* a folded subtree is hashed whole as the server holds it: never the
+	 * metadata, where the server changes resourceVersion and
+	 * managedFields on every write */
+	if (depth >= w->limit && strncmp(w->ptr.s, "/metadata", 9) != 0) {
+		leaf(w, sent, live);
+	} else if (sent->kind == D_MAP && sent->n) {
 		for (size_t i = 0; i < sent->n; i++) {
 			const char *k = sent->items[2 * i]->s;
 			/* what names the object is not a field of it; status is
@@ -107,10 +118,17 @@ walk(struct walk *w, const struct dnode *sent, const struct dnode *live, int dep
 void
 tk_fields(struct arena *a, const struct dnode *sent, const struct dnode *answer, struct iobj *io)
 {
-	struct walk w = {.a = a};
+	struct walk w = {.a = a, .limit = 64};
 	buf_adds(&w.ptr, "");
-	if (sent && sent->kind == D_MAP)
+	/* every leaf, or, for a deep object, the fields down to the deepest
+	 * level that keeps them at MAX_FIELDS (the top level at the least) */
+	for (int lim = 8; sent && sent->kind == D_MAP; lim--) {
+		w.n = 0;
 		walk(&w, sent, answer, 0);
+		if (w.n <= MAX_FIELDS || lim == 1)
+			break;
+		w.limit = lim;
+	}
 	io->nf = w.n;
 	io->fptr = arena_alloc(a, (w.n ? w.n : 1) * sizeof(*io->fptr));
 	io->fhash = arena_alloc(a, (w.n ? w.n : 1) * sizeof(*io->fhash));

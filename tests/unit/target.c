@@ -118,3 +118,42 @@ Test(inventory, fields_round_trip_and_older_records_read)
 	buf_free(&b);
 	arena_free(&a);
 }
+
+/* a deep object (a CRD's schema) is kept to at most 32 fields: its
+ * subtrees below some depth are one field each, hashed whole, and its
+ * metadata is never folded (the server rewrites resourceVersion there) */
+Test(fields, a_deep_object_is_folded_to_a_few_fields)
+{
+	struct arena a = {0};
+	struct buf b = {0};
+	buf_adds(&b, "{\"apiVersion\":\"v1\",\"kind\":\"X\",\"metadata\":{\"name\":\"x\","
+		     "\"labels\":{\"a\":\"1\",\"b\":\"2\"}},\"spec\":{\"schema\":{");
+	for (int i = 0; i < 100; i++)
+		buf_printf(&b, "%s\"p%d\":{\"type\":\"string\",\"x\":{\"y\":%d}}", i ? "," : "", i, i);
+	buf_adds(&b, "}}}");
+	struct dnode *d = json(&a, b.s);
+	struct iobj io = {0};
+	tk_fields(&a, d, d, &io);
+	cr_assert_leq(io.nf, 32);
+	int labels = 0, spec = 0;
+	for (size_t i = 0; i < io.nf; i++) {
+		labels += !strncmp(io.fptr[i], "/metadata/labels/", 17);
+		spec += !strncmp(io.fptr[i], "/spec", 5);
+	}
+	cr_assert_eq(labels, 2, "the metadata is walked to its leaves");
+	cr_assert_geq(spec, 1);
+	/* a change deep in the schema changes the folded field's hash */
+	struct dnode *live = json(&a, strstr(b.s, "\"y\":57") ? b.s : "");
+	char *edited = strdup(b.s);
+	memcpy(strstr(edited, "\"y\":57"), "\"y\":58", 6);
+	struct dnode *changed = json(&a, edited);
+	int differs = 0;
+	for (size_t i = 0; i < io.nf; i++)
+		differs |= tk_field_hash(changed, io.fptr[i], io.fhash[i]) != io.fhash[i];
+	cr_assert(differs);
+	for (size_t i = 0; i < io.nf; i++)
+		cr_assert_eq(tk_field_hash(live, io.fptr[i], io.fhash[i]), io.fhash[i]);
+	free(edited);
+	buf_free(&b);
+	arena_free(&a);
+}
