@@ -18,6 +18,7 @@
 struct walk {
 	struct arena *a;
 	int limit; /* the depth below which a subtree is one field */
+	int secret; /* the object is a Secret */
 	struct buf ptr;
 	const char **p;
 	uint64_t *h;
@@ -96,8 +97,11 @@ walk(struct walk *w, const struct dnode *sent, const struct dnode *live, int dep
 			if (depth == 1 && !strcmp(w->ptr.s, "/metadata") &&
 			    (!strcmp(k, "name") || !strcmp(k, "namespace")))
 				continue;
-			push_key(&w->ptr, k);
-			walk(w, sent->items[2 * i + 1], doc_get(live, k), depth + 1);
+			/* a Secret's stringData is write-only: the server keeps it
+			 * in data, and that is what is compared */
+			const char *at = depth == 0 && w->secret && !strcmp(k, "stringData") ? "data" : k;
+			push_key(&w->ptr, at);
+			walk(w, sent->items[2 * i + 1], doc_get(live, at), depth + 1);
 			w->ptr.len = mark;
 			w->ptr.s[mark] = 0;
 		}
@@ -119,6 +123,8 @@ void
 tk_fields(struct arena *a, const struct dnode *sent, const struct dnode *answer, struct iobj *io)
 {
 	struct walk w = {.a = a, .limit = 64};
+	const char *api = doc_str(doc_get(sent, "apiVersion")), *kind = doc_str(doc_get(sent, "kind"));
+	w.secret = api && kind && !strcmp(api, "v1") && !strcmp(kind, "Secret");
 	buf_adds(&w.ptr, "");
 	/* every leaf, or, for a deep object, the fields down to the deepest
 	 * level that keeps them at MAX_FIELDS (the top level at the least) */

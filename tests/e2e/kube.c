@@ -2482,40 +2482,44 @@ kf_drift_synced(struct kf *f, const char *more)
 
 #define DRIFT_WEB "/apis/apps/v1/namespaces/default/deployments/web"
 
-/* metadata.generation of the object at path, 0 when there is none */
-static long
-kf_generation(struct kf *f, const char *path)
+/* the object at path's metadata.generation and status.observedGeneration
+ * (0 when absent) */
+static void
+kf_generations(struct kf *f, const char *path, long *gen, long *seen)
 {
-	char *live = kf_get(f, path), *g = strstr(live, "\"generation\":");
-	long n = g ? strtol(g + 13 + strspn(g + 13, " "), NULL, 10) : 0;
+	char *live = kf_get(f, path);
+	char *g = strstr(live, "\"generation\":"), *o = strstr(live, "\"observedGeneration\":");
+	*gen = g ? strtol(g + 13 + strspn(g + 13, " "), NULL, 10) : 0;
+	*seen = o ? strtol(o + 21 + strspn(o + 21, " "), NULL, 10) : 0;
 	free(live);
-	return n;
 }
 
-/* runs addonmake args (a sync that applies Deployment web), and as a
- * controller would, once web's generation is new, says it is Available
- * (neither server here runs controllers); what the run printed */
+/* runs addonmake args, and meanwhile, as a controller would (neither
+ * server here runs controllers), says Deployment web is Available each
+ * time its generation is new; what the run printed */
 static char *
 kf_drift_sync(struct kf *f, const char *args)
 {
 	pid_t pid = am_bg(&f->t, args);
-	long before = kf_generation(f, DRIFT_WEB), gen = before;
-	for (int i = 0; i < 400 && gen == before; i++) {
+	int st;
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		long gen, seen;
+		kf_generations(f, DRIFT_WEB, &gen, &seen);
+		if (gen && gen != seen) {
+			char status[600];
+			snprintf(status, sizeof(status),
+				 "{\"observedGeneration\":%ld,\"replicas\":1,\"updatedReplicas\":1,"
+				 "\"readyReplicas\":1,\"availableReplicas\":1,\"conditions\":[{\"type\":"
+				 "\"Available\",\"status\":\"True\"},{\"type\":\"Progressing\",\"status\":"
+				 "\"True\",\"reason\":\"NewReplicaSetAvailable\"}]}", gen);
+			kf_status(f, DRIFT_WEB, status);
+		}
 		nanosleep(&(struct timespec){0, 50000000L}, NULL);
-		gen = kf_generation(f, DRIFT_WEB);
 	}
-	if (gen == before) {
-		char *out = tws_get(&f->t, "bg.out"), *err = tws_get(&f->t, "bg.err");
-		cr_assert_fail("Deployment web was not applied:\n%s%s", out, err);
-	}
-	char st[600];
-	snprintf(st, sizeof(st),
-		 "{\"observedGeneration\":%ld,\"replicas\":1,\"updatedReplicas\":1,\"readyReplicas\":1,"
-		 "\"availableReplicas\":1,\"conditions\":[{\"type\":\"Available\",\"status\":\"True\"},"
-		 "{\"type\":\"Progressing\",\"status\":\"True\",\"reason\":\"NewReplicaSetAvailable\"}]}",
-		 gen);
-	kf_status(f, DRIFT_WEB, st);
-	return kf_bg_done(f, pid, 0);
+	char *out = tws_get(&f->t, "bg.out"), *err = tws_get(&f->t, "bg.err");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit %d\n%s%s", WEXITSTATUS(st), out, err);
+	free(err);
+	return out;
 }
 
 /* kubectl with the workspace's kubeconfig (and the editor ed.sh of the
@@ -2617,12 +2621,16 @@ Test(SUITE, drift_is_found_by_path_and_manager_repaired_and_then_clean)
 Test(SUITE, drift_leaves_trusted_managers_and_ignored_paths_alone)
 {
 	struct kf f;
-	kf_drift_synced(&f, "    ignoreManagers: [kubectl-patch]\n"
+	kf_drift_synced(&f, "    ignoreManagers: [hpa]\n"
 			    "    layers:\n"
 			    "      p/a: {ignore: [{kind: ConfigMap, name: cfg, paths: [/data/k]}]}\n");
 	kf_edit(&f, "configmap cfg", "s/k: v/k: changed/; s/x: one/x: two/");
-	char *o = kf_kubectl(&f, "patch deployment web -p '{\"spec\":{\"replicas\":3}}'");
-	cr_assert(strstr(o, "patched"), "%s", o);
+	/* an autoscaler takes spec.replicas, as an HPA's controller does */
+	tws_put(&f.t, "hpa.yaml", "apiVersion: apps/v1\nkind: Deployment\n"
+		"metadata: {name: web, namespace: default}\nspec: {replicas: 3}\n");
+	char *o = kf_kubectl(&f, "apply --server-side --field-manager=hpa --force-conflicts "
+			     "--validate=false -f hpa.yaml");
+	cr_assert(strstr(o, "serverside-applied"), "%s", o);
 	free(o);
 	struct res r = am(&f.t, "plan --drift --explain");
 	assert_code(r, 0);
@@ -2633,8 +2641,47 @@ Test(SUITE, drift_leaves_trusted_managers_and_ignored_paths_alone)
 	cr_assert(strstr(r.err, "addonmake explain: dev: p/a: ConfigMap default/cfg: /data/k (changed by "
 				"kubectl-edit): not drift (an ignore rule)"), "%s", r.err);
 	cr_assert(strstr(r.err, "addonmake explain: dev: p/b: Deployment default/web: /spec/replicas "
-				"(changed by kubectl-patch): not drift (ignoreManagers of the cluster)"),
+				"(changed by hpa): not drift (ignoreManagers of the cluster)"),
 		  "%s", r.err);
 	res_free(&r);
+	kf_free(&f);
+}
+
+/* a Secret's value changed in the cluster is drift, named by its path;
+ * neither value is in any output of plan --drift or sync --drift */
+Test(SUITE, drift_of_a_secret_names_the_path_and_shows_no_value)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws(&f, "      - name: s\n        type: manifest\n"
+		  "        manifests: [{name: m, content: \"apiVersion: v1\\nkind: Secret\\n"
+		  "metadata: {name: s, namespace: default}\\nstringData: {password: planted-value-123}"
+		  "\\n\"}]\n");
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	r = am(&f.t, "plan --drift");
+	cr_assert(strstr(r.out, "no work to do."), "%s%s", r.out, r.err);
+	res_free(&r);
+	char *o = kf_kubectl(&f, "patch secret s -p '{\"stringData\":{\"password\":\"other-planted-456\"}}'");
+	cr_assert(strstr(o, "patched"), "%s", o);
+	free(o);
+	const char *modes[] = {"plan --drift", "plan --drift --json", "plan --drift --explain -v",
+			       "sync --drift --json", "plan --drift"};
+	for (int i = 0; i < 5; i++) {
+		r = am(&f.t, "%s", modes[i]);
+		assert_code(r, 0);
+		if (i == 0)
+			cr_assert(strstr(r.out, "dev: apply p/s (order 0): drifted: Secret default/s: "
+						"/data/password (changed by kubectl-patch)\n"), "%s", r.out);
+		if (i == 4)
+			cr_assert(strstr(r.out, "no work to do."), "repaired:\n%s", r.out);
+		const char *bad[] = {"planted-value-123", "other-planted-456",
+				     "cGxhbnRlZC12YWx1ZS0xMjM", "b3RoZXItcGxhbnRlZC00NTY"};
+		for (int k = 0; k < 4; k++)
+			cr_assert(!strstr(r.out, bad[k]) && !strstr(r.err, bad[k]), "%s shows %s:\n%s%s",
+				  modes[i], bad[k], r.out, r.err);
+		res_free(&r);
+	}
 	kf_free(&f);
 }

@@ -243,14 +243,7 @@ def rebuild(e, old):
             md[k] = old["metadata"][k]
     if "status" in old:
         o["status"] = old["status"]
-    if o.get("kind") == "Secret" and o.get("apiVersion") == "v1":
-        # as the real server stores it: stringData is write-only, merged
-        # into data (base64); the type defaults to Opaque
-        if "stringData" in o:
-            data = o.setdefault("data", {})
-            for k, v in o.pop("stringData").items():
-                data[k] = base64.b64encode(str(v).encode()).decode()
-        o.setdefault("type", "Opaque")
+    secret_data(o)
     if o.get("kind") in ("Secret", "ConfigMap") and o.get("apiVersion") == "v1":
         # Go encodes a map's keys sorted
         for f in ("data", "binaryData"):
@@ -327,6 +320,8 @@ def update(key, new, mgr, sub, dry):
     old = e["obj"]
     before = user_fields(old)
     after = user_fields(new)
+    # the updater owns the data its stringData became
+    secret_data(after)
     was = {p: get_path(before, p) for p in leaves(before)}
     now_ = {p: get_path(after, p) for p in leaves(after)}
     mgrs = copy.deepcopy(e["mgr"])
@@ -385,6 +380,17 @@ def quantities(o):
                 if f != int(f):
                     q[r] = "%dm" % round(f * 1000)
     return None
+
+
+def secret_data(o):
+    """a Secret as the real server stores it: stringData is write-only,
+    merged into data (base64); the type defaults to Opaque"""
+    if o.get("kind") == "Secret" and o.get("apiVersion") == "v1":
+        if "stringData" in o:
+            data = o.setdefault("data", {})
+            for k, v in o.pop("stringData").items():
+                data[k] = base64.b64encode(str(v).encode()).decode()
+        o.setdefault("type", "Opaque")
 
 
 def spec_of(o):
@@ -462,6 +468,10 @@ def apply(g, res, ns, name, body, q):
     bad = quantities(cfg)
     if bad:
         return bad
+    # the applier owns the data its stringData becomes
+    secret_data(cfg)
+    if "type" not in body:
+        cfg.pop("type", None)  # defaulted by the server, not applied
     key = (g, res, ns, name)
     e = store.get(key)
     if e is None:
