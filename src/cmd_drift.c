@@ -24,6 +24,28 @@ clean_layers(struct cmd_ctx *x, struct cluster *c, struct layer **ls)
 	return n;
 }
 
+/* loading a layer's content for the target, for as long as the drift
+ * check of its cluster lasts */
+struct drift_load {
+	struct cmd_ctx *x;
+	struct cluster *c;
+	struct arena a;
+	struct layer **v;
+	size_t n;
+};
+
+static int
+load_one(void *u, struct layer *l)
+{
+	struct drift_load *dl = u;
+	struct layer *one[1] = {l};
+	if (run_load(cmd_runner(dl->x), dl->x->w, dl->c, one, 1, &dl->a)) {
+		dl->v = xrealloc(dl->v, (dl->n + 1) * sizeof(*dl->v));
+		dl->v[dl->n++] = l;
+	}
+	return l->body ? 0 : -1;
+}
+
 /* what the target found for c's clean layers into their plan.drift; a
  * cluster that cannot be asked has no work and fails at its turn, as one
  * whose records cannot be read (said) */
@@ -40,13 +62,19 @@ drift_one(struct cmd_ctx *x, struct cluster *c)
 	if (n && runner_target(cmd_runner(x), x->w, c, &tc, &ops)) {
 		cmd_row_set(x, c, CO_FAILED, NULL, "its target could not be opened");
 		c->unreachable = 1;
-	} else if (n && ops->drift && ops->drift(tc, ls, n, why, &skipped, &x->w->a, &err)) {
-		fprintf(stderr, "addonmake: error: %s\n", err.s);
-		cmd_row_set(x, c, CO_FAILED, NULL, err.s);
-		c->unreachable = 1;
-	} else {
-		for (size_t i = 0; i < n; i++)
-			ls[i]->plan.drift = why[i];
+	} else if (n && ops->drift) {
+		struct drift_load dl = {.x = x, .c = c};
+		if (ops->drift(tc, ls, n, why, &skipped, load_one, &dl, &x->w->a, &err)) {
+			fprintf(stderr, "addonmake: error: %s\n", err.s);
+			cmd_row_set(x, c, CO_FAILED, NULL, err.s);
+			c->unreachable = 1;
+		} else {
+			for (size_t i = 0; i < n; i++)
+				ls[i]->plan.drift = why[i];
+		}
+		run_unload(dl.v, dl.n);
+		free(dl.v);
+		arena_free(&dl.a);
 	}
 	if (c->unreachable)
 		plan_nothing(c);

@@ -53,6 +53,9 @@ struct diff_item {
 	const char *why;
 };
 typedef void (*diff_fn)(void *u, const struct diff_item *d);
+/* loads layer l's content into l->body (for as long as the caller keeps
+ * it): 0, or -1 (said) */
+typedef int (*layer_load_fn)(void *u, struct layer *l);
 
 /* results of apply/ready/remove */
 enum { T_OK = 0, T_NOTREADY = 1, T_FAILED = -1, T_STOPPED = -2 };
@@ -119,10 +122,12 @@ struct target_ops {
 	 * each clean layer ls[i] left there (its record in ls[i]->plan.rec):
 	 * why[i] NULL, or what changed ("drifted: …", "deleted: …");
 	 * skipped receives a line for each changed field that is not drift
-	 * (another manager trusted with it, an ignore rule). Reads only.
-	 * 0, or -1 with err */
+	 * (another manager trusted with it, an ignore rule). A value the
+	 * target does not keep a hash of (a Secret's) is compared with the
+	 * layer's content, which load loads. Reads only. 0, or -1 with err */
 	int (*drift)(const struct target_ctx *t, struct layer **ls, size_t n, const char **why,
-		     struct buf *skipped, struct arena *a, struct buf *err);
+		     struct buf *skipped, layer_load_fn load, void *lu, struct arena *a,
+		     struct buf *err);
 	/* optional: what applying layer l (text as apply gets it) would change,
 	 * or, l NULL, what pruning the removed layer id (its record rec)
 	 * would delete; each object to fn, in the order apply takes them,

@@ -147,6 +147,9 @@ void tk_lease_release(struct kt *kt);
 int tk_state_rebuild(const struct target_ctx *t, struct arena *a, struct state_got *got,
 		     struct buf *note, struct buf *err);
 
+/* what is recorded for a Secret's data key instead of its value's hash:
+ * that it is there (even: never a value's hash, which is odd) */
+#define TK_SECRET_HELD 4
 /* target_kube_fields.c: the fields apply set in an object (sent, the
  * body), into io, with their values' hashes in the server's answer */
 void tk_fields(struct arena *a, const struct dnode *sent, const struct dnode *answer,
@@ -160,7 +163,7 @@ const char *tk_field_owner(const struct dnode *live, const char *ptr);
 
 /* target_kube_drift.c */
 int tk_drift(const struct target_ctx *t, struct layer **ls, size_t n, const char **why,
-	     struct buf *skipped, struct arena *a, struct buf *err);
+	     struct buf *skipped, layer_load_fn load, void *lu, struct arena *a, struct buf *err);
 
 /* target_kube_diff.c */
 int tk_diff(const struct target_ctx *t, const struct layer *l, const char *id,

@@ -50,7 +50,52 @@ struct drift {
 	struct coll *cv;
 	size_t nc, capc;
 	struct buf *skipped;
+	layer_load_fn load;
+	void *lu;
+	int loaded; /* the current layer's content: 0 not asked, 1 there, -1 not */
 };
+
+/* the value of data key of Secret o as the layer's manifest gives it
+ * (stringData as the base64 the server keeps), into out; 0, or -1 when
+ * the manifest does not say */
+static int
+manifest_secret(struct drift *d, struct layer *l, const struct iobj *o, const char *key,
+		struct buf *out)
+{
+	if (!d->loaded)
+		d->loaded = l->body || d->load(d->lu, l) == 0 ? 1 : -1;
+	for (size_t i = 0; d->loaded == 1 && l->body && i < l->body->ndocs; i++) {
+		const struct dnode *doc = l->body->docs[i];
+		const char *ns = doc_str(doc_path(doc, "metadata.namespace"));
+		if (!doc_str(doc_get(doc, "kind")) || strcmp(doc_str(doc_get(doc, "kind")), "Secret") ||
+		    !doc_str(doc_path(doc, "metadata.name")) ||
+		    strcmp(doc_str(doc_path(doc, "metadata.name")), o->name) || (ns && strcmp(ns, o->ns)))
+			continue;
+		const char *v = doc_str(doc_get(doc_get(doc, "stringData"), key));
+		if (v) {
+			kube_b64_encode(v, strlen(v), out);
+			return 0;
+		}
+		if ((v = doc_str(doc_get(doc_get(doc, "data"), key)))) {
+			buf_adds(out, v);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* whether data field ptr (/data/KEY) of Secret o is as its manifest has it */
+static int
+secret_same(struct drift *d, struct layer *l, const struct iobj *o, const struct dnode *live,
+	    const char *ptr)
+{
+	struct buf want = {0};
+	const char *have = doc_str(doc_get(doc_get(live, "data"), ptr + 6));
+	int same = manifest_secret(d, l, o, ptr + 6, &want) != 0 || /* cannot tell: as it was */
+		   (have && want.s && !strcmp(have, want.s));
+	buf_free(&want);
+	return same;
+}
 
 static struct coll *
 coll_for(struct drift *d, const char *path)
@@ -154,13 +199,14 @@ left_alone(const struct cluster *c, const struct layer_opts *lo, const struct io
 /* what changed in object o (live as it is now) to why, the fields left
  * alone to d->skipped */
 static void
-compare(struct drift *d, const struct layer *l, const struct iobj *o, const struct dnode *live,
+compare(struct drift *d, struct layer *l, const struct iobj *o, const struct dnode *live,
 	struct buf *why)
 {
 	const struct layer_opts *lo = layer_opts_of(d->t->c, l->id);
 	size_t shown = 0, more = 0;
 	for (size_t f = 0; f < o->nf; f++) {
-		if (tk_field_hash(live, o->fptr[f], o->fhash[f]) == o->fhash[f])
+		if (tk_field_hash(live, o->fptr[f], o->fhash[f]) == o->fhash[f] &&
+		    (o->fhash[f] != TK_SECRET_HELD || secret_same(d, l, o, live, o->fptr[f])))
 			continue;
 		const char *m = tk_field_owner(live, o->fptr[f]);
 		const char *alone = left_alone(d->t->c, lo, o, o->fptr[f], m);
@@ -234,9 +280,10 @@ read_live(struct drift *d, struct iobj **inv, size_t *ninv, size_t n, struct buf
 
 int
 tk_drift(const struct target_ctx *t, struct layer **ls, size_t n, const char **why,
-	 struct buf *skipped, struct arena *a, struct buf *err)
+	 struct buf *skipped, layer_load_fn load, void *lu, struct arena *a, struct buf *err)
 {
-	struct drift d = {.t = t, .kt = t->priv, .a = a, .skipped = skipped};
+	struct drift d = {.t = t, .kt = t->priv, .a = a, .skipped = skipped, .load = load,
+			  .lu = lu};
 	struct iobj **inv = xcalloc(n + 1, sizeof(*inv));
 	size_t *ninv = xcalloc(n + 1, sizeof(*ninv));
 	for (size_t i = 0; i < n; i++) {
@@ -250,6 +297,7 @@ tk_drift(const struct target_ctx *t, struct layer **ls, size_t n, const char **w
 	int rc = read_live(&d, inv, ninv, n, &e);
 	for (size_t i = 0; !rc && i < n; i++) {
 		struct buf w = {0};
+		d.loaded = 0;
 		for (size_t k = 0; k < ninv[i]; k++) {
 			const struct iobj *o = &inv[i][k];
 			const char *p = collection_of(a, o);

@@ -4,7 +4,8 @@
  * from addonmake's field manager), and compares them with what the server
  * made of them (it normalises: cpu 0.5 comes back as 500m): so apply
  * records, per object, each applied field's JSON pointer and a hash of its
- * value in the apply's answer. */
+ * value in the apply's answer (a Secret's data: only that it is there;
+ * drift compares its value with the manifest's). */
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -51,7 +52,11 @@ leaf(struct walk *w, const struct dnode *sent, const struct dnode *live)
 		w->h = xrealloc(w->h, w->cap * sizeof(*w->h));
 	}
 	w->p[w->n] = arena_strdup(w->a, w->ptr.s);
-	w->h[w->n++] = value_hash(sent, live);
+	/* a hash of a Secret's value, in a ConfigMap anyone with read access
+	 * to the records sees, could be tried against a dictionary: for a
+	 * Secret's data only that it is there is kept */
+	int secret = w->secret && !strncmp(w->ptr.s, "/data/", 6);
+	w->h[w->n++] = secret ? (live ? TK_SECRET_HELD : 0) : value_hash(sent, live);
 }
 
 /* a JSON pointer's segment: ~ as ~0, / as ~1 */
@@ -185,6 +190,8 @@ tk_field_hash(const struct dnode *live, const char *ptr, uint64_t recorded)
 	for (const char *p = ptr; n && next_seg(&p, &seg);)
 		n = child(n, seg.s);
 	buf_free(&seg);
+	if (recorded == TK_SECRET_HELD)
+		return n ? TK_SECRET_HELD : 0; /* its value: tk_drift, from the manifest */
 	if (n && empty && n->kind != D_SCALAR)
 		return n->kind == D_MAP ? 2 : 3;
 	return value_hash(NULL, n);

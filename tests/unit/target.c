@@ -157,3 +157,27 @@ Test(fields, a_deep_object_is_folded_to_a_few_fields)
 	buf_free(&b);
 	arena_free(&a);
 }
+
+/* nothing derived from a Secret's value is recorded: its data keys (and
+ * the keys of stringData, recorded where the server keeps them) are
+ * recorded as there (drift compares the values with the manifest) */
+Test(fields, a_secret_records_no_value)
+{
+	struct arena a = {0};
+	struct dnode *ssent = json(&a, "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":"
+				      "{\"name\":\"s\"},\"data\":{\"a\":\"eA==\"},\"stringData\":{\"b\":\"y\"}}");
+	struct dnode *sans = json(&a, "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":"
+				      "{\"name\":\"s\"},\"data\":{\"a\":\"eA==\",\"b\":\"eQ==\"}}");
+	struct iobj io = {0};
+	tk_fields(&a, ssent, sans, &io);
+	cr_assert_eq(io.nf, 2);
+	cr_assert_str_eq(io.fptr[0], "/data/a");
+	cr_assert_str_eq(io.fptr[1], "/data/b");
+	cr_assert_eq(io.fhash[0], TK_SECRET_HELD, "a value's hash was recorded");
+	cr_assert_eq(io.fhash[1], TK_SECRET_HELD, "a value's hash was recorded");
+	/* a key that is gone is a change; a value is not judged here */
+	struct dnode *edited = json(&a, "{\"data\":{\"a\":\"eg==\"}}");
+	cr_assert_eq(tk_field_hash(edited, "/data/a", io.fhash[0]), io.fhash[0]);
+	cr_assert_neq(tk_field_hash(edited, "/data/b", io.fhash[1]), io.fhash[1]);
+	arena_free(&a);
+}
