@@ -3,6 +3,7 @@
  * shards balanced by layers, the same split whatever order the workspace
  * lists the clusters in. */
 #include <stdio.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include "../../src/lib/lib.h"
@@ -363,5 +364,51 @@ Test(fleet, clusters_sync_at_once_and_a_failure_stops_the_others_after_their_tie
 	cr_assert(strstr(r.out, "addonmake: lab: synced (1 applied)\n") &&
 		  strstr(r.out, "addonmake: prod: synced (1 applied)\n"), "%s", r.out);
 	res_free(&r);
+	tws_free(&t);
+}
+
+/* Ctrl-C with -J: the running clusters are interrupted, the waiting one
+ * never starts, and the summary still names each cluster once */
+Test(fleet, an_interrupted_fleet_names_every_cluster_once)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "p.yaml", "metadata: {name: p}\nspec:\n  template:\n    packs:\n"
+		"      - {name: a, type: manifest, manifests: [{name: m, content: \"kind: ConfigMap\"}]}\n");
+	const char *gate = "    layers:\n      p/a: {readiness: {interval: 100ms, checks: "
+			   "[{command: [sh, -c, 'test -e go || { echo no go; exit 1; }']}]}}\n";
+	tws_put(&t, "addonmake.yaml", "clusters:\n"
+		"  - name: a\n    target: {render: {dir: out/a}}\n    profiles: [p.yaml]\n%s"
+		"  - name: b\n    target: {render: {dir: out/b}}\n    profiles: [p.yaml]\n%s"
+		"  - name: c\n    target: {render: {dir: out/c}}\n    profiles: [p.yaml]\n",
+		gate, gate);
+	pid_t pid = am_bg(&t, "sync -J 2 --summary s.json");
+	for (int i = 0; i < 200; i++) {
+		char *out = tws_get(&t, "bg.out");
+		int both = out && strstr(out, "a: waiting p/a") && strstr(out, "b: waiting p/a");
+		free(out);
+		if (both)
+			break;
+		nanosleep(&(struct timespec){0, 50000000L}, NULL);
+	}
+	kill(pid, SIGINT);
+	int st;
+	waitpid(pid, &st, 0);
+	char *out = tws_get(&t, "bg.out");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "exit %d\n%s", WEXITSTATUS(st), out);
+	cr_assert(strstr(out, "addonmake: a: failed: interrupted\n") &&
+		  strstr(out, "addonmake: b: failed: interrupted\n") &&
+		  strstr(out, "addonmake: c: not started (interrupted)\n"), "%s", out);
+	free(out);
+	char *s = tws_get(&t, "s.json");
+	for (const char *n = "a\0b\0c\0"; *n; n += 2) {
+		char row[32];
+		snprintf(row, sizeof(row), "{\"cluster\":\"%s\",", n);
+		int k = 0;
+		for (const char *p = s; (p = strstr(p, row)); p++)
+			k++;
+		cr_assert_eq(k, 1, "%s %d times:\n%s", n, k, s);
+	}
+	free(s);
 	tws_free(&t);
 }

@@ -38,9 +38,9 @@ struct kf {
  * client certificate for user me (api/me.*) in the workspace; the real
  * server's wrapper makes the same files itself */
 static void
-make_certs(struct kf *f)
+make_certs_in(struct kf *f, const char *dir)
 {
-	if (tws_sh(&f->t, "mkdir -p api && cd api && ("
+	if (tws_sh(&f->t, "mkdir -p %s && cd %s && ("
 		 "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca "
 		 "-keyout ca.key -out ca.crt && "
 		 "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout srv.key -out srv.csr && "
@@ -49,8 +49,14 @@ make_certs(struct kf *f)
 		 "-extfile ext -out srv.crt && "
 		 "openssl req -newkey rsa:2048 -nodes -subj /CN=me -keyout me.key -out me.csr && "
 		 "openssl x509 -req -in me.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -out me.crt"
-		 ") >/dev/null 2>&1") != 0)
+		 ") >/dev/null 2>&1", dir, dir) != 0)
 		cr_skip_test("openssl is not here to make certificates");
+}
+
+static void
+make_certs(struct kf *f)
+{
+	make_certs_in(f, "api");
 }
 #endif
 
@@ -2685,3 +2691,67 @@ Test(SUITE, drift_of_a_secret_names_the_path_and_shows_no_value)
 	}
 	kf_free(&f);
 }
+
+#ifndef KUBE_REAL
+/* -J never mixes two clusters' credentials: two servers, each with its own
+ * CA and accepting only its own token, synced at once; a kubeconfig given
+ * the other's token or CA is refused (so the check can fail) */
+Test(SUITE, clusters_at_once_keep_their_own_credentials)
+{
+	struct kf f;
+	tws_init(&f.t);
+	make_certs_in(&f, "ca-a");
+	make_certs_in(&f, "ca-b");
+	int port[2];
+	pid_t srv[2];
+	for (int i = 0; i < 2; i++) {
+		char a[1200];
+		snprintf(a, sizeof(a), "--tls '%s/ca-%c/srv.crt' '%s/ca-%c/srv.key' --token tok-%c",
+			 f.t.dir, 'a' + i, f.t.dir, 'a' + i, 'a' + i);
+		srv[i] = srv_start_script("kubeapi.py", a, &port[i]);
+		cr_assert(srv[i], "no server");
+	}
+	kf_ws_tiers(&f, "one");
+	const char *kc = "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+			 "clusters: [{name: t, cluster: {server: \"https://127.0.0.1:%d\", "
+			 "certificate-authority: ca-%c/ca.crt}}]\n"
+			 "users: [{name: u, user: {token: tok-%c}}]\n"
+			 "contexts: [{name: t, context: {cluster: t, user: u}}]\n";
+	tws_put(&f.t, "kc-a", kc, port[0], 'a', 'a');
+	tws_put(&f.t, "kc-b", kc, port[1], 'b', 'b');
+	tws_put(&f.t, "kc-wrong-token", kc, port[1], 'b', 'a');
+	tws_put(&f.t, "kc-wrong-ca", kc, port[1], 'a', 'b');
+	const char *ws = "defaults:\n  readiness: {interval: 1s, timeout: 30s}\nclusters:\n"
+			 "  - {name: a, target: {kube: {kubeconfig: %s}}, profiles: [p.yaml]}\n"
+			 "  - {name: b, target: {kube: {kubeconfig: %s}}, profiles: [p.yaml]}\n";
+	tws_put(&f.t, "addonmake.yaml", ws, "kc-a", "kc-b");
+	struct res r = am(&f.t, "sync -J 2");
+	assert_code(r, 0);
+	cr_assert(strstr(r.out, "addonmake: a: synced (3 applied)") &&
+		  strstr(r.out, "addonmake: b: synced (3 applied)"), "%s%s", r.out, r.err);
+	res_free(&r);
+	/* each server has the objects of its cluster */
+	for (int i = 0; i < 2; i++) {
+		char cmd[300];
+		snprintf(cmd, sizeof(cmd), "curl -sk 'https://127.0.0.1:%d/__ctl/dump'", port[i]);
+		char *dump = sh_out(cmd);
+		char want[64];
+		snprintf(want, sizeof(want), "\"addonmake.io/cluster\": \"%c\"", 'a' + i);
+		char other[64];
+		snprintf(other, sizeof(other), "\"addonmake.io/cluster\": \"%c\"", 'b' - i);
+		cr_assert(strstr(dump, want) && !strstr(dump, other), "server %d:\n%s", i, dump);
+		free(dump);
+	}
+	/* the servers do tell credentials apart */
+	tws_put(&f.t, "addonmake.yaml", ws, "kc-wrong-token", "kc-wrong-ca");
+	cr_assert_eq(tws_sh(&f.t, "rm -rf .addonmake"), 0);
+	r = am(&f.t, "sync -J 2 -k");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "cluster a: ") && strstr(r.err, "401") && strstr(r.err, "cluster b: ") &&
+		  strstr(r.err, "certificate"), "%s", r.err);
+	res_free(&r);
+	for (int i = 0; i < 2; i++)
+		srv_stop(srv[i]);
+	tws_free(&f.t);
+}
+#endif
