@@ -384,7 +384,7 @@ run_unload(struct layer **ls, size_t n)
 }
 
 /* loads the content of the tier's dirty layers that do not have it, into
- * a; the layers loaded are in loaded, for run_unload */
+ * a; those loaded are first in loaded, counted, for run_unload */
 static size_t
 load_tier(struct runner *r, struct workspace *w, struct cluster *c,
 	  const struct gtier *tr, struct arena *a, struct layer **loaded)
@@ -392,7 +392,7 @@ load_tier(struct runner *r, struct workspace *w, struct cluster *c,
 	size_t n = 0;
 	for (size_t i = tr->first; i < tr->first + tr->n; i++) {
 		struct layer *l = c->g.nodes[i].data;
-		if (l->plan.dirty && !l->body)
+		if (l->plan.dirty)
 			loaded[n++] = l;
 	}
 	return run_load(r, w, c, loaded, n, a);

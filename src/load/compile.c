@@ -192,6 +192,13 @@ layer_opts_of(const struct cluster *c, const char *id)
 	return NULL;
 }
 
+int
+ignore_rule_names(const struct ignore_rule *g, const char *kind, const char *ns, const char *name)
+{
+	return !(g->kind && strcmp(g->kind, kind)) && !(g->name && strcmp(g->name, name)) &&
+	       !(g->ns && strcmp(g->ns, ns ? ns : ""));
+}
+
 void
 layer_readiness(struct workspace *w, struct cluster *c, struct layer *l)
 {

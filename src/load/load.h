@@ -207,6 +207,10 @@ int layer_load_content(struct workspace *w, struct cluster *c,
 		       struct diag *d);
 /* the settings addonmake.yaml gives layer id of c, or NULL */
 const struct layer_opts *layer_opts_of(const struct cluster *c, const char *id);
+/* whether ignore rule g is about the object of kind, namespace (NULL or ""
+ * cluster-scoped) and name */
+int ignore_rule_names(const struct ignore_rule *g, const char *kind, const char *ns,
+		      const char *name);
 /* builds c->g from c->layers */
 void cluster_graph(struct cluster *c);
 /* what the graph shows of a layer: name, type and version, profile */

@@ -194,8 +194,7 @@ ignored(struct arena *a, struct dnode *d, const struct layer_opts *lo, const cha
 {
 	for (size_t r = 0; d && lo && r < lo->nignore; r++) {
 		const struct ignore_rule *g = &lo->ignore[r];
-		if ((g->kind && strcmp(g->kind, kind)) || (g->name && strcmp(g->name, name)) ||
-		    (g->ns && strcmp(g->ns, ns ? ns : "")))
+		if (!ignore_rule_names(g, kind, ns, name))
 			continue;
 		for (size_t p = 0; p < g->npaths; p++) {
 			char *seg[64];

@@ -40,7 +40,14 @@ collection_of(struct arena *a, const struct iobj *o)
 struct coll {
 	const char *path;
 	struct strset byname;
-	int listed;
+};
+
+/* an object of a layer's inventory, with the collection it is listed in
+ * (NULL: a path not of an API) and its key there, found once */
+struct dobj {
+	const struct iobj *o;
+	struct coll *c;
+	const char *key;
 };
 
 struct drift {
@@ -66,10 +73,11 @@ manifest_secret(struct drift *d, struct layer *l, const struct iobj *o, const ch
 		d->loaded = l->body || d->load(d->lu, l) == 0 ? 1 : -1;
 	for (size_t i = 0; d->loaded == 1 && l->body && i < l->body->ndocs; i++) {
 		const struct dnode *doc = l->body->docs[i];
+		const char *kind = doc_str(doc_get(doc, "kind"));
+		const char *name = doc_str(doc_path(doc, "metadata.name"));
 		const char *ns = doc_str(doc_path(doc, "metadata.namespace"));
-		if (!doc_str(doc_get(doc, "kind")) || strcmp(doc_str(doc_get(doc, "kind")), "Secret") ||
-		    !doc_str(doc_path(doc, "metadata.name")) ||
-		    strcmp(doc_str(doc_path(doc, "metadata.name")), o->name) || (ns && strcmp(ns, o->ns)))
+		if (!kind || strcmp(kind, "Secret") || !name || strcmp(name, o->name) ||
+		    (ns && strcmp(ns, o->ns)))
 			continue;
 		const char *v = doc_str(doc_get(doc_get(doc, "stringData"), key));
 		if (v) {
@@ -178,8 +186,7 @@ left_alone(const struct cluster *c, const struct layer_opts *lo, const struct io
 {
 	for (size_t r = 0; lo && r < lo->nignore; r++) {
 		const struct ignore_rule *g = &lo->ignore[r];
-		if ((g->kind && strcmp(g->kind, o->kind)) || (g->name && strcmp(g->name, o->name)) ||
-		    (g->ns && strcmp(g->ns, o->ns)))
+		if (!ignore_rule_names(g, o->kind, o->ns, o->name))
 			continue;
 		for (size_t p = 0; p < g->npaths; p++) {
 			size_t n = strlen(g->paths[p]);
@@ -235,41 +242,30 @@ compare(struct drift *d, struct layer *l, const struct iobj *o, const struct dno
 		buf_printf(why, " and %zu more", more);
 }
 
-/* the collections of the layers' objects, each listed once; the objects a
- * list left out asked for by name */
+/* the objects of the layers' inventories (v[i][0..nv[i])), each with its
+ * collection and key: their collections listed once, with the label
+ * selector; the objects a list left out asked for by name */
 static int
-read_live(struct drift *d, struct iobj **inv, size_t *ninv, size_t n, struct buf *err)
+read_live(struct drift *d, struct dobj **v, const size_t *nv, size_t n, struct buf *err)
 {
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < ninv[i]; k++) {
-			const char *p = collection_of(d->a, &inv[i][k]);
-			if (p)
-				coll_for(d, p);
-		}
 	const char **paths = xcalloc(d->nc + 1, sizeof(*paths));
 	struct coll **into = xcalloc(d->nc + 1, sizeof(*into));
 	for (size_t i = 0; i < d->nc; i++)
 		paths[i] = d->cv[i].path, into[i] = &d->cv[i];
 	int rc = ask(d, paths, into, d->nc, SELECTOR, err);
-	free(paths);
-	free(into);
-	size_t nmiss = 0, cap = 0;
-	paths = NULL;
-	into = NULL;
+	size_t nmiss = 0, cap = d->nc + 1;
 	for (size_t i = 0; !rc && i < n; i++)
-		for (size_t k = 0; k < ninv[i]; k++) {
-			const struct iobj *o = &inv[i][k];
-			const char *p = collection_of(d->a, o);
-			struct coll *c = p ? coll_for(d, p) : NULL;
-			if (!c || strset_get(&c->byname, key_of(d->a, o->ns, o->name)))
+		for (size_t k = 0; k < nv[i]; k++) {
+			const struct dobj *x = &v[i][k];
+			if (!x->c || strset_get(&x->c->byname, x->key))
 				continue;
 			if (nmiss == cap) {
-				cap = cap ? 2 * cap : 8;
+				cap *= 2;
 				paths = xrealloc(paths, cap * sizeof(*paths));
 				into = xrealloc(into, cap * sizeof(*into));
 			}
-			paths[nmiss] = o->path;
-			into[nmiss++] = c;
+			paths[nmiss] = x->o->path;
+			into[nmiss++] = x->c;
 		}
 	if (!rc && nmiss)
 		rc = ask(d, paths, into, nmiss, NULL, err);
@@ -284,26 +280,31 @@ tk_drift(const struct target_ctx *t, struct layer **ls, size_t n, const char **w
 {
 	struct drift d = {.t = t, .kt = t->priv, .a = a, .skipped = skipped, .load = load,
 			  .lu = lu};
-	struct iobj **inv = xcalloc(n + 1, sizeof(*inv));
-	size_t *ninv = xcalloc(n + 1, sizeof(*ninv));
+	struct dobj **v = xcalloc(n + 1, sizeof(*v));
+	size_t *nv = xcalloc(n + 1, sizeof(*nv));
 	for (size_t i = 0; i < n; i++) {
 		const char *rel;
+		struct iobj *inv;
 		why[i] = NULL;
 		if (tk_inv_get(ls[i]->plan.rec.inventory, ls[i]->plan.rec.ninventory, a, &rel,
-			       &inv[i], &ninv[i]) < 0 || *rel)
-			ninv[i] = 0; /* not ours, or helm's release: helm keeps it */
+			       &inv, &nv[i]) < 0 || *rel)
+			nv[i] = 0; /* not ours, or helm's release: helm keeps it */
+		v[i] = arena_alloc(a, (nv[i] + 1) * sizeof(*v[i]));
+		for (size_t k = 0; k < nv[i]; k++) {
+			const char *p = collection_of(a, &inv[k]);
+			v[i][k] = (struct dobj){.o = &inv[k], .c = p ? coll_for(&d, p) : NULL,
+						.key = key_of(a, inv[k].ns, inv[k].name)};
+		}
 	}
 	struct buf e = {0};
-	int rc = read_live(&d, inv, ninv, n, &e);
+	int rc = read_live(&d, v, nv, n, &e);
 	for (size_t i = 0; !rc && i < n; i++) {
 		struct buf w = {0};
 		d.loaded = 0;
-		for (size_t k = 0; k < ninv[i]; k++) {
-			const struct iobj *o = &inv[i][k];
-			const char *p = collection_of(a, o);
-			struct coll *c = p ? coll_for(&d, p) : NULL;
+		for (size_t k = 0; k < nv[i]; k++) {
+			const struct iobj *o = v[i][k].o;
 			const struct dnode *live =
-				c ? strset_get(&c->byname, key_of(a, o->ns, o->name)) : NULL;
+				v[i][k].c ? strset_get(&v[i][k].c->byname, v[i][k].key) : NULL;
 			if (!live) {
 				buf_printf(&w, "%sdeleted: ", w.len ? "; " : "");
 				tk_obj_name(&w, o->kind, o->ns, o->name);
@@ -321,7 +322,7 @@ tk_drift(const struct target_ctx *t, struct layer **ls, size_t n, const char **w
 	for (size_t i = 0; i < d.nc; i++)
 		strset_free(&d.cv[i].byname);
 	free(d.cv);
-	free(inv);
-	free(ninv);
+	free(v);
+	free(nv);
 	return rc;
 }
