@@ -1,8 +1,8 @@
 /* client: requests to one API server. A request takes an easy handle from
- * a small pool (a batch takes as many as are free and runs them on one
- * multi handle); the handles share one connection cache, DNS cache and
- * TLS sessions, so a run makes one handshake per concurrent stream, not one
- * per request. Credentials (a token, a token file, an exec plugin's token
+ * a small pool (a batch takes as many as are free) and runs on the server's
+ * event loop (loop.c), whose one multi handle multiplexes them on one
+ * HTTP/2 connection, or keeps a few HTTP/1.1 connections alive; the
+ * handles share TLS sessions. Credentials (a token, a token file, an exec plugin's token
  * or certificate) are fetched once and refreshed on a 401. */
 #define _GNU_SOURCE
 #include <curl/curl.h>
@@ -33,8 +33,6 @@ sh_unlock(CURL *h, curl_lock_data d, void *u)
 	pthread_mutex_unlock(&k->shmu[d]);
 }
 
-static void conn_free(struct kube_conn c);
-
 struct kube *
 kube_open(struct kube_cfg *cfg, kube_exec_fn run, void *u, const int *cancel)
 {
@@ -54,7 +52,6 @@ kube_open(struct kube_cfg *cfg, kube_exec_fn run, void *u, const int *cancel)
 	curl_share_setopt(k->sh, CURLSHOPT_LOCKFUNC, sh_lock);
 	curl_share_setopt(k->sh, CURLSHOPT_UNLOCKFUNC, sh_unlock);
 	curl_share_setopt(k->sh, CURLSHOPT_USERDATA, k);
-	curl_share_setopt(k->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	curl_share_setopt(k->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(k->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	return k;
@@ -65,8 +62,9 @@ kube_close(struct kube *k)
 {
 	if (!k)
 		return;
+	loop_stop(k);
 	for (int i = 0; i < k->npool; i++)
-		conn_free(k->pool[i]);
+		curl_easy_cleanup(k->pool[i]);
 	curl_share_cleanup(k->sh);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&k->shmu[i]);
@@ -239,7 +237,9 @@ handle_new(struct kube *k)
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 120000L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, (long)POOL_MAX);
+	/* a request made while the first connection is being made waits
+	 * for it, to be a stream of it, rather than open another */
+	curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	/* refused from its Content-Length, before any of it is read */
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ANSWER_MAX);
@@ -255,9 +255,9 @@ handle_new(struct kube *k)
 /* a connection slot: waits for one when block, else none (0) when every
  * slot is taken; 1 with a handle in *c */
 static int
-take_handle(struct kube *k, int block, struct kube_conn *c)
+take_handle(struct kube *k, int block, CURL **c)
 {
-	*c = (struct kube_conn){NULL, NULL};
+	*c = NULL;
 	pthread_mutex_lock(&k->mu);
 	while (block && k->inflight >= POOL_MAX)
 		pthread_cond_wait(&k->slot, &k->mu);
@@ -270,59 +270,22 @@ take_handle(struct kube *k, int block, struct kube_conn *c)
 		*c = k->pool[--k->npool];
 	k->nreq++;
 	pthread_mutex_unlock(&k->mu);
-	if (!c->h) {
-		c->h = handle_new(k);
-		c->m = curl_multi_init();
-		/* the connections in the shared cache are this many; a multi
-		 * handle otherwise keeps 4 per transfer it holds and closes
-		 * the rest */
-		curl_multi_setopt(c->m, CURLMOPT_MAXCONNECTS, (long)POOL_MAX);
-	}
+	if (!*c)
+		*c = handle_new(k);
 	return 1;
 }
 
 static void
-give_handle(struct kube *k, struct kube_conn c)
+give_handle(struct kube *k, CURL *c)
 {
 	pthread_mutex_lock(&k->mu);
 	if (k->npool < POOL_MAX)
-		k->pool[k->npool++] = c, c.h = NULL;
+		k->pool[k->npool++] = c, c = NULL;
 	k->inflight--;
 	pthread_cond_signal(&k->slot);
 	pthread_mutex_unlock(&k->mu);
-	if (c.h)
-		conn_free(c);
-}
-
-static void
-conn_free(struct kube_conn c)
-{
-	curl_multi_cleanup(c.m);
-	curl_easy_cleanup(c.h);
-}
-
-/* runs the transfers of m to their end; cc[i] is the result of the one
- * whose CURLOPT_PRIVATE is i. Not curl_easy_perform: its first wait, with
- * no socket yet, only costs a poll(2) per request, and it runs one
- * transfer where a batch runs several. */
-static void
-drive(CURLM *m, CURLcode *cc)
-{
-	for (;;) {
-		int running = 0;
-		CURLMcode mc = curl_multi_perform(m, &running);
-		CURLMsg *msg;
-		int left;
-		while ((msg = curl_multi_info_read(m, &left))) {
-			char *i = NULL;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &i);
-			if (msg->msg == CURLMSG_DONE)
-				cc[(uintptr_t)i] = msg->data.result;
-		}
-		if (mc != CURLM_OK || !running ||
-		    curl_multi_wait(m, NULL, 0, 1000, NULL) != CURLM_OK)
-			return; /* what did not finish keeps CURLE_GOT_NOTHING */
-	}
+	if (c)
+		curl_easy_cleanup(c);
 }
 
 /* host and port of an https://host:port URL, for CONNECT_TO */
@@ -348,7 +311,7 @@ host_port(const char *url, struct buf *host, struct buf *port)
 
 /* a transfer being made: what its handle points to until it ends */
 struct xfer {
-	struct kube_conn conn;
+	CURL *conn;
 	struct sink sk;
 	char ebuf[CURL_ERROR_SIZE];
 	unsigned cred_gen;
@@ -370,7 +333,7 @@ xfer_setup(struct kube *k, struct xfer *x, const char *method, const char *url,
 	   const char *ctype, const char *accept, const char *body, size_t len,
 	   struct kube_resp *r)
 {
-	CURL *h = x->conn.h;
+	CURL *h = x->conn;
 	x->sk = (struct sink){.k = k, .r = r, .retry_after = 0, .too_big = 0};
 	x->ebuf[0] = 0;
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
@@ -427,19 +390,14 @@ xfer_setup(struct kube *k, struct xfer *x, const char *method, const char *url,
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdr);
 }
 
-/* after x's transfer ended with cc: its outcome, and the handle back in
- * the pool */
+/* what xfer_setup made for x, freed; x's handle keeps none of it */
 static void
-xfer_finish(struct kube *k, struct xfer *x, CURLcode cc, struct kube_resp *r,
-	    struct try *out)
+xfer_clean(struct xfer *x)
 {
-	CURL *h = x->conn.h;
-	long code = 0;
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	CURL *h = x->conn;
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	give_handle(k, x->conn);
 	curl_slist_free_all(x->ct);
 	curl_slist_free_all(x->hdr);
 	if (x->ah.s)
@@ -449,6 +407,18 @@ xfer_finish(struct kube *k, struct xfer *x, CURLcode cc, struct kube_resp *r,
 	buf_free(&x->host);
 	buf_free(&x->port);
 	buf_free(&x->cto);
+}
+
+/* after x's transfer ended with cc: its outcome, and the handle back in
+ * the pool */
+static void
+xfer_finish(struct kube *k, struct xfer *x, CURLcode cc, struct kube_resp *r,
+	    struct try *out)
+{
+	long code = 0;
+	curl_easy_getinfo(x->conn, CURLINFO_RESPONSE_CODE, &code);
+	xfer_clean(x);
+	give_handle(k, x->conn);
 	*out = (struct try){.t = 0, .retry_after = x->sk.retry_after, .cred_gen = x->cred_gen};
 	r->code = code;
 	if (cc == CURLE_OK) {
@@ -473,23 +443,17 @@ xfer_finish(struct kube *k, struct xfer *x, CURLcode cc, struct kube_resp *r,
 			 cc != CURLE_SSL_CONNECT_ERROR;
 }
 
-/* runs the m transfers set up in x together, on x[0]'s multi handle:
- * tr[j] is the outcome of x[j], whose handle is back in the pool */
+/* runs the m transfers set up in x together on the event loop: tr[j] is
+ * the outcome of x[j], whose handle is back in the pool */
 static void
 run_xfers(struct kube *k, struct xfer *x, size_t m, struct kube_resp *const *r,
 	  struct try *tr)
 {
 	CURLcode cc[POOL_MAX];
-	CURLM *mh = x[0].conn.m;
-	for (size_t j = 0; j < m; j++) {
-		curl_easy_setopt(x[j].conn.h, CURLOPT_PRIVATE, (void *)(uintptr_t)j);
-		cc[j] = curl_multi_add_handle(mh, x[j].conn.h) == CURLM_OK ? CURLE_GOT_NOTHING
-									   : CURLE_OUT_OF_MEMORY;
-	}
-	drive(mh, cc);
-	/* out of mh before any handle goes back: mh is x[0]'s */
+	CURL *h[POOL_MAX] = {0};
 	for (size_t j = 0; j < m; j++)
-		curl_multi_remove_handle(mh, x[j].conn.h);
+		h[j] = x[j].conn;
+	loop_run(k, h, m, cc);
 	for (size_t j = 0; j < m; j++)
 		xfer_finish(k, &x[j], cc[j], r[j], &tr[j]);
 }
@@ -741,4 +705,99 @@ kube_error(struct kube *k, const char *what, const struct kube_resp *r, struct b
 		}
 	}
 	arena_free(&a);
+}
+
+/* a watch's stream: events, one JSON object a line */
+struct watch_sink {
+	struct buf line;
+	int event;      /* an ADDED, MODIFIED or DELETED came */
+	struct buf error; /* an ERROR event's object */
+};
+
+static size_t
+on_watch(char *p, size_t sz, size_t n, void *u)
+{
+	struct watch_sink *w = u;
+	buf_add(&w->line, p, sz * n);
+	char *nl;
+	while (!w->event && !w->error.len && (nl = memchr(w->line.s, '\n', w->line.len))) {
+		size_t len = (size_t)(nl - w->line.s);
+		struct arena a = {0};
+		struct dnode *ev = NULL;
+		if (doc_parse_json_skip(&a, w->line.s, len, "managedFields", &ev) == 0 && ev) {
+			const char *type = doc_str(doc_get(ev, "type"));
+			if (type && strcmp(type, "ERROR") == 0)
+				buf_add(&w->error, w->line.s, len);
+			else if (type && strcmp(type, "BOOKMARK") != 0)
+				w->event = 1;
+		}
+		arena_free(&a);
+		memmove(w->line.s, nl + 1, w->line.len - len - 1);
+		w->line.len -= len + 1;
+	}
+	if (w->line.len > ANSWER_MAX)
+		buf_adds(&w->error, "an event larger than the most addonmake reads");
+	/* the first event (or an error) is what the watch was for: ending the
+	 * transfer here ends the stream (CURLE_WRITE_ERROR) */
+	return w->event || w->error.len ? 0 : sz * n;
+}
+
+int
+kube_watch(struct kube *k, const char *path, const char *query, int64_t until,
+	   struct buf *err)
+{
+	int64_t left = until - now_ms();
+	if (left <= 0)
+		return 0;
+	if (ready_credential(k, err) < 0)
+		return -1;
+	struct buf url = {0};
+	url_of(k, &url, path, query);
+	struct xfer x = {0};
+	struct kube_resp r = {0};
+	struct watch_sink w = {0};
+	/* a handle of its own, outside the slots: a watch lasts, and the
+	 * requests of other layers go on meanwhile */
+	x.conn = handle_new(k);
+	xfer_setup(k, &x, "GET", url.s, NULL, "application/json", NULL, 0, &r);
+	curl_easy_setopt(x.conn, CURLOPT_WRITEFUNCTION, on_watch);
+	curl_easy_setopt(x.conn, CURLOPT_WRITEDATA, &w);
+	curl_easy_setopt(x.conn, CURLOPT_TIMEOUT_MS, (long)left);
+	pthread_mutex_lock(&k->mu);
+	k->nreq++;
+	pthread_mutex_unlock(&k->mu);
+	CURLcode cc;
+	loop_run(k, &x.conn, 1, &cc);
+	long code = 0;
+	curl_easy_getinfo(x.conn, CURLINFO_RESPONSE_CODE, &code);
+	int rc;
+	if (w.event) {
+		rc = 1;
+	} else if (w.error.len) {
+		buf_printf(err, "the watch of %s ended with an error: %.*s", path,
+			   (int)(w.error.len > 300 ? 300 : w.error.len), w.error.s);
+		rc = -1;
+	} else if (cc == CURLE_OPERATION_TIMEDOUT && code == 200) {
+		rc = 0;
+	} else if (cc == CURLE_OK && code == 200) {
+		buf_printf(err, "the server ended the watch of %s", path);
+		rc = -1;
+	} else if (code && code != 200) {
+		r.code = code;
+		r.body = w.line;
+		w.line = (struct buf){0};
+		kube_error(k, path, &r, err);
+		rc = -1;
+	} else {
+		buf_printf(err, "the watch of %s%s failed: %s", k->cfg.server, path,
+			   x.ebuf[0] ? x.ebuf : curl_easy_strerror(cc));
+		rc = cc == CURLE_ABORTED_BY_CALLBACK || cc == CURLE_OPERATION_TIMEDOUT ? 0 : -1;
+	}
+	xfer_clean(&x);
+	curl_easy_cleanup(x.conn);
+	buf_free(&url);
+	buf_free(&w.line);
+	buf_free(&w.error);
+	kube_resp_free(&r);
+	return rc;
 }

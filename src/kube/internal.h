@@ -9,6 +9,11 @@
 /* libcurl's cache of 5 connections would close and reopen them for more
  * requests in flight */
 #define POOL_MAX KUBE_MAX_INFLIGHT
+/* connections kept besides the requests' for watches, which each hold
+ * one on an HTTP/1.1 server (on HTTP/2 they are streams of the one) */
+#define KUBE_WATCH_CONNS 16
+
+struct loop_item;
 
 struct kube {
 	struct kube_cfg cfg;
@@ -17,14 +22,19 @@ struct kube {
 	const int *cancel;
 	CURLSH *sh;
 	pthread_mutex_t shmu[CURL_LOCK_DATA_LAST];
-	pthread_mutex_t mu; /* the pool, the credential, the counters */
-	struct kube_conn {
-		CURL *h;
-		CURLM *m; /* h's own, driven by drive() in client.c */
-	} pool[POOL_MAX];
+	pthread_mutex_t mu; /* the pool, the credential, the counters, the loop's queue */
+	CURL *pool[POOL_MAX]; /* easy handles set up for this server, free */
 	int npool;
 	int inflight;       /* at most POOL_MAX; others wait on slot */
 	pthread_cond_t slot;
+	/* the event loop (loop.c): its multi handle and thread, started by
+	 * the first transfer; queue: transfers handed in (under mu) */
+	CURLM *m;
+	pthread_t loop;
+	int loop_on, quit;
+	int polling;        /* the loop is (about to be) asleep in poll */
+	struct loop_item *queue;
+	int running;        /* transfers on m; the loop thread's own */
 	char *bearer;       /* from the token file or the exec plugin */
 	int64_t bearer_exp; /* wall seconds; 0: no expiry */
 	struct buf exec_cert, exec_key;
@@ -39,6 +49,13 @@ struct kube {
 	struct arena da;
 };
 
+
+/* runs the n transfers of h (each set up, at most POOL_MAX) on the
+ * server's event loop, and returns when all have ended: cc[i] the result
+ * of h[i] */
+void loop_run(struct kube *k, CURL *const *h, size_t n, CURLcode *cc);
+/* ends the event loop (no transfer may be running) */
+void loop_stop(struct kube *k);
 
 /* kube_call with an Accept header of the caller's (kube_call sends
  * application/json) */

@@ -68,6 +68,13 @@ int kube_call(struct kube *k, const char *method, const char *path,
 	      const char *query, const char *ctype, const char *body,
 	      size_t len, struct kube_resp *r, struct buf *err);
 void kube_resp_free(struct kube_resp *r);
+/* a watch of the collection at path (query: the selector, watch=1 and
+ * the resourceVersion to start from) until the monotonic time until (ms):
+ * 1 when an event (added, modified, deleted) came, 0 when until came
+ * first (or the run is stopping), -1 with err when the watch could not be
+ * made, failed or the server ended it. It holds no request slot. */
+int kube_watch(struct kube *k, const char *path, const char *query, int64_t until,
+	       struct buf *err);
 /* a request of kube_call_all: the first six are the caller's, the rest
  * what kube_call would return (rc) and fill in (r, err) */
 struct kube_req {
