@@ -117,6 +117,15 @@ sleep_until(struct runner *r, int64_t until)
 	return stopped;
 }
 
+static int
+stopping(struct runner *r)
+{
+	pthread_mutex_lock(&r->mu);
+	int stopped = r->stop != 0;
+	pthread_mutex_unlock(&r->mu);
+	return stopped;
+}
+
 /* one round of checks; each check gets CHECK_MAX_MS of its own, so even the
  * last check at the timeout has time to answer */
 #define CHECK_MAX_MS 30000
@@ -142,15 +151,21 @@ wait_format(struct buf *b, int64_t ms, int coming)
 	duration_format(b, ms || !coming ? ms : 100);
 }
 
-/* first check right after apply, then 1 s, 2 s, 4 s … capped at interval,
- * on an absolute schedule, with a last check at the timeout */
+/* first check right after apply; then, where the target can watch what
+ * was not ready, again as soon as it changes (and at the interval, or
+ * the timeout, when nothing did); where it cannot, or the watch ends, at
+ * 1 s, 2 s, 4 s … capped at interval, on an absolute schedule, with a
+ * last check at the timeout */
 static int
 wait_ready(struct job *j, struct buf *err)
 {
 	const struct readiness *rd = &j->l->r;
 	int64_t t0 = now_ms(), next = t0;
 	int64_t deadline = rd->timeout_ms ? t0 + rd->timeout_ms : 0;
-	for (int k = 0;; k++) {
+	/* whether the last wait was a watch: one that ended or could not be
+	 * made leaves that wait to the schedule */
+	int watch = j->ops->await != NULL;
+	for (int k = 0;;) {
 		struct buf why = {0};
 		int rc = ready_once(j, &why);
 		if (rc != T_NOTREADY) {
@@ -168,11 +183,18 @@ wait_ready(struct job *j, struct buf *err)
 			buf_free(&why);
 			return T_FAILED;
 		}
-		next += ready_delay_ms(k, rd->interval_ms);
+		/* the next step of the schedule after now (checks that came
+		 * with watches, or took long, took the steps before it) */
+		while (next <= now) {
+			int64_t d = ready_delay_ms(k++, rd->interval_ms);
+			next += d > 0 ? d : 1;
+		}
 		if (deadline && next > deadline)
 			next = deadline;
-		if (next < now)
-			next = now;
+		/* a watch waits for a change up to the interval (the timeout) */
+		int64_t until = now + rd->interval_ms;
+		if (deadline && until > deadline)
+			until = deadline;
 		pthread_mutex_lock(&j->r->mu);
 		buf_clear(&j->waiting);
 		struct buf d = {0}, e = {0};
@@ -182,15 +204,21 @@ wait_ready(struct job *j, struct buf *err)
 			buf_adds(&e, " of ");
 			duration_format(&e, rd->timeout_ms);
 		}
-		buf_printf(&j->waiting, "%s (waited %s), next check in %s", why.s ? why.s : "not ready",
-			   e.s, d.s);
+		if (watch)
+			buf_printf(&j->waiting, "%s (waited %s), watching", why.s ? why.s : "not ready",
+				   e.s);
+		else
+			buf_printf(&j->waiting, "%s (waited %s), next check in %s",
+				   why.s ? why.s : "not ready", e.s, d.s);
 		buf_free(&d);
 		buf_free(&e);
 		j->seq++;
 		pthread_cond_broadcast(&j->r->cv);
 		pthread_mutex_unlock(&j->r->mu);
 		buf_free(&why);
-		if (sleep_until(j->r, next))
+		int w = j->ops->await && !stopping(j->r) ? j->ops->await(&j->tc, j->l, until) : -1;
+		watch = w >= 0;
+		if (w < 0 ? sleep_until(j->r, next) : stopping(j->r))
 			return T_STOPPED;
 	}
 }

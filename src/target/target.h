@@ -71,6 +71,11 @@ struct target_ops {
 	int (*ready)(const struct target_ctx *t, const struct layer *l,
 		     const char *text, size_t len, const struct buf *inv,
 		     struct buf *why);
+	/* optional: after ready said not ready, waits until what it found
+	 * not ready may have changed (a watch), or until the monotonic time
+	 * until (ms): 1 changed (check again), 0 until came, -1 the target
+	 * cannot tell (the executor checks on its schedule) */
+	int (*await)(const struct target_ctx *t, const struct layer *l, int64_t until);
 	/* deletes a removed layer from what its record remembers */
 	int (*remove)(const struct target_ctx *t, const char *id,
 		      const struct layer_rec *r, struct buf *err);

@@ -196,6 +196,7 @@ kube_close_target(struct target_ctx *t)
 	tk_lease_release(kt);
 	kube_close(kt->k);
 	strset_free(&kt->failing);
+	strset_free(&kt->watching);
 	strset_free(&kt->ns_seen);
 	arena_free(&kt->a);
 	pthread_mutex_destroy(&kt->mu);
@@ -234,6 +235,7 @@ const struct target_ops target_kube = {
 	.kind = "kube",
 	.apply = tk_apply,
 	.ready = tk_ready,
+	.await = tk_await,
 	.remove = tk_remove,
 	.open = kube_open_target,
 	.close = kube_close_target,

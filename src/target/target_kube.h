@@ -38,6 +38,10 @@ struct kt {
 	int state_ns_made; /* the state namespace was made (or found) this run */
 	pthread_mutex_t mu;
 	struct strset failing; /* layer id -> consecutive Failed checks */
+	/* layer id -> what its last readiness check found not ready, to
+	 * watch (a string in a: the collection's path, a tab, the query),
+	 * or NULL */
+	struct strset watching;
 	struct strset ns_seen; /* namespaces seen to exist in this run */
 	struct arena a;
 };
@@ -110,6 +114,8 @@ int tk_helm_apply(const struct target_ctx *t, struct kt *kt, const struct layer 
 int tk_helm_uninstall(const struct target_ctx *t, const char *rel, struct buf *err);
 
 /* target_kube_ready.c */
+/* target_ops.await: a watch of what the layer's last check waited for */
+int tk_await(const struct target_ctx *t, const struct layer *l, int64_t until);
 int tk_ready(const struct target_ctx *t, const struct layer *l, const char *text, size_t len,
 	     const struct buf *inv, struct buf *why);
 

@@ -1,10 +1,61 @@
 /* target_kube_ready: a layer is ready when kstatus says Current for every
  * object of its inventory and the readinessCheck.v1beta1 block of a
- * pack's values holds. */
+ * pack's values holds. Between checks the layer waits with a watch on the
+ * object the last check found not ready, from the resourceVersion it was
+ * read at, so that the next check comes as soon as it changes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "target_kube.h"
+
+/* what the layer waits for next: the object at path (name), as live
+ * (NULL: not found) says; NULL path: nothing to watch */
+static void
+watch_set(struct kt *kt, const struct layer *l, const char *path, const char *name,
+	  const struct dnode *live)
+{
+	pthread_mutex_lock(&kt->mu);
+	int added;
+	void **slot = strset_slot(&kt->watching, arena_strdup(&kt->a, l->id), &added);
+	*slot = NULL;
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	if (slash) {
+		const char *rv = doc_str(doc_path(live, "metadata.resourceVersion"));
+		struct buf w = {0};
+		/* a name is a DNS label or subdomain: nothing to escape */
+		buf_printf(&w, "%.*s\twatch=1&fieldSelector=metadata.name%%3D%s%s%s",
+			   (int)(slash - path), path, name, rv ? "&resourceVersion=" : "",
+			   rv ? rv : "");
+		*slot = arena_strdup(&kt->a, w.s);
+		buf_free(&w);
+	}
+	pthread_mutex_unlock(&kt->mu);
+}
+
+int
+tk_await(const struct target_ctx *t, const struct layer *l, int64_t until)
+{
+	struct kt *kt = t->priv;
+	pthread_mutex_lock(&kt->mu);
+	const char *hint = strset_get(&kt->watching, l->id);
+	char *w = hint ? xstrdup(hint) : NULL;
+	pthread_mutex_unlock(&kt->mu);
+	if (!w)
+		return -1;
+	char *tab = strchr(w, '\t');
+	*tab = 0;
+	/* the server ends it too, a second after addonmake would */
+	int64_t secs = (until - now_ms()) / 1000 + 1;
+	struct buf q = {0}, err = {0};
+	buf_printf(&q, "%s&timeoutSeconds=%lld", tab + 1, (long long)(secs > 0 ? secs : 1));
+	int rc = kube_watch(kt->k, w, q.s, until, &err);
+	if (rc < 0 && t->note)
+		buf_printf(t->note, "readiness: %s; checking on the schedule\n", err.s);
+	buf_free(&q);
+	buf_free(&err);
+	free(w);
+	return rc;
+}
 
 /* the Piraeus-style readinessCheck.v1beta1 block of a pack's values: each
  * entry names a resource whose fields must have the given values */
@@ -41,6 +92,7 @@ values_checks(struct kt *kt, const struct layer *l, struct buf *why)
 			struct arena a = {0};
 			struct dnode *live;
 			int g = tk_get_obj(kt, path.s, &a, &live, &e2);
+			watch_set(kt, l, g >= 0 ? path.s : NULL, name, g == 1 ? live : NULL);
 			if (g <= 0) {
 				buf_printf(why, "readinessCheck: ");
 				tk_obj_name(why, kind, ons, name);
@@ -101,6 +153,7 @@ tk_ready(const struct target_ctx *t, const struct layer *l, const char *text, si
 	size_t n;
 	const char *rel;
 	int rc = T_OK, failed = 0;
+	watch_set(kt, l, NULL, NULL, NULL);
 	if (tk_inv_get(inv->s, inv->len, &a, &rel, &v, &n) < 0) {
 		arena_free(&a);
 		buf_adds(why, "the layer's inventory is unreadable");
@@ -112,6 +165,7 @@ tk_ready(const struct target_ctx *t, const struct layer *l, const char *text, si
 		struct dnode *live;
 		struct buf e = {0}, r = {0};
 		int g = tk_get_obj(kt, v[i].path, &a, &live, &e);
+		watch_set(kt, l, g >= 0 ? v[i].path : NULL, v[i].name, g == 1 ? live : NULL);
 		if (g < 0) {
 			tk_obj_name(why, v[i].kind, v[i].ns, v[i].name);
 			buf_printf(why, ": %s", e.s);
@@ -122,6 +176,10 @@ tk_ready(const struct target_ctx *t, const struct layer *l, const char *text, si
 			rc = T_NOTREADY;
 		} else {
 			int st = kube_kstatus(live, wall_secs(), &r);
+			/* Failed counts when seen twice in a row: the second look
+			 * comes on the schedule, not with a change that may not come */
+			if (st == KS_FAILED)
+				watch_set(kt, l, NULL, NULL, NULL);
 			if (st != KS_CURRENT) {
 				tk_obj_name(why, v[i].kind, v[i].ns, v[i].name);
 				buf_printf(why, ": %s", r.s ? r.s : kube_kstatus_name(st));

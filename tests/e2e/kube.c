@@ -489,6 +489,91 @@ Test(SUITE, tier_waits_for_deployment_and_names_it)
 	kf_free(&f);
 }
 
+static void
+nap_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* deploy_layer with Palette's interval of checks (1s in the other
+ * tests), so that a schedule's checks are told from a watch's */
+static void
+kf_ws_deploy_1m(struct kf *f)
+{
+	kf_ws(f, deploy_layer);
+	tws_put(&f->t, "addonmake.yaml",
+		"defaults:\n"
+		"  readiness: {interval: 1m, timeout: 30s}\n"
+		"clusters:\n"
+		"  - name: dev\n"
+		"    target: {kube: {kubeconfig: kc}}\n"
+		"    profiles: [p.yaml]\n");
+}
+
+/* the layer waits for its Deployment with a watch: the check after the
+ * first comes when the status changes (2.5 s after the watch began), not
+ * on the schedule, which would have checked at 1 s as well */
+Test(SUITE, readiness_waits_with_a_watch)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_deploy_1m(&f);
+	pid_t pid = am_bg(&f.t, "sync");
+	/* the real server's audit log has a watch once it ended: there the
+	 * first check is waited for */
+	cr_assert(wait_log(&f, REAL ? "GET " DEPLOY "\n" : "deployments?watch=1", 10000),
+		  "no readiness check came");
+	nap_ms(2500);
+	char *log = kf_log(&f);
+	cr_assert_eq(count_eq(log, "GET " DEPLOY), 1, "checked again with no change:\n%s", log);
+	cr_assert(!strstr(log, "configmaps/later"), "the next tier started early:\n%s", log);
+	free(log);
+	kf_status(&f, DEPLOY, DEPLOY_READY);
+	free(kf_bg_done(&f, pid, 0));
+	log = kf_log(&f);
+	cr_assert_eq(count_eq(log, "GET " DEPLOY), 2, "%s", log);
+	cr_assert_eq(count_lines(log, "deployments?watch=1&fieldSelector=metadata.name%3Dweb&"
+				      "resourceVersion="), 1, "%s", log);
+	cr_assert(line_of(log, "configmaps/later") > line_of(log, "PATCH " DEPLOY "/status"), "%s", log);
+	free(log);
+	kf_free(&f);
+}
+
+/* a watch the server ends at once (as when it restarts) leaves the wait
+ * to the schedule: checks at 1 s and 3 s, a watch tried after each, and
+ * -v says why */
+Test(SUITE, a_watch_the_server_ends_falls_back_to_the_schedule)
+{
+	if (REAL)
+		cr_skip_test("the stand-in ends watches on demand");
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_deploy_1m(&f);
+	free(kf_ctl(&f, "fault?path=/apis/apps/v1/namespaces/shop/deployments&mode=endwatch&n=100"));
+	pid_t pid = am_bg(&f.t, "-v sync");
+	cr_assert(wait_log(&f, "deployments?watch=1", 10000), "no watch came");
+	nap_ms(3500);
+	char *log = kf_log(&f);
+	cr_assert_geq(count_eq(log, "GET " DEPLOY), 3, "no checks on the schedule:\n%s", log);
+	cr_assert(!strstr(log, "configmaps/later"), "the next tier started early:\n%s", log);
+	free(log);
+	kf_status(&f, DEPLOY, DEPLOY_READY);
+	char *out = kf_bg_done(&f, pid, 0);
+	char *err = tws_get(&f.t, "bg.err");
+	cr_assert(strstr(out, "next check in 2s") && strstr(out, "next check in 4s"), "%s", out);
+	const char *note = "p/web: readiness: the server ended the watch of "
+			   "/apis/apps/v1/namespaces/shop/deployments; checking on the schedule";
+	cr_assert(strstr(out, note) || strstr(err, note), "%s\n%s", out, err);
+	log = kf_log(&f);
+	cr_assert_geq(count_lines(log, "deployments?watch=1"), 3, "%s", log);
+	cr_assert(line_of(log, "configmaps/later") > line_of(log, "PATCH " DEPLOY "/status"), "%s", log);
+	free(log);
+	free(err);
+	free(out);
+	kf_free(&f);
+}
+
 Test(SUITE, progress_deadline_exceeded_fails_the_layer)
 {
 	struct kf f;

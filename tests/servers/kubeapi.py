@@ -21,7 +21,9 @@ the scale subresource of Deployments, StatefulSets and ReplicaSets (kubectl
 scale), containers' resource quantities kept as the real server keeps them
 (a number refused, "0.5" written back as "500m"), merge patches of /status,
 GET and LIST (labelSelector k=v, k!=v, k, !k; fieldSelector
-metadata.name=), DELETE with propagationPolicy (body or query; a deleted
+metadata.name=), watches of a collection (watch=1 from resourceVersion, or
+ADDED for what exists first; the same selectors; timeoutSeconds; events as
+JSON lines of a chunked answer), DELETE with propagationPolicy (body or query; a deleted
 namespace takes its objects along), Status error bodies. With --tls it
 speaks HTTPS; --token accepts those bearer tokens, --client-ca client
 certificates signed by that CA; without either nothing is checked. CRDs
@@ -40,8 +42,12 @@ Test control (never authenticated; loopback only):
       delay (answer after D ms), huge (a 200 answer of 65 MiB; with chunked,
       sent without a Content-Length) or nodryrun (only requests with
       dryRun=All count: 400, as the API server answers when an admission
-      webhook with side effects would be called in a dry run)
+      webhook with side effects would be called in a dry run), endwatch
+      (a watch is answered and ended at once, with no event, as a server
+      ends a watch when it restarts)
   GET /__ctl/log            every request so far: "METHOD PATH?QUERY" lines
+                            (with times=1, each after the seconds since the
+                            epoch it came at and a space)
   GET /__ctl/linger?ms=D    deleted objects stay D ms with deletionTimestamp
   GET /__ctl/dump           every stored object, one JSON line each, sorted
   GET /__ctl/conns          how many connections were accepted so far (this
@@ -60,7 +66,8 @@ MANUAL_CRDS = "--manual-crds" in A
 # generation is first read, as if a controller had rolled it out
 AVAILABLE_AFTER = int(A[A.index("--available-after") + 1]) if "--available-after" in A else None
 lock = threading.RLock()
-faults, log, linger, conns = [], [], [0], [0]
+changed = threading.Condition(lock)  # notified on every write (watches wait on it)
+faults, log, log_times, linger, conns = [], [], [], [0], [0]
 rv = [1000]
 
 # group/version -> [(resource, kind, namespaced, shortnames)]
@@ -125,6 +132,7 @@ def ripen(e):
     st = o.get("status") or {}
     if st.get("observedGeneration") != gen and time.time() - e["seen_at"] >= AVAILABLE_AFTER / 1000.0:
         n = (o.get("spec") or {}).get("replicas", 1)
+        bump(o)
         o["status"] = {"observedGeneration": gen, "replicas": n, "updatedReplicas": n,
                        "readyReplicas": n, "availableReplicas": n, "conditions": [
                            {"type": "Available", "status": "True"},
@@ -400,6 +408,7 @@ def spec_of(o):
 def bump(o):
     rv[0] += 1
     o["metadata"]["resourceVersion"] = str(rv[0])
+    changed.notify_all()
 
 
 def default_status(kind, o):
@@ -552,6 +561,7 @@ def gone(key, st=None):
     namespace takes its objects along"""
     st = store if st is None else st
     e = st.pop(key, None)
+    changed.notify_all()
     if e and key[1] == "namespaces":
         for k in [k for k in st if k[2] == key[3]]:
             st.pop(k, None)
@@ -803,6 +813,7 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.control(u.path, q)
         with lock:
             log.append("%s %s%s" % (method, logged, "?" + u.query if u.query else ""))
+            log_times.append(time.time())
             mode = None
             for f in faults:
                 if u.path.startswith(f[0]) and f[2] > 0 and \
@@ -830,6 +841,8 @@ class H(http.server.BaseHTTPRequestHandler):
                                      "handle the request"), extra=[("Retry-After", "0")])
         if not self.authorized():
             return self.send(*status(401, "Unauthorized", "Unauthorized"))
+        if method == "GET" and q.get("watch", [""])[0] in ("1", "true"):
+            return self.watch(u.path, q, mode and mode[1] == "endwatch")
         accept = self.headers.get("Accept") or ""
         if method == "GET" and u.path in ("/api", "/apis") and \
                 "as=APIGroupDiscoveryList" in accept and "v=v2;" in accept + ";":
@@ -924,6 +937,76 @@ class H(http.server.BaseHTTPRequestHandler):
                               "the expected API version (%s)" % (body.get("apiVersion"), gv))
             return apply(g, res, ns if nsd else None, name, body, q)
         return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def watch(self, path, q, end_at_once):
+        """a watch of a collection: the events after resourceVersion (or
+        ADDED for what exists, without one), as the real server streams
+        them, until timeoutSeconds"""
+        with lock:
+            select(self.cluster)
+            pr = parse_res_path(path)
+            if pr is None or pr[1] is None or pr[3] is not None:
+                return self.send(404, "404 page not found\n", "text/plain; charset=utf-8")
+            gv, ent, ns, _, _ = pr
+            st = store
+        g, res = gv_split(gv)[0], ent[0]
+        sel = q.get("labelSelector", [""])[0]
+        fsel = q.get("fieldSelector", [""])[0]
+        since = q.get("resourceVersion", [""])[0]
+        deadline = time.time() + int(q.get("timeoutSeconds", ["1800"])[0])
+
+        def matching():
+            out = {}
+            for (kg, kr, kns, kname), e in st.items():
+                if kg != g or kr != res or (ns is not None and kns != ns):
+                    continue
+                if fsel.startswith("metadata.name=") and kname != fsel.split("=", 1)[1]:
+                    continue
+                if selector_match(e["obj"]["metadata"].get("labels", {}), sel):
+                    ripen(e)
+                    out[(kg, kr, kns, kname)] = e
+            return out
+
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        with lock:
+            seen = matching()
+            if since:
+                last = int(since)
+                events = []
+            else:
+                last = rv[0]
+                events = [("ADDED", e["obj"]) for e in seen.values()]
+        try:
+            while not end_at_once and time.time() < deadline:
+                for t, o in events:
+                    line = json.dumps({"type": t, "object": o}).encode() + b"\n"
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+                self.wfile.flush()
+                with lock:
+                    now_seen = matching()
+                    events = []
+                    for k, e in now_seen.items():
+                        if int(e["obj"]["metadata"].get("resourceVersion", "0")) > last:
+                            events.append(("ADDED" if k not in seen else "MODIFIED",
+                                           copy.deepcopy(e["obj"])))
+                    events += [("DELETED", copy.deepcopy(e["obj"])) for k, e in seen.items()
+                               if k not in now_seen]
+                    seen = now_seen
+                    last = max([last] + [int(o["metadata"].get("resourceVersion", "0"))
+                                         for _, o in events])
+                    if not events:
+                        # a Deployment ripens with time, not with a write
+                        unripe = AVAILABLE_AFTER is not None and any(
+                            e["obj"].get("kind") == "Deployment" for e in seen.values())
+                        changed.wait(min(max(deadline - time.time(), 0), 0.02 if unripe else 1.0))
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            pass    # the client went away: the watch is over
+        self.close_connection = True
 
     def scale(self, key, ct, body, q):
         """the scale subresource: a merge patch of spec.replicas, recorded as
@@ -1041,6 +1124,9 @@ class H(http.server.BaseHTTPRequestHandler):
                                int(q.get("ms", ["0"])[0])])
                 return self.send(200, "ok", "text/plain")
             if path == "/__ctl/log":
+                if q.get("times", [""])[0] == "1":
+                    return self.send(200, "".join("%.6f %s\n" % (t, l) for t, l in zip(log_times, log)),
+                                     "text/plain")
                 return self.send(200, "".join(l + "\n" for l in log), "text/plain")
             if path == "/__ctl/conns":
                 return self.send(200, "%d\n" % conns[0], "text/plain")
