@@ -14,6 +14,7 @@
 #define KUBE_WATCH_CONNS 16
 
 struct loop_item;
+struct loop_wait;
 
 struct kube {
 	struct kube_cfg cfg;
@@ -27,14 +28,15 @@ struct kube {
 	int npool;
 	int inflight;       /* at most POOL_MAX; others wait on slot */
 	pthread_cond_t slot;
-	/* the event loop (loop.c): its multi handle and thread, started by
-	 * the first transfer; queue: transfers handed in (under mu) */
+	/* the event loop (loop.c): its multi handle, made by the first
+	 * transfer; under mu: the transfers handed in, whether a caller
+	 * drives m and whether it is (about to be) asleep in poll, the
+	 * callers waiting */
 	CURLM *m;
-	pthread_t loop;
-	int loop_on, quit;
-	int polling;        /* the loop is (about to be) asleep in poll */
 	struct loop_item *queue;
-	int running;        /* transfers on m; the loop thread's own */
+	int driving, polling;
+	struct loop_wait *waiting;
+	int running;        /* transfers on m; the driver's own */
 	char *bearer;       /* from the token file or the exec plugin */
 	int64_t bearer_exp; /* wall seconds; 0: no expiry */
 	struct buf exec_cert, exec_key;
@@ -54,7 +56,7 @@ struct kube {
  * server's event loop, and returns when all have ended: cc[i] the result
  * of h[i] */
 void loop_run(struct kube *k, CURL *const *h, size_t n, CURLcode *cc);
-/* ends the event loop (no transfer may be running) */
+/* frees the event loop's multi handle (no transfer may be running) */
 void loop_stop(struct kube *k);
 
 /* kube_call with an Accept header of the caller's (kube_call sends

@@ -1,6 +1,7 @@
-/* kube: a client of the Kubernetes API — kubeconfig, one connection pool
- * per cluster, discovery, server-side apply's wire format, Status errors
- * and kstatus readiness. It knows YAML trees (doc/) and nothing of
+/* kube: a client of the Kubernetes API — kubeconfig, one event loop (one
+ * HTTP/2 connection, or a few HTTP/1.1 ones) per cluster, discovery,
+ * server-side apply's wire format, watches, Status errors and kstatus
+ * readiness. It knows YAML trees (doc/) and nothing of
  * profiles, layers or the executor. */
 #ifndef KUBE_H
 #define KUBE_H
@@ -47,8 +48,8 @@ typedef int (*kube_exec_fn)(void *u, char *const *argv, char *const *env,
 			    struct buf *out, struct buf *err);
 
 struct kube;
-/* takes cfg; requests made from several threads share one connection
- * cache, DNS cache and TLS sessions. cancel, when non-NULL, is read
+/* takes cfg; requests made from several threads run on one event loop
+ * (multiplexed on one connection where the server speaks HTTP/2). cancel, when non-NULL, is read
  * between tries and during transfers: non-zero ends them. */
 struct kube *kube_open(struct kube_cfg *cfg, kube_exec_fn run, void *u,
 		       const int *cancel);
