@@ -511,6 +511,21 @@ kf_ws_deploy_1m(struct kf *f)
 		"    profiles: [p.yaml]\n");
 }
 
+/* after ms: Deployment web checked n times (at least n, unless exact) and
+ * the next tier not started; then web is made Available */
+static void
+kf_checks_then_ready(struct kf *f, int ms, int n, int exact)
+{
+	nap_ms(ms);
+	char *log = kf_log(f);
+	int got = count_eq(log, "GET " DEPLOY);
+	cr_assert(exact ? got == n : got >= n, "%d checks, want %s%d:\n%s", got,
+		  exact ? "" : "at least ", n, log);
+	cr_assert(!strstr(log, "configmaps/later"), "the next tier started early:\n%s", log);
+	free(log);
+	kf_status(f, DEPLOY, DEPLOY_READY);
+}
+
 /* the layer waits for its Deployment with a watch: the check after the
  * first comes when the status changes (2.5 s after the watch began), not
  * on the schedule, which would have checked at 1 s as well */
@@ -524,14 +539,9 @@ Test(SUITE, readiness_waits_with_a_watch)
 	 * first check is waited for */
 	cr_assert(wait_log(&f, REAL ? "GET " DEPLOY "\n" : "deployments?watch=1", 10000),
 		  "no readiness check came");
-	nap_ms(2500);
-	char *log = kf_log(&f);
-	cr_assert_eq(count_eq(log, "GET " DEPLOY), 1, "checked again with no change:\n%s", log);
-	cr_assert(!strstr(log, "configmaps/later"), "the next tier started early:\n%s", log);
-	free(log);
-	kf_status(&f, DEPLOY, DEPLOY_READY);
+	kf_checks_then_ready(&f, 2500, 1, 1);
 	free(kf_bg_done(&f, pid, 0));
-	log = kf_log(&f);
+	char *log = kf_log(&f);
 	cr_assert_eq(count_eq(log, "GET " DEPLOY), 2, "%s", log);
 	cr_assert_eq(count_lines(log, "deployments?watch=1&fieldSelector=metadata.name%3Dweb&"
 				      "resourceVersion="), 1, "%s", log);
@@ -553,19 +563,14 @@ Test(SUITE, a_watch_the_server_ends_falls_back_to_the_schedule)
 	free(kf_ctl(&f, "fault?path=/apis/apps/v1/namespaces/shop/deployments&mode=endwatch&n=100"));
 	pid_t pid = am_bg(&f.t, "-v sync");
 	cr_assert(wait_log(&f, "deployments?watch=1", 10000), "no watch came");
-	nap_ms(3500);
-	char *log = kf_log(&f);
-	cr_assert_geq(count_eq(log, "GET " DEPLOY), 3, "no checks on the schedule:\n%s", log);
-	cr_assert(!strstr(log, "configmaps/later"), "the next tier started early:\n%s", log);
-	free(log);
-	kf_status(&f, DEPLOY, DEPLOY_READY);
+	kf_checks_then_ready(&f, 3500, 3, 0);
 	char *out = kf_bg_done(&f, pid, 0);
 	char *err = tws_get(&f.t, "bg.err");
 	cr_assert(strstr(out, "next check in 2s") && strstr(out, "next check in 4s"), "%s", out);
 	const char *note = "p/web: readiness: the server ended the watch of "
 			   "/apis/apps/v1/namespaces/shop/deployments; checking on the schedule";
 	cr_assert(strstr(out, note) || strstr(err, note), "%s\n%s", out, err);
-	log = kf_log(&f);
+	char *log = kf_log(&f);
 	cr_assert_geq(count_lines(log, "deployments?watch=1"), 3, "%s", log);
 	cr_assert(line_of(log, "configmaps/later") > line_of(log, "PATCH " DEPLOY "/status"), "%s", log);
 	free(log);
