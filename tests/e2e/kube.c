@@ -1397,11 +1397,7 @@ Test(SUITE, kubectl_and_addonmake_store_the_same_objects)
 	if (!kc)
 		cr_skip_test("kubectl is not installed");
 	struct kf f, g;
-	kf_init(&f, NULL);
-	kf_ws(&f, app_layer);
-	struct res r = am(&f.t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	kf_synced(&f, app_layer);
 	/* the same objects through kubectl, to a second server */
 	kf_init(&g, NULL);
 	tws_put(&g.t, "m.yaml",
@@ -1450,16 +1446,12 @@ Test(SUITE, rendered_files_applied_by_kubectl_store_what_the_kube_target_stores)
 	if (!kc)
 		cr_skip_test("kubectl is not installed");
 	struct kf f, g;
-	kf_init(&f, NULL);
-	kf_ws(&f, app_layer);
-	struct res r = am(&f.t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
+	kf_synced(&f, app_layer);
 	kf_init(&g, NULL);
 	kf_ws(&g, app_layer);
 	tws_put(&g.t, "addonmake.yaml",
 		"clusters:\n  - {name: dev, target: {render: {dir: out}}, profiles: [p.yaml]}\n");
-	r = am(&g.t, "sync");
+	struct res r = am(&g.t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
 	char cmd[2400];
@@ -2748,15 +2740,11 @@ Test(SUITE, drift_leaves_trusted_managers_and_ignored_paths_alone)
 Test(SUITE, drift_of_a_secret_names_the_path_and_shows_no_value)
 {
 	struct kf f;
-	kf_init(&f, NULL);
-	kf_ws(&f, "      - name: s\n        type: manifest\n"
-		  "        manifests: [{name: m, content: \"apiVersion: v1\\nkind: Secret\\n"
-		  "metadata: {name: s, namespace: default}\\nstringData: {password: planted-value-123}"
-		  "\\n\"}]\n");
-	struct res r = am(&f.t, "sync");
-	assert_code(r, 0);
-	res_free(&r);
-	r = am(&f.t, "plan --drift");
+	kf_synced(&f, "      - name: s\n        type: manifest\n"
+		      "        manifests: [{name: m, content: \"apiVersion: v1\\nkind: Secret\\n"
+		      "metadata: {name: s, namespace: default}\\nstringData: {password: planted-value-123}"
+		      "\\n\"}]\n");
+	struct res r = am(&f.t, "plan --drift");
 	cr_assert(strstr(r.out, "no work to do."), "%s%s", r.out, r.err);
 	res_free(&r);
 	char *o = kf_kubectl(&f, "patch secret s -p '{\"stringData\":{\"password\":\"other-planted-456\"}}'");
