@@ -145,19 +145,27 @@ Test(fleet, shards_cover_the_fleet_once_balanced_and_stable)
 	tws_free(&t);
 }
 
+/* syncs each of n shards in t (each must succeed): the layers made ready */
+static int
+sync_shards(struct tws *t, int n)
+{
+	int ready = 0;
+	for (int i = 0; i < n; i++) {
+		struct res r = am(t, "sync --shard %d/%d", i, n);
+		assert_code(r, 0);
+		ready += count_lines(r.out, ": ready ");
+		res_free(&r);
+	}
+	return ready;
+}
+
 /* a sync of each shard syncs exactly its clusters; together, all */
 Test(fleet, syncing_every_shard_syncs_every_cluster_once)
 {
 	struct tws t;
 	tws_init(&t);
 	fleet_ws(&t, 0);
-	int total = 0;
-	for (int i = 0; i < 3; i++) {
-		struct res r = am(&t, "sync --shard %d/3", i);
-		assert_code(r, 0);
-		total += count_lines(r.out, ": ready ");
-		res_free(&r);
-	}
+	int total = sync_shards(&t, 3);
 	int want = 0;
 	for (int c = 0; c < NCL; c++)
 		want += layers_of(c);
@@ -267,15 +275,8 @@ Test(fleet, the_generated_sample_fleet_syncs_in_shards)
 	assert_code(r, 0);
 	cr_assert(strstr(r.out, "{\"cluster\":\"edge-008\",\"target\":\"render\",\"layers\":2,"), "%s", r.out);
 	res_free(&r);
-	int applied = 0;
-	for (int i = 0; i < 2; i++) {
-		r = am(&t, "sync --shard %d/2", i);
-		assert_code(r, 0);
-		applied += count_lines(r.out, ": ready ");
-		res_free(&r);
-	}
 	/* 1 + 8 + 4 + 11 + 7 + 3 + 10 + 6 + 2 layers */
-	cr_assert_eq(applied, 52);
+	cr_assert_eq(sync_shards(&t, 2), 52);
 	tws_free(&t);
 }
 
