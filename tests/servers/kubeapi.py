@@ -998,10 +998,14 @@ class H(http.server.BaseHTTPRequestHandler):
                     last = max([last] + [int(o["metadata"].get("resourceVersion", "0"))
                                          for _, o in events])
                     if not events:
-                        # a Deployment ripens with time, not with a write
-                        unripe = AVAILABLE_AFTER is not None and any(
-                            e["obj"].get("kind") == "Deployment" for e in seen.values())
-                        changed.wait(min(max(deadline - time.time(), 0), 0.02 if unripe else 1.0))
+                        # a Deployment ripens with time, not with a write:
+                        # wake when the first one watched is due
+                        due = [e["seen_at"] + AVAILABLE_AFTER / 1000.0 for e in seen.values()
+                               if AVAILABLE_AFTER is not None and "seen_at" in e and
+                               (e["obj"].get("status") or {}).get("observedGeneration") !=
+                               e["obj"]["metadata"].get("generation", 1)]
+                        wake = min([deadline] + [max(t, time.time() + 0.002) for t in due])
+                        changed.wait(max(min(wake - time.time(), 1.0), 0))
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except OSError:
