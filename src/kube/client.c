@@ -18,6 +18,13 @@
 #define KUBE_TRIES 5
 
 static void
+conn_free(struct kube_conn *c)
+{
+	curl_easy_cleanup(c->h);
+	curl_slist_free_all(c->hdr);
+}
+
+static void
 sh_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
 {
 	(void)h, (void)a;
@@ -64,7 +71,7 @@ kube_close(struct kube *k)
 		return;
 	loop_stop(k);
 	for (int i = 0; i < k->npool; i++)
-		curl_easy_cleanup(k->pool[i]);
+		conn_free(&k->pool[i]);
 	curl_share_cleanup(k->sh);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&k->shmu[i]);
@@ -255,9 +262,9 @@ handle_new(struct kube *k)
 /* a connection slot: waits for one when block, else none (0) when every
  * slot is taken; 1 with a handle in *c */
 static int
-take_handle(struct kube *k, int block, CURL **c)
+take_handle(struct kube *k, int block, struct kube_conn *c)
 {
-	*c = NULL;
+	*c = (struct kube_conn){0};
 	pthread_mutex_lock(&k->mu);
 	while (block && k->inflight >= POOL_MAX)
 		pthread_cond_wait(&k->slot, &k->mu);
@@ -270,22 +277,23 @@ take_handle(struct kube *k, int block, CURL **c)
 		*c = k->pool[--k->npool];
 	k->nreq++;
 	pthread_mutex_unlock(&k->mu);
-	if (!*c)
-		*c = handle_new(k);
+	if (!c->h)
+		c->h = handle_new(k);
 	return 1;
 }
 
 static void
-give_handle(struct kube *k, CURL *c)
+give_handle(struct kube *k, struct kube_conn *c)
 {
 	pthread_mutex_lock(&k->mu);
-	if (k->npool < POOL_MAX)
-		k->pool[k->npool++] = c, c = NULL;
+	int kept = k->npool < POOL_MAX;
+	if (kept)
+		k->pool[k->npool++] = *c;
 	k->inflight--;
 	pthread_cond_signal(&k->slot);
 	pthread_mutex_unlock(&k->mu);
-	if (c)
-		curl_easy_cleanup(c);
+	if (!kept)
+		conn_free(c);
 }
 
 /* host and port of an https://host:port URL, for CONNECT_TO */
@@ -311,12 +319,12 @@ host_port(const char *url, struct buf *host, struct buf *port)
 
 /* a transfer being made: what its handle points to until it ends */
 struct xfer {
-	CURL *conn;
+	struct kube_conn conn;
 	struct sink sk;
 	char ebuf[CURL_ERROR_SIZE];
 	unsigned cred_gen;
-	struct curl_slist *hdr, *ct;
-	struct buf ah, target, host, port, cto;
+	struct curl_slist *ct;
+	struct buf target, host, port, cto;
 };
 
 /* the outcome of one try: t 0 with an answer, -1 with e (transient set
@@ -333,7 +341,7 @@ xfer_setup(struct kube *k, struct xfer *x, const char *method, const char *url,
 	   const char *ctype, const char *accept, const char *body, size_t len,
 	   struct kube_resp *r)
 {
-	CURL *h = x->conn;
+	CURL *h = x->conn.h;
 	x->sk = (struct sink){.k = k, .r = r, .retry_after = 0, .too_big = 0};
 	x->ebuf[0] = 0;
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
@@ -364,45 +372,57 @@ xfer_setup(struct kube *k, struct xfer *x, const char *method, const char *url,
 	} else {
 		curl_easy_setopt(h, CURLOPT_URL, url);
 	}
-	struct buf acc = {0};
-	buf_printf(&acc, "Accept: %s", accept);
-	x->hdr = curl_slist_append(x->hdr, acc.s);
-	buf_free(&acc);
+	char key[sizeof(x->conn.key)];
+	int n = snprintf(key, sizeof(key), "%s\n%s", accept, ctype ? ctype : "");
+	if (n < 0 || (size_t)n >= sizeof(key))
+		key[0] = 0; /* not kept: built again next time */
 	pthread_mutex_lock(&k->mu);
 	const struct buf *cert = k->exec_cert.len ? &k->exec_cert : &c->cert;
-	const struct buf *key = k->exec_key.len ? &k->exec_key : &c->key;
-	if (cert->len && key->len) {
-		http_client_cert(h, cert->s, cert->len, key->s, key->len);
+	const struct buf *ckey = k->exec_key.len ? &k->exec_key : &c->key;
+	if (cert->len && ckey->len && !(x->conn.cert_set && x->conn.cert_gen == k->cred_gen)) {
+		http_client_cert(h, cert->s, cert->len, ckey->s, ckey->len);
+		x->conn.cert_set = 1;
+		x->conn.cert_gen = k->cred_gen;
 	}
 	x->cred_gen = k->cred_gen;
-	const char *tok = c->token ? c->token : k->bearer;
-	if (tok) {
-		buf_printf(&x->ah, "Authorization: Bearer %s", tok);
-		x->hdr = curl_slist_append(x->hdr, x->ah.s);
+	/* the handle's headers serve again for the same kind of request with
+	 * the same credential: no list built for each request */
+	if (!key[0] || !x->conn.hdr || x->conn.gen != k->cred_gen ||
+	    strcmp(x->conn.key, key) != 0) {
+		curl_slist_free_all(x->conn.hdr);
+		struct buf b = {0};
+		buf_printf(&b, "Accept: %s", accept);
+		struct curl_slist *l = curl_slist_append(NULL, b.s);
+		const char *tok = c->token ? c->token : k->bearer;
+		if (tok) {
+			buf_clear(&b);
+			buf_printf(&b, "Authorization: Bearer %s", tok);
+			l = curl_slist_append(l, b.s);
+		}
+		if (ctype) {
+			buf_clear(&b);
+			buf_printf(&b, "Content-Type: %s", ctype);
+			l = curl_slist_append(l, b.s);
+		}
+		if (b.s)
+			memset(b.s, 0, b.cap); /* it held a secret */
+		buf_free(&b);
+		x->conn.hdr = l;
+		x->conn.gen = k->cred_gen;
+		memcpy(x->conn.key, key, sizeof(key));
 	}
 	pthread_mutex_unlock(&k->mu);
-	if (ctype) {
-		struct buf b = {0};
-		buf_printf(&b, "Content-Type: %s", ctype);
-		x->hdr = curl_slist_append(x->hdr, b.s);
-		buf_free(&b);
-	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdr);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->conn.hdr);
 }
 
 /* what xfer_setup made for x, freed; x's handle keeps none of it */
 static void
 xfer_clean(struct xfer *x)
 {
-	CURL *h = x->conn;
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	CURL *h = x->conn.h;
 	curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(x->ct);
-	curl_slist_free_all(x->hdr);
-	if (x->ah.s)
-		memset(x->ah.s, 0, x->ah.len); /* it held a secret */
-	buf_free(&x->ah);
 	buf_free(&x->target);
 	buf_free(&x->host);
 	buf_free(&x->port);
@@ -416,9 +436,9 @@ xfer_finish(struct kube *k, struct xfer *x, CURLcode cc, struct kube_resp *r,
 	    struct try *out)
 {
 	long code = 0;
-	curl_easy_getinfo(x->conn, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(x->conn.h, CURLINFO_RESPONSE_CODE, &code);
 	xfer_clean(x);
-	give_handle(k, x->conn);
+	give_handle(k, &x->conn);
 	*out = (struct try){.t = 0, .retry_after = x->sk.retry_after, .cred_gen = x->cred_gen};
 	r->code = code;
 	if (cc == CURLE_OK) {
@@ -452,7 +472,7 @@ run_xfers(struct kube *k, struct xfer *x, size_t m, struct kube_resp *const *r,
 	CURLcode cc[POOL_MAX];
 	CURL *h[POOL_MAX] = {0};
 	for (size_t j = 0; j < m; j++)
-		h[j] = x[j].conn;
+		h[j] = x[j].conn.h;
 	loop_run(k, h, m, cc);
 	for (size_t j = 0; j < m; j++)
 		xfer_finish(k, &x[j], cc[j], r[j], &tr[j]);
@@ -758,18 +778,18 @@ kube_watch(struct kube *k, const char *path, const char *query, int64_t until,
 	struct watch_sink w = {0};
 	/* a handle of its own, outside the slots: a watch lasts, and the
 	 * requests of other layers go on meanwhile */
-	x.conn = handle_new(k);
+	x.conn.h = handle_new(k);
 	xfer_setup(k, &x, "GET", url.s, NULL, "application/json", NULL, 0, &r);
-	curl_easy_setopt(x.conn, CURLOPT_WRITEFUNCTION, on_watch);
-	curl_easy_setopt(x.conn, CURLOPT_WRITEDATA, &w);
-	curl_easy_setopt(x.conn, CURLOPT_TIMEOUT_MS, (long)left);
+	curl_easy_setopt(x.conn.h, CURLOPT_WRITEFUNCTION, on_watch);
+	curl_easy_setopt(x.conn.h, CURLOPT_WRITEDATA, &w);
+	curl_easy_setopt(x.conn.h, CURLOPT_TIMEOUT_MS, (long)left);
 	pthread_mutex_lock(&k->mu);
 	k->nreq++;
 	pthread_mutex_unlock(&k->mu);
 	CURLcode cc;
-	loop_run(k, &x.conn, 1, &cc);
+	loop_run(k, &x.conn.h, 1, &cc);
 	long code = 0;
-	curl_easy_getinfo(x.conn, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(x.conn.h, CURLINFO_RESPONSE_CODE, &code);
 	int rc;
 	if (w.event) {
 		rc = 1;
@@ -794,7 +814,7 @@ kube_watch(struct kube *k, const char *path, const char *query, int64_t until,
 		rc = cc == CURLE_ABORTED_BY_CALLBACK || cc == CURLE_OPERATION_TIMEDOUT ? 0 : -1;
 	}
 	xfer_clean(&x);
-	curl_easy_cleanup(x.conn);
+	conn_free(&x.conn);
 	buf_free(&url);
 	buf_free(&w.line);
 	buf_free(&w.error);

@@ -24,7 +24,19 @@ struct kube {
 	CURLSH *sh;
 	pthread_mutex_t shmu[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t mu; /* the pool, the credential, the counters, the loop's queue */
-	CURL *pool[POOL_MAX]; /* easy handles set up for this server, free */
+	/* easy handles set up for this server, free; each keeps the header
+	 * list it sent last (Accept, the credential, Content-Type), reused
+	 * while a request's key (its Accept and Content-Type) and the
+	 * credential (gen) are the same, and whether its client certificate
+	 * is the credential's */
+	struct kube_conn {
+		CURL *h;
+		struct curl_slist *hdr;
+		char key[160];
+		unsigned gen;
+		int cert_set;
+		unsigned cert_gen;
+	} pool[POOL_MAX];
 	int npool;
 	int inflight;       /* at most POOL_MAX; others wait on slot */
 	pthread_cond_t slot;
