@@ -50,6 +50,7 @@ kube_open(struct kube_cfg *cfg, kube_exec_fn run, void *u, const int *cancel)
 	k->run = run;
 	k->run_u = u;
 	k->cancel = cancel;
+	k->limit = KUBE_MAX_INFLIGHT;
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_cond_init(&k->slot, NULL);
 	pthread_mutex_init(&k->dmu, NULL);
@@ -266,9 +267,9 @@ take_handle(struct kube *k, int block, struct kube_conn *c)
 {
 	*c = (struct kube_conn){0};
 	pthread_mutex_lock(&k->mu);
-	while (block && k->inflight >= POOL_MAX)
+	while (block && k->inflight >= k->limit)
 		pthread_cond_wait(&k->slot, &k->mu);
-	if (k->inflight >= POOL_MAX) {
+	if (k->inflight >= k->limit) {
 		pthread_mutex_unlock(&k->mu);
 		return 0;
 	}
@@ -435,8 +436,15 @@ static void
 xfer_finish(struct kube *k, struct xfer *x, CURLcode cc, struct kube_resp *r,
 	    struct try *out)
 {
-	long code = 0;
+	long code = 0, version = 0;
 	curl_easy_getinfo(x->conn.h, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(x->conn.h, CURLINFO_HTTP_VERSION, &version);
+	if (version == CURL_HTTP_VERSION_2_0) {
+		/* more requests cost no connection: streams of the one */
+		pthread_mutex_lock(&k->mu);
+		k->limit = POOL_MAX;
+		pthread_mutex_unlock(&k->mu);
+	}
 	xfer_clean(x);
 	give_handle(k, &x->conn);
 	*out = (struct try){.t = 0, .retry_after = x->sk.retry_after, .cred_gen = x->cred_gen};

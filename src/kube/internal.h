@@ -6,9 +6,9 @@
 #include <pthread.h>
 #include "kube.h"
 
-/* libcurl's cache of 5 connections would close and reopen them for more
- * requests in flight */
-#define POOL_MAX KUBE_MAX_INFLIGHT
+/* requests in flight at most to an HTTP/2 server, as streams of its one
+ * connection (servers allow 100 or more); the handles kept are as many */
+#define POOL_MAX 32
 /* connections kept besides the requests' for watches, which each hold
  * one on an HTTP/1.1 server (on HTTP/2 they are streams of the one) */
 #define KUBE_WATCH_CONNS 16
@@ -38,7 +38,8 @@ struct kube {
 		unsigned cert_gen;
 	} pool[POOL_MAX];
 	int npool;
-	int inflight;       /* at most POOL_MAX; others wait on slot */
+	int inflight;       /* at most limit; others wait on slot */
+	int limit;          /* KUBE_MAX_INFLIGHT; POOL_MAX once an answer came by HTTP/2 */
 	pthread_cond_t slot;
 	/* the event loop (loop.c): its multi handle, made by the first
 	 * transfer; under mu: the transfers handed in, whether a caller

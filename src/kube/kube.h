@@ -10,9 +10,10 @@
 #include "../yaml/doc.h"
 #include "../lib/lib.h"
 
-/* requests in flight to one server at most (more wait for a slot), and
- * so connections kept open. Eight keep a remote server's round trips
- * overlapped; more only add threads waiting on each other. */
+/* requests in flight to an HTTP/1.1 server at most (more wait for a
+ * slot), and so connections kept open. Eight keep a remote server's round
+ * trips overlapped; more only add threads waiting on each other. An
+ * HTTP/2 server gets more, as streams of one connection. */
 #define KUBE_MAX_INFLIGHT 8
 
 /* A resolved connection: what a kubeconfig context (or the in-cluster

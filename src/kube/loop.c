@@ -116,7 +116,8 @@ loop_run(struct kube *k, CURL *const *h, size_t n, CURLcode *cc)
 		 * up to the slots' count of connections, kept for the next
 		 * requests, and one more for each watch */
 		curl_multi_setopt(k->m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-		curl_multi_setopt(k->m, CURLMOPT_MAXCONNECTS, (long)POOL_MAX + KUBE_WATCH_CONNS);
+		curl_multi_setopt(k->m, CURLMOPT_MAXCONNECTS,
+				  (long)KUBE_MAX_INFLIGHT + KUBE_WATCH_CONNS);
 	}
 	for (size_t i = 0; i < n; i++) {
 		cc[i] = CURLE_OUT_OF_MEMORY;
