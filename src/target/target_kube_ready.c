@@ -57,6 +57,29 @@ tk_await(const struct target_ctx *t, const struct layer *l, int64_t until)
 	return rc;
 }
 
+/* the node at key of obj, a keyToCheck: a.b[0].c (dots and list
+ * indexes), or NULL */
+static const struct dnode *
+key_value(const struct dnode *obj, const char *key)
+{
+	const struct dnode *cur = obj;
+	char *k2 = xstrdup(key);
+	for (char *tok = strtok(k2, "."); tok && cur; tok = strtok(NULL, ".")) {
+		char *br = strchr(tok, '[');
+		if (br)
+			*br = 0;
+		cur = doc_get(cur, tok);
+		while (br && cur) {
+			long idx = strtol(br + 1, NULL, 10);
+			cur = cur->kind == D_SEQ && idx >= 0 && (size_t)idx < cur->n ? cur->items[idx]
+										: NULL;
+			br = strchr(br + 1, '[');
+		}
+	}
+	free(k2);
+	return cur;
+}
+
 /* the Piraeus-style readinessCheck.v1beta1 block of a pack's values: each
  * entry names a resource whose fields must have the given values */
 static int
@@ -92,7 +115,8 @@ values_checks(struct kt *kt, const struct layer *l, struct buf *why)
 			struct arena a = {0};
 			struct dnode *live;
 			int g = tk_get_obj(kt, path.s, &a, &live, &e2);
-			watch_set(kt, l, g >= 0 ? path.s : NULL, name, g == 1 ? live : NULL);
+			if (g == 0)
+				watch_set(kt, l, path.s, name, NULL);
 			if (g <= 0) {
 				buf_printf(why, "readinessCheck: ");
 				tk_obj_name(why, kind, ons, name);
@@ -105,27 +129,12 @@ values_checks(struct kt *kt, const struct layer *l, struct buf *why)
 				const char *want = doc_str(doc_get(keys->items[j], "expectedValue"));
 				if (!key || !want)
 					continue;
-				/* a.b[0].c: dots and list indexes */
-				const struct dnode *cur = live;
-				char *k2 = xstrdup(key);
-				for (char *tok = strtok(k2, "."); tok && cur; tok = strtok(NULL, ".")) {
-					char *br = strchr(tok, '[');
-					if (br)
-						*br = 0;
-					cur = doc_get(cur, tok);
-					while (br && cur) {
-						long idx = strtol(br + 1, NULL, 10);
-						cur = cur->kind == D_SEQ && idx >= 0 && (size_t)idx < cur->n
-							      ? cur->items[idx] : NULL;
-						br = strchr(br + 1, '[');
-					}
-				}
-				free(k2);
-				const char *got = doc_str(cur);
+				const char *got = doc_str(key_value(live, key));
 				if (!got || strcmp(got, want) != 0) {
 					buf_adds(why, "readinessCheck: ");
 					tk_obj_name(why, kind, ons, name);
 					buf_printf(why, ": %s is %s, want %s", key, got ? got : "unset", want);
+					watch_set(kt, l, path.s, name, live);
 					out = T_NOTREADY;
 					break;
 				}
@@ -165,7 +174,8 @@ tk_ready(const struct target_ctx *t, const struct layer *l, const char *text, si
 		struct dnode *live;
 		struct buf e = {0}, r = {0};
 		int g = tk_get_obj(kt, v[i].path, &a, &live, &e);
-		watch_set(kt, l, g >= 0 ? v[i].path : NULL, v[i].name, g == 1 ? live : NULL);
+		if (g == 0)
+			watch_set(kt, l, v[i].path, v[i].name, NULL);
 		if (g < 0) {
 			tk_obj_name(why, v[i].kind, v[i].ns, v[i].name);
 			buf_printf(why, ": %s", e.s);
@@ -178,8 +188,8 @@ tk_ready(const struct target_ctx *t, const struct layer *l, const char *text, si
 			int st = kube_kstatus(live, wall_secs(), &r);
 			/* Failed counts when seen twice in a row: the second look
 			 * comes on the schedule, not with a change that may not come */
-			if (st == KS_FAILED)
-				watch_set(kt, l, NULL, NULL, NULL);
+			if (st != KS_CURRENT && st != KS_FAILED)
+				watch_set(kt, l, v[i].path, v[i].name, live);
 			if (st != KS_CURRENT) {
 				tk_obj_name(why, v[i].kind, v[i].ns, v[i].name);
 				buf_printf(why, ": %s", r.s ? r.s : kube_kstatus_name(st));
