@@ -258,10 +258,7 @@ worker(void *p)
 	struct buf err = {0};
 	/* j->inv is the worker's until done is set */
 	int rc = T_STOPPED;
-	pthread_mutex_lock(&j->r->mu);
-	int go = !j->r->stop;
-	pthread_mutex_unlock(&j->r->mu);
-	if (go)
+	if (!stopping(j->r))
 		rc = j->ops->apply(&j->tc, j->l, j->text, j->len, &j->inv, &err);
 	/* past apply: the executor may start another layer */
 	job_slot(&j->tc, 1);

@@ -283,10 +283,14 @@ take_handle(struct kube *k, int block, struct kube_conn *c)
 	return 1;
 }
 
+/* c back in the pool; h2: its answer came by HTTP/2, where more requests
+ * cost no connection, only streams of the one */
 static void
-give_handle(struct kube *k, struct kube_conn *c)
+give_handle(struct kube *k, struct kube_conn *c, int h2)
 {
 	pthread_mutex_lock(&k->mu);
+	if (h2)
+		k->limit = POOL_MAX;
 	int kept = k->npool < POOL_MAX;
 	if (kept)
 		k->pool[k->npool++] = *c;
@@ -439,14 +443,8 @@ xfer_finish(struct kube *k, struct xfer *x, CURLcode cc, struct kube_resp *r,
 	long code = 0, version = 0;
 	curl_easy_getinfo(x->conn.h, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_getinfo(x->conn.h, CURLINFO_HTTP_VERSION, &version);
-	if (version == CURL_HTTP_VERSION_2_0) {
-		/* more requests cost no connection: streams of the one */
-		pthread_mutex_lock(&k->mu);
-		k->limit = POOL_MAX;
-		pthread_mutex_unlock(&k->mu);
-	}
 	xfer_clean(x);
-	give_handle(k, &x->conn);
+	give_handle(k, &x->conn, version == CURL_HTTP_VERSION_2_0);
 	*out = (struct try){.t = 0, .retry_after = x->sk.retry_after, .cred_gen = x->cred_gen};
 	r->code = code;
 	if (cc == CURLE_OK) {
