@@ -282,6 +282,15 @@ count_eq(const char *s, const char *want)
 	return n;
 }
 
+int
+count_of(const char *s, const char *needle)
+{
+	int n = 0;
+	for (const char *p = s; p && (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
 pid_t
 srv_start(const char *root, const char *extra, int *port)
 {

@@ -56,6 +56,8 @@ int wait_file(struct tws *w, const char *rel, int ms);
 int count_lines(const char *s, const char *needle);
 /* lines of s equal to line */
 int count_eq(const char *s, const char *line);
+/* how many times needle stands in s (overlapping ones too) */
+int count_of(const char *s, const char *needle);
 
 /* the loopback registry server (tests/servers/registry.py) serving root;
  * extra: more arguments. Returns its pid and sets *port; 0 when python3

@@ -58,10 +58,7 @@ Test(fleet, clusters_is_a_ci_matrix_in_chunks)
 	r = am(&t, "clusters --json --chunk 10");
 	assert_code(r, 0);
 	/* 23 in chunks of 10: 10, 10, 3 */
-	int n = 0;
-	for (const char *p = r.out; (p = strstr(p, "{\"include\":[")); p++)
-		n++;
-	cr_assert_eq(n, 3, "%s", r.out);
+	cr_assert_eq(count_of(r.out, "{\"include\":["), 3, "%s", r.out);
 	cr_assert(r.out[0] == '[' && strstr(r.out, "\"c09\"") < strstr(r.out, "]},{\"include\":[{\"cluster\":\"c10\""),
 		  "%s", r.out);
 	res_free(&r);
@@ -204,9 +201,7 @@ assert_summary(struct tws *t, const char *const *want)
 		snprintf(row, sizeof(row), "{\"cluster\":\"%s\",\"outcome\":\"%s\"", names[i], want[i]);
 		cr_assert(strstr(s, row), "cluster %s is not %s:\n%s", names[i], want[i], s);
 		snprintf(row, sizeof(row), "{\"cluster\":\"%s\",", names[i]);
-		int n = 0;
-		for (const char *p = s; (p = strstr(p, row)); p++)
-			n++;
+		int n = count_of(s, row);
 		cr_assert_eq(n, 1, "cluster %s %d times:\n%s", names[i], n, s);
 	}
 	cr_assert_eq(count_lines(s, "\"cluster\":"), 1, "%s", s); /* one line */
@@ -348,9 +343,7 @@ Test(fleet, clusters_sync_at_once_and_a_failure_stops_the_others_after_their_tie
 	for (const char *n = "dev\0lab\0prod\0"; *n; n += strlen(n) + 1) {
 		char row[64];
 		snprintf(row, sizeof(row), "{\"cluster\":\"%s\",", n);
-		int k = 0;
-		for (const char *p = s; (p = strstr(p, row)); p++)
-			k++;
+		int k = count_of(s, row);
 		cr_assert_eq(k, 1, "%s %d times:\n%s", n, k, s);
 	}
 	cr_assert(strstr(s, "{\"cluster\":\"lab\",\"outcome\":\"stopped\""), "%s", s);
@@ -405,9 +398,7 @@ Test(fleet, an_interrupted_fleet_names_every_cluster_once)
 	for (const char *n = "a\0b\0c\0"; *n; n += 2) {
 		char row[32];
 		snprintf(row, sizeof(row), "{\"cluster\":\"%s\",", n);
-		int k = 0;
-		for (const char *p = s; (p = strstr(p, row)); p++)
-			k++;
+		int k = count_of(s, row);
 		cr_assert_eq(k, 1, "%s %d times:\n%s", n, k, s);
 	}
 	free(s);

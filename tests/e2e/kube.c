@@ -2477,9 +2477,7 @@ Test(SUITE, an_indexed_job_over_a_fleet_on_one_server_syncs_each_cluster_once)
 			for (const char *cm = "ca\0cb\0cc\0"; *cm; cm += 3) {
 				char name[64];
 				snprintf(name, sizeof(name), "\"name\": \"%s\", \"namespace\": \"default\"", cm);
-				int n = 0;
-				for (const char *q = dump; (q = strstr(q, name)); q++)
-					n++;
+				int n = count_of(dump, name);
 				cr_assert_eq(n, 1, "c%d has %s %d times:\n%s", i, cm, n, dump);
 			}
 			free(dump);
