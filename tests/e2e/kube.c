@@ -496,12 +496,12 @@ nap_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* deploy_layer with Palette's interval of checks (1s in the other
- * tests), so that a schedule's checks are told from a watch's */
+/* kf_ws with Palette's interval of checks (1s in the other tests), so
+ * that a schedule's checks are told from a watch's */
 static void
-kf_ws_deploy_1m(struct kf *f)
+kf_ws_1m(struct kf *f, const char *packs)
 {
-	kf_ws(f, deploy_layer);
+	kf_ws(f, packs);
 	tws_put(&f->t, "addonmake.yaml",
 		"defaults:\n"
 		"  readiness: {interval: 1m, timeout: 30s}\n"
@@ -533,7 +533,7 @@ Test(SUITE, readiness_waits_with_a_watch)
 {
 	struct kf f;
 	kf_init(&f, NULL);
-	kf_ws_deploy_1m(&f);
+	kf_ws_1m(&f, deploy_layer);
 	pid_t pid = am_bg(&f.t, "sync");
 	/* the real server's audit log has a watch once it ended: there the
 	 * first check is waited for */
@@ -559,7 +559,7 @@ Test(SUITE, a_watch_the_server_ends_falls_back_to_the_schedule)
 		cr_skip_test("the stand-in ends watches on demand");
 	struct kf f;
 	kf_init(&f, NULL);
-	kf_ws_deploy_1m(&f);
+	kf_ws_1m(&f, deploy_layer);
 	free(kf_ctl(&f, "fault?path=/apis/apps/v1/namespaces/shop/deployments&mode=endwatch&n=100"));
 	pid_t pid = am_bg(&f.t, "-v sync");
 	cr_assert(wait_log(&f, "deployments?watch=1", 10000), "no watch came");
@@ -575,6 +575,69 @@ Test(SUITE, a_watch_the_server_ends_falls_back_to_the_schedule)
 	cr_assert(line_of(log, "configmaps/later") > line_of(log, "PATCH " DEPLOY "/status"), "%s", log);
 	free(log);
 	free(err);
+	free(out);
+	kf_free(&f);
+}
+
+/* a pack's readinessCheck.v1beta1 (as Piraeus packs carry) holds its
+ * tier until each keyToCheck of the named object has its expectedValue:
+ * a list index and a missing field are read, a wrong value is named, and
+ * each change to the object is seen by the watch, not the 1m schedule */
+Test(SUITE, a_packs_readiness_check_waits_for_its_keys)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	char packs[4096];
+	snprintf(packs, sizeof(packs),
+		 "%s"
+		 "      - name: gate\n"
+		 "        type: manifest\n"
+		 "        values: |\n"
+		 "          pack: {namespace: shop}\n"
+		 "          readinessCheck:\n"
+		 "            v1beta1:\n"
+		 "              - {name: w1, kind: Widget, group: example.com, version: v1,\n"
+		 "                 namespace: default, keysToCheck: [{keyToCheck: spec.size,\n"
+		 "                 expectedValue: \"3\"}, {keyToCheck: \"status.conditions[1].status\",\n"
+		 "                 expectedValue: \"True\"}]}\n"
+		 "        manifests:\n"
+		 "          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: gate}\\n\"}\n"
+		 "      - name: after\n"
+		 "        type: manifest\n"
+		 "        values: |\n"
+		 "          pack: {namespace: shop, spectrocloud.com/install-priority: \"10\"}\n"
+		 "        manifests:\n"
+		 "          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: later}\\n\"}\n",
+		 crd_layer);
+	kf_ws_1m(&f, packs);
+	const char *w1 = "/apis/example.com/v1/namespaces/default/widgets/w1";
+	char get[200];
+	snprintf(get, sizeof(get), "GET %s", w1);
+	pid_t pid = am_bg(&f.t, "sync");
+	cr_assert(wait_log(&f, get, 10000), "no readiness check came");
+	nap_ms(1000);
+	free(kf_curl(&f, "PATCH", w1, "application/merge-patch+json",
+		     "{\"status\":{\"conditions\":[{\"type\":\"Synced\",\"status\":\"True\"},"
+		     "{\"type\":\"Ready\",\"status\":\"False\"}]}}"));
+	nap_ms(1500);
+	char *log = kf_log(&f);
+	cr_assert_eq(count_eq(log, get), 2, "the change was not checked at once:\n%s", log);
+	cr_assert(!strstr(log, "configmaps/later"), "the next tier started early:\n%s", log);
+	free(log);
+	free(kf_curl(&f, "PATCH", w1, "application/merge-patch+json",
+		     "{\"status\":{\"conditions\":[{\"type\":\"Synced\",\"status\":\"True\"},"
+		     "{\"type\":\"Ready\",\"status\":\"True\"}]}}"));
+	char *out = kf_bg_done(&f, pid, 0);
+	const char *unset = "waiting p/gate (order 0): readinessCheck: Widget default/w1: "
+			    "status.conditions[1].status is unset, want True";
+	const char *wrong = "waiting p/gate (order 0): readinessCheck: Widget default/w1: "
+			    "status.conditions[1].status is False, want True";
+	cr_assert(strstr(out, unset) && strstr(out, wrong), "%s", out);
+	log = kf_log(&f);
+	cr_assert_eq(count_eq(log, get), 3, "%s", log);
+	/* absent before the second change, so started after it */
+	cr_assert(strstr(log, "configmaps/later"), "%s", log);
+	free(log);
 	free(out);
 	kf_free(&f);
 }

@@ -19,7 +19,9 @@ fieldManager, else the user agent up to its first / — takes the fields it
 changed, one managedFields entry per manager, operation and subresource),
 the scale subresource of Deployments, StatefulSets and ReplicaSets (kubectl
 scale), containers' resource quantities kept as the real server keeps them
-(a number refused, "0.5" written back as "500m"), merge patches of /status,
+(a number refused, "0.5" written back as "500m"), merge patches of /status
+(a custom resource whose CRD version declares no status subresource has
+no /status: its status is written through the object, as by a merge patch),
 GET and LIST (labelSelector k=v, k!=v, k, !k; fieldSelector
 metadata.name=), watches of a collection (watch=1 from resourceVersion, or
 ADDED for what exists first; the same selectors; timeoutSeconds; events as
@@ -167,6 +169,20 @@ def resources():
                     (names.get("plural"), names.get("kind"), sp.get("scope") == "Namespaced",
                      names.get("shortNames", [])))
     return t
+
+
+def status_sub(gv, res):
+    """whether res serves /status: every built-in kind here, a custom
+    resource only when its CRD's version declares the subresource; without
+    it status is content like any other, written through the object"""
+    g, v = gv_split(gv)
+    crd = store.get(("apiextensions.k8s.io", "customresourcedefinitions", None, "%s.%s" % (res, g)))
+    if crd is None:
+        return True
+    for ver in crd["obj"].get("spec", {}).get("versions", []):
+        if ver.get("name") == v:
+            return "status" in (ver.get("subresources") or {})
+    return True
 
 
 def find_resource(gv, res):
@@ -350,6 +366,10 @@ def update(key, new, mgr, sub, dry):
     ops[mgr] = ("Update", sub)
     e2 = {"mgr": mgrs, "ops": ops}
     o = rebuild(e2, old)
+    if not status_sub(new.get("apiVersion", ""), key[1]):
+        o.pop("status", None)
+        if "status" in new:
+            o["status"] = copy.deepcopy(new["status"])
     if spec_of(o) != spec_of(old):
         o["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
     bump(o)
@@ -659,8 +679,9 @@ def discovery(path):
         rs.append({"name": res, "singularName": kind.lower(), "namespaced": nsd, "kind": kind,
                    "verbs": verbs, "shortNames": short} if short else
                   {"name": res, "singularName": kind.lower(), "namespaced": nsd, "kind": kind, "verbs": verbs})
-        rs.append({"name": res + "/status", "singularName": "", "namespaced": nsd, "kind": kind,
-                   "verbs": ["get", "patch", "update"]})
+        if status_sub(gv, res):
+            rs.append({"name": res + "/status", "singularName": "", "namespaced": nsd, "kind": kind,
+                       "verbs": ["get", "patch", "update"]})
     return 200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": rs}
 
 
@@ -681,10 +702,11 @@ def aggregated(path):
             e = {"resource": name, "responseKind": {"group": g, "version": v, "kind": kind},
                  "scope": "Namespaced" if nsd else "Cluster", "singularResource": kind.lower(),
                  "verbs": ["create", "delete", "deletecollection", "get", "list", "patch",
-                           "update", "watch"],
-                 "subresources": [{"subresource": "status",
-                                   "responseKind": {"group": g, "version": v, "kind": kind},
-                                   "verbs": ["get", "patch", "update"]}]}
+                           "update", "watch"]}
+            if status_sub(gv, name):
+                e["subresources"] = [{"subresource": "status",
+                                      "responseKind": {"group": g, "version": v, "kind": kind},
+                                      "verbs": ["get", "patch", "update"]}]
             if short:
                 e["shortNames"] = short
             res.append(e)
@@ -905,7 +927,7 @@ class H(http.server.BaseHTTPRequestHandler):
                 body = json.loads(raw)
             except ValueError:
                 return status(400, "BadRequest", "this test server takes JSON bodies only")
-            if sub == "status":
+            if sub == "status" and status_sub(gv, res):
                 if ct not in ("application/merge-patch+json", "application/apply-patch+yaml"):
                     return status(415, "UnsupportedMediaType", "the body of the request was in an unknown format")
                 e = store.get(key)
@@ -1084,7 +1106,8 @@ class H(http.server.BaseHTTPRequestHandler):
                           "has been modified; please apply your changes to the latest version "
                           "and try again" % (gr, name), {"name": name, "group": g, "kind": res})
         cfg = copy.deepcopy(body)
-        cfg.pop("status", None)
+        if status_sub(gv, res):
+            cfg.pop("status", None)
         cfg["metadata"].pop("resourceVersion", None)
         if nsd:
             cfg["metadata"]["namespace"] = ns
