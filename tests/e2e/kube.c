@@ -615,6 +615,13 @@ Test(SUITE, a_packs_readiness_check_waits_for_its_keys)
 	snprintf(get, sizeof(get), "GET %s", w1);
 	pid_t pid = am_bg(&f.t, "sync");
 	cr_assert(wait_log(&f, get, 10000), "no readiness check came");
+	/* Widget's CRD declares no status subresource: no /status to write */
+	char st[200];
+	snprintf(st, sizeof(st), "%s/status", w1);
+	char *ans = kf_curl(&f, "PATCH", st, "application/merge-patch+json",
+			    "{\"status\":{\"conditions\":[{},{\"status\":\"True\"}]}}");
+	cr_assert(strstr(ans, "\"message\": \"widgets.example.com \\\"w1\\\" not found\""), "%s", ans);
+	free(ans);
 	nap_ms(1000);
 	free(kf_curl(&f, "PATCH", w1, "application/merge-patch+json",
 		     "{\"status\":{\"conditions\":[{\"type\":\"Synced\",\"status\":\"True\"},"

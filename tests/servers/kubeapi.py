@@ -939,6 +939,10 @@ class H(http.server.BaseHTTPRequestHandler):
                 return 200, e["obj"]
             if sub == "scale" and res in SCALABLE:
                 return self.scale(key, ct, body, q)
+            if sub == "status":
+                gr = res if not g else "%s.%s" % (res, g)
+                return status(404, "NotFound", '%s "%s" not found' % (gr, name),
+                              {"name": name, "group": g, "kind": res})
             if sub is not None:
                 return 404, None
             if ct in ("application/strategic-merge-patch+json", "application/merge-patch+json"):
