@@ -629,8 +629,9 @@ kube_call_all(struct kube *k, struct kube_req *q, size_t n)
 	for (size_t done = 0; done < n;) {
 		/* one connection at least, and as many more as are free */
 		size_t m = 0;
-		memset(x, 0, sizeof(x));
-		while (done + m < n && m < POOL_MAX && take_handle(k, m == 0, &x[m].conn))
+		/* cleared one at a time: the whole array is 20 KiB */
+		while (done + m < n && m < POOL_MAX &&
+		       (memset(&x[m], 0, sizeof(x[m])), take_handle(k, m == 0, &x[m].conn)))
 			m++;
 		for (size_t j = 0; j < m; j++) {
 			struct kube_req *r = &q[done + j];

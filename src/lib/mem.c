@@ -77,6 +77,12 @@ buf_add(struct buf *b, const void *p, size_t n)
 void
 buf_addc(struct buf *b, char c)
 {
+	/* the emitters add most of their output a character at a time */
+	if (b->len + 2 <= b->cap) {
+		b->s[b->len++] = c;
+		b->s[b->len] = 0;
+		return;
+	}
 	buf_add(b, &c, 1);
 }
 
