@@ -190,6 +190,15 @@ xfer_finish(struct xfer *x, CURLcode cc)
 int
 fetch_all(const struct fetch *fs, struct fetched *outs, struct buf *errs, size_t n)
 {
+	const char *nocurl = http_unavailable();
+	if (nocurl) {
+		for (size_t i = 0; i < n; i++) {
+			memset(&outs[i], 0, sizeof(outs[i]));
+			buf_clear(&errs[i]);
+			buf_adds(&errs[i], nocurl);
+		}
+		return (int)n;
+	}
 	http_init();
 	struct xfer *xs = xcalloc(n ? n : 1, sizeof(*xs));
 	for (size_t i = 0; i < n; i++) {

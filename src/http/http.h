@@ -19,6 +19,11 @@
 /* sets libcurl (and its TLS library) up, once, safely from any thread;
  * http_handle calls it. Set up on first use: most runs never need it. */
 void http_init(void);
+/* NULL when libcurl is there; else why it is not (and what to install).
+ * libcurl is loaded on first use (curl_lazy.c), so a machine without it
+ * runs every command that sends no request; one that does asks here
+ * first and reports this. */
+const char *http_unavailable(void);
 /* a new easy handle with what every request of addonmake has (no signals,
  * as threads use it; the user agent), or NULL when libcurl cannot make one */
 CURL *http_handle(void);

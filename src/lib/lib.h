@@ -38,6 +38,13 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_clear(struct buf *b);
 void buf_free(struct buf *b);
 
+/* opens the shared library soname (of Debian package package, named in
+ * the message) and sets fns[i] to the address of names[i], for i < n;
+ * ELIBACC when it cannot be opened, ELIBBAD when it lacks a name, and why
+ * says which and what to install */
+int lazy_open(const char *soname, const char *package, const char *const *names, void **fns,
+	      size_t n, struct buf *why);
+
 /* arena: many small allocations freed together at the end of a run */
 struct arena {
 	struct arena_blk *blk;

@@ -18,9 +18,11 @@ discard(char *p, size_t sz, size_t n, void *u)
 static int
 http_check(const struct check *k, int64_t deadline, struct buf *why)
 {
-	CURL *h = http_handle();
+	const char *nocurl = http_unavailable();
+	CURL *h = nocurl ? NULL : http_handle();
 	if (!h) {
-		buf_adds(why, "cannot start an HTTP client");
+		buf_printf(why, "cannot start an HTTP client%s%s", nocurl ? ": " : "",
+			   nocurl ? nocurl : "");
 		return T_NOTREADY;
 	}
 	long tmo = 10000;

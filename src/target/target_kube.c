@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../http/http.h"
 #include "target_kube.h"
 
 /* 1: objects; 2: a helm release (or ""), then objects; 3: the release,
@@ -174,6 +175,11 @@ kube_open_target(struct target_ctx *t, struct buf *err)
 	const struct cluster *c = t->c;
 	struct kube_cfg cfg;
 	struct buf e = {0};
+	const char *nocurl = http_unavailable();
+	if (nocurl) {
+		buf_printf(err, "cluster %s: %s", c->name, nocurl);
+		return -1;
+	}
 	if (kube_config_load(c->target.kubepath, c->target.context,
 			     getenv("ADDONMAKE_SERVICEACCOUNT_DIR"), &cfg, &e) < 0) {
 		buf_printf(err, "cluster %s: %s", c->name, e.s);

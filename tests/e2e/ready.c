@@ -109,14 +109,36 @@ Test(ready, http_check_that_cannot_connect_fails_the_layer)
 		   "          timeout: 500ms\n"
 		   "          interval: 200ms\n"
 		   "          checks: [{http: {url: \"http://127.0.0.1:9/health\", expect: 200}}]\n");
-	struct res r = am(&t, "sync");
+	/* the dynamic loader says what it loads: libcurl, when the first
+	 * request is sent, not at start */
+	struct res r = am_env(&t, "LD_DEBUG=files", "sync");
 	assert_code(r, 1);
 	cr_assert(strstr(r.out, "layer p/crds failed: not ready after 500ms (timeout): GET http://127.0.0.1:9/health"),
 		  "%s", r.out);
+	cr_assert(strstr(r.err, "file=libcurl.so.4 [0];  dynamically loaded by"), "%s", r.err);
 	char *log = tws_get(&t, "log");
 	cr_assert_eq(count_eq(log, "start p/a"), 0, "tier 0 started after tier -10 failed");
 	free(log);
 	res_free(&r);
+	tws_free(&t);
+}
+
+/* a run that sends no request never loads libcurl and the thirty
+ * libraries it brings (5 ms a process): a sync of the exec target, its
+ * no-op and a plan */
+Test(ready, a_run_that_sends_no_request_never_loads_libcurl)
+{
+	struct tws t;
+	tws_init(&t);
+	fx_exec_ws(&t, NULL, NULL);
+	const char *cmds[] = {"sync", "sync", "plan"};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(*cmds); i++) {
+		struct res r = am_env(&t, "LD_DEBUG=files", "%s", cmds[i]);
+		assert_code(r, 0);
+		cr_assert(strstr(r.err, "file=libyaml-0.so.2 [0];  needed by"), "%s", r.err);
+		cr_assert(!strstr(r.err, "libcurl"), "%s loaded libcurl:\n%s", cmds[i], r.err);
+		res_free(&r);
+	}
 	tws_free(&t);
 }
 

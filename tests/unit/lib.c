@@ -322,3 +322,24 @@ Test(udiff, hunks_applied_make_the_second_text)
 		buf_free(&h);
 	}
 }
+
+/* a library that is not there, or lacks a name, says which and what to
+ * install; one that has them gives their addresses */
+Test(lazy, names_what_is_missing_and_what_to_install)
+{
+	void *fn[2] = {0};
+	struct buf why = {0};
+	const char *names[] = {"strlen", "no_such_function_here"};
+	cr_assert_eq(lazy_open("libnothere.so.9", "libnothere9", names, fn, 1, &why), ELIBACC);
+	cr_assert(strstr(why.s, "libnothere.so.9 cannot be loaded (") &&
+		  strstr(why.s, "): install it (Debian package libnothere9)"), "%s", why.s);
+	buf_clear(&why);
+	cr_assert_eq(lazy_open("libc.so.6", "libc6", names, fn, 2, &why), ELIBBAD);
+	cr_assert_str_eq(why.s, "libc.so.6 has no no_such_function_here: it is older than "
+				"addonmake needs (Debian package libc6)");
+	buf_clear(&why);
+	cr_assert_eq(lazy_open("libc.so.6", "libc6", names, fn, 1, &why), 0);
+	cr_assert_eq(((size_t(*)(const char *))fn[0])("four"), 4);
+	cr_assert_eq(why.len, 0);
+	buf_free(&why);
+}

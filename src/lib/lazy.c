@@ -1,0 +1,32 @@
+/* lazy: a shared library opened when it is first needed instead of when
+ * the process starts. libcurl brings some thirty libraries of its own;
+ * mapping and relocating them took every run about 5 ms, more than a
+ * no-op sync of a thousand layers takes, while only the runs that talk to
+ * a server need them (see src/http/curl_lazy.c). */
+#include <dlfcn.h>
+#include <errno.h>
+#include "lib.h"
+
+int
+lazy_open(const char *soname, const char *package, const char *const *names, void **fns,
+	  size_t n, struct buf *why)
+{
+	void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		const char *e = dlerror();
+		buf_printf(why, "%s cannot be loaded (%s): install it (Debian package %s)", soname,
+			   e ? e : "no reason given", package);
+		return ELIBACC;
+	}
+	for (size_t i = 0; i < n; i++) {
+		fns[i] = dlsym(h, names[i]);
+		if (!fns[i]) {
+			buf_printf(why, "%s has no %s: it is older than addonmake needs "
+					"(Debian package %s)", soname, names[i], package);
+			dlclose(h);
+			return ELIBBAD;
+		}
+	}
+	/* never closed: the library's functions are used to the end */
+	return 0;
+}
