@@ -1,6 +1,6 @@
 /* curl_lazy: the libcurl functions addonmake calls, each forwarding to
  * libcurl.so.4 opened on the first call (lazy_open) rather than linked:
- * its thirty libraries cost every run about 5 ms to load, and a no-op,
+ * its thirty libraries cost every process about 3 ms to load, and a no-op,
  * a plan or a render never sends a request. When libcurl cannot be
  * loaded each call fails as libcurl itself fails when it has no memory
  * (NULL handles, error codes), and http_unavailable says why. */
