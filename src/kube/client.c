@@ -629,10 +629,13 @@ kube_call_all(struct kube *k, struct kube_req *q, size_t n)
 	for (size_t done = 0; done < n;) {
 		/* one connection at least, and as many more as are free */
 		size_t m = 0;
-		/* cleared one at a time: the whole array is 20 KiB */
-		while (done + m < n && m < POOL_MAX &&
-		       (memset(&x[m], 0, sizeof(x[m])), take_handle(k, m == 0, &x[m].conn)))
+		while (done + m < n && m < POOL_MAX) {
+			/* cleared one at a time: the whole array is 20 KiB */
+			memset(&x[m], 0, sizeof(x[m]));
+			if (!take_handle(k, m == 0, &x[m].conn))
+				break;
 			m++;
+		}
 		for (size_t j = 0; j < m; j++) {
 			struct kube_req *r = &q[done + j];
 			url[j] = (struct buf){0};

@@ -18,11 +18,12 @@ discard(char *p, size_t sz, size_t n, void *u)
 static int
 http_check(const struct check *k, int64_t deadline, struct buf *why)
 {
-	const char *nocurl = http_unavailable();
-	CURL *h = nocurl ? NULL : http_handle();
+	CURL *h = http_handle();
 	if (!h) {
-		buf_printf(why, "cannot start an HTTP client%s%s", nocurl ? ": " : "",
-			   nocurl ? nocurl : "");
+		const char *nocurl = http_unavailable();
+		buf_adds(why, "cannot start an HTTP client");
+		if (nocurl)
+			buf_printf(why, ": %s", nocurl);
 		return T_NOTREADY;
 	}
 	long tmo = 10000;
