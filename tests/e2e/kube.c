@@ -407,6 +407,16 @@ Test(SUITE, applies_in_order_labels_and_records)
 	kf_free(&f);
 }
 
+/* the next tier: ConfigMap later in shop, whose PATCH shows the tier
+ * before it was ready */
+#define AFTER_LAYER                                                                         \
+	"      - name: after\n"                                                             \
+	"        type: manifest\n"                                                           \
+	"        values: |\n"                                                                \
+	"          pack: {namespace: shop, spectrocloud.com/install-priority: \"10\"}\n"      \
+	"        manifests:\n"                                                               \
+	"          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: later}\\n\"}\n"
+
 static const char *deploy_layer =
 	"      - name: web\n"
 	"        type: manifest\n"
@@ -423,13 +433,7 @@ static const char *deploy_layer =
 	"                selector: {matchLabels: {app: web}}\n"
 	"                template:\n"
 	"                  metadata: {labels: {app: web}}\n"
-	"                  spec: {containers: [{name: c, image: nginx}]}\n"
-	"      - name: after\n"
-	"        type: manifest\n"
-	"        values: |\n"
-	"          pack: {namespace: shop, spectrocloud.com/install-priority: \"10\"}\n"
-	"        manifests:\n"
-	"          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: later}\\n\"}\n";
+	"                  spec: {containers: [{name: c, image: nginx}]}\n" AFTER_LAYER;
 
 #define DEPLOY "/apis/apps/v1/namespaces/shop/deployments/web"
 #define DEPLOY_READY \
@@ -602,12 +606,7 @@ Test(SUITE, a_packs_readiness_check_waits_for_its_keys)
 		 "                 expectedValue: \"True\"}]}\n"
 		 "        manifests:\n"
 		 "          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: gate}\\n\"}\n"
-		 "      - name: after\n"
-		 "        type: manifest\n"
-		 "        values: |\n"
-		 "          pack: {namespace: shop, spectrocloud.com/install-priority: \"10\"}\n"
-		 "        manifests:\n"
-		 "          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: later}\\n\"}\n",
+		 AFTER_LAYER,
 		 crd_layer);
 	kf_ws_1m(&f, packs);
 	const char *w1 = "/apis/example.com/v1/namespaces/default/widgets/w1";

@@ -124,7 +124,7 @@ Test(ready, http_check_that_cannot_connect_fails_the_layer)
 }
 
 /* a run that sends no request never loads libcurl and the thirty
- * libraries it brings (5 ms a process): a sync of the exec target, its
+ * libraries it brings (about 3 ms a process): a sync of the exec target, its
  * no-op and a plan */
 Test(ready, a_run_that_sends_no_request_never_loads_libcurl)
 {

@@ -200,6 +200,13 @@ def status(code, reason, message, details=None):
     return code, s
 
 
+def not_found(g, res, name):
+    """the real server's 404 for an object of resource res in group g"""
+    gr = res if not g else "%s.%s" % (res, g)
+    return status(404, "NotFound", '%s "%s" not found' % (gr, name),
+                  {"name": name, "group": g, "kind": res})
+
+
 def leaves(o, p=()):
     """the field paths of an applied config: maps are walked, anything else
     (lists included) is one field, as with atomic lists"""
@@ -591,9 +598,7 @@ def delete(key, kind, g, q, body):
     e = store.get(key)
     res, name = key[1], key[3]
     if not e:
-        gr = res if not g else "%s.%s" % (res, g)
-        return status(404, "NotFound", '%s "%s" not found' % (gr, name),
-                      {"name": name, "group": g, "kind": res})
+        return not_found(g, res, name)
     if res == "namespaces" and name in ("default", "kube-system", "kube-public"):
         # the NamespaceLifecycle admission plugin's immortal namespaces
         return status(403, "Forbidden", 'namespaces "%s" is forbidden: this namespace may not '
@@ -909,9 +914,7 @@ class H(http.server.BaseHTTPRequestHandler):
             if e:
                 ripen(e)
             if not e:
-                gr = res if not g else "%s.%s" % (res, g)
-                return status(404, "NotFound", '%s "%s" not found' % (gr, name),
-                              {"name": name, "group": g, "kind": res})
+                return not_found(g, res, name)
             return 200, e["obj"]
         if method == "PUT" and sub is None:
             return self.write(g, gv, res, kind, nsd, ns, name, q, raw)
@@ -940,17 +943,13 @@ class H(http.server.BaseHTTPRequestHandler):
             if sub == "scale" and res in SCALABLE:
                 return self.scale(key, ct, body, q)
             if sub == "status":
-                gr = res if not g else "%s.%s" % (res, g)
-                return status(404, "NotFound", '%s "%s" not found' % (gr, name),
-                              {"name": name, "group": g, "kind": res})
+                return not_found(g, res, name)
             if sub is not None:
                 return 404, None
             if ct in ("application/strategic-merge-patch+json", "application/merge-patch+json"):
                 e = store.get(key)
                 if not e:
-                    gr = res if not g else "%s.%s" % (res, g)
-                    return status(404, "NotFound", '%s "%s" not found' % (gr, name),
-                                  {"name": name, "group": g, "kind": res})
+                    return not_found(g, res, name)
                 new = copy.deepcopy(e["obj"])
                 (strategic_patch if "strategic" in ct else merge_patch)(new, body)
                 mgr = manager_of(q, self.headers.get("User-Agent"))
@@ -1093,8 +1092,7 @@ class H(http.server.BaseHTTPRequestHandler):
             return status(409, "AlreadyExists", '%s "%s" already exists' % (gr, name),
                           {"name": name, "group": g, "kind": res})
         if not create and not e:
-            return status(404, "NotFound", '%s "%s" not found' % (gr, name),
-                          {"name": name, "group": g, "kind": res})
+            return not_found(g, res, name)
         if not create and not md.get("resourceVersion") and res in NO_UNCONDITIONAL_UPDATE:
             return status(422, "Invalid", '%s "%s" is invalid: metadata.resourceVersion: Invalid '
                           "value: 0x0: must be specified for an update" % (gr, name),
