@@ -648,6 +648,48 @@ Test(SUITE, a_packs_readiness_check_waits_for_its_keys)
 	kf_free(&f);
 }
 
+/* without a status subresource, a custom resource's status is content:
+ * the status a manifest gives is applied with the rest (the applier owns
+ * it), so a readiness check on it holds at once */
+Test(SUITE, a_status_applied_without_the_subresource_is_kept)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	char packs[4096];
+	snprintf(packs, sizeof(packs),
+		 "%s"
+		 "      - name: gate\n"
+		 "        type: manifest\n"
+		 "        values: |\n"
+		 "          readinessCheck:\n"
+		 "            v1beta1:\n"
+		 "              - {name: w2, kind: Widget, group: example.com, version: v1,\n"
+		 "                 namespace: default, keysToCheck: [{keyToCheck: status.phase,\n"
+		 "                 expectedValue: Done}]}\n"
+		 "        manifests:\n"
+		 "          - {name: m, content: \"apiVersion: example.com/v1\\nkind: Widget\\n"
+		 "metadata: {name: w2, namespace: default}\\nspec: {size: 1}\\n"
+		 "status: {phase: Done}\\n\"}\n",
+		 crd_layer);
+	kf_ws(&f, packs);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	cr_assert(!strstr(r.out, "waiting p/gate"), "%s", r.out);
+	char *w = kf_get(&f, "/apis/example.com/v1/namespaces/default/widgets/w2");
+	/* the servers space their JSON differently */
+	size_t k = 0;
+	for (size_t i = 0; w[i]; i++)
+		if (w[i] != ' ' && w[i] != '\n')
+			w[k++] = w[i];
+	w[k] = 0;
+	cr_assert(strstr(w, "\"status\":{\"phase\":\"Done\"}"), "%s", w);
+	/* addonmake, the only writer, owns it */
+	cr_assert(strstr(w, "\"f:status\":{") && strstr(w, "\"f:phase\":{}"), "%s", w);
+	free(w);
+	res_free(&r);
+	kf_free(&f);
+}
+
 Test(SUITE, progress_deadline_exceeded_fails_the_layer)
 {
 	struct kf f;

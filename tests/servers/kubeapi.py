@@ -21,7 +21,8 @@ the scale subresource of Deployments, StatefulSets and ReplicaSets (kubectl
 scale), containers' resource quantities kept as the real server keeps them
 (a number refused, "0.5" written back as "500m"), merge patches of /status
 (a custom resource whose CRD version declares no status subresource has
-no /status: its status is written through the object, as by a merge patch),
+no /status: its status is content, written through the object by an apply,
+a patch or a PUT and owned by who wrote it),
 GET and LIST (labelSelector k=v, k!=v, k, !k; fieldSelector
 metadata.name=), watches of a collection (watch=1 from resourceVersion, or
 ADDED for what exists first; the same selectors; timeoutSeconds; events as
@@ -261,9 +262,10 @@ def fields_v1(cfg):
     return out
 
 
-def rebuild(e, old):
+def rebuild(e, old, own_status=True):
     """the live object from every manager's applied config, keeping what
-    the server owns (identity, status)"""
+    the server owns (identity, and status where it has a subresource for
+    it: own_status)"""
     o = {}
     for cfg in e["mgr"].values():
         merge(o, cfg)
@@ -272,7 +274,7 @@ def rebuild(e, old):
               "finalizers"):
         if k in old.get("metadata", {}):
             md[k] = old["metadata"][k]
-    if "status" in old:
+    if own_status and "status" in old:
         o["status"] = old["status"]
     secret_data(o)
     if o.get("kind") in ("Secret", "ConfigMap") and o.get("apiVersion") == "v1":
@@ -331,10 +333,12 @@ def strategic_patch(a, b):
             a[k] = copy.deepcopy(v)
 
 
-def user_fields(o):
-    """what a manager can own of an object: all but the server's"""
+def user_fields(o, own_status=True):
+    """what a manager can own of an object: all but the server's (status
+    too, where the server has a subresource for it: own_status)"""
     u = copy.deepcopy(o)
-    u.pop("status", None)
+    if own_status:
+        u.pop("status", None)
     md = u.get("metadata", {})
     for k in ("uid", "creationTimestamp", "generation", "resourceVersion", "deletionTimestamp",
               "managedFields", "selfLink"):
@@ -349,8 +353,9 @@ def update(key, new, mgr, sub, dry):
     manager, and the rest keep their owners"""
     e = store[key]
     old = e["obj"]
-    before = user_fields(old)
-    after = user_fields(new)
+    sub_status = status_sub(new.get("apiVersion", ""), key[1])
+    before = user_fields(old, sub_status)
+    after = user_fields(new, sub_status)
     # the updater owns the data its stringData became
     secret_data(after)
     was = {p: get_path(before, p) for p in leaves(before)}
@@ -372,11 +377,7 @@ def update(key, new, mgr, sub, dry):
     ops = dict(e.get("ops", {}))
     ops[mgr] = ("Update", sub)
     e2 = {"mgr": mgrs, "ops": ops}
-    o = rebuild(e2, old)
-    if not status_sub(new.get("apiVersion", ""), key[1]):
-        o.pop("status", None)
-        if "status" in new:
-            o["status"] = copy.deepcopy(new["status"])
+    o = rebuild(e2, old, sub_status)
     if spec_of(o) != spec_of(old):
         o["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
     bump(o)
@@ -498,7 +499,11 @@ def apply(g, res, ns, name, body, q):
     if bad:
         return bad
     cfg = copy.deepcopy(body)
-    cfg.pop("status", None)
+    # status is the server's only where it has a subresource for it; else
+    # the applier's, like any other field
+    sub_status = status_sub(body.get("apiVersion", ""), res)
+    if sub_status:
+        cfg.pop("status", None)
     if ns is not None:
         cfg["metadata"]["namespace"] = ns
     bad = quantities(cfg)
@@ -546,7 +551,7 @@ def apply(g, res, ns, name, body, q):
     for m, p in conflicts:
         del_path(e2["mgr"][m], p)
     e2["mgr"][mgr] = cfg
-    o = rebuild(e2, old)
+    o = rebuild(e2, old, sub_status)
     if spec_of(o) != spec_of(old):
         o["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
     o2 = copy.deepcopy(o)
