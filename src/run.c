@@ -1,6 +1,7 @@
 /* run: the executor. Tiers in ascending order; the dirty layers of a tier
- * run together (at most -j at once), each in its own thread going
- * apply → readiness checks on the backoff schedule. The cluster's main
+ * run together (at most -j at once), each on a thread of the runner's pool
+ * (kept for the next layer) going apply → readiness checks on the backoff
+ * schedule. The cluster's main
  * thread alone writes its records and prints its events (with -J each
  * cluster being synced has one), so a layer's record is committed the moment
  * it is ready or failed, and a crash loses nothing that finished. Before the
@@ -25,8 +26,7 @@ struct job {
 	size_t len;
 	char **env;
 	int64_t started_wall;
-	pthread_t th;
-	int thread;     /* th was started */
+	struct pool_task task; /* the worker, on one of r->pool's threads */
 	/* written by the worker under r->mu */
 	int done, result, applied, seq;
 	struct buf err, inv, waiting;
@@ -71,6 +71,7 @@ runner_init(struct runner *r, const struct run_opts *ro, struct out *o,
 	r->out = o;
 	r->st = st;
 	procs_init(&r->ps);
+	pool_init(&r->pool);
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_mutex_init(&r->tg_mu, NULL);
 	pthread_mutex_init(&r->st_mu, NULL);
@@ -251,7 +252,7 @@ job_slot(const struct target_ctx *t, int release)
 	pthread_mutex_unlock(&r->mu);
 }
 
-static void *
+static void
 worker(void *p)
 {
 	struct job *j = p;
@@ -271,10 +272,9 @@ worker(void *p)
 	pthread_mutex_lock(&j->r->mu);
 	j->result = rc;
 	j->err = err;
-	j->done = 1;
+	j->done = 1; /* j is the tier's again once r->mu is released */
 	pthread_cond_broadcast(&j->r->cv);
 	pthread_mutex_unlock(&j->r->mu);
-	return NULL;
 }
 
 /* records puts: where the target keeps the records with the cluster,
@@ -487,7 +487,7 @@ tier_jobs(struct runner *r, struct crun *cr, struct cluster *c, const struct gti
 	return n;
 }
 
-/* starts jobs while the limits allow, each on a thread of its own (r->mu
+/* starts jobs while the limits allow, each on a thread of the pool (r->mu
  * held; released while printing) */
 static void
 tier_start(struct tier_run *x)
@@ -508,13 +508,12 @@ tier_start(struct tier_run *x)
 			continue;
 		}
 		x->cr->applying++; /* the worker gives it back after apply */
-		if (pthread_create(&j->th, NULL, worker, j)) {
+		j->task = (struct pool_task){.fn = worker, .arg = j};
+		if (pool_run(&r->pool, &j->task)) {
 			x->cr->applying--;
 			j->done = 1;
 			j->result = T_FAILED;
 			buf_adds(&j->err, "cannot start a thread");
-		} else {
-			j->thread = 1;
 		}
 	}
 }
@@ -556,9 +555,6 @@ static void
 tier_commit(struct tier_run *x)
 {
 	struct runner *r = x->r;
-	for (size_t k = 0; k < x->nfin; k++)
-		if (x->fin[k]->thread)
-			pthread_join(x->fin[k]->th, NULL);
 	if (x->ops->flush) {
 		struct buf ferr = {0};
 		if (x->ops->flush(&x->fin[0]->tc, &ferr) != T_OK) {
@@ -716,6 +712,7 @@ runner_target_locked(struct runner *r, struct workspace *w, struct cluster *c,
 void
 runner_close(struct runner *r)
 {
+	pool_free(&r->pool);
 	for (size_t i = 0; i < r->ntg; i++) {
 		target_close(&r->tg[i]->tc, r->tg[i]->ops);
 		free(r->tg[i]);

@@ -91,6 +91,7 @@ struct runner {
 	struct out *out;
 	struct store *st;
 	struct procs ps;
+	struct pool pool;    /* the layers' workers' threads */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;   /* the clusters' main threads wait for workers */
 	pthread_cond_t wake; /* sleeping workers wait for stop */
@@ -111,6 +112,7 @@ void runner_init(struct runner *r, const struct run_opts *ro, struct out *o,
  * runner_close: 0, or an exit code (the error said) */
 int runner_target(struct runner *r, struct workspace *w, struct cluster *c,
 		  struct target_ctx **tc, const struct target_ops **ops);
+/* closes the targets and ends the pool's threads (once, at the end) */
 void runner_close(struct runner *r);
 /* records puts of tc's cluster: where its target keeps the records with
  * the cluster, there first, then in the local store with the mark the

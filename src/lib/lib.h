@@ -177,6 +177,30 @@ LIB_CHECK int duration_parse(const char *s, int64_t *ms);
 void duration_format(struct buf *b, int64_t ms);
 
 
+/* pool (pool.c): threads kept for the next task; one is started when a
+ * task comes and none is idle. A task is its submitter's: it must live
+ * until its fn begins, and fn may free it. */
+struct pool_task {
+	void (*fn)(void *arg);
+	void *arg;
+	struct pool_task *next; /* the queue's */
+};
+struct pool_thread;
+struct pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct pool_task *head, **tail; /* waiting for a thread */
+	size_t queued, busy, nthreads;
+	struct pool_thread *threads;
+	int quit;
+};
+void pool_init(struct pool *p);
+/* runs t->fn(t->arg) on a thread of the pool: 0, or -1 when no thread
+ * could be started and the pool has none (t is not run) */
+int pool_run(struct pool *p, struct pool_task *t);
+/* waits for the tasks queued and running, then ends the threads */
+void pool_free(struct pool *p);
+
 /* proc (proc.c): child processes without a shell. Each child gets its own process
  * group, recorded in a registry so that Ctrl-C can stop every child of the
  * run and none is left behind. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "../../src/lib/lib.h"
 
@@ -342,4 +343,104 @@ Test(lazy, names_what_is_missing_and_what_to_install)
 	cr_assert_eq(((size_t(*)(const char *))fn[0])("four"), 4);
 	cr_assert_eq(why.len, 0);
 	buf_free(&why);
+}
+
+/* a task that counts itself, on the thread it ran on, and may wait for a
+ * gate to open (so that tasks are known to run at once) */
+struct ptask {
+	struct pool_task t;
+	pthread_mutex_t *mu;
+	pthread_cond_t *cv;
+	int *open, *ran;
+	pthread_t on;
+};
+
+static void
+ptask_fn(void *u)
+{
+	struct ptask *p = u;
+	pthread_mutex_lock(p->mu);
+	while (!*p->open)
+		pthread_cond_wait(p->cv, p->mu);
+	p->on = pthread_self();
+	++*p->ran;
+	pthread_cond_broadcast(p->cv);
+	pthread_mutex_unlock(p->mu);
+}
+
+static void
+ptask_init(struct ptask *p, pthread_mutex_t *mu, pthread_cond_t *cv, int *open, int *ran)
+{
+	*p = (struct ptask){.t = {.fn = ptask_fn, .arg = p}, .mu = mu, .cv = cv, .open = open,
+			    .ran = ran};
+}
+
+/* waits (up to 5 s) until n of p's threads are running a task */
+static void
+pool_busy(struct pool *p, size_t n)
+{
+	size_t busy = 0;
+	for (int k = 0; k < 5000; k++) {
+		pthread_mutex_lock(&p->mu);
+		busy = p->busy;
+		pthread_mutex_unlock(&p->mu);
+		if (busy == n)
+			return;
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
+	cr_assert_eq(busy, n);
+}
+
+/* one after the other, tasks take the thread the first one started */
+Test(pool, a_thread_is_kept_for_the_next_task)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+	int open = 1, ran = 0;
+	struct pool p;
+	pool_init(&p);
+	struct ptask ts[20];
+	for (int i = 0; i < 20; i++) {
+		ptask_init(&ts[i], &mu, &cv, &open, &ran);
+		cr_assert_eq(pool_run(&p, &ts[i].t), 0);
+		pthread_mutex_lock(&mu);
+		while (ran < i + 1)
+			pthread_cond_wait(&cv, &mu);
+		pthread_mutex_unlock(&mu);
+		/* back in the queue's wait before the next comes */
+		pool_busy(&p, 0);
+	}
+	cr_assert_eq(p.nthreads, 1);
+	for (int i = 1; i < 20; i++)
+		cr_assert(pthread_equal(ts[i].on, ts[0].on), "task %d ran on another thread", i);
+	pool_free(&p);
+}
+
+/* tasks that wait at once each get a thread, and pool_free runs what is
+ * queued before the threads end */
+Test(pool, tasks_at_once_each_get_a_thread_and_free_waits_for_them)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+	int open = 0, ran = 0;
+	struct pool p;
+	pool_init(&p);
+	struct ptask ts[5];
+	for (int i = 0; i < 5; i++) {
+		ptask_init(&ts[i], &mu, &cv, &open, &ran);
+		cr_assert_eq(pool_run(&p, &ts[i].t), 0);
+	}
+	cr_assert_eq(p.nthreads, 5);
+	/* each of them waiting on a thread of its own */
+	pool_busy(&p, 5);
+	pthread_mutex_lock(&mu);
+	open = 1;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	pool_free(&p);
+	cr_assert_eq(ran, 5);
+	for (int i = 0; i < 5; i++)
+		for (int k = i + 1; k < 5; k++)
+			cr_assert(!pthread_equal(ts[i].on, ts[k].on), "tasks %d and %d shared a thread",
+				  i, k);
 }
