@@ -6,14 +6,16 @@
  * (NULL handles, error codes), and http_unavailable says why. */
 #define CURL_DISABLE_TYPECHECK /* its macros would rename the definitions below */
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <pthread.h>
+#include <string.h>
 #include "http.h"
 
 enum {
 	GLOBAL_INIT, EASY_INIT, EASY_SETOPT, EASY_GETINFO, EASY_PERFORM, EASY_CLEANUP,
 	EASY_STRERROR, SLIST_APPEND, SLIST_FREE_ALL, SHARE_INIT, SHARE_SETOPT, SHARE_CLEANUP,
 	MULTI_INIT, MULTI_SETOPT, MULTI_ADD, MULTI_REMOVE, MULTI_PERFORM, MULTI_POLL,
-	MULTI_WAKEUP, MULTI_INFO_READ, MULTI_CLEANUP, NFN
+	MULTI_WAKEUP, MULTI_INFO_READ, MULTI_CLEANUP, VERSION_INFO, NFN
 };
 
 static const char *const names[NFN] = {
@@ -22,18 +24,30 @@ static const char *const names[NFN] = {
 	"curl_slist_free_all", "curl_share_init", "curl_share_setopt", "curl_share_cleanup",
 	"curl_multi_init", "curl_multi_setopt", "curl_multi_add_handle",
 	"curl_multi_remove_handle", "curl_multi_perform", "curl_multi_poll", "curl_multi_wakeup",
-	"curl_multi_info_read", "curl_multi_cleanup",
+	"curl_multi_info_read", "curl_multi_cleanup", "curl_version_info",
 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void *fn[NFN];
 static struct buf why;
 static int loaded;
+static http_ssl_ctx_ctrl_fn ssl_ctx_ctrl;
 
 static void
 load(void)
 {
 	loaded = lazy_open("libcurl.so.4", "libcurl4", names, fn, NFN, &why) == 0;
+	if (!loaded)
+		return;
+	/* OpenSSL's own function, from the libssl libcurl brought along:
+	 * addonmake does not link libssl itself */
+	const curl_version_info_data *v =
+		((curl_version_info_data * (*)(CURLversion)) fn[VERSION_INFO])(CURLVERSION_NOW);
+	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_NOLOAD);
+	if (h && v && v->ssl_version && !strncmp(v->ssl_version, "OpenSSL/", 8))
+		*(void **)&ssl_ctx_ctrl = dlsym(h, "SSL_CTX_ctrl");
+	if (h)
+		dlclose(h); /* lazy_open's reference keeps it loaded */
 }
 
 /* whether libcurl is there, loading it the first time */
@@ -48,6 +62,12 @@ const char *
 http_unavailable(void)
 {
 	return have() ? NULL : why.s;
+}
+
+http_ssl_ctx_ctrl_fn
+http_openssl_ctx_ctrl(void)
+{
+	return have() ? ssl_ctx_ctrl : NULL;
 }
 
 typedef CURLcode (*easy_setopt_fn)(CURL *, CURLoption, ...);

@@ -1,5 +1,6 @@
 /* http: libcurl's set-up and the handle options all of addonmake's HTTP
  * users share (http.h). */
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,21 @@ http_init(void)
 	pthread_once(&once, setup);
 }
 
+/* libcurl has OpenSSL free a connection's read and write buffers
+ * whenever they are empty (SSL_MODE_RELEASE_BUFFERS), so every TLS record
+ * cost a malloc and a free of 17 KiB: 3,000 of them for the 640 requests
+ * of a 500-object sync over HTTP/2. Kept, a connection holds 34 KiB. */
+static CURLcode
+keep_tls_buffers(CURL *h, void *ssl_ctx, void *u)
+{
+	(void)h;
+	(void)u;
+	http_ssl_ctx_ctrl_fn ctrl = http_openssl_ctx_ctrl();
+	if (ctrl)
+		ctrl(ssl_ctx, SSL_CTRL_CLEAR_MODE, SSL_MODE_RELEASE_BUFFERS, NULL);
+	return CURLE_OK;
+}
+
 CURL *
 http_handle(void)
 {
@@ -29,6 +45,8 @@ http_handle(void)
 		return NULL;
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, HTTP_USER_AGENT);
+	if (http_openssl_ctx_ctrl())
+		curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, keep_tls_buffers);
 	return h;
 }
 

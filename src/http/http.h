@@ -24,8 +24,13 @@ void http_init(void);
  * runs every command that sends no request; one that does asks here
  * first and reports this. */
 const char *http_unavailable(void);
+/* OpenSSL's SSL_CTX_ctrl where libcurl's TLS library is OpenSSL (it is
+ * taken from there), else NULL */
+typedef long (*http_ssl_ctx_ctrl_fn)(void *ctx, int cmd, long larg, void *parg);
+http_ssl_ctx_ctrl_fn http_openssl_ctx_ctrl(void);
 /* a new easy handle with what every request of addonmake has (no signals,
- * as threads use it; the user agent), or NULL when libcurl cannot make one */
+ * as threads use it; the user agent; OpenSSL's buffers kept for the
+ * connection's life), or NULL when libcurl cannot make one */
 CURL *http_handle(void);
 /* TLS of h: verified against ca_file (a PEM file) or ca_pem (PEM text of
  * ca_len bytes) when given, else the system's CAs; insecure turns
