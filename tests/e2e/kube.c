@@ -583,6 +583,30 @@ Test(SUITE, a_watch_the_server_ends_falls_back_to_the_schedule)
 	kf_free(&f);
 }
 
+/* the packs: crd_layer (Widget's CRD, Widget w1) and, a tier after it,
+ * layer gate, whose values hold pack (lines, or "") and a
+ * readinessCheck.v1beta1 of the one check given (a flow mapping) and whose
+ * one manifest has this content (as in a YAML double-quoted string); then
+ * after (more layers, or "") */
+static void
+gate_packs(char *out, size_t n, const char *pack, const char *check, const char *content,
+	   const char *after)
+{
+	snprintf(out, n,
+		 "%s"
+		 "      - name: gate\n"
+		 "        type: manifest\n"
+		 "        values: |\n"
+		 "%s"
+		 "          readinessCheck:\n"
+		 "            v1beta1:\n"
+		 "              - %s\n"
+		 "        manifests:\n"
+		 "          - {name: m, content: \"%s\"}\n"
+		 "%s",
+		 crd_layer, pack, check, content, after);
+}
+
 /* a pack's readinessCheck.v1beta1 (as Piraeus packs carry) holds its
  * tier until each keyToCheck of the named object has its expectedValue:
  * a list index and a missing field are read, a wrong value is named, and
@@ -592,22 +616,12 @@ Test(SUITE, a_packs_readiness_check_waits_for_its_keys)
 	struct kf f;
 	kf_init(&f, NULL);
 	char packs[4096];
-	snprintf(packs, sizeof(packs),
-		 "%s"
-		 "      - name: gate\n"
-		 "        type: manifest\n"
-		 "        values: |\n"
-		 "          pack: {namespace: shop}\n"
-		 "          readinessCheck:\n"
-		 "            v1beta1:\n"
-		 "              - {name: w1, kind: Widget, group: example.com, version: v1,\n"
-		 "                 namespace: default, keysToCheck: [{keyToCheck: spec.size,\n"
-		 "                 expectedValue: \"3\"}, {keyToCheck: \"status.conditions[1].status\",\n"
-		 "                 expectedValue: \"True\"}]}\n"
-		 "        manifests:\n"
-		 "          - {name: m, content: \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: gate}\\n\"}\n"
-		 AFTER_LAYER,
-		 crd_layer);
+	gate_packs(packs, sizeof(packs), "          pack: {namespace: shop}\n",
+		   "{name: w1, kind: Widget, group: example.com, version: v1,\n"
+		   "                 namespace: default, keysToCheck: [{keyToCheck: spec.size,\n"
+		   "                 expectedValue: \"3\"}, {keyToCheck: \"status.conditions[1].status\",\n"
+		   "                 expectedValue: \"True\"}]}",
+		   "apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: gate}\\n", AFTER_LAYER);
 	kf_ws_1m(&f, packs);
 	const char *w1 = "/apis/example.com/v1/namespaces/default/widgets/w1";
 	char get[200];
@@ -656,21 +670,13 @@ Test(SUITE, a_status_applied_without_the_subresource_is_kept)
 	struct kf f;
 	kf_init(&f, NULL);
 	char packs[4096];
-	snprintf(packs, sizeof(packs),
-		 "%s"
-		 "      - name: gate\n"
-		 "        type: manifest\n"
-		 "        values: |\n"
-		 "          readinessCheck:\n"
-		 "            v1beta1:\n"
-		 "              - {name: w2, kind: Widget, group: example.com, version: v1,\n"
-		 "                 namespace: default, keysToCheck: [{keyToCheck: status.phase,\n"
-		 "                 expectedValue: Done}]}\n"
-		 "        manifests:\n"
-		 "          - {name: m, content: \"apiVersion: example.com/v1\\nkind: Widget\\n"
-		 "metadata: {name: w2, namespace: default}\\nspec: {size: 1}\\n"
-		 "status: {phase: Done}\\n\"}\n",
-		 crd_layer);
+	gate_packs(packs, sizeof(packs), "",
+		   "{name: w2, kind: Widget, group: example.com, version: v1,\n"
+		   "                 namespace: default, keysToCheck: [{keyToCheck: status.phase,\n"
+		   "                 expectedValue: Done}]}",
+		   "apiVersion: example.com/v1\\nkind: Widget\\nmetadata: {name: w2, namespace: "
+		   "default}\\nspec: {size: 1}\\nstatus: {phase: Done}\\n",
+		   "");
 	kf_ws(&f, packs);
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 0);

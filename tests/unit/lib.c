@@ -345,37 +345,55 @@ Test(lazy, names_what_is_missing_and_what_to_install)
 	buf_free(&why);
 }
 
-/* a task that counts itself, on the thread it ran on, and may wait for a
- * gate to open (so that tasks are known to run at once) */
+/* what the tasks of a pool test share: a gate they wait at until it is
+ * open (so that tasks are known to run at once), the count of those that
+ * ran, and the pool */
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int open, ran;
+	struct pool p;
+};
+
+/* a task that counts itself and the thread it ran on */
 struct ptask {
 	struct pool_task t;
-	pthread_mutex_t *mu;
-	pthread_cond_t *cv;
-	int *open, *ran;
+	struct gate *g;
 	pthread_t on;
 };
 
 static void
 ptask_fn(void *u)
 {
-	struct ptask *p = u;
-	pthread_mutex_lock(p->mu);
-	while (!*p->open)
-		pthread_cond_wait(p->cv, p->mu);
-	p->on = pthread_self();
-	++*p->ran;
-	pthread_cond_broadcast(p->cv);
-	pthread_mutex_unlock(p->mu);
+	struct ptask *k = u;
+	struct gate *g = k->g;
+	pthread_mutex_lock(&g->mu);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mu);
+	k->on = pthread_self();
+	g->ran++;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
 }
 
 static void
-ptask_init(struct ptask *p, pthread_mutex_t *mu, pthread_cond_t *cv, int *open, int *ran)
+gate_init(struct gate *g, int open)
 {
-	*p = (struct ptask){.t = {.fn = ptask_fn, .arg = p}, .mu = mu, .cv = cv, .open = open,
-			    .ran = ran};
+	*g = (struct gate){.open = open};
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	pool_init(&g->p);
 }
 
-/* waits (up to 5 s) until n of p's threads are running a task */
+/* task k handed to the gate's pool */
+static void
+gate_run(struct gate *g, struct ptask *k)
+{
+	*k = (struct ptask){.t = {.fn = ptask_fn, .arg = k}, .g = g};
+	cr_assert_eq(pool_run(&g->p, &k->t), 0);
+}
+
+/* waits (up to 5 s) until n of the pool's threads are running a task */
 static void
 pool_busy(struct pool *p, size_t n)
 {
@@ -394,51 +412,42 @@ pool_busy(struct pool *p, size_t n)
 /* one after the other, tasks take the thread the first one started */
 Test(pool, a_thread_is_kept_for_the_next_task)
 {
-	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-	int open = 1, ran = 0;
-	struct pool p;
-	pool_init(&p);
+	struct gate g;
+	gate_init(&g, 1);
 	struct ptask ts[20];
 	for (int i = 0; i < 20; i++) {
-		ptask_init(&ts[i], &mu, &cv, &open, &ran);
-		cr_assert_eq(pool_run(&p, &ts[i].t), 0);
-		pthread_mutex_lock(&mu);
-		while (ran < i + 1)
-			pthread_cond_wait(&cv, &mu);
-		pthread_mutex_unlock(&mu);
+		gate_run(&g, &ts[i]);
+		pthread_mutex_lock(&g.mu);
+		while (g.ran < i + 1)
+			pthread_cond_wait(&g.cv, &g.mu);
+		pthread_mutex_unlock(&g.mu);
 		/* back in the queue's wait before the next comes */
-		pool_busy(&p, 0);
+		pool_busy(&g.p, 0);
 	}
-	cr_assert_eq(p.nthreads, 1);
+	cr_assert_eq(g.p.nthreads, 1);
 	for (int i = 1; i < 20; i++)
 		cr_assert(pthread_equal(ts[i].on, ts[0].on), "task %d ran on another thread", i);
-	pool_free(&p);
+	pool_free(&g.p);
 }
 
-/* tasks that wait at once each get a thread, and pool_free runs what is
- * queued before the threads end */
+/* tasks that wait at once each get a thread, and pool_free waits for
+ * them to end */
 Test(pool, tasks_at_once_each_get_a_thread_and_free_waits_for_them)
 {
-	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-	int open = 0, ran = 0;
-	struct pool p;
-	pool_init(&p);
+	struct gate g;
+	gate_init(&g, 0);
 	struct ptask ts[5];
-	for (int i = 0; i < 5; i++) {
-		ptask_init(&ts[i], &mu, &cv, &open, &ran);
-		cr_assert_eq(pool_run(&p, &ts[i].t), 0);
-	}
-	cr_assert_eq(p.nthreads, 5);
+	for (int i = 0; i < 5; i++)
+		gate_run(&g, &ts[i]);
+	cr_assert_eq(g.p.nthreads, 5);
 	/* each of them waiting on a thread of its own */
-	pool_busy(&p, 5);
-	pthread_mutex_lock(&mu);
-	open = 1;
-	pthread_cond_broadcast(&cv);
-	pthread_mutex_unlock(&mu);
-	pool_free(&p);
-	cr_assert_eq(ran, 5);
+	pool_busy(&g.p, 5);
+	pthread_mutex_lock(&g.mu);
+	g.open = 1;
+	pthread_cond_broadcast(&g.cv);
+	pthread_mutex_unlock(&g.mu);
+	pool_free(&g.p);
+	cr_assert_eq(g.ran, 5);
 	for (int i = 0; i < 5; i++)
 		for (int k = i + 1; k < 5; k++)
 			cr_assert(!pthread_equal(ts[i].on, ts[k].on), "tasks %d and %d shared a thread",
