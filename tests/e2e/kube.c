@@ -585,12 +585,12 @@ Test(SUITE, a_watch_the_server_ends_falls_back_to_the_schedule)
 
 /* the packs: crd_layer (Widget's CRD, Widget w1) and, a tier after it,
  * layer gate, whose values hold pack (lines, or "") and a
- * readinessCheck.v1beta1 of the one check given (a flow mapping) and whose
- * one manifest has this content (as in a YAML double-quoted string); then
- * after (more layers, or "") */
+ * readinessCheck.v1beta1 of Widget default/widget with these keysToCheck
+ * (flow mappings) and whose one manifest has this content (as in a YAML
+ * double-quoted string); then after (more layers, or "") */
 static void
-gate_packs(char *out, size_t n, const char *pack, const char *check, const char *content,
-	   const char *after)
+gate_packs(char *out, size_t n, const char *pack, const char *widget, const char *keys,
+	   const char *content, const char *after)
 {
 	snprintf(out, n,
 		 "%s"
@@ -600,11 +600,12 @@ gate_packs(char *out, size_t n, const char *pack, const char *check, const char 
 		 "%s"
 		 "          readinessCheck:\n"
 		 "            v1beta1:\n"
-		 "              - %s\n"
+		 "              - {name: %s, kind: Widget, group: example.com, version: v1,\n"
+		 "                 namespace: default, keysToCheck: [%s]}\n"
 		 "        manifests:\n"
 		 "          - {name: m, content: \"%s\"}\n"
 		 "%s",
-		 crd_layer, pack, check, content, after);
+		 crd_layer, pack, widget, keys, content, after);
 }
 
 /* a pack's readinessCheck.v1beta1 (as Piraeus packs carry) holds its
@@ -616,11 +617,9 @@ Test(SUITE, a_packs_readiness_check_waits_for_its_keys)
 	struct kf f;
 	kf_init(&f, NULL);
 	char packs[4096];
-	gate_packs(packs, sizeof(packs), "          pack: {namespace: shop}\n",
-		   "{name: w1, kind: Widget, group: example.com, version: v1,\n"
-		   "                 namespace: default, keysToCheck: [{keyToCheck: spec.size,\n"
-		   "                 expectedValue: \"3\"}, {keyToCheck: \"status.conditions[1].status\",\n"
-		   "                 expectedValue: \"True\"}]}",
+	gate_packs(packs, sizeof(packs), "          pack: {namespace: shop}\n", "w1",
+		   "{keyToCheck: spec.size, expectedValue: \"3\"},\n"
+		   "                 {keyToCheck: \"status.conditions[1].status\", expectedValue: \"True\"}",
 		   "apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: gate}\\n", AFTER_LAYER);
 	kf_ws_1m(&f, packs);
 	const char *w1 = "/apis/example.com/v1/namespaces/default/widgets/w1";
@@ -670,10 +669,7 @@ Test(SUITE, a_status_applied_without_the_subresource_is_kept)
 	struct kf f;
 	kf_init(&f, NULL);
 	char packs[4096];
-	gate_packs(packs, sizeof(packs), "",
-		   "{name: w2, kind: Widget, group: example.com, version: v1,\n"
-		   "                 namespace: default, keysToCheck: [{keyToCheck: status.phase,\n"
-		   "                 expectedValue: Done}]}",
+	gate_packs(packs, sizeof(packs), "", "w2", "{keyToCheck: status.phase, expectedValue: Done}",
 		   "apiVersion: example.com/v1\\nkind: Widget\\nmetadata: {name: w2, namespace: "
 		   "default}\\nspec: {size: 1}\\nstatus: {phase: Done}\\n",
 		   "");
