@@ -1,13 +1,13 @@
 /* run: the executor. Tiers in ascending order; the dirty layers of a tier
  * run together (at most -j at once), each on a thread of the runner's pool
  * (kept for the next layer) going apply → readiness checks on the backoff
- * schedule. The cluster's main
- * thread alone writes its records and prints its events (with -J each
- * cluster being synced has one), so a layer's record is committed the moment
- * it is ready or failed, and a crash loses nothing that finished. Before the
- * first apply every layer about to be applied is recorded `pending`, so a
- * run stopped anywhere — even by SIGKILL between two tiers — leaves exactly
- * the unfinished layers for the next run. */
+ * schedule. The cluster's main thread alone writes its records and prints
+ * its events (with -J each cluster being synced has one), so a layer's
+ * record is committed the moment it is ready or failed, and a crash loses
+ * nothing that finished. Before the first apply every layer about to be
+ * applied is recorded `pending`, so a run stopped anywhere — even by
+ * SIGKILL between two tiers — leaves exactly the unfinished layers for the
+ * next run. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
