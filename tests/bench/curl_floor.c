@@ -4,7 +4,12 @@
  * handles and kept-alive connections, and does nothing else: no parsing,
  * no state. tests/bench/kube builds and times it as a reference.
  *
- *   curl_floor PORT LAYERS OBJECTS */
+ *   curl_floor PORT LAYERS OBJECTS                         (the stand-in)
+ *   curl_floor PORT LAYERS OBJECTS CA_FILE TOKEN PREFIX    (a real server)
+ *
+ * Given a CA, the server is reached over TLS (HTTP/2 where it speaks it)
+ * with the token, and the objects go to namespace default named
+ * PREFIX-LAYER-OBJECT (tests/bench/h2_floor.c's, for comparison). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,20 +23,25 @@ discard(char *p, size_t sz, size_t n, void *u)
 	return sz * n;
 }
 
+/* where the requests go: the stand-in (tls 0) or a real server */
+static int port, no, tls;
+static const char *prefix = "cm";
+
 /* handle h's request for object i (layer i / no, object i % no) */
 static void
-next_request(CURL *h, int i, int port, int no, char (*url)[256], char (*body)[512])
+next_request(CURL *h, int i, char (*url)[256], char (*body)[512])
 {
 	int l = i / no, o = i % no;
 	snprintf(*url, sizeof(*url),
-		 "http://127.0.0.1:%d/api/v1/namespaces/default/configmaps/cm-%d-%d"
-		 "?fieldManager=addonmake&force=false",
-		 port, l, o);
+		 "%s://127.0.0.1:%d/api/v1/namespaces/default/configmaps/%s-%d-%d"
+		 "?fieldManager=%s",
+		 tls ? "https" : "http", port, prefix, l, o,
+		 tls ? "floor&force=true" : "addonmake&force=false");
 	snprintf(*body, sizeof(*body),
-		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm-%d-%d\","
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s-%d-%d\","
 		 "\"namespace\":\"default\"},\"data\":{\"layer\":\"%d\",\"index\":\"%d\","
 		 "\"text\":\"some value of a setting\"}}",
-		 l, o, l, o);
+		 prefix, l, o, l, o);
 	curl_easy_setopt(h, CURLOPT_URL, *url);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, *body);
 }
@@ -39,14 +49,19 @@ next_request(CURL *h, int i, int port, int no, char (*url)[256], char (*body)[51
 int
 main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: curl_floor PORT LAYERS OBJECTS\n");
+	if (argc != 4 && argc != 7) {
+		fprintf(stderr, "usage: curl_floor PORT LAYERS OBJECTS [CA_FILE TOKEN PREFIX]\n");
 		return 2;
 	}
-	int port = atoi(argv[1]), no = atoi(argv[3]), total = atoi(argv[2]) * no;
+	port = atoi(argv[1]), no = atoi(argv[3]), tls = argc == 7;
+	int total = atoi(argv[2]) * no;
+	char auth[256];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tls ? argv[5] : "abc");
+	if (tls)
+		prefix = argv[6];
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/apply-patch+yaml");
-	hdr = curl_slist_append(hdr, "Authorization: Bearer abc");
+	hdr = curl_slist_append(hdr, auth);
 	CURLM *m = curl_multi_init();
 	static char url[INFLIGHT][256], body[INFLIGHT][512];
 	CURL *h[INFLIGHT];
@@ -57,8 +72,12 @@ main(int argc, char **argv)
 		curl_easy_setopt(h[k], CURLOPT_CUSTOMREQUEST, "PATCH");
 		curl_easy_setopt(h[k], CURLOPT_WRITEFUNCTION, discard);
 		curl_easy_setopt(h[k], CURLOPT_PRIVATE, (void *)(long)k);
+		if (tls) {
+			curl_easy_setopt(h[k], CURLOPT_CAINFO, argv[4]);
+			curl_easy_setopt(h[k], CURLOPT_PIPEWAIT, 1L);
+		}
 		if (sent < total) {
-			next_request(h[k], sent++, port, no, &url[k], &body[k]);
+			next_request(h[k], sent++, &url[k], &body[k]);
 			curl_multi_add_handle(m, h[k]);
 			running++;
 		}
@@ -79,7 +98,7 @@ main(int argc, char **argv)
 			curl_multi_remove_handle(m, e);
 			running--;
 			if (sent < total) {
-				next_request(e, sent++, port, no, &url[k], &body[k]);
+				next_request(e, sent++, &url[k], &body[k]);
 				curl_multi_add_handle(m, e);
 				running++;
 				added = 1;
