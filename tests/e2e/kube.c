@@ -60,16 +60,12 @@ make_certs(struct kf *f)
 }
 #endif
 
-/* starts the API server. The stand-in gets args; the real one ignores
- * them: it always speaks TLS (CA api/ca.crt), accepts the tokens abc and
- * sa-token and the client certificate api/me.crt. With tls, the stand-in
- * speaks TLS with the same files (and also accepts token abc). */
+/* starts the real API server with kube-apiserver's flags besides those
+ * apiserver.py gives it; a test that needs it skips on the stand-in */
 static void
-kf_start(struct kf *f, const char *args, int tls)
+kf_start_real(struct kf *f, const char *flags)
 {
 #ifdef KUBE_REAL
-	(void)args;
-	(void)tls;
 	char bin[1200], st[1200], why[400] = "";
 	const char *src = getenv("ADDONMAKE_SRC") ? getenv("ADDONMAKE_SRC") : ".";
 	snprintf(bin, sizeof(bin), "%s/build/apiserver/kube-apiserver", src);
@@ -86,7 +82,7 @@ kf_start(struct kf *f, const char *args, int tls)
 	if (system("command -v etcd >/dev/null 2>&1") != 0)
 		cr_skip_test("etcd is not installed (Debian package etcd-server)");
 	char a[2600];
-	snprintf(a, sizeof(a), "'%s' '%s/api'", bin, f->t.dir);
+	snprintf(a, sizeof(a), "'%s' '%s/api' %s", bin, f->t.dir, flags);
 	f->srv = srv_start_script("apiserver.py", a, &f->port);
 	if (!f->srv) {
 		/* the workspace goes with the test: what went wrong must be
@@ -96,6 +92,24 @@ kf_start(struct kf *f, const char *args, int tls)
 			       why_not ? why_not : "(apiserver.py wrote no start.log)\n");
 	}
 	f->scheme = "https";
+#else
+	(void)f;
+	(void)flags;
+	cr_skip_test("the stand-in speaks HTTP/1.1, not HTTP/2");
+#endif
+}
+
+/* starts the API server. The stand-in gets args; the real one ignores
+ * them: it always speaks TLS (CA api/ca.crt), accepts the tokens abc and
+ * sa-token and the client certificate api/me.crt. With tls, the stand-in
+ * speaks TLS with the same files (and also accepts token abc). */
+static void
+kf_start(struct kf *f, const char *args, int tls)
+{
+#ifdef KUBE_REAL
+	(void)args;
+	(void)tls;
+	kf_start_real(f, "");
 #else
 	char a[2000];
 	if (tls) {
@@ -969,6 +983,81 @@ Test(SUITE, layers_waiting_for_crds_let_others_apply)
 	char *out = kf_bg_done(&f, pid, 0);
 	cr_assert(applied, "z-cm waited for the CRD layers' apply slots:\n%s", out);
 	free(out);
+	kf_free(&f);
+}
+
+/* the connections a sync of f's workspace opens to the real server,
+ * counted by a forwarder between them (tests/servers/tcpcount.py): the
+ * kubeconfig names the forwarder's port */
+static long
+sync_counting_connections(struct kf *f)
+{
+	char a[1400];
+	int port = 0;
+	snprintf(a, sizeof(a), "%d '%s/api/conns'", f->port, f->t.dir);
+	pid_t fw = srv_start_script("tcpcount.py", a, &port);
+	cr_assert(fw, "the forwarder did not start");
+	int server = f->port;
+	f->port = port;
+	kf_kubeconfig(f, "{token: abc}", NULL);
+	f->port = server;
+	struct res r = am(&f->t, "sync");
+	assert_code(r, 0);
+	res_free(&r);
+	srv_stop(fw);
+	char *n = tws_get(&f->t, "api/conns");
+	long conns = n ? strtol(n, NULL, 10) : 0;
+	free(n);
+	return conns;
+}
+
+/* 3 layers of 20 ConfigMaps each in one tier, their 60 PATCHes sent
+ * together; the server's log must show each */
+static void
+kf_ws_sixty(struct kf *f)
+{
+	struct buf packs = {0};
+	for (int l = 0; l < 3; l++) {
+		buf_printf(&packs, "      - name: l%d\n        type: manifest\n        manifests:\n"
+				   "          - {name: m, content: \"", l);
+		for (int i = 0; i < 20; i++)
+			buf_printf(&packs, "%sapiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: c%d-%d}\\n",
+				   i ? "---\\n" : "", l, i);
+		buf_adds(&packs, "\"}\n");
+	}
+	kf_ws(f, packs.s);
+	buf_free(&packs);
+}
+
+/* an HTTP/2 server gets every request of a run as a stream of one
+ * connection: one TLS handshake a run, as kubectl */
+Test(SUITE, an_http2_server_gets_one_connection)
+{
+	struct kf f;
+	tws_init(&f.t);
+	kf_start_real(&f, "");
+	kf_ws_sixty(&f);
+	long conns = sync_counting_connections(&f);
+	char *log = kf_log(&f);
+	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/default/configmaps/c"), 60, "%s", log);
+	cr_assert_eq(conns, 1, "%ld connections for a sync of 60 objects sent together", conns);
+	free(log);
+	kf_free(&f);
+}
+
+/* a server that allows few streams on a connection gets more connections
+ * (and every request), not requests waiting for the one */
+Test(SUITE, a_server_allowing_few_streams_gets_more_connections)
+{
+	struct kf f;
+	tws_init(&f.t);
+	kf_start_real(&f, "--http2-max-streams-per-connection=2");
+	kf_ws_sixty(&f);
+	long conns = sync_counting_connections(&f);
+	char *log = kf_log(&f);
+	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/default/configmaps/c"), 60, "%s", log);
+	cr_assert(conns >= 2, "%ld connection(s) for 60 objects at 2 streams a connection", conns);
+	free(log);
 	kf_free(&f);
 }
 

@@ -2,7 +2,10 @@
 """apiserver: a real kube-apiserver (built by build-apiserver) with etcd on
 loopback, for the suite that runs the kube end-to-end tests against it.
 
-  apiserver.py BIN DIR      start; prints the port on the first line
+  apiserver.py BIN DIR [FLAG...]
+                            start (FLAGs go to kube-apiserver too, e.g.
+                            --http2-max-streams-per-connection=2); prints
+                            the port on the first line
   apiserver.py --log DIR    the requests of non-system users so far, as
                             "METHOD PATH?QUERY" lines (kubeapi.py's log)
 
@@ -159,7 +162,7 @@ def log_tail(path, n=8):
         return "(no log)\n"
 
 
-def start(binary, d, procs, attempt, parent):
+def start(binary, d, procs, attempt, parent, flags=()):
     """starts etcd and the API server on fresh ports and waits until they
     serve (up to 120 s): the Api, or None after writing why to start.log
     (a test that fails to start shows that file); None at once when the
@@ -188,7 +191,7 @@ def start(binary, d, procs, attempt, parent):
          "--service-account-issuer", "https://kubernetes.default.svc",
          "--service-account-key-file", "sa.key", "--service-account-signing-key-file", "sa.key",
          "--service-cluster-ip-range", "10.0.0.0/24",
-         "--audit-policy-file", "audit.yaml", "--audit-log-path", "audit.log"],
+         "--audit-policy-file", "audit.yaml", "--audit-log-path", "audit.log"] + list(flags),
         cwd=d, stdout=null, stderr=open(logs[1], "w")))
     api = Api(port)
     deadline = time.time() + 120
@@ -256,7 +259,7 @@ def main():
     signal.signal(signal.SIGINT, stop)
     api = None
     for attempt in range(1, 4):
-        api = start(binary, d, procs, attempt, parent)
+        api = start(binary, d, procs, attempt, parent, sys.argv[3:])
         if api or os.getppid() != parent:
             break
         end_procs(procs)
