@@ -61,7 +61,8 @@ make_certs(struct kf *f)
 #endif
 
 /* starts the real API server with kube-apiserver's flags besides those
- * apiserver.py gives it; a test that needs it skips on the stand-in */
+ * apiserver.py gives it; a test that needs it skips on the stand-in
+ * before it makes its workspace */
 static void
 kf_start_real(struct kf *f, const char *flags)
 {
@@ -94,8 +95,7 @@ kf_start_real(struct kf *f, const char *flags)
 	f->scheme = "https";
 #else
 	(void)f;
-	(void)flags;
-	cr_skip_test("the stand-in speaks HTTP/1.1, not HTTP/2");
+	cr_assert_fail("kube-apiserver's flags %s given to the stand-in", flags);
 #endif
 }
 
@@ -1011,11 +1011,17 @@ sync_counting_connections(struct kf *f)
 	return conns;
 }
 
-/* 3 layers of 20 ConfigMaps each in one tier, their 60 PATCHes sent
- * together; the server's log must show each */
-static void
-kf_ws_sixty(struct kf *f)
+/* the connections of a sync of 3 layers of 20 ConfigMaps each in one
+ * tier (their 60 PATCHes sent together, each in the server's log), on a
+ * fresh real server started with flags */
+static long
+sixty_objects_connections(const char *flags)
 {
+	if (!REAL)
+		cr_skip_test("the stand-in speaks HTTP/1.1, not HTTP/2");
+	struct kf f;
+	tws_init(&f.t);
+	kf_start_real(&f, flags);
 	struct buf packs = {0};
 	for (int l = 0; l < 3; l++) {
 		buf_printf(&packs, "      - name: l%d\n        type: manifest\n        manifests:\n"
@@ -1025,40 +1031,30 @@ kf_ws_sixty(struct kf *f)
 				   i ? "---\\n" : "", l, i);
 		buf_adds(&packs, "\"}\n");
 	}
-	kf_ws(f, packs.s);
+	kf_ws(&f, packs.s);
 	buf_free(&packs);
+	long conns = sync_counting_connections(&f);
+	char *log = kf_log(&f);
+	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/default/configmaps/c"), 60, "%s", log);
+	free(log);
+	kf_free(&f);
+	return conns;
 }
 
 /* an HTTP/2 server gets every request of a run as a stream of one
  * connection: one TLS handshake a run, as kubectl */
 Test(SUITE, an_http2_server_gets_one_connection)
 {
-	struct kf f;
-	tws_init(&f.t);
-	kf_start_real(&f, "");
-	kf_ws_sixty(&f);
-	long conns = sync_counting_connections(&f);
-	char *log = kf_log(&f);
-	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/default/configmaps/c"), 60, "%s", log);
+	long conns = sixty_objects_connections("");
 	cr_assert_eq(conns, 1, "%ld connections for a sync of 60 objects sent together", conns);
-	free(log);
-	kf_free(&f);
 }
 
 /* a server that allows few streams on a connection gets more connections
  * (and every request), not requests waiting for the one */
 Test(SUITE, a_server_allowing_few_streams_gets_more_connections)
 {
-	struct kf f;
-	tws_init(&f.t);
-	kf_start_real(&f, "--http2-max-streams-per-connection=2");
-	kf_ws_sixty(&f);
-	long conns = sync_counting_connections(&f);
-	char *log = kf_log(&f);
-	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/default/configmaps/c"), 60, "%s", log);
+	long conns = sixty_objects_connections("--http2-max-streams-per-connection=2");
 	cr_assert(conns >= 2, "%ld connection(s) for 60 objects at 2 streams a connection", conns);
-	free(log);
-	kf_free(&f);
 }
 
 /* layers of a tier run in parallel, as many as there are; their requests
