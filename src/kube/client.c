@@ -1,8 +1,9 @@
-/* client: requests to one API server. A request takes an easy handle from
- * a small pool (a batch takes as many as are free) and runs on the server's
- * event loop (loop.c), whose one multi handle multiplexes them on one
- * HTTP/2 connection, or keeps a few HTTP/1.1 connections alive; the
- * handles share TLS sessions. Credentials (a token, a token file, an exec plugin's token
+/* client: requests to one API server. A request takes a slot (a batch
+ * takes as many as are free) and goes by addonmake's HTTP/2 client where
+ * the server speaks HTTP/2 (h2conn.c), else with an easy handle from a
+ * small pool on the server's event loop (loop.c), whose one multi handle
+ * keeps a few HTTP/1.1 connections alive; the handles share TLS
+ * sessions. Credentials (a token, a token file, an exec plugin's token
  * or certificate) are fetched once and refreshed on a 401. */
 #define _GNU_SOURCE
 #include <curl/curl.h>
@@ -54,6 +55,7 @@ kube_open(struct kube_cfg *cfg, kube_exec_fn run, void *u, const int *cancel)
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_cond_init(&k->slot, NULL);
 	pthread_mutex_init(&k->dmu, NULL);
+	pthread_mutex_init(&k->h2mu, NULL);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&k->shmu[i], NULL);
 	k->sh = curl_share_init();
@@ -71,6 +73,8 @@ kube_close(struct kube *k)
 	if (!k)
 		return;
 	loop_stop(k);
+	kube_h2_close(k);
+	pthread_mutex_destroy(&k->h2mu);
 	for (int i = 0; i < k->npool; i++)
 		conn_free(&k->pool[i]);
 	curl_share_cleanup(k->sh);
@@ -260,10 +264,11 @@ handle_new(struct kube *k)
 	return h;
 }
 
-/* a connection slot: waits for one when block, else none (0) when every
- * slot is taken; 1 with a handle in *c */
+/* a request slot: waits for one when block, else none (0) when every
+ * slot is taken; 1 with it, and with a libcurl handle in *c when curl (the
+ * HTTP/2 client needs none) */
 static int
-take_handle(struct kube *k, int block, struct kube_conn *c)
+take_handle(struct kube *k, int block, struct kube_conn *c, int curl)
 {
 	*c = (struct kube_conn){0};
 	pthread_mutex_lock(&k->mu);
@@ -274,11 +279,11 @@ take_handle(struct kube *k, int block, struct kube_conn *c)
 		return 0;
 	}
 	k->inflight++;
-	if (k->npool)
+	if (curl && k->npool)
 		*c = k->pool[--k->npool];
 	k->nreq++;
 	pthread_mutex_unlock(&k->mu);
-	if (!c->h)
+	if (curl && !c->h)
 		c->h = handle_new(k);
 	return 1;
 }
@@ -291,38 +296,18 @@ give_handle(struct kube *k, struct kube_conn *c, int h2)
 	pthread_mutex_lock(&k->mu);
 	if (h2)
 		k->limit = POOL_MAX;
-	int kept = k->npool < POOL_MAX;
+	int kept = c->h && k->npool < POOL_MAX;
 	if (kept)
 		k->pool[k->npool++] = *c;
 	k->inflight--;
 	pthread_cond_signal(&k->slot);
 	pthread_mutex_unlock(&k->mu);
-	if (!kept)
+	if (!kept && c->h)
 		conn_free(c);
 }
 
-/* host and port of an https://host:port URL, for CONNECT_TO */
-static void
-host_port(const char *url, struct buf *host, struct buf *port)
-{
-	const char *p = strstr(url, "://");
-	p = p ? p + 3 : url;
-	const char *end = p + strcspn(p, "/");
-	const char *colon = NULL;
-	if (*p == '[') {
-		const char *rb = memchr(p, ']', (size_t)(end - p));
-		colon = rb && rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
-	} else {
-		colon = memchr(p, ':', (size_t)(end - p));
-	}
-	buf_add(host, p, (size_t)((colon ? colon : end) - p));
-	if (colon)
-		buf_add(port, colon + 1, (size_t)(end - colon - 1));
-	else
-		buf_adds(port, strncmp(url, "http://", 7) == 0 ? "80" : "443");
-}
-
-/* a transfer being made: what its handle points to until it ends */
+/* a transfer being made: what its handle points to until it ends; by
+ * the HTTP/2 client (no handle), its request and headers */
 struct xfer {
 	struct kube_conn conn;
 	struct sink sk;
@@ -330,6 +315,9 @@ struct xfer {
 	unsigned cred_gen;
 	struct curl_slist *ct;
 	struct buf target, host, port, cto;
+	struct h2_req h2;
+	const char *hdr[8];
+	struct buf authz;
 };
 
 /* the outcome of one try: t 0 with an answer, -1 with e (transient set
@@ -340,7 +328,52 @@ struct try {
 	unsigned cred_gen; /* the credential it was sent with */
 };
 
-/* sets x->conn's handle up for one request (its answer into r) */
+static void
+h2_on_header(void *u, const char *name, size_t nl, const char *val, size_t vl)
+{
+	(void)vl;
+	if (nl == 11 && strcmp(name, "retry-after") == 0)
+		((struct sink *)u)->retry_after = atoi(val);
+}
+
+static int
+h2_on_data(void *u, const char *p, size_t n)
+{
+	return on_body((char *)p, 1, n, u) != n;
+}
+
+/* sets x's request up for the HTTP/2 client (its answer into r) */
+static void
+xfer_setup_h2(struct kube *k, struct xfer *x, const char *method, const char *url,
+	      const char *ctype, const char *accept, const char *body, size_t len)
+{
+	size_t n = 0;
+	x->hdr[n++] = "accept";
+	x->hdr[n++] = accept;
+	pthread_mutex_lock(&k->mu);
+	const char *tok = k->cfg.token ? k->cfg.token : k->bearer;
+	if (tok)
+		buf_printf(&x->authz, "Bearer %s", tok);
+	x->cred_gen = k->cred_gen;
+	pthread_mutex_unlock(&k->mu);
+	if (x->authz.len) {
+		x->hdr[n++] = "authorization";
+		x->hdr[n++] = x->authz.s;
+	}
+	if (ctype) {
+		x->hdr[n++] = "content-type";
+		x->hdr[n++] = ctype;
+	}
+	x->hdr[n++] = "user-agent";
+	x->hdr[n++] = HTTP_USER_AGENT;
+	x->h2 = (struct h2_req){.method = method, .path = url + strlen(k->cfg.server),
+				.authority = k->h2_authority.s, .hdr = x->hdr, .nhdr = n / 2,
+				.body = body, .len = len, .deadline = now_ms() + 120000,
+				.on_header = h2_on_header, .on_data = h2_on_data, .u = &x->sk};
+}
+
+/* sets x up for one request (its answer into r): x->conn's handle, or
+ * without one the HTTP/2 client's request */
 static void
 xfer_setup(struct kube *k, struct xfer *x, const char *method, const char *url,
 	   const char *ctype, const char *accept, const char *body, size_t len,
@@ -349,6 +382,10 @@ xfer_setup(struct kube *k, struct xfer *x, const char *method, const char *url,
 	CURL *h = x->conn.h;
 	x->sk = (struct sink){.k = k, .r = r, .retry_after = 0, .too_big = 0};
 	x->ebuf[0] = 0;
+	if (!h) {
+		xfer_setup_h2(k, x, method, url, ctype, accept, body, len);
+		return;
+	}
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->sk);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x->sk);
@@ -364,7 +401,7 @@ xfer_setup(struct kube *k, struct xfer *x, const char *method, const char *url,
 	if (c->tls_server_name) {
 		/* verify the certificate (and send SNI) for tls-server-name while
 		 * connecting to the server's address */
-		host_port(c->server, &x->host, &x->port);
+		kube_host_port(c->server, &x->host, &x->port);
 		const char *rest = strstr(url, "://");
 		rest = rest ? rest + 3 : url;
 		rest += strcspn(rest, "/");
@@ -425,6 +462,12 @@ static void
 xfer_clean(struct xfer *x)
 {
 	CURL *h = x->conn.h;
+	if (x->authz.s)
+		memset(x->authz.s, 0, x->authz.cap); /* it held a secret */
+	buf_free(&x->authz);
+	buf_free(&x->h2.why);
+	if (!h)
+		return;
 	curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(x->ct);
@@ -432,6 +475,40 @@ xfer_clean(struct xfer *x)
 	buf_free(&x->host);
 	buf_free(&x->port);
 	buf_free(&x->cto);
+}
+
+/* whether an answer with this status may be different on another try */
+static int
+code_transient(long code)
+{
+	return code == 429 || code == 502 || code == 503 || code == 504 || code == 500;
+}
+
+static void
+too_big(struct buf *e)
+{
+	buf_printf(e, "the server's answer is larger than %u MiB, the most addonmake reads",
+		   ANSWER_MAX >> 20);
+}
+
+/* after x's request by the HTTP/2 client ended: its outcome */
+static void
+xfer_finish_h2(struct kube *k, struct xfer *x, struct kube_resp *r, struct try *out)
+{
+	*out = (struct try){.t = 0, .retry_after = x->sk.retry_after, .cred_gen = x->cred_gen};
+	r->code = x->h2.status;
+	if (x->h2.err == H2_OK)
+		out->transient = code_transient(r->code);
+	else if (x->sk.too_big)
+		too_big(&out->e);
+	else if (x->h2.err == H2_ESTOPPED)
+		buf_adds(&out->e, "interrupted");
+	else /* the connection failed, the stream was reset, the deadline passed */
+		buf_adds(&out->e, x->h2.why.s ? x->h2.why.s : "failed"), out->transient = 1;
+	if (x->h2.err != H2_OK)
+		out->t = -1;
+	xfer_clean(x);
+	give_handle(k, &x->conn, 1);
 }
 
 /* after x's transfer ended with cc: its outcome, and the handle back in
@@ -448,8 +525,7 @@ xfer_finish(struct kube *k, struct xfer *x, CURLcode cc, struct kube_resp *r,
 	*out = (struct try){.t = 0, .retry_after = x->sk.retry_after, .cred_gen = x->cred_gen};
 	r->code = code;
 	if (cc == CURLE_OK) {
-		out->transient = code == 429 || code == 502 || code == 503 || code == 504 ||
-				 code == 500;
+		out->transient = code_transient(code);
 		return;
 	}
 	out->t = -1;
@@ -458,8 +534,7 @@ xfer_finish(struct kube *k, struct xfer *x, CURLcode cc, struct kube_resp *r,
 		return;
 	}
 	if (x->sk.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
-		buf_printf(&out->e, "the server's answer is larger than %u MiB, the most addonmake "
-			   "reads", ANSWER_MAX >> 20);
+		too_big(&out->e);
 		return;
 	}
 	buf_printf(&out->e, "%s", x->ebuf[0] ? x->ebuf : curl_easy_strerror(cc));
@@ -469,12 +544,22 @@ xfer_finish(struct kube *k, struct xfer *x, CURLcode cc, struct kube_resp *r,
 			 cc != CURLE_SSL_CONNECT_ERROR;
 }
 
-/* runs the m transfers set up in x together on the event loop: tr[j] is
- * the outcome of x[j], whose handle is back in the pool */
+/* runs the m transfers set up in x together, on hc (the HTTP/2 client)
+ * or else on the event loop: tr[j] is the outcome of x[j], whose handle
+ * is back in the pool */
 static void
-run_xfers(struct kube *k, struct xfer *x, size_t m, struct kube_resp *const *r,
-	  struct try *tr)
+run_xfers(struct kube *k, struct h2_conn *hc, struct xfer *x, size_t m,
+	  struct kube_resp *const *r, struct try *tr)
 {
+	if (hc) {
+		struct h2_req *q[POOL_MAX] = {0};
+		for (size_t j = 0; j < m; j++)
+			q[j] = &x[j].h2;
+		h2_run(hc, q, m, k->cancel);
+		for (size_t j = 0; j < m; j++)
+			xfer_finish_h2(k, &x[j], r[j], &tr[j]);
+		return;
+	}
 	CURLcode cc[POOL_MAX];
 	CURL *h[POOL_MAX] = {0};
 	for (size_t j = 0; j < m; j++)
@@ -491,9 +576,11 @@ try_once(struct kube *k, const char *method, const char *url, const char *ctype,
 	 struct try *out)
 {
 	struct xfer x = {0};
-	take_handle(k, 1, &x.conn);
+	size_t room;
+	struct h2_conn *hc = kube_h2(k, &room);
+	take_handle(k, 1, &x.conn, !hc);
 	xfer_setup(k, &x, method, url, ctype, accept, body, len, r);
-	run_xfers(k, &x, 1, &r, out);
+	run_xfers(k, hc, &x, 1, &r, out);
 }
 
 static void
@@ -627,12 +714,15 @@ kube_call_all(struct kube *k, struct kube_req *q, size_t n)
 	struct kube_resp *resp[POOL_MAX];
 	struct try tr[POOL_MAX];
 	for (size_t done = 0; done < n;) {
-		/* one connection at least, and as many more as are free */
+		/* one slot at least, and as many more as are free (and as the
+		 * HTTP/2 connection has streams for) */
+		size_t room;
+		struct h2_conn *hc = kube_h2(k, &room);
 		size_t m = 0;
-		while (done + m < n && m < POOL_MAX) {
+		while (done + m < n && m < POOL_MAX && (!hc || m < room)) {
 			/* cleared one at a time: the whole array is 20 KiB */
 			memset(&x[m], 0, sizeof(x[m]));
-			if (!take_handle(k, m == 0, &x[m].conn))
+			if (!take_handle(k, m == 0, &x[m].conn, !hc))
 				break;
 			m++;
 		}
@@ -644,7 +734,7 @@ kube_call_all(struct kube *k, struct kube_req *q, size_t n)
 				   r->body, r->len, &r->r);
 			resp[j] = &r->r;
 		}
-		run_xfers(k, x, m, resp, tr);
+		run_xfers(k, hc, x, m, resp, tr);
 		for (size_t j = 0; j < m; j++) {
 			struct kube_req *r = &q[done + j];
 			r->rc = settle(k, r->method, r->path, url[j].s, r->ctype, "application/json",
@@ -772,6 +862,12 @@ on_watch(char *p, size_t sz, size_t n, void *u)
 	return w->event || w->error.len ? 0 : sz * n;
 }
 
+static int
+h2_on_watch(void *u, const char *p, size_t n)
+{
+	return on_watch((char *)p, 1, n, u) != n;
+}
+
 int
 kube_watch(struct kube *k, const char *path, const char *query, int64_t until,
 	   struct buf *err)
@@ -788,18 +884,36 @@ kube_watch(struct kube *k, const char *path, const char *query, int64_t until,
 	struct watch_sink w = {0};
 	/* a handle of its own, outside the slots: a watch lasts, and the
 	 * requests of other layers go on meanwhile */
-	x.conn.h = handle_new(k);
+	size_t room;
+	struct h2_conn *hc = kube_h2(k, &room);
+	x.conn.h = hc ? NULL : handle_new(k);
 	xfer_setup(k, &x, "GET", url.s, NULL, "application/json", NULL, 0, &r);
-	curl_easy_setopt(x.conn.h, CURLOPT_WRITEFUNCTION, on_watch);
-	curl_easy_setopt(x.conn.h, CURLOPT_WRITEDATA, &w);
-	curl_easy_setopt(x.conn.h, CURLOPT_TIMEOUT_MS, (long)left);
 	pthread_mutex_lock(&k->mu);
 	k->nreq++;
 	pthread_mutex_unlock(&k->mu);
 	CURLcode cc;
-	loop_run(k, &x.conn.h, 1, &cc);
 	long code = 0;
-	curl_easy_getinfo(x.conn.h, CURLINFO_RESPONSE_CODE, &code);
+	if (hc) {
+		x.h2.on_data = h2_on_watch;
+		x.h2.u = &w;
+		x.h2.deadline = now_ms() + left;
+		struct h2_req *q = &x.h2;
+		h2_run(hc, &q, 1, k->cancel);
+		code = x.h2.status;
+		/* as libcurl would have ended it */
+		cc = x.h2.err == H2_OK	       ? CURLE_OK
+		     : x.h2.err == H2_ETIMEDOUT ? CURLE_OPERATION_TIMEDOUT
+		     : x.h2.err == H2_ESTOPPED  ? CURLE_ABORTED_BY_CALLBACK
+						: CURLE_RECV_ERROR;
+		if (x.h2.why.s)
+			snprintf(x.ebuf, sizeof(x.ebuf), "%s", x.h2.why.s);
+	} else {
+		curl_easy_setopt(x.conn.h, CURLOPT_WRITEFUNCTION, on_watch);
+		curl_easy_setopt(x.conn.h, CURLOPT_WRITEDATA, &w);
+		curl_easy_setopt(x.conn.h, CURLOPT_TIMEOUT_MS, (long)left);
+		loop_run(k, &x.conn.h, 1, &cc);
+		curl_easy_getinfo(x.conn.h, CURLINFO_RESPONSE_CODE, &code);
+	}
 	int rc;
 	if (w.event) {
 		rc = 1;
@@ -824,7 +938,8 @@ kube_watch(struct kube *k, const char *path, const char *query, int64_t until,
 		rc = cc == CURLE_ABORTED_BY_CALLBACK || cc == CURLE_OPERATION_TIMEDOUT ? 0 : -1;
 	}
 	xfer_clean(&x);
-	conn_free(&x.conn);
+	if (x.conn.h)
+		conn_free(&x.conn);
 	buf_free(&url);
 	buf_free(&w.line);
 	buf_free(&w.error);

@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include "../h2/h2.h"
 #include "kube.h"
 
 /* requests in flight at most to an HTTP/2 server, as streams of its one
@@ -12,6 +13,9 @@
 /* connections kept besides the requests' for watches, which each hold
  * one on an HTTP/1.1 server (on HTTP/2 they are streams of the one) */
 #define KUBE_WATCH_CONNS 16
+/* HTTP/2 connections at most to one server: POOL_MAX requests in flight
+ * need 16 where a server allows 2 streams a connection */
+#define KUBE_H2_CONNS 16
 
 struct loop_item;
 struct loop_wait;
@@ -62,6 +66,20 @@ struct kube {
 	char **gvkeys;      /* every apiVersion asked, for kube_forget */
 	size_t ngvkeys;
 	struct arena da;
+	/* the HTTP/2 client's connections (h2conn.c), guarded by h2mu,
+	 * which is never taken with mu held: those in use (more than one
+	 * only where the server allows fewer streams than are in flight),
+	 * whether libcurl is used instead (h2_off) and whether that was
+	 * decided, the credential generation of their exec certificate,
+	 * those retired, :authority */
+	pthread_mutex_t h2mu;
+	struct h2_conn *h2[KUBE_H2_CONNS];
+	size_t nh2;
+	int h2_off, h2_tried;
+	unsigned h2_cert_gen;
+	struct h2_conn **h2_old;
+	size_t nh2_old;
+	struct buf h2_authority;
 };
 
 
@@ -71,6 +89,15 @@ struct kube {
 void loop_run(struct kube *k, CURL *const *h, size_t n, CURLcode *cc);
 /* frees the event loop's multi handle (no transfer may be running) */
 void loop_stop(struct kube *k);
+
+/* a connection of k's HTTP/2 client (the first made on the first call)
+ * and in *room how many requests it takes now (1 at least); NULL when
+ * libcurl serves k. Call it without k->mu held. */
+struct h2_conn *kube_h2(struct kube *k, size_t *room);
+/* closes every connection kube_h2 made */
+void kube_h2_close(struct kube *k);
+/* host and port of an https://host:port URL (an IPv6 host in brackets) */
+void kube_host_port(const char *url, struct buf *host, struct buf *port);
 
 /* kube_call with an Accept header of the caller's (kube_call sends
  * application/json) */

@@ -1,0 +1,160 @@
+/* h2conn: the HTTP/2 connection of a cluster, on addonmake's own client
+ * (src/h2/), which costs a third of libcurl's CPU and a sixth of its
+ * system calls for the same requests (tests/bench/kube). Used for an
+ * https server that chooses HTTP/2, reached with no proxy; anything else
+ * (HTTP/1.1, a proxy from the environment, basic credentials, a server
+ * that does not offer HTTP/2, a connection that cannot be made) goes by
+ * libcurl, which then reports its own errors. A connection that fails or
+ * that the server closes (GOAWAY) is kept until the end of the run, for
+ * the requests still on it, and the next request makes a new one; so
+ * does a new client certificate from an exec plugin. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+void
+kube_host_port(const char *url, struct buf *host, struct buf *port)
+{
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	const char *end = p + strcspn(p, "/");
+	const char *colon = NULL;
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(end - p));
+		colon = rb && rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = memchr(p, ':', (size_t)(end - p));
+	}
+	buf_add(host, p, (size_t)((colon ? colon : end) - p));
+	if (colon)
+		buf_add(port, colon + 1, (size_t)(end - colon - 1));
+	else
+		buf_adds(port, strncmp(url, "http://", 7) == 0 ? "80" : "443");
+}
+
+/* whether this cluster's requests may go by the HTTP/2 client at all */
+static int
+eligible(const struct kube *k)
+{
+	const struct kube_cfg *c = &k->cfg;
+	if (strncmp(c->server, "https://", 8) != 0 || (c->username && !c->token))
+		return 0;
+	/* libcurl honours these; the HTTP/2 client has no proxy */
+	static const char *const proxy[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+	for (size_t i = 0; i < sizeof(proxy) / sizeof(proxy[0]); i++) {
+		const char *v = getenv(proxy[i]);
+		if (v && *v)
+			return 0;
+	}
+	return h2_unavailable() == NULL;
+}
+
+/* a new connection for k (k->h2mu held, k->mu not): 0, or -1 when it
+ * cannot be made */
+static int
+h2_open(struct kube *k)
+{
+	const struct kube_cfg *c = &k->cfg;
+	struct buf host = {0}, port = {0}, why = {0};
+	kube_host_port(c->server, &host, &port);
+	/* an IPv6 address without its brackets */
+	if (host.len > 1 && host.s[0] == '[') {
+		memmove(host.s, host.s + 1, host.len - 2);
+		host.len -= 2;
+		host.s[host.len] = 0;
+	}
+	pthread_mutex_lock(&k->mu);
+	const struct buf *cert = k->exec_cert.len ? &k->exec_cert : &c->cert;
+	const struct buf *key = k->exec_key.len ? &k->exec_key : &c->key;
+	struct h2_tls t = {.host = host.s, .port = port.s, .name = c->tls_server_name,
+			   .ca = c->ca.s, .ca_len = c->ca.len, .insecure = c->insecure};
+	if (cert->len && key->len) {
+		t.cert = cert->s, t.cert_len = cert->len;
+		t.key = key->s, t.key_len = key->len;
+	}
+	/* an exec plugin's certificate may change: the connections are made
+	 * again then */
+	unsigned gen = k->exec_cert.len ? k->cred_gen : 0;
+	pthread_mutex_unlock(&k->mu);
+	int not_h2 = 0;
+	struct h2_conn *h = NULL;
+	int rc = h2_connect(&t, now_ms() + 10000, &h, &not_h2, &why);
+	if (rc == 0) {
+		k->h2[k->nh2++] = h;
+		k->h2_cert_gen = gen;
+		if (!k->h2_authority.len)
+			buf_printf(&k->h2_authority, "%s:%s",
+				   c->tls_server_name ? c->tls_server_name : host.s, port.s);
+		pthread_mutex_lock(&k->mu);
+		k->limit = POOL_MAX; /* streams cost no connection */
+		pthread_mutex_unlock(&k->mu);
+	}
+	buf_free(&host);
+	buf_free(&port);
+	buf_free(&why);
+	return rc;
+}
+
+/* connection i, retired: kept for the requests still on it */
+static void
+retire(struct kube *k, size_t i)
+{
+	k->h2_old = xrealloc(k->h2_old, (k->nh2_old + 1) * sizeof(*k->h2_old));
+	k->h2_old[k->nh2_old++] = k->h2[i];
+	k->h2[i] = k->h2[--k->nh2];
+}
+
+/* the connection with the most room (k->h2mu held), or -1 */
+static int
+roomiest(struct kube *k, size_t *room)
+{
+	int best = -1;
+	*room = 0;
+	for (size_t i = 0; i < k->nh2; i++) {
+		size_t r = h2_room(k->h2[i]);
+		if (best < 0 || r > *room)
+			best = (int)i, *room = r;
+	}
+	return best;
+}
+
+struct h2_conn *
+kube_h2(struct kube *k, size_t *room)
+{
+	pthread_mutex_lock(&k->h2mu);
+	if (!k->h2_tried)
+		k->h2_off = !eligible(k);
+	k->h2_tried = 1;
+	pthread_mutex_lock(&k->mu);
+	unsigned gen = k->cred_gen;
+	pthread_mutex_unlock(&k->mu);
+	for (size_t i = k->nh2; i-- > 0;)
+		if (!h2_usable(k->h2[i]) || (k->h2_cert_gen && k->h2_cert_gen != gen))
+			retire(k, i);
+	int best = roomiest(k, room);
+	/* a server's first connection failing sends it to libcurl, which
+	 * reports what is wrong in its own words */
+	if (!k->h2_off && (best < 0 || !*room) && k->nh2 < KUBE_H2_CONNS) {
+		if (h2_open(k) == 0)
+			best = roomiest(k, room);
+		else if (!k->nh2)
+			k->h2_off = 1;
+	}
+	struct h2_conn *h = k->h2_off || best < 0 ? NULL : k->h2[best];
+	pthread_mutex_unlock(&k->h2mu);
+	if (*room < 1)
+		*room = 1;
+	return h;
+}
+
+void
+kube_h2_close(struct kube *k)
+{
+	for (size_t i = 0; i < k->nh2; i++)
+		h2_close(k->h2[i]);
+	for (size_t i = 0; i < k->nh2_old; i++)
+		h2_close(k->h2_old[i]);
+	free(k->h2_old);
+	buf_free(&k->h2_authority);
+}
