@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -91,6 +92,17 @@ listening(struct site *s)
 	return 0;
 }
 
+/* in a server's child: it dies with the test (an assertion that fails
+ * ends the test before site_free), and its output goes nowhere, so that
+ * no pipe of the test's is held open by it */
+static void
+server_child(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+		_exit(127);
+}
+
 /* nghttpd serving s->dir/www on s->port */
 static void
 nghttpd(struct site *s)
@@ -107,8 +119,7 @@ nghttpd(struct site *s)
 		snprintf(www, sizeof(www), "%s/www", s->dir);
 		snprintf(key, sizeof(key), "%s/k.pem", s->dir);
 		snprintf(cert, sizeof(cert), "%s/c.pem", s->dir);
-		if (!freopen("/dev/null", "w", stderr))
-			_exit(127);
+		server_child();
 		execlp("nghttpd", "nghttpd", "-a", "127.0.0.1", "-d", www, "--echo-upload", s->port,
 		       key, cert, (char *)NULL);
 		_exit(127);
@@ -145,8 +156,7 @@ pyserver(struct site *s, const char *alpn, const char *send)
 	free_port(s);
 	s->srv = fork();
 	if (s->srv == 0) {
-		if (!freopen("/dev/null", "w", stderr))
-			_exit(127);
+		server_child();
 		snprintf(cmd, sizeof(cmd), "exec python3 %s %s", path, s->port);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
