@@ -308,6 +308,7 @@ h2_connect(const struct h2_tls *t, int64_t deadline, struct h2_conn **out, int *
 	}
 	struct h2_conn *c = xcalloc(1, sizeof(*c));
 	pthread_mutex_init(&c->mu, NULL);
+	h2_relay_init(c);
 	c->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	c->fd = tcp_connect(t->host, t->port, deadline, why);
 	int rc = c->wake < 0 || c->fd < 0 ? -1 : 0;

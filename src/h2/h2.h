@@ -42,7 +42,6 @@ enum h2_err {
 };
 
 struct h2_conn;
-struct h2_wait;
 
 /* opens a connection: 0 with *c, or -1 with why. not_h2 is set when TLS
  * worked but the server did not choose HTTP/2 (a client that speaks
@@ -78,7 +77,7 @@ struct h2_req {
 	int32_t id;
 	int done;
 	const int *cancel;
-	struct h2_wait *w;
+	struct relay_wait *w;
 	struct h2_req *next;
 };
 

@@ -44,13 +44,6 @@ struct h2_fns {
 extern struct h2_fns h2_fn;
 #define F(name) (h2_fn.name)
 
-/* the callers of one h2_run: done when left is 0 */
-struct h2_wait {
-	pthread_cond_t cv;
-	size_t left;
-	struct h2_wait *next;
-};
-
 struct h2_conn {
 	int fd, wake;      /* the socket; an eventfd that wakes the driver */
 	SSL_CTX *ctx;
@@ -58,14 +51,16 @@ struct h2_conn {
 	nghttp2_session *s;
 	pthread_mutex_t mu; /* what follows up to the driver's own */
 	struct h2_req *queue;     /* handed in, not yet given to the session */
-	struct h2_wait *waiting;
-	int driving, polling;
+	struct relay relay;       /* the callers taking turns driving */
 	int failed, goaway;
 	struct buf fail_why;      /* why it failed */
 	int settings;             /* the server's SETTINGS came */
 	size_t max_streams;       /* the server's SETTINGS_MAX_CONCURRENT_STREAMS */
 	size_t outstanding;       /* requests handed in and not ended */
-	/* the driver's own: frames not yet written, requests in the session */
+	/* the driver's own: whether the connection took no more requests
+	 * when it took the queue, frames not yet written, requests in the
+	 * session */
+	int closed;
 	unsigned char *out;
 	size_t outn, outoff, outcap;
 	struct h2_req *active;
@@ -74,6 +69,8 @@ struct h2_conn {
 
 /* sets the session's callbacks (run.c) */
 void h2_callbacks(nghttp2_session_callbacks *cb);
+/* sets c->relay up: how c is driven (run.c) */
+void h2_relay_init(struct h2_conn *c);
 /* sends the client's preface and reads until the server's SETTINGS have
  * come (run.c): 0, or -1 with why */
 int h2_preface(struct h2_conn *c, int64_t deadline, struct buf *why);

@@ -1,7 +1,6 @@
-/* run: requests on a connection. Callers hand theirs in; one of them at a
- * time drives the connection for everyone's (the others sleep until
- * theirs have ended) and, when its own have ended, hands the driving to a
- * caller still waiting. A turn of the driver gives what was handed in to
+/* run: requests on a connection. Callers hand theirs in and take turns
+ * driving the connection for everyone's (src/lib/relay.c). A turn of the
+ * driver gives what was handed in to
  * nghttp2, writes every frame waiting in one TLS write, ends what is past
  * its deadline or cancelled, and reads whatever TLS records have come;
  * it sleeps in poll only when OpenSSL holds nothing unread. */
@@ -37,8 +36,7 @@ finish(struct h2_conn *c, struct h2_req *r, enum h2_err err, const char *why)
 	pthread_mutex_lock(&c->mu);
 	r->done = 1;
 	c->outstanding--;
-	if (--r->w->left == 0)
-		pthread_cond_signal(&r->w->cv);
+	relay_done(r->w);
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -262,13 +260,31 @@ expire(struct h2_conn *c)
 	return (int)nap;
 }
 
-/* one turn of the driver (c->mu not held): in is what was handed in */
-static int
-turn(struct h2_conn *c, struct h2_req *in, int closed)
+/* the requests handed in so far (c->mu held) */
+static void *
+take(void *u)
 {
+	struct h2_conn *c = u;
+	struct h2_req *in = c->queue;
+	c->queue = NULL;
+	c->closed = c->failed || c->goaway;
+	return in;
+}
+
+static int
+pending(void *u)
+{
+	return ((struct h2_conn *)u)->queue != NULL;
+}
+
+/* one turn of the driver (c->mu not held): in is what take gave */
+static int
+turn(void *u, void *in)
+{
+	struct h2_conn *c = u;
 	for (struct h2_req *r = in, *next; r; r = next) {
 		next = r->next;
-		submit(c, r, closed);
+		submit(c, r, c->closed);
 	}
 	if (!c->failed && flush(c) == 0 && F(SSL_has_pending)(c->ssl) && fill(c) == 0)
 		flush(c);
@@ -277,8 +293,11 @@ turn(struct h2_conn *c, struct h2_req *in, int closed)
 
 /* a wait in poll for the socket or a wake, then what came read */
 static void
-nap(struct h2_conn *c, int ms)
+nap(void *u, int ms)
 {
+	struct h2_conn *c = u;
+	if (c->failed)
+		ms = 0;
 	struct pollfd p[2] = {
 		{.fd = c->fd, .events = POLLIN | (c->outoff < c->outn ? POLLOUT : 0)},
 		{.fd = c->wake, .events = POLLIN},
@@ -314,40 +333,27 @@ h2_preface(struct h2_conn *c, int64_t deadline, struct buf *why)
 	return c->failed ? -1 : 0;
 }
 
-/* drives the connection until w's requests have ended (c->mu held, and
- * held again on return) */
+/* the driver asleep in nap is woken (c->mu held); were the write to
+ * fail, it wakes within H2_NAP_MS anyway */
 static void
-drive(struct h2_conn *c, struct h2_wait *w)
+wake(void *u)
 {
-	c->driving = 1;
-	while (w->left) {
-		struct h2_req *in = c->queue;
-		int closed = c->failed || c->goaway;
-		c->queue = NULL;
-		pthread_mutex_unlock(&c->mu);
-		int ms = turn(c, in, closed);
-		pthread_mutex_lock(&c->mu);
-		if (!w->left || c->queue)
-			continue;
-		c->polling = 1;
-		pthread_mutex_unlock(&c->mu);
-		nap(c, c->failed ? 0 : ms);
-		pthread_mutex_lock(&c->mu);
-		c->polling = 0;
-	}
-	c->driving = 0;
-	for (struct h2_wait *o = c->waiting; o; o = o->next)
-		if (o != w && o->left) {
-			pthread_cond_signal(&o->cv);
-			break;
-		}
+	uint64_t one = 1;
+	if (write(((struct h2_conn *)u)->wake, &one, sizeof(one)) < 0)
+		return;
+}
+
+void
+h2_relay_init(struct h2_conn *c)
+{
+	c->relay = (struct relay){.mu = &c->mu, .u = c, .take = take, .pending = pending,
+				  .turn = turn, .nap = nap, .wake = wake};
 }
 
 void
 h2_run(struct h2_conn *c, struct h2_req *const *r, size_t n, const int *cancel)
 {
-	struct h2_wait w = {.left = n};
-	pthread_cond_init(&w.cv, NULL);
+	struct relay_wait w = {.left = n};
 	pthread_mutex_lock(&c->mu);
 	for (size_t i = n; i-- > 0;) {
 		*r[i] = (struct h2_req){.method = r[i]->method, .path = r[i]->path,
@@ -359,23 +365,6 @@ h2_run(struct h2_conn *c, struct h2_req *const *r, size_t n, const int *cancel)
 		c->queue = r[i];
 	}
 	c->outstanding += n;
-	w.next = c->waiting;
-	c->waiting = &w;
-	if (c->polling) {
-		uint64_t one = 1;
-		if (write(c->wake, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			c->polling = 0; /* it wakes within H2_NAP_MS anyway */
-	}
-	while (w.left) {
-		if (!c->driving)
-			drive(c, &w);
-		else
-			pthread_cond_wait(&w.cv, &c->mu);
-	}
-	struct h2_wait **p = &c->waiting;
-	while (*p != &w)
-		p = &(*p)->next;
-	*p = w.next;
+	relay_run(&c->relay, &w);
 	pthread_mutex_unlock(&c->mu);
-	pthread_cond_destroy(&w.cv);
 }

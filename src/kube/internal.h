@@ -18,7 +18,6 @@
 #define KUBE_H2_CONNS 16
 
 struct loop_item;
-struct loop_wait;
 
 struct kube {
 	struct kube_cfg cfg;
@@ -46,13 +45,11 @@ struct kube {
 	int limit;          /* KUBE_MAX_INFLIGHT; POOL_MAX once an answer came by HTTP/2 */
 	pthread_cond_t slot;
 	/* the event loop (loop.c): its multi handle, made by the first
-	 * transfer; under mu: the transfers handed in, whether a caller
-	 * drives m and whether it is (about to be) asleep in poll, the
-	 * callers waiting */
+	 * transfer; under mu: the transfers handed in, the callers taking
+	 * turns driving m */
 	CURLM *m;
 	struct loop_item *queue;
-	int driving, polling;
-	struct loop_wait *waiting;
+	struct relay relay;
 	int running;        /* transfers on m; the driver's own */
 	char *bearer;       /* from the token file or the exec plugin */
 	int64_t bearer_exp; /* wall seconds; 0: no expiry */

@@ -1,30 +1,20 @@
-/* loop: the one event loop of a server. Every transfer to it runs on one
- * libcurl multi handle, so that an HTTP/2 server gets every request
+/* loop: the one libcurl event loop of a server. Every transfer to it runs
+ * on one multi handle, so that an HTTP/2 server gets every request
  * multiplexed on one connection (one TLS handshake a run), as kubectl
  * does, and an HTTP/1.1 server a few kept-alive connections. Callers hand
- * their transfers in; one of them at a time drives the multi handle for
- * everyone's transfers (the others sleep until theirs are done) and, when
- * its own are done, hands the driving to a caller still waiting. No thread
- * of its own: a lone caller drives its requests itself, with no hand-off
- * between threads for each answer. */
+ * their transfers in and take turns driving the multi handle for
+ * everyone's (src/lib/relay.c). */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include "internal.h"
 
-/* the callers of one loop_run: done when left is 0 */
-struct loop_wait {
-	pthread_cond_t cv;
-	size_t left;
-	struct loop_wait *next; /* k->waiting */
-};
-
 /* a transfer handed in: its handle, where its result goes, who waits */
 struct loop_item {
 	CURL *h;
 	CURLcode *cc;
-	struct loop_wait *w;
+	struct relay_wait *w;
 	struct loop_item *next;
 };
 
@@ -33,15 +23,33 @@ static void
 item_done(struct loop_item *it, CURLcode cc)
 {
 	*it->cc = cc;
-	if (--it->w->left == 0)
-		pthread_cond_signal(&it->w->cv);
+	relay_done(it->w);
+}
+
+/* the transfers handed in so far (k->mu held) */
+static void *
+take(void *u)
+{
+	struct kube *k = u;
+	struct loop_item *in = k->queue;
+	k->queue = NULL;
+	return in;
+}
+
+static int
+pending(void *u)
+{
+	return ((struct kube *)u)->queue != NULL;
 }
 
 /* one turn of the driver (k->mu not held): what was handed in joins the
- * multi handle, the transfers move on, the ended ones go to their callers */
-static void
-turn(struct kube *k, struct loop_item *in)
+ * multi handle, the transfers move on, the ended ones go to their callers;
+ * a nap of a second at most follows */
+static int
+turn(void *u, void *items)
 {
+	struct kube *k = u;
+	struct loop_item *in = items;
 	for (struct loop_item *it = in, *next; it; it = next) {
 		next = it->next;
 		curl_easy_setopt(it->h, CURLOPT_PRIVATE, it);
@@ -69,49 +77,34 @@ turn(struct kube *k, struct loop_item *in)
 		item_done(it, cc);
 		pthread_mutex_unlock(&k->mu);
 	}
+	return 1000;
 }
 
-/* drives the multi handle until w's transfers are done (k->mu held, and
- * held again on return) */
+/* asleep in poll, the driver is woken by curl_multi_wakeup when a
+ * transfer is handed in; awake, it finds it at its next turn (and no
+ * system call is made to wake it) */
 static void
-drive(struct kube *k, struct loop_wait *w)
+nap(void *u, int ms)
 {
-	k->driving = 1;
-	while (w->left) {
-		struct loop_item *in = k->queue;
-		k->queue = NULL;
-		pthread_mutex_unlock(&k->mu);
-		turn(k, in);
-		pthread_mutex_lock(&k->mu);
-		if (!w->left || k->queue)
-			continue;
-		/* asleep in poll, the driver is woken by curl_multi_wakeup when
-		 * a transfer is handed in; awake, it finds it in the queue (and
-		 * no system call is made to wake it) */
-		k->polling = 1;
-		pthread_mutex_unlock(&k->mu);
-		curl_multi_poll(k->m, NULL, 0, 1000, NULL);
-		pthread_mutex_lock(&k->mu);
-		k->polling = 0;
-	}
-	k->driving = 0;
-	/* the others' transfers go on: one of their callers drives now */
-	for (struct loop_wait *o = k->waiting; o; o = o->next)
-		if (o != w && o->left) {
-			pthread_cond_signal(&o->cv);
-			break;
-		}
+	curl_multi_poll(((struct kube *)u)->m, NULL, 0, ms, NULL);
+}
+
+static void
+wake(void *u)
+{
+	curl_multi_wakeup(((struct kube *)u)->m);
 }
 
 void
 loop_run(struct kube *k, CURL *const *h, size_t n, CURLcode *cc)
 {
 	struct loop_item it[POOL_MAX];
-	struct loop_wait w = {.left = n};
-	pthread_cond_init(&w.cv, NULL);
+	struct relay_wait w = {.left = n};
 	pthread_mutex_lock(&k->mu);
 	if (!k->m) {
 		k->m = curl_multi_init();
+		k->relay = (struct relay){.mu = &k->mu, .u = k, .take = take, .pending = pending,
+					  .turn = turn, .nap = nap, .wake = wake};
 		/* HTTP/2: every transfer a stream of one connection; HTTP/1.1:
 		 * up to the slots' count of connections, kept for the next
 		 * requests, and one more for each watch */
@@ -128,22 +121,9 @@ loop_run(struct kube *k, CURL *const *h, size_t n, CURLcode *cc)
 		it[i] = (struct loop_item){.h = h[i], .cc = &cc[i], .w = &w, .next = k->queue};
 		k->queue = &it[i];
 	}
-	w.next = k->waiting;
-	k->waiting = &w;
-	if (k->polling)
-		curl_multi_wakeup(k->m);
-	while (w.left) {
-		if (!k->driving)
-			drive(k, &w);
-		else
-			pthread_cond_wait(&w.cv, &k->mu);
-	}
-	struct loop_wait **p = &k->waiting;
-	while (*p != &w)
-		p = &(*p)->next;
-	*p = w.next;
+	if (k->m)
+		relay_run(&k->relay, &w);
 	pthread_mutex_unlock(&k->mu);
-	pthread_cond_destroy(&w.cv);
 }
 
 void

@@ -201,6 +201,36 @@ int pool_run(struct pool *p, struct pool_task *t);
 /* waits for the tasks queued and running, then ends the threads */
 void pool_free(struct pool *p);
 
+/* relay (relay.c): callers sharing one event loop take turns driving it;
+ * the owner supplies what a turn and a nap are. All under *mu. */
+struct relay_wait {
+	pthread_cond_t cv;
+	size_t left; /* the caller's work not yet done */
+	struct relay_wait *next;
+};
+struct relay {
+	pthread_mutex_t *mu; /* the owner's lock */
+	void *u;             /* the owner, given to each function */
+	/* the work handed in so far, taken (mu held); whether any is
+	 * waiting (mu held); one turn of the loop over what take gave (mu
+	 * not held), returning how long its nap may be, in ms; a sleep
+	 * until something happens or that time passes (mu not held); a wake
+	 * of a driver asleep in nap (mu held) */
+	void *(*take)(void *u);
+	int (*pending)(void *u);
+	int (*turn)(void *u, void *in);
+	void (*nap)(void *u, int ms);
+	void (*wake)(void *u);
+	struct relay_wait *waiting;
+	int driving, polling;
+};
+/* with *r->mu held and w->left set (the work handed in): drives r or
+ * sleeps until w's work is done (relay_done for each piece), and returns
+ * with *r->mu held */
+void relay_run(struct relay *r, struct relay_wait *w);
+/* one piece of w's work is done (*r->mu held) */
+void relay_done(struct relay_wait *w);
+
 /* proc (proc.c): child processes without a shell. Each child gets its own process
  * group, recorded in a registry so that Ctrl-C can stop every child of the
  * run and none is left behind. */

@@ -453,3 +453,172 @@ Test(pool, tasks_at_once_each_get_a_thread_and_free_waits_for_them)
 			cr_assert(!pthread_equal(ts[i].on, ts[k].on), "tasks %d and %d shared a thread",
 				  i, k);
 }
+
+/* a loop for relay: items handed in are done at the next turn; who
+ * turned it is recorded */
+struct fitem {
+	struct relay_wait *w;
+	int done;
+	struct fitem *next;
+};
+
+struct fake {
+	pthread_mutex_t mu;
+	struct relay r;
+	struct fitem *queue;
+	pthread_t turner;
+	int turns;
+	int hold; /* the first turn waits until this many callers wait */
+};
+
+static size_t
+waiting(struct fake *f)
+{
+	size_t n = 0;
+	for (struct relay_wait *w = f->r.waiting; w; w = w->next)
+		n++;
+	return n;
+}
+
+static void *
+f_take(void *u)
+{
+	struct fake *f = u;
+	struct fitem *in = f->queue;
+	f->queue = NULL;
+	return in;
+}
+
+static int
+f_pending(void *u)
+{
+	return ((struct fake *)u)->queue != NULL;
+}
+
+static void
+f_nap(void *u, int ms)
+{
+	(void)u;
+	struct timespec t = {0, ms * 1000000L};
+	nanosleep(&t, NULL);
+}
+
+static int
+f_turn(void *u, void *in)
+{
+	struct fake *f = u;
+	pthread_mutex_lock(&f->mu);
+	while (f->hold && waiting(f) < (size_t)f->hold) {
+		pthread_mutex_unlock(&f->mu);
+		f_nap(f, 1);
+		pthread_mutex_lock(&f->mu);
+	}
+	f->hold = 0;
+	f->turner = pthread_self();
+	f->turns++;
+	for (struct fitem *it = in; it; it = it->next) {
+		it->done++;
+		relay_done(it->w);
+	}
+	pthread_mutex_unlock(&f->mu);
+	return 1;
+}
+
+static void
+f_wake(void *u)
+{
+	(void)u;
+}
+
+static void
+fake_init(struct fake *f)
+{
+	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->mu, NULL);
+	f->r = (struct relay){.mu = &f->mu, .u = f, .take = f_take, .pending = f_pending,
+			      .turn = f_turn, .nap = f_nap, .wake = f_wake};
+}
+
+/* hands n items in and waits for them: how many were done once each */
+static int
+hand_in(struct fake *f, int n)
+{
+	struct fitem it[8];
+	struct relay_wait w = {.left = (size_t)n};
+	pthread_mutex_lock(&f->mu);
+	for (int i = 0; i < n; i++) {
+		it[i] = (struct fitem){.w = &w, .next = f->queue};
+		f->queue = &it[i];
+	}
+	relay_run(&f->r, &w);
+	pthread_mutex_unlock(&f->mu);
+	int once = 0;
+	for (int i = 0; i < n; i++)
+		once += it[i].done == 1;
+	return once;
+}
+
+Test(relay, a_lone_caller_drives_its_work_itself)
+{
+	struct fake f;
+	fake_init(&f);
+	cr_assert_eq(hand_in(&f, 5), 5);
+	cr_assert(pthread_equal(f.turner, pthread_self()), "another thread turned the loop");
+	cr_assert_eq(f.turns, 1);
+	cr_assert_null(f.r.waiting);
+	cr_assert_eq(f.r.driving, 0);
+}
+
+static void *
+rounds(void *u)
+{
+	struct fake *f = u;
+	long ok = 0;
+	for (int i = 0; i < 200; i++)
+		ok += hand_in(f, 1 + i % 8) == 1 + i % 8;
+	return (void *)ok;
+}
+
+/* callers at once: each one's work is done once, and every caller
+ * returns (the driver hands the driving on when its own is done) */
+Test(relay, callers_at_once_take_turns_and_each_gets_its_work_done)
+{
+	struct fake f;
+	fake_init(&f);
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, rounds, &f), 0);
+	for (int i = 0; i < 4; i++) {
+		void *ok;
+		pthread_join(t[i], &ok);
+		cr_assert_eq((long)ok, 200, "thread %d: %ld of 200 rounds done", i, (long)ok);
+	}
+	cr_assert_null(f.r.waiting);
+}
+
+static void *
+one_item(void *u)
+{
+	return (void *)(long)hand_in(u, 1);
+}
+
+/* the driver's own work is done while another caller's waits in the
+ * queue: the driving passes to that caller, who would otherwise sleep
+ * for ever */
+Test(relay, the_driver_hands_the_driving_on_when_its_own_is_done, .timeout = 20)
+{
+	struct fake f;
+	fake_init(&f);
+	f.hold = 2; /* the first turn, the driver's, goes on once both wait */
+	pthread_t a, b;
+	cr_assert_eq(pthread_create(&a, NULL, one_item, &f), 0);
+	struct timespec t = {0, 20000000};
+	nanosleep(&t, NULL); /* a drives first */
+	cr_assert_eq(pthread_create(&b, NULL, one_item, &f), 0);
+	void *ra, *rb;
+	pthread_join(a, &ra);
+	pthread_join(b, &rb);
+	cr_assert_eq((long)ra, 1);
+	cr_assert_eq((long)rb, 1);
+	cr_assert(pthread_equal(f.turner, b), "the last turn was not b's: it was not handed on");
+}
