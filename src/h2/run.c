@@ -232,7 +232,7 @@ fill(struct h2_conn *c)
 		int errnum = errno;
 		ERR_clear_error();
 		if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !errnum))
-			fail(c, "the server closed the connection%s", "");
+			fail(c, "%s", "the server closed the connection");
 		else
 			fail(c, "reading from the server: %s",
 			     e == SSL_ERROR_SYSCALL ? strerror(errnum) : "TLS error");
@@ -319,14 +319,14 @@ h2_preface(struct h2_conn *c, int64_t deadline, struct buf *why)
 	/* nobody else has c yet: no lock is needed to read what on_frame sets */
 	while (!c->failed && !c->settings && flush(c) == 0) {
 		int64_t left = deadline - now_ms();
-		struct pollfd p = {.fd = c->fd, .events = POLLIN};
 		if (left <= 0) {
 			buf_adds(why, "the server sent no HTTP/2 settings in time");
 			return -1;
 		}
-		if (!F(SSL_has_pending)(c->ssl) && poll(&p, 1, (int)(left > 1000 ? 1000 : left)) <= 0)
-			continue;
-		fill(c);
+		if (F(SSL_has_pending)(c->ssl))
+			fill(c);
+		else
+			nap(c, (int)(left > 1000 ? 1000 : left));
 	}
 	if (c->failed)
 		buf_adds(why, c->fail_why.s);
@@ -356,13 +356,12 @@ h2_run(struct h2_conn *c, struct h2_req *const *r, size_t n, const int *cancel)
 	struct relay_wait w = {.left = n};
 	pthread_mutex_lock(&c->mu);
 	for (size_t i = n; i-- > 0;) {
-		*r[i] = (struct h2_req){.method = r[i]->method, .path = r[i]->path,
-					.authority = r[i]->authority, .hdr = r[i]->hdr,
-					.nhdr = r[i]->nhdr, .body = r[i]->body, .len = r[i]->len,
-					.deadline = r[i]->deadline, .on_header = r[i]->on_header,
-					.on_data = r[i]->on_data, .u = r[i]->u, .cancel = cancel,
-					.w = &w, .next = c->queue};
-		c->queue = r[i];
+		/* what the caller reads, cleared; what h2_run keeps, set */
+		struct h2_req *q = r[i];
+		q->status = 0, q->err = H2_OK, q->why = (struct buf){0};
+		q->off = 0, q->id = 0, q->done = 0;
+		q->cancel = cancel, q->w = &w, q->next = c->queue;
+		c->queue = q;
 	}
 	c->outstanding += n;
 	relay_run(&c->relay, &w);

@@ -342,7 +342,7 @@ h2_on_data(void *u, const char *p, size_t n)
 	return on_body((char *)p, 1, n, u) != n;
 }
 
-/* sets x's request up for the HTTP/2 client (its answer into r) */
+/* sets x's request up for the HTTP/2 client (its answer into x->sk) */
 static void
 xfer_setup_h2(struct kube *k, struct xfer *x, const char *method, const char *url,
 	      const char *ctype, const char *accept, const char *body, size_t len)
