@@ -1,6 +1,6 @@
 /* target_kube_apply: a layer's objects applied with server-side apply,
  * group by group (namespace, Namespaces, CRDs — waited for until
- * Established —, ServiceAccounts and RBAC, ConfigMaps and Secrets, the
+ * Established and served —, ServiceAccounts and RBAC, ConfigMaps and Secrets, the
  * rest, custom resources), each recorded with its uid; what an earlier
  * apply recorded and this one did not is deleted after a good apply. */
 #include <stdlib.h>
@@ -165,8 +165,42 @@ apply_objs(const struct target_ctx *t, struct kt *kt, const struct layer *l, str
 	return rc;
 }
 
-/* waits until the layer's CRDs are Established, then forgets what discovery
- * said about their groups */
+/* 1 when discovery lists the CRD's kind in every version it serves, 0 not
+ * yet (why says which), -1 with err. The real server sets Established a
+ * moment before its discovery shows the kind (its discovery controller
+ * works from a queue of its own), and an object of the kind applied in
+ * between would fail as of a kind the server does not have. */
+static int
+crd_served(struct kube *k, const struct dnode *crd, struct buf *why, struct buf *err)
+{
+	const char *grp = doc_str(doc_path(crd, "spec.group"));
+	const char *kind = doc_str(doc_path(crd, "spec.names.kind"));
+	if (!grp || !kind)
+		return 1;
+	kube_forget(k, grp);
+	const struct dnode *vs = doc_path(crd, "spec.versions");
+	size_t nv = vs && vs->kind == D_SEQ ? vs->n : 0;
+	const char *legacy = doc_str(doc_path(crd, "spec.version"));
+	for (size_t i = 0; i < nv || (i == 0 && legacy); i++) {
+		const char *v = nv ? doc_str(doc_get(vs->items[i], "name")) : legacy;
+		const char *served = nv ? doc_str(doc_get(vs->items[i], "served")) : NULL;
+		if (!v || (served && strcmp(served, "false") == 0))
+			continue;
+		struct buf gv = {0};
+		buf_printf(&gv, "%s/%s", grp, v);
+		struct kube_res res;
+		int r = kube_resource(k, gv.s, kind, &res, err);
+		if (r == 1)
+			buf_printf(why, "Established, but the server does not serve kind %s in %s yet",
+				   kind, gv.s);
+		buf_free(&gv);
+		if (r != 0)
+			return r < 0 ? -1 : 0;
+	}
+	return 1;
+}
+
+/* waits until the layer's CRDs are Established and their kinds served */
 static int
 crds_established(const struct target_ctx *t, struct kt *kt, struct obj *objs, size_t n,
 		 struct buf *err)
@@ -185,12 +219,20 @@ crds_established(const struct target_ctx *t, struct kt *kt, struct obj *objs, si
 			int g = tk_get_obj(kt, path.s, &a, &live, err);
 			int st = g == 1 ? kube_kstatus(live, wall_secs(), &why) : KS_NOTFOUND;
 			arena_free(&a);
+			if (st == KS_CURRENT) {
+				buf_free(&why);
+				int s = crd_served(kt->k, o->doc, &why, err);
+				if (s < 0)
+					g = -1;
+				else if (s == 0)
+					st = KS_INPROGRESS;
+			}
 			if (g < 0 || st == KS_CURRENT || st == KS_FAILED || tk_stopping(t) ||
 			    now_ms() > deadline) {
 				if (st == KS_FAILED)
 					buf_printf(err, "CustomResourceDefinition %s: %s", o->name, why.s);
 				else if (g >= 0 && st != KS_CURRENT && !tk_stopping(t))
-					buf_printf(err, "CustomResourceDefinition %s is not Established "
+					buf_printf(err, "CustomResourceDefinition %s is not usable "
 						   "after %ds: %s", o->name, CRD_WAIT_MS / 1000,
 						   why.s ? why.s : "not found");
 				buf_free(&why);
@@ -206,9 +248,6 @@ crds_established(const struct target_ctx *t, struct kt *kt, struct obj *objs, si
 			nanosleep(&ts, NULL);
 		}
 		buf_free(&path);
-		const char *grp = doc_str(doc_path(o->doc, "spec.group"));
-		if (grp)
-			kube_forget(kt->k, grp);
 	}
 	return T_OK;
 }

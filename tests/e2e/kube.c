@@ -1095,6 +1095,28 @@ Test(SUITE, parallel_layers_share_a_few_connections)
 	kf_free(&f);
 }
 
+/* the real server says Established a moment before its discovery serves
+ * the kind (more than a moment on a busy machine): the layer's custom
+ * resources wait for the kind, not only for the condition */
+Test(SUITE, custom_resources_wait_until_their_kind_is_served)
+{
+	STAND_IN_ONLY("delay discovery behind Established on cue");
+	struct kf f;
+	kf_init(&f, NULL);
+	free(kf_ctl(&f, "discovery-lag?ms=1500"));
+	kf_ws(&f, crd_layer);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	char *log = kf_log(&f);
+	cr_assert(strstr(log, "PATCH /apis/example.com/v1/namespaces/default/widgets/w1"), "%s", log);
+	/* discovery was asked again while the kind was not served */
+	int asked = count_lines(log, "GET /apis/example.com/v1");
+	cr_assert(asked >= 3, "example.com/v1 asked %d times:\n%s", asked, log);
+	free(log);
+	res_free(&r);
+	kf_free(&f);
+}
+
 Test(SUITE, prune_deletes_exactly_the_recorded_objects)
 {
 	struct kf f;

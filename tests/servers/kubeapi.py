@@ -52,6 +52,10 @@ Test control (never authenticated; loopback only):
                             (with times=1, each after the seconds since the
                             epoch it came at and a space)
   GET /__ctl/linger?ms=D    deleted objects stay D ms with deletionTimestamp
+  GET /__ctl/discovery-lag?ms=D  a CRD's kind is served (in discovery and
+                            at its paths) only D ms after it is first seen
+                            Established, as the real server's discovery
+                            controller lags behind the condition
   GET /__ctl/dump           every stored object, one JSON line each, sorted
   GET /__ctl/conns          how many connections were accepted so far (this
                             request's own included)
@@ -70,8 +74,10 @@ MANUAL_CRDS = "--manual-crds" in A
 AVAILABLE_AFTER = int(A[A.index("--available-after") + 1]) if "--available-after" in A else None
 lock = threading.RLock()
 changed = threading.Condition(lock)  # notified on every write (watches wait on it)
-faults, log, log_times, linger, conns = [], [], [], [0], [0]
+faults, log, log_times, linger, conns, discovery_lag = [], [], [], [0], [0], [0]
 rv = [1000]
+# a CRD's uid -> when its kind is served (/__ctl/discovery-lag)
+served_at = {}
 
 # group/version -> [(resource, kind, namespaced, shortnames)]
 BUILTIN = {
@@ -161,6 +167,9 @@ def resources():
         o = e["obj"]
         conds = o.get("status", {}).get("conditions", [])
         if not any(c.get("type") == "Established" and c.get("status") == "True" for c in conds):
+            continue
+        uid = o["metadata"].get("uid")
+        if time.monotonic() < served_at.setdefault(uid, time.monotonic() + discovery_lag[0] / 1000.0):
             continue
         sp = o.get("spec", {})
         names = sp.get("names", {})
@@ -1166,6 +1175,9 @@ class H(http.server.BaseHTTPRequestHandler):
                 return self.send(200, "%d\n" % conns[0], "text/plain")
             if path == "/__ctl/linger":
                 linger[0] = int(q.get("ms", ["0"])[0])
+                return self.send(200, "ok", "text/plain")
+            if path == "/__ctl/discovery-lag":
+                discovery_lag[0] = int(q.get("ms", ["0"])[0])
                 return self.send(200, "ok", "text/plain")
             if path == "/__ctl/dump":
                 out = []
