@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "cmd.h"
 #include "fleet.h"
+#include "http/http.h"
 
 static int run(struct run_opts *ro, struct cli *g);
 
@@ -140,10 +141,29 @@ select_clusters(struct workspace *w, const struct cli *g, struct run_opts *ro, s
 	return 0;
 }
 
+/* has the targets that the command will open start, in the background,
+ * what they need (libcurl for the kube target), while the layers compile:
+ * sync, prune, diff and state open every target; the other commands only
+ * those that keep their records in the cluster */
+static void
+warm_targets(const struct cmd_ctx *x, int cmd)
+{
+	int opens = cmd == CMD_SYNC || cmd == CMD_PRUNE || cmd == CMD_DIFF || cmd == CMD_STATE;
+	for (size_t i = 0; i < x->ncl; i++) {
+		struct buf err = {0};
+		const struct target_ops *ops = target_for(x->cl[i], &err);
+		buf_free(&err); /* said when the target is opened */
+		if (ops && ops->warm && (opens || (ops->state_on && ops->state_on(x->cl[i])))) {
+			ops->warm();
+			return;
+		}
+	}
+}
+
 /* opens the state and compiles the selected clusters: -1 when the command
  * can run, else its exit code (errors said) */
 static int
-prepare(struct cmd_ctx *x, struct run_opts *ro, struct diag *d)
+prepare(struct cmd_ctx *x, struct run_opts *ro, int cmd, struct diag *d)
 {
 	struct workspace *w = x->w;
 	struct buf err = {0};
@@ -159,6 +179,7 @@ prepare(struct cmd_ctx *x, struct run_opts *ro, struct diag *d)
 		fprintf(stderr, "addonmake: --offline and --refresh exclude each other\n");
 		return EXIT_USAGE;
 	}
+	warm_targets(x, cmd);
 	if (load_clusters(x, d))
 		return EXIT_FAILED;
 	diag_print(d, stderr);
@@ -200,11 +221,12 @@ run(struct run_opts *ro, struct cli *g)
 	} else if (state_dir(&w, g) == 0 && select_clusters(&w, g, ro, &x) == 0) {
 		rc = g->cmd == CMD_CLEAN || g->cmd == CMD_UNLOCK || g->cmd == CMD_CLUSTERS
 			     ? cli_run(&x, g->cmd)
-			     : prepare(&x, ro, &d);
+			     : prepare(&x, ro, g->cmd, &d);
 		if (rc < 0)
 			rc = cli_run(&x, g->cmd);
 	}
 	cmd_end(&x);
+	http_preload_end();
 	store_close(x.st);
 	diag_free(&d);
 	ws_free(&w);

@@ -244,6 +244,7 @@ const struct target_ops target_kube = {
 	.await = tk_await,
 	.remove = tk_remove,
 	.open = kube_open_target,
+	.warm = http_preload,
 	.close = kube_close_target,
 	.apply_slots = 2,
 	.docs_only = 1,
