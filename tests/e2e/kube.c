@@ -760,11 +760,48 @@ Test(SUITE, conflict_lists_fields_until_forced)
 	kf_free(&f);
 }
 
-Test(SUITE, survives_503_and_dropped_connections)
+/* a fresh stand-in with a kubeconfig for it (token abc): over TLS, where
+ * addonmake's requests go by its own HTTP/2 client, when h2 (skipped where
+ * the stand-in cannot speak HTTP/2), else plain HTTP/1.1 by libcurl */
+static void
+kf_init_proto(struct kf *f, int h2)
+{
+	if (!h2) {
+		kf_init(f, NULL);
+		return;
+	}
+	tws_init(&f->t);
+	kf_start(f, NULL, 1);
+	kf_kubeconfig(f, "{token: abc}", ", certificate-authority: api/ca.crt");
+	char *n = kf_ctl(f, "h2");
+	int can = strncmp(n, "unavailable", 11) != 0;
+	free(n);
+	if (!can) {
+		kf_free(f);
+		cr_skip_test("the stand-in speaks no HTTP/2 here (python3-h2 is not installed)");
+	}
+}
+
+/* with h2, that every request came over HTTP/2 */
+static void
+assert_all_h2(struct kf *f, int h2)
+{
+	if (!h2)
+		return;
+	char *n = kf_ctl(f, "h2");
+	char *log = kf_log_all(f);
+	int lines = count_lines(log, "");
+	cr_assert_eq(strtol(n, NULL, 10), lines, "%s of %d requests over HTTP/2:\n%s", n, lines, log);
+	free(n);
+	free(log);
+}
+
+static void
+survives_503_and_dropped_connections(int h2)
 {
 	STAND_IN_ONLY("inject faults");
 	struct kf f;
-	kf_init(&f, NULL);
+	kf_init_proto(&f, h2);
 	kf_ws(&f, app_layer);
 	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/shop/configmaps&mode=503&n=2"));
 	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/shop/services&mode=drop&n=1"));
@@ -774,25 +811,39 @@ Test(SUITE, survives_503_and_dropped_connections)
 	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/shop/configmaps/cfg"), 3, "%s", log);
 	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/shop/services/web"), 2, "%s", log);
 	free(log);
+	assert_all_h2(&f, h2);
 	res_free(&r);
 	kf_free(&f);
 }
 
+Test(SUITE, survives_503_and_dropped_connections)
+{
+	survives_503_and_dropped_connections(0);
+}
+
+/* the same by the HTTP/2 client: a dropped connection is one of many
+ * streams' */
+Test(SUITE, survives_503_and_dropped_connections_over_http2)
+{
+	survives_503_and_dropped_connections(1);
+}
+
 /* an answer past 64 MiB is refused, whether its size is announced or
  * not, and not asked again: the layer fails with what happened */
-Test(SUITE, an_answer_past_64_mib_fails_the_layer_at_once)
+static void
+answer_past_64_mib(int h2)
 {
 	STAND_IN_ONLY("inject faults");
 	struct kf f;
-	kf_init(&f, NULL);
+	kf_init_proto(&f, h2);
 	kf_ws(&f, app_layer);
 	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/shop&mode=huge&n=1"));
 	struct res r = am(&f.t, "sync");
 	assert_code(r, 1);
 	char want[300];
-	snprintf(want, sizeof(want), "[1/1] dev: failed p/app (order 0): GET http://127.0.0.1:%d/api/v1/"
+	snprintf(want, sizeof(want), "[1/1] dev: failed p/app (order 0): GET %s://127.0.0.1:%d/api/v1/"
 		 "namespaces/shop: the server's answer is larger than 64 MiB, the most addonmake reads\n",
-		 f.port);
+		 f.scheme, f.port);
 	cr_assert(strstr(r.out, want), "%s\n%s", r.out, r.err);
 	res_free(&r);
 	free(kf_ctl(&f, "fault?path=/api/v1/namespaces/shop&mode=chunked&n=1"));
@@ -808,7 +859,18 @@ Test(SUITE, an_answer_past_64_mib_fails_the_layer_at_once)
 	r = am(&f.t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
+	assert_all_h2(&f, h2);
 	kf_free(&f);
+}
+
+Test(SUITE, an_answer_past_64_mib_fails_the_layer_at_once)
+{
+	answer_past_64_mib(0);
+}
+
+Test(SUITE, an_answer_past_64_mib_fails_the_layer_at_once_over_http2)
+{
+	answer_past_64_mib(1);
 }
 
 /* a modern server (the stand-in says 1.32) offers aggregated discovery:

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """kubeapi: a stand-in for kube-apiserver on loopback, for addonmake's tests.
 
-  kubeapi.py [--tls CERT KEY] [--client-ca CA] [--token T]... [--manual-crds]
-             [--available-after MS]
+  kubeapi.py [--tls CERT KEY [--http1]] [--client-ca CA] [--token T]...
+             [--manual-crds] [--available-after MS]
 
 Speaks what ../shared/notes/kubeapi.md section 7 lists, as the real server
 does: /version, aggregated discovery (apidiscovery.k8s.io/v2, when Accept
@@ -29,7 +29,10 @@ ADDED for what exists first; the same selectors; timeoutSeconds; events as
 JSON lines of a chunked answer), DELETE with propagationPolicy (body or query; a deleted
 namespace takes its objects along), Status error bodies. With --tls it
 speaks HTTPS; --token accepts those bearer tokens, --client-ca client
-certificates signed by that CA; without either nothing is checked. CRDs
+certificates signed by that CA; without either nothing is checked. Over
+TLS it speaks HTTP/2 to a client that asks for it (ALPN), as a real server
+does (tests/servers/h2serve.py, with Debian's python3-h2; without it, or
+with --http1, HTTP/1.1 only). CRDs
 are Established at once unless --manual-crds (then a test sets their
 status). With --available-after MS a Deployment is Available MS after its
 generation is first read (a controller's rollout, for benchmarks). One
@@ -59,11 +62,14 @@ Test control (never authenticated; loopback only):
   GET /__ctl/dump           every stored object, one JSON line each, sorted
   GET /__ctl/conns          how many connections were accepted so far (this
                             request's own included)
+  GET /__ctl/h2             how many logged requests came over HTTP/2, or
+                            "unavailable" (no h2 package: HTTP/1.1 only)
 It stops with its parent, on SIGTERM, or after 10 minutes.
 """
 import base64
 import datetime, http.client, http.server, json, os, random, socket, ssl, sys, threading, time
 import urllib.parse, uuid
+import h2serve
 
 A = sys.argv
 TOKENS = [A[i + 1] for i, x in enumerate(A) if x == "--token"]
@@ -75,6 +81,7 @@ AVAILABLE_AFTER = int(A[A.index("--available-after") + 1]) if "--available-after
 lock = threading.RLock()
 changed = threading.Condition(lock)  # notified on every write (watches wait on it)
 faults, log, log_times, linger, conns, discovery_lag = [], [], [], [0], [0], [0]
+h2_requests = [0]   # how many of the logged requests came over HTTP/2
 rv = [1000]
 # a CRD's uid -> when its kind is served (/__ctl/discovery-lag)
 served_at = {}
@@ -808,12 +815,18 @@ def parse_res_path(path):
     return gv, ent, ns, name, sub
 
 
-class Headers(dict):
-    """a request's headers by lower-case name (the first of a repeated
-    one), as the handler reads them: get(name[, default])"""
+Headers = h2serve.Headers
 
-    def get(self, name, default=None):
-        return dict.get(self, name.lower(), default)
+
+def may_block(method, path):
+    """whether a request may take long, and is answered on a thread of its
+    own over HTTP/2: a watch, and any request while a fault is set (a
+    delay, an answer of 65 MiB)"""
+    q = path.partition("?")[2]
+    if method == "GET" and ("watch=1" in q or "watch=true" in q):
+        return True
+    with lock:
+        return any(f[2] > 0 for f in faults)
 
 
 def parse_headers(fp, _class=None):
@@ -832,6 +845,7 @@ http.client.parse_headers = parse_headers
 
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    http2 = False   # set on the handler of a request that came over HTTP/2
     # an answer leaves in one piece, as from Go's net/http: written unbuffered,
     # headers and body were two segments, and Nagle's algorithm with the
     # client's delayed ACK held every body back 40 ms (handle_one_request
@@ -852,6 +866,13 @@ class H(http.server.BaseHTTPRequestHandler):
         super().setup()
         with lock:
             conns[0] += 1
+
+    def handle(self):
+        """HTTP/2 when the client chose it, else HTTP/1.1"""
+        if h2serve.negotiated(self.connection):
+            return h2serve.Connection(self.connection, type(self), self.server,
+                                      self.client_address, may_block).run()
+        super().handle()
 
     def send(self, code, obj, ctype="application/json", extra=()):
         b = (json.dumps(obj) if not isinstance(obj, str) else obj).encode()
@@ -910,7 +931,7 @@ class H(http.server.BaseHTTPRequestHandler):
         a = self.headers.get("Authorization", "")
         if a.startswith("Bearer ") and a[7:] in TOKENS:
             return True
-        if CLIENT_CA and isinstance(self.connection, ssl.SSLSocket):
+        if CLIENT_CA and hasattr(self.connection, "getpeercert"):
             try:
                 if self.connection.getpeercert():
                     return True
@@ -933,6 +954,7 @@ class H(http.server.BaseHTTPRequestHandler):
         with lock:
             log.append("%s %s%s" % (method, logged, "?" + u.query if u.query else ""))
             log_times.append(time.time())
+            h2_requests[0] += self.http2
             mode = None
             for f in faults:
                 if u.path.startswith(f[0]) and f[2] > 0 and \
@@ -1249,6 +1271,9 @@ class H(http.server.BaseHTTPRequestHandler):
                     return self.send(200, "".join("%.6f %s\n" % (t, l) for t, l in zip(log_times, log)),
                                      "text/plain")
                 return self.send(200, "".join(l + "\n" for l in log), "text/plain")
+            if path == "/__ctl/h2":
+                return self.send(200, "%d\n" % h2_requests[0] if h2serve.available() else
+                                 "unavailable\n", "text/plain")
             if path == "/__ctl/conns":
                 return self.send(200, "%d\n" % conns[0], "text/plain")
             if path == "/__ctl/linger":
@@ -1307,6 +1332,9 @@ if "--tls" in A:
     i = A.index("--tls")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(A[i + 1], A[i + 2])
+    # HTTP/2 for a client that asks, as a real server offers it
+    if "--http1" not in A and h2serve.available():
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
     if CLIENT_CA:
         ctx.load_verify_locations(CLIENT_CA)
         ctx.verify_mode = ssl.CERT_OPTIONAL
