@@ -250,7 +250,10 @@ class Answer(io.RawIOBase):
             empty = self.left == 0 and not self.chunked
             self.conn.c.send_headers(self.sid, hdrs, end_stream=empty)
             self.ended = empty
-            self.conn.flush()
+            # a body of known length follows at once: HEADERS and DATA
+            # leave in one write; a stream's headers leave now
+            if self.chunked or empty:
+                self.conn.flush()
 
     def unchunk(self):
         """the complete chunks of buf, sent; the last one ends the stream"""
