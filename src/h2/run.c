@@ -162,7 +162,6 @@ submit(struct h2_conn *c, struct h2_req *r, int closed)
 		NV(r->hdr[2 * i], r->hdr[2 * i + 1], strlen(r->hdr[2 * i + 1]));
 #undef NV
 	nghttp2_data_provider body = {.source.ptr = r, .read_callback = read_body};
-	r->off = 0;
 	r->id = F(nghttp2_submit_request)(c->s, NULL, nv, n, r->body ? &body : NULL, r);
 	if (r->id < 0) {
 		finish(c, r, H2_ECONN, F(nghttp2_strerror)(r->id));
