@@ -296,11 +296,11 @@ session_new(struct h2_conn *c)
 }
 
 int
-h2_connect(const struct h2_tls *t, int64_t deadline, struct h2_conn **out, int *not_h2,
+h2_connect(const struct h2_tls *t, int64_t deadline, struct h2_conn **out, enum h2_fail *fail,
 	   struct buf *why)
 {
 	*out = NULL;
-	*not_h2 = 0;
+	*fail = H2_FAIL_TLS;
 	const char *no = h2_unavailable();
 	if (no) {
 		buf_adds(why, no);
@@ -314,6 +314,8 @@ h2_connect(const struct h2_tls *t, int64_t deadline, struct h2_conn **out, int *
 	int rc = c->wake < 0 || c->fd < 0 ? -1 : 0;
 	if (c->wake < 0 && c->fd >= 0)
 		buf_printf(why, "eventfd: %s", strerror(errno));
+	else if (c->fd < 0)
+		*fail = H2_FAIL_UNREACHED;
 	if (rc == 0 && (!(c->ctx = tls_ctx(t, why)) || handshake(c, t, deadline, why) < 0))
 		rc = -1;
 	if (rc == 0) {
@@ -321,7 +323,7 @@ h2_connect(const struct h2_tls *t, int64_t deadline, struct h2_conn **out, int *
 		unsigned n = 0;
 		F(SSL_get0_alpn_selected)(c->ssl, &p, &n);
 		if (n != 2 || memcmp(p, "h2", 2) != 0) {
-			*not_h2 = 1;
+			*fail = H2_FAIL_NOT_H2;
 			buf_printf(why, "%s does not speak HTTP/2", t->host);
 			rc = -1;
 		}
@@ -332,11 +334,15 @@ h2_connect(const struct h2_tls *t, int64_t deadline, struct h2_conn **out, int *
 	}
 	if (rc == 0)
 		rc = h2_preface(c, deadline, why);
+	/* a server silent until the deadline is no better reached otherwise */
+	if (rc < 0 && *fail == H2_FAIL_TLS && now_ms() >= deadline)
+		*fail = H2_FAIL_UNREACHED;
 	if (rc < 0) {
 		h2_close(c);
 		return -1;
 	}
 	*out = c;
+	*fail = H2_FAIL_NONE;
 	return 0;
 }
 

@@ -43,11 +43,23 @@ enum h2_err {
 
 struct h2_conn;
 
-/* opens a connection: 0 with *c, or -1 with why. not_h2 is set when TLS
- * worked but the server did not choose HTTP/2 (a client that speaks
- * HTTP/1.1 is wanted there). */
-int h2_connect(const struct h2_tls *t, int64_t deadline_ms, struct h2_conn **c, int *not_h2,
-	       struct buf *why);
+/* where h2_connect failed, for the caller to choose what next */
+enum h2_fail {
+	H2_FAIL_NONE,
+	/* no TCP connection, or no TLS answer by the deadline: another client
+	 * would wait and fail the same way */
+	H2_FAIL_UNREACHED,
+	/* TLS failed with the server's answer (its certificate, say), or
+	 * nothing could be set up here */
+	H2_FAIL_TLS,
+	/* TLS worked but the server did not choose HTTP/2: a client that
+	 * speaks HTTP/1.1 is wanted there */
+	H2_FAIL_NOT_H2,
+};
+
+/* opens a connection: 0 with *c, or -1 with why and *fail */
+int h2_connect(const struct h2_tls *t, int64_t deadline_ms, struct h2_conn **c,
+	       enum h2_fail *fail, struct buf *why);
 /* closes c (no h2_run may be running on it) */
 void h2_close(struct h2_conn *c);
 /* whether c takes new requests: not failed, no GOAWAY from the server */

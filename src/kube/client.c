@@ -569,6 +569,14 @@ run_xfers(struct kube *k, struct h2_conn *hc, struct xfer *x, size_t m,
 		xfer_finish(k, &x[j], cc[j], r[j], &tr[j]);
 }
 
+/* the outcome of a try that found the server unreachable (down: why) */
+static void
+unreached(const struct buf *down, struct try *out)
+{
+	*out = (struct try){.t = -1, .transient = 1};
+	buf_adds(&out->e, down->s);
+}
+
 /* one try of a request */
 static void
 try_once(struct kube *k, const char *method, const char *url, const char *ctype,
@@ -577,7 +585,13 @@ try_once(struct kube *k, const char *method, const char *url, const char *ctype,
 {
 	struct xfer x = {0};
 	size_t room;
-	struct h2_conn *hc = kube_h2(k, &room);
+	struct buf down = {0};
+	struct h2_conn *hc = kube_h2(k, &room, &down);
+	if (down.len) {
+		unreached(&down, out);
+		buf_free(&down);
+		return;
+	}
 	take_handle(k, 1, &x.conn, !hc);
 	xfer_setup(k, &x, method, url, ctype, accept, body, len, r);
 	run_xfers(k, hc, &x, 1, &r, out);
@@ -717,9 +731,14 @@ kube_call_all(struct kube *k, struct kube_req *q, size_t n)
 		/* one slot at least, and as many more as are free (and as the
 		 * HTTP/2 connection has streams for) */
 		size_t room;
-		struct h2_conn *hc = kube_h2(k, &room);
+		struct buf down = {0};
+		struct h2_conn *hc = kube_h2(k, &room, &down);
 		size_t m = 0;
 		while (done + m < n && m < POOL_MAX && (!hc || m < room)) {
+			if (down.len) {
+				unreached(&down, &tr[m++]);
+				continue;
+			}
 			/* cleared one at a time: the whole array is 20 KiB */
 			memset(&x[m], 0, sizeof(x[m]));
 			if (!take_handle(k, m == 0, &x[m].conn, !hc))
@@ -730,11 +749,14 @@ kube_call_all(struct kube *k, struct kube_req *q, size_t n)
 			struct kube_req *r = &q[done + j];
 			url[j] = (struct buf){0};
 			url_of(k, &url[j], r->path, r->query);
-			xfer_setup(k, &x[j], r->method, url[j].s, r->ctype, "application/json",
-				   r->body, r->len, &r->r);
+			if (!down.len)
+				xfer_setup(k, &x[j], r->method, url[j].s, r->ctype,
+					   "application/json", r->body, r->len, &r->r);
 			resp[j] = &r->r;
 		}
-		run_xfers(k, hc, x, m, resp, tr);
+		if (!down.len)
+			run_xfers(k, hc, x, m, resp, tr);
+		buf_free(&down);
 		for (size_t j = 0; j < m; j++) {
 			struct kube_req *r = &q[done + j];
 			r->rc = settle(k, r->method, r->path, url[j].s, r->ctype, "application/json",
@@ -868,6 +890,26 @@ h2_on_watch(void *u, const char *p, size_t n)
 	return on_watch((char *)p, 1, n, u) != n;
 }
 
+/* x's watch on the HTTP/2 client, for left ms: how libcurl would have
+ * ended it, and the status in *code */
+static CURLcode
+watch_h2(struct kube *k, struct h2_conn *hc, struct xfer *x, struct watch_sink *w, int64_t left,
+	 long *code)
+{
+	x->h2.on_data = h2_on_watch;
+	x->h2.u = w;
+	x->h2.deadline = now_ms() + left;
+	struct h2_req *q = &x->h2;
+	h2_run(hc, &q, 1, k->cancel);
+	*code = x->h2.status;
+	if (x->h2.why.s)
+		snprintf(x->ebuf, sizeof(x->ebuf), "%s", x->h2.why.s);
+	return x->h2.err == H2_OK	  ? CURLE_OK
+	       : x->h2.err == H2_ETIMEDOUT ? CURLE_OPERATION_TIMEDOUT
+	       : x->h2.err == H2_ESTOPPED  ? CURLE_ABORTED_BY_CALLBACK
+					   : CURLE_RECV_ERROR;
+}
+
 int
 kube_watch(struct kube *k, const char *path, const char *query, int64_t until,
 	   struct buf *err)
@@ -885,7 +927,14 @@ kube_watch(struct kube *k, const char *path, const char *query, int64_t until,
 	/* a handle of its own, outside the slots: a watch lasts, and the
 	 * requests of other layers go on meanwhile */
 	size_t room;
-	struct h2_conn *hc = kube_h2(k, &room);
+	struct buf down = {0};
+	struct h2_conn *hc = kube_h2(k, &room, &down);
+	if (down.len) {
+		buf_printf(err, "the watch of %s%s failed: %s", k->cfg.server, path, down.s);
+		buf_free(&down);
+		buf_free(&url);
+		return -1;
+	}
 	x.conn.h = hc ? NULL : handle_new(k);
 	xfer_setup(k, &x, "GET", url.s, NULL, "application/json", NULL, 0, &r);
 	pthread_mutex_lock(&k->mu);
@@ -894,19 +943,7 @@ kube_watch(struct kube *k, const char *path, const char *query, int64_t until,
 	CURLcode cc;
 	long code = 0;
 	if (hc) {
-		x.h2.on_data = h2_on_watch;
-		x.h2.u = &w;
-		x.h2.deadline = now_ms() + left;
-		struct h2_req *q = &x.h2;
-		h2_run(hc, &q, 1, k->cancel);
-		code = x.h2.status;
-		/* as libcurl would have ended it */
-		cc = x.h2.err == H2_OK	       ? CURLE_OK
-		     : x.h2.err == H2_ETIMEDOUT ? CURLE_OPERATION_TIMEDOUT
-		     : x.h2.err == H2_ESTOPPED  ? CURLE_ABORTED_BY_CALLBACK
-						: CURLE_RECV_ERROR;
-		if (x.h2.why.s)
-			snprintf(x.ebuf, sizeof(x.ebuf), "%s", x.h2.why.s);
+		cc = watch_h2(k, hc, &x, &w, left, &code);
 	} else {
 		curl_easy_setopt(x.conn.h, CURLOPT_WRITEFUNCTION, on_watch);
 		curl_easy_setopt(x.conn.h, CURLOPT_WRITEDATA, &w);

@@ -50,10 +50,10 @@ eligible(const struct kube *k)
 	return h2_unavailable() == NULL;
 }
 
-/* a new connection for k (k->h2mu held, k->mu not): 0, or -1 when it
- * cannot be made */
+/* a new connection for k (k->h2mu held, k->mu not): 0, or -1 with
+ * *fail and, when the server could not be reached, why in down */
 static int
-h2_open(struct kube *k)
+h2_open(struct kube *k, enum h2_fail *fail, struct buf *down)
 {
 	const struct kube_cfg *c = &k->cfg;
 	struct buf host = {0}, port = {0}, why = {0};
@@ -77,9 +77,10 @@ h2_open(struct kube *k)
 	 * again then */
 	unsigned gen = k->exec_cert.len ? k->cred_gen : 0;
 	pthread_mutex_unlock(&k->mu);
-	int not_h2 = 0;
 	struct h2_conn *h = NULL;
-	int rc = h2_connect(&t, now_ms() + 10000, &h, &not_h2, &why);
+	int rc = h2_connect(&t, now_ms() + 10000, &h, fail, &why);
+	if (rc < 0 && *fail == H2_FAIL_UNREACHED)
+		buf_adds(down, why.s);
 	if (rc == 0) {
 		k->h2[k->nh2++] = h;
 		k->h2_cert_gen = gen;
@@ -120,7 +121,7 @@ roomiest(struct kube *k, size_t *room)
 }
 
 struct h2_conn *
-kube_h2(struct kube *k, size_t *room)
+kube_h2(struct kube *k, size_t *room, struct buf *down)
 {
 	pthread_mutex_lock(&k->h2mu);
 	if (!k->h2_tried)
@@ -133,14 +134,18 @@ kube_h2(struct kube *k, size_t *room)
 		if (!h2_usable(k->h2[i]) || (k->h2_cert_gen && k->h2_cert_gen != gen))
 			retire(k, i);
 	int best = roomiest(k, room);
-	/* a server's first connection failing sends it to libcurl, which
-	 * reports what is wrong in its own words */
+	/* a server's first connection failing sends it to libcurl, unless
+	 * the server could not be reached at all: libcurl would only wait
+	 * for it again, as long */
+	enum h2_fail fail = H2_FAIL_NONE;
 	if (!k->h2_off && (best < 0 || !*room) && k->nh2 < KUBE_H2_CONNS) {
-		if (h2_open(k) == 0)
+		if (h2_open(k, &fail, down) == 0)
 			best = roomiest(k, room);
-		else if (!k->nh2)
+		else if (!k->nh2 && fail != H2_FAIL_UNREACHED)
 			k->h2_off = 1;
 	}
+	if (best >= 0 || k->h2_off)
+		buf_clear(down); /* served after all */
 	struct h2_conn *h = k->h2_off || best < 0 ? NULL : k->h2[best];
 	pthread_mutex_unlock(&k->h2mu);
 	if (*room < 1)

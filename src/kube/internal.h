@@ -89,8 +89,9 @@ void loop_stop(struct kube *k);
 
 /* a connection of k's HTTP/2 client (the first made on the first call)
  * and in *room how many requests it takes now (1 at least); NULL when
- * libcurl serves k. Call it without k->mu held. */
-struct h2_conn *kube_h2(struct kube *k, size_t *room);
+ * libcurl serves k, or with why in down (the caller's, empty) when the
+ * server could not be reached. Call it without k->mu held. */
+struct h2_conn *kube_h2(struct kube *k, size_t *room, struct buf *down);
 /* closes every connection kube_h2 made */
 void kube_h2_close(struct kube *k);
 /* host and port of an https://host:port URL (an IPv6 host in brackets) */

@@ -428,6 +428,34 @@ Test(errors, a_connection_failure_names_the_server_not_a_manifest)
 	tws_free(&t);
 }
 
+/* an https server that cannot be reached is tried by addonmake's own
+ * HTTP/2 client only, its error in that client's words: libcurl, tried
+ * after it, would wait for the server again (as long again where it is
+ * silent rather than refusing) */
+Test(errors, an_unreachable_https_server_is_waited_for_once_a_try)
+{
+	struct tws t;
+	tws_init(&t);
+	tws_put(&t, "addonmake.yaml", "clusters:\n  - {name: dev, target: {kube: {kubeconfig: kc}}, profiles: [p.yaml]}\n");
+	unreachable_kube(&t);
+	char *kc = tws_get(&t, "kc");
+	char *at = strstr(kc, "http://");
+	cr_assert_not_null(at);
+	struct buf b = {0};
+	buf_printf(&b, "%.*shttps://%s", (int)(at - kc), kc, at + 7);
+	tws_put(&t, "kc", b.s);
+	struct res r = am(&t, "plan");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "cluster dev: GET https://127.0.0.1:1/api/v1/namespaces/addonmake-system/"
+			 "configmaps/addonmake-"), "%s", r.err);
+	cr_assert(strstr(r.err, ": cannot connect to 127.0.0.1 port 1: Connection refused (after 5 tries)"),
+		  "%s", r.err);
+	res_free(&r);
+	buf_free(&b);
+	free(kc);
+	tws_free(&t);
+}
+
 /* -B is the reason for every layer, an earlier tier's change or not */
 Test(errors, forced_says_forced)
 {

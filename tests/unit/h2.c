@@ -189,8 +189,8 @@ connect_ok(struct site *s)
 	struct h2_tls t = {.host = "127.0.0.1", .port = s->port, .ca = s->ca.s, .ca_len = s->ca.len};
 	struct h2_conn *c = NULL;
 	struct buf why = {0};
-	int not_h2 = 0;
-	int rc = h2_connect(&t, now_ms() + 10000, &c, &not_h2, &why);
+	enum h2_fail fail;
+	int rc = h2_connect(&t, now_ms() + 10000, &c, &fail, &why);
 	cr_assert_eq(rc, 0, "%s", why.s);
 	buf_free(&why);
 	return c;
@@ -198,11 +198,11 @@ connect_ok(struct site *s)
 
 /* h2_connect's failure: its why (the caller frees it) */
 static char *
-connect_fails(struct h2_tls *t, int *not_h2)
+connect_fails(struct h2_tls *t, enum h2_fail *fail)
 {
 	struct h2_conn *c = NULL;
 	struct buf why = {0};
-	cr_assert_eq(h2_connect(t, now_ms() + 10000, &c, not_h2, &why), -1);
+	cr_assert_eq(h2_connect(t, now_ms() + 10000, &c, fail, &why), -1);
 	cr_assert_null(c);
 	cr_assert_not_null(why.s);
 	return why.s;
@@ -379,7 +379,7 @@ Test(h2, tls_is_verified_against_the_ca_and_the_address)
 	struct site s;
 	site_init(&s);
 	nghttpd(&s);
-	int not_h2 = 0;
+	enum h2_fail fail;
 	/* a CA that did not sign the server's certificate */
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd),
@@ -393,19 +393,19 @@ Test(h2, tls_is_verified_against_the_ca_and_the_address)
 	size_t n = fread(other, 1, sizeof(other), f);
 	fclose(f);
 	struct h2_tls t = {.host = "127.0.0.1", .port = s.port, .ca = other, .ca_len = n};
-	char *why = connect_fails(&t, &not_h2);
+	char *why = connect_fails(&t, &fail);
 	cr_assert(strstr(why, "SSL certificate problem"), "%s", why);
-	cr_assert_eq(not_h2, 0);
+	cr_assert_eq(fail, H2_FAIL_TLS);
 	free(why);
 	/* the right CA, another name than the certificate's */
 	t = (struct h2_tls){.host = "127.0.0.1", .port = s.port, .name = "other.example",
 			    .ca = s.ca.s, .ca_len = s.ca.len};
-	why = connect_fails(&t, &not_h2);
+	why = connect_fails(&t, &fail);
 	cr_assert(strstr(why, "SSL certificate problem"), "%s", why);
 	free(why);
 	/* a CA that is no PEM at all */
 	t = (struct h2_tls){.host = "127.0.0.1", .port = s.port, .ca = "nope", .ca_len = 4};
-	why = connect_fails(&t, &not_h2);
+	why = connect_fails(&t, &fail);
 	cr_assert(strstr(why, "no PEM certificate"), "%s", why);
 	free(why);
 	/* no verification asked for */
@@ -413,7 +413,7 @@ Test(h2, tls_is_verified_against_the_ca_and_the_address)
 			    .insecure = 1};
 	struct h2_conn *c = NULL;
 	struct buf b = {0};
-	cr_assert_eq(h2_connect(&t, now_ms() + 10000, &c, &not_h2, &b), 0, "%s", b.s);
+	cr_assert_eq(h2_connect(&t, now_ms() + 10000, &c, &fail, &b), 0, "%s", b.s);
 	h2_close(c);
 	site_free(&s);
 }
@@ -423,20 +423,44 @@ Test(h2, a_server_without_http2_or_none_at_all_is_told_apart)
 	struct site s;
 	site_init(&s);
 	pyserver(&s, "['http/1.1']", "b''");
-	int not_h2 = 0;
+	enum h2_fail fail;
 	struct h2_tls t = {.host = "127.0.0.1", .port = s.port, .ca = s.ca.s, .ca_len = s.ca.len};
-	char *why = connect_fails(&t, &not_h2);
-	cr_assert_eq(not_h2, 1, "%s", why);
+	char *why = connect_fails(&t, &fail);
+	cr_assert_eq(fail, H2_FAIL_NOT_H2, "%s", why);
 	cr_assert(strstr(why, "does not speak HTTP/2"), "%s", why);
 	free(why);
 	site_stop(&s);
 	/* nothing listens there now */
-	why = connect_fails(&t, &not_h2);
-	cr_assert_eq(not_h2, 0);
+	why = connect_fails(&t, &fail);
+	cr_assert_eq(fail, H2_FAIL_UNREACHED);
 	cr_assert(strstr(why, "cannot connect to 127.0.0.1 port"), "%s", why);
 	cr_assert(strstr(why, "refused"), "%s", why);
 	free(why);
 	site_free(&s);
+}
+
+/* a server that takes the connection and never answers TLS is not
+ * reached: a caller tells it from a TLS failure, where another client may
+ * fare better */
+Test(h2, a_server_silent_until_the_deadline_is_unreached)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	cr_assert(bind(l, (struct sockaddr *)&a, al) == 0 && listen(l, 4) == 0 &&
+		  getsockname(l, (struct sockaddr *)&a, &al) == 0);
+	char port[8];
+	snprintf(port, sizeof(port), "%d", ntohs(a.sin_port));
+	/* the kernel completes the TCP handshake; nobody accepts */
+	struct h2_tls t = {.host = "127.0.0.1", .port = port};
+	struct h2_conn *c = NULL;
+	struct buf why = {0};
+	enum h2_fail fail = H2_FAIL_NONE;
+	cr_assert_eq(h2_connect(&t, now_ms() + 300, &c, &fail, &why), -1);
+	cr_assert_eq(fail, H2_FAIL_UNREACHED, "%s", why.s);
+	cr_assert(strstr(why.s, "the TLS handshake with 127.0.0.1 timed out"), "%s", why.s);
+	buf_free(&why);
+	close(l);
 }
 
 /* a server that sends its SETTINGS and never answers */
