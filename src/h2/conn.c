@@ -41,9 +41,8 @@ wait_fd(int fd, short ev, int64_t deadline)
 	}
 }
 
-/* a TCP connection to host:port: the socket, or -1 with why */
-static int
-tcp_connect(const char *host, const char *port, int64_t deadline, struct buf *why)
+int
+h2_tcp_connect(const char *host, const char *port, int64_t deadline, struct buf *why)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai = NULL;
@@ -310,7 +309,7 @@ h2_connect(const struct h2_tls *t, int64_t deadline, struct h2_conn **out, enum 
 	pthread_mutex_init(&c->mu, NULL);
 	h2_relay_init(c);
 	c->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	c->fd = tcp_connect(t->host, t->port, deadline, why);
+	c->fd = h2_tcp_connect(t->host, t->port, deadline, why);
 	int rc = c->wake < 0 || c->fd < 0 ? -1 : 0;
 	if (c->wake < 0 && c->fd >= 0)
 		buf_printf(why, "eventfd: %s", strerror(errno));
@@ -346,11 +345,32 @@ h2_connect(const struct h2_tls *t, int64_t deadline, struct h2_conn **out, enum 
 	return 0;
 }
 
+int
+h2_connect_plain(const char *host, const char *port, int64_t deadline, struct h2_conn **out,
+		 struct buf *why)
+{
+	struct h2_conn *c = xcalloc(1, sizeof(*c));
+	pthread_mutex_init(&c->mu, NULL);
+	c->fd = -1;
+	c->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	int rc = c->wake < 0 ? -1 : h1_open(c, host, port, deadline, why);
+	if (c->wake < 0)
+		buf_printf(why, "eventfd: %s", strerror(errno));
+	h2_relay_init(c);
+	if (rc < 0) {
+		h2_close(c);
+		c = NULL;
+	}
+	*out = c;
+	return rc;
+}
+
 void
 h2_close(struct h2_conn *c)
 {
 	if (!c)
 		return;
+	h1_free(c->h1);
 	if (c->s)
 		F(nghttp2_session_del)(c->s);
 	if (c->ssl)

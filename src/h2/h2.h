@@ -1,5 +1,7 @@
-/* h2: HTTP/2 over TLS to one server, on nghttp2 and OpenSSL, both loaded
- * on first use (as libcurl is, src/http/curl_lazy.c). What libcurl 7.88
+/* h2: addonmake's own HTTP client for one server: HTTP/2 over TLS, on
+ * nghttp2 and OpenSSL, both loaded on first use (as libcurl is,
+ * src/http/curl_lazy.c), and HTTP/1.1 over plain TCP (h1.c), which needs
+ * neither, behind the same requests and driving. What libcurl 7.88
  * costs for many small requests on one HTTP/2 connection — two reads a
  * TLS record, a write a frame, a zero-timeout poll of every transfer after
  * every wake — is what this client does not do: every frame waiting to go
@@ -60,6 +62,12 @@ enum h2_fail {
 /* opens a connection: 0 with *c, or -1 with why and *fail */
 int h2_connect(const struct h2_tls *t, int64_t deadline_ms, struct h2_conn **c,
 	       enum h2_fail *fail, struct buf *why);
+/* opens HTTP/1.1 over plain TCP to host:port (a server reached without
+ * TLS) behind the same requests: a socket for each request in flight,
+ * kept alive for the next. 0 with *c, or -1 with why when the first
+ * socket cannot be connected. */
+int h2_connect_plain(const char *host, const char *port, int64_t deadline_ms,
+		     struct h2_conn **c, struct buf *why);
 /* closes c (no h2_run may be running on it) */
 void h2_close(struct h2_conn *c);
 /* whether c takes new requests: not failed, no GOAWAY from the server */

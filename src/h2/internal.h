@@ -44,8 +44,17 @@ struct h2_fns {
 extern struct h2_fns h2_fn;
 #define F(name) (h2_fn.name)
 
+/* how long a driver sleeps at most: a cancel is seen this soon */
+#define H2_NAP_MS 200
+/* the requests an HTTP/1.1 server is handed at once (h2_room), as many
+ * as the Kubernetes client has in flight */
+#define H1_ROOM 8
+
+struct h1_pool;
+
 struct h2_conn {
-	int fd, wake;      /* the socket; an eventfd that wakes the driver */
+	int fd, wake;      /* the socket (-1 for HTTP/1.1); an eventfd that wakes the driver */
+	struct h1_pool *h1; /* HTTP/1.1's sockets (h1.c), NULL for HTTP/2 */
 	SSL_CTX *ctx;
 	SSL *ssl;
 	nghttp2_session *s;
@@ -67,6 +76,19 @@ struct h2_conn {
 	unsigned char in[32768];
 };
 
+/* r has ended (c->mu not held): its caller is told when it was the last
+ * of theirs (run.c) */
+void h2_finish(struct h2_conn *c, struct h2_req *r, enum h2_err err, const char *why);
+/* a TCP connection to host:port (conn.c): the socket, non-blocking, or -1
+ * with why */
+int h2_tcp_connect(const char *host, const char *port, int64_t deadline, struct buf *why);
+/* HTTP/1.1 (h1.c): c's sockets set up and the first connected (0, or -1
+ * with why); a turn and a nap of its driver; its sockets freed */
+int h1_open(struct h2_conn *c, const char *host, const char *port, int64_t deadline,
+	    struct buf *why);
+int h1_turn(void *u, void *in);
+void h1_nap(void *u, int ms);
+void h1_free(struct h1_pool *p);
 /* sets the session's callbacks (run.c) */
 void h2_callbacks(nghttp2_session_callbacks *cb);
 /* sets c->relay up: how c is driven (run.c) */

@@ -13,17 +13,12 @@
 #include <unistd.h>
 #include "internal.h"
 
-/* how long the driver sleeps at most: a cancel is seen this soon */
-#define H2_NAP_MS 200
-
-/* r has ended (c->mu not held): its caller is told when it was the last
- * of theirs */
-static void
-finish(struct h2_conn *c, struct h2_req *r, enum h2_err err, const char *why)
+void
+h2_finish(struct h2_conn *c, struct h2_req *r, enum h2_err err, const char *why)
 {
 	if (r->done)
 		return;
-	if (r->id > 0)
+	if (c->s && r->id > 0)
 		F(nghttp2_session_set_stream_user_data)(c->s, r->id, NULL);
 	for (struct h2_req **p = &c->active; *p; p = &(*p)->next)
 		if (*p == r) {
@@ -50,7 +45,7 @@ fail(struct h2_conn *c, const char *fmt, const char *arg)
 	c->failed = 1;
 	pthread_mutex_unlock(&c->mu);
 	while (c->active)
-		finish(c, c->active, H2_ECONN, c->fail_why.s);
+		h2_finish(c, c->active, H2_ECONN, c->fail_why.s);
 }
 
 static ssize_t
@@ -91,7 +86,7 @@ on_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *p, size_t
 	struct h2_req *r = F(nghttp2_session_get_stream_user_data)(s, id);
 	if (r && r->on_data && r->on_data(r->u, (const char *)p, n) != 0) {
 		F(nghttp2_submit_rst_stream)(s, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
-		finish(u, r, H2_ESTOPPED, NULL);
+		h2_finish(u, r, H2_ESTOPPED, NULL);
 	}
 	return 0;
 }
@@ -108,7 +103,7 @@ on_close(nghttp2_session *s, int32_t id, uint32_t code, void *u)
 			   F(nghttp2_http2_strerror)(code));
 	else if (!r->status)
 		buf_adds(&why, "the stream ended without an answer");
-	finish(u, r, why.len ? (code ? H2_ERESET : H2_ECONN) : H2_OK, why.s);
+	h2_finish(u, r, why.len ? (code ? H2_ERESET : H2_ECONN) : H2_OK, why.s);
 	buf_free(&why);
 	return 0;
 }
@@ -146,7 +141,7 @@ static void
 submit(struct h2_conn *c, struct h2_req *r, int closed)
 {
 	if (closed) {
-		finish(c, r, H2_ECONN, c->fail_why.len ? c->fail_why.s
+		h2_finish(c, r, H2_ECONN, c->fail_why.len ? c->fail_why.s
 						       : "the server is closing the connection");
 		return;
 	}
@@ -164,7 +159,7 @@ submit(struct h2_conn *c, struct h2_req *r, int closed)
 	nghttp2_data_provider body = {.source.ptr = r, .read_callback = read_body};
 	r->id = F(nghttp2_submit_request)(c->s, NULL, nv, n, r->body ? &body : NULL, r);
 	if (r->id < 0) {
-		finish(c, r, H2_ECONN, F(nghttp2_strerror)(r->id));
+		h2_finish(c, r, H2_ECONN, F(nghttp2_strerror)(r->id));
 		return;
 	}
 	r->next = c->active;
@@ -250,7 +245,7 @@ expire(struct h2_conn *c)
 		int stop = r->cancel && __atomic_load_n(r->cancel, __ATOMIC_RELAXED);
 		if (stop || now >= r->deadline) {
 			F(nghttp2_submit_rst_stream)(c->s, NGHTTP2_FLAG_NONE, r->id, NGHTTP2_CANCEL);
-			finish(c, r, stop ? H2_ESTOPPED : H2_ETIMEDOUT,
+			h2_finish(c, r, stop ? H2_ESTOPPED : H2_ETIMEDOUT,
 			       stop ? "interrupted" : "no answer before the deadline");
 		} else if (r->deadline - now < nap) {
 			nap = r->deadline - now;
@@ -346,7 +341,8 @@ void
 h2_relay_init(struct h2_conn *c)
 {
 	c->relay = (struct relay){.mu = &c->mu, .u = c, .take = take, .pending = pending,
-				  .turn = turn, .nap = nap, .wake = wake};
+				  .turn = c->h1 ? h1_turn : turn, .nap = c->h1 ? h1_nap : nap,
+				  .wake = wake};
 }
 
 void

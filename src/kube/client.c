@@ -366,7 +366,10 @@ xfer_setup_h2(struct kube *k, struct xfer *x, const char *method, const char *ur
 	}
 	x->hdr[n++] = "user-agent";
 	x->hdr[n++] = HTTP_USER_AGENT;
-	x->h2 = (struct h2_req){.method = method, .path = url + strlen(k->cfg.server),
+	/* the path with the server's own, if it has one (a proxy's
+	 * /k8s/clusters/NAME) */
+	const char *path = strchr(strstr(url, "://") + 3, '/');
+	x->h2 = (struct h2_req){.method = method, .path = path ? path : "/",
 				.authority = k->h2_authority.s, .hdr = x->hdr, .nhdr = n / 2,
 				.body = body, .len = len, .deadline = now_ms() + 120000,
 				.on_header = h2_on_header, .on_data = h2_on_data, .u = &x->sk};
@@ -508,7 +511,7 @@ xfer_finish_h2(struct kube *k, struct xfer *x, struct kube_resp *r, struct try *
 	if (x->h2.err != H2_OK)
 		out->t = -1;
 	xfer_clean(x);
-	give_handle(k, &x->conn, 1);
+	give_handle(k, &x->conn, !k->h2_plain);
 }
 
 /* after x's transfer ended with cc: its outcome, and the handle back in

@@ -1,13 +1,17 @@
-/* h2conn: the HTTP/2 connection of a cluster, on addonmake's own client
+/* h2conn: the connections of a cluster on addonmake's own client
  * (src/h2/), which costs a third of libcurl's CPU and a sixth of its
- * system calls for the same requests (tests/bench/kube). Used for an
- * https server that chooses HTTP/2, reached with no proxy; anything else
- * (HTTP/1.1, a proxy from the environment, basic credentials, a server
- * that does not offer HTTP/2, a connection that cannot be made) goes by
- * libcurl, which then reports its own errors. A connection that fails or
- * that the server closes (GOAWAY) is kept until the end of the run, for
- * the requests still on it, and the next request makes a new one; so
- * does a new client certificate from an exec plugin. */
+ * system calls for the same requests (tests/bench/kube): HTTP/2 for an
+ * https server that chooses it, HTTP/1.1 for an http one, either reached
+ * with no proxy. Anything else (an https server that does not offer
+ * HTTP/2 or whose TLS fails, a proxy from the environment, basic
+ * credentials) goes by libcurl, which then reports its own errors. A
+ * server that cannot be reached at all (no TCP connection, no TLS answer
+ * in time) is not tried by libcurl too, which would only wait as long
+ * again: the request fails in the client's own words, and its next try
+ * connects again. An HTTP/2 connection that fails or that the server
+ * closes (GOAWAY) is kept until the end of the run, for the requests
+ * still on it, and the next request makes a new one; so does a new client
+ * certificate from an exec plugin. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
@@ -33,41 +37,37 @@ kube_host_port(const char *url, struct buf *host, struct buf *port)
 		buf_adds(port, strncmp(url, "http://", 7) == 0 ? "80" : "443");
 }
 
-/* whether this cluster's requests may go by the HTTP/2 client at all */
+/* whether this cluster's requests may go by addonmake's own client at
+ * all */
 static int
 eligible(const struct kube *k)
 {
 	const struct kube_cfg *c = &k->cfg;
-	if (strncmp(c->server, "https://", 8) != 0 || (c->username && !c->token))
+	int tls = strncmp(c->server, "https://", 8) == 0;
+	if ((!tls && strncmp(c->server, "http://", 7) != 0) || (c->username && !c->token))
 		return 0;
-	/* libcurl honours these; the HTTP/2 client has no proxy */
-	static const char *const proxy[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+	/* libcurl honours these (http_proxy in lower case only); the own
+	 * client has no proxy */
+	const char *proxy[] = {tls ? "https_proxy" : "http_proxy", tls ? "HTTPS_PROXY" : "all_proxy",
+			       "all_proxy", "ALL_PROXY"};
 	for (size_t i = 0; i < sizeof(proxy) / sizeof(proxy[0]); i++) {
 		const char *v = getenv(proxy[i]);
 		if (v && *v)
 			return 0;
 	}
-	return h2_unavailable() == NULL;
+	return !tls || h2_unavailable() == NULL;
 }
 
-/* a new connection for k (k->h2mu held, k->mu not): 0, or -1 with
- * *fail and, when the server could not be reached, why in down */
+/* the TLS connection of an https server (host and port as connected to) */
 static int
-h2_open(struct kube *k, enum h2_fail *fail, struct buf *down)
+tls_open(struct kube *k, const char *host, const char *port, struct h2_conn **h,
+	 enum h2_fail *fail, struct buf *why)
 {
 	const struct kube_cfg *c = &k->cfg;
-	struct buf host = {0}, port = {0}, why = {0};
-	kube_host_port(c->server, &host, &port);
-	/* an IPv6 address without its brackets */
-	if (host.len > 1 && host.s[0] == '[') {
-		memmove(host.s, host.s + 1, host.len - 2);
-		host.len -= 2;
-		host.s[host.len] = 0;
-	}
 	pthread_mutex_lock(&k->mu);
 	const struct buf *cert = k->exec_cert.len ? &k->exec_cert : &c->cert;
 	const struct buf *key = k->exec_key.len ? &k->exec_key : &c->key;
-	struct h2_tls t = {.host = host.s, .port = port.s, .name = c->tls_server_name,
+	struct h2_tls t = {.host = host, .port = port, .name = c->tls_server_name,
 			   .ca = c->ca.s, .ca_len = c->ca.len, .insecure = c->insecure};
 	if (cert->len && key->len) {
 		t.cert = cert->s, t.cert_len = cert->len;
@@ -77,20 +77,44 @@ h2_open(struct kube *k, enum h2_fail *fail, struct buf *down)
 	 * again then */
 	unsigned gen = k->exec_cert.len ? k->cred_gen : 0;
 	pthread_mutex_unlock(&k->mu);
-	struct h2_conn *h = NULL;
-	int rc = h2_connect(&t, now_ms() + 10000, &h, fail, &why);
-	if (rc < 0 && *fail == H2_FAIL_UNREACHED)
-		buf_adds(down, why.s);
+	int rc = h2_connect(&t, now_ms() + 10000, h, fail, why);
 	if (rc == 0) {
-		k->h2[k->nh2++] = h;
 		k->h2_cert_gen = gen;
-		if (!k->h2_authority.len)
-			buf_printf(&k->h2_authority, "%s:%s",
-				   c->tls_server_name ? c->tls_server_name : host.s, port.s);
 		pthread_mutex_lock(&k->mu);
 		k->limit = POOL_MAX; /* streams cost no connection */
 		pthread_mutex_unlock(&k->mu);
 	}
+	return rc;
+}
+
+/* a new connection for k (k->h2mu held, k->mu not): 0, or -1 with
+ * *fail and, when the server could not be reached, why in down. A server
+ * reached without TLS gets HTTP/1.1's sockets, which fail only that way. */
+static int
+h2_open(struct kube *k, enum h2_fail *fail, struct buf *down)
+{
+	const struct kube_cfg *c = &k->cfg;
+	struct buf host = {0}, port = {0}, why = {0};
+	kube_host_port(c->server, &host, &port);
+	int plain = strncmp(c->server, "http://", 7) == 0;
+	if (!k->h2_authority.len) /* as the URL has it: an IPv6 address in brackets */
+		buf_printf(&k->h2_authority, "%s:%s",
+			   c->tls_server_name && !plain ? c->tls_server_name : host.s, port.s);
+	/* an IPv6 address without its brackets, to connect to */
+	if (host.len > 1 && host.s[0] == '[') {
+		memmove(host.s, host.s + 1, host.len - 2);
+		host.len -= 2;
+		host.s[host.len] = 0;
+	}
+	struct h2_conn *h = NULL;
+	k->h2_plain = plain;
+	*fail = H2_FAIL_UNREACHED;
+	int rc = plain ? h2_connect_plain(host.s, port.s, now_ms() + 10000, &h, &why)
+		       : tls_open(k, host.s, port.s, &h, fail, &why);
+	if (rc == 0)
+		k->h2[k->nh2++] = h;
+	else if (*fail == H2_FAIL_UNREACHED)
+		buf_adds(down, why.s);
 	buf_free(&host);
 	buf_free(&port);
 	buf_free(&why);
@@ -138,7 +162,7 @@ kube_h2(struct kube *k, size_t *room, struct buf *down)
 	 * the server could not be reached at all: libcurl would only wait
 	 * for it again, as long */
 	enum h2_fail fail = H2_FAIL_NONE;
-	if (!k->h2_off && (best < 0 || !*room) && k->nh2 < KUBE_H2_CONNS) {
+	if (!k->h2_off && (best < 0 || (!*room && !k->h2_plain)) && k->nh2 < KUBE_H2_CONNS) {
 		if (h2_open(k, &fail, down) == 0)
 			best = roomiest(k, room);
 		else if (!k->nh2 && fail != H2_FAIL_UNREACHED)

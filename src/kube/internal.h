@@ -73,6 +73,7 @@ struct kube {
 	struct h2_conn *h2[KUBE_H2_CONNS];
 	size_t nh2;
 	int h2_off, h2_tried;
+	int h2_plain;       /* HTTP/1.1 over plain TCP, by the same client */
 	unsigned h2_cert_gen;
 	struct h2_conn **h2_old;
 	size_t nh2_old;

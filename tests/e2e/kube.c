@@ -760,19 +760,27 @@ Test(SUITE, conflict_lists_fields_until_forced)
 	kf_free(&f);
 }
 
-/* a fresh stand-in with a kubeconfig for it (token abc): over TLS, where
- * addonmake's requests go by its own HTTP/2 client, when h2 (skipped where
- * the stand-in cannot speak HTTP/2), else plain HTTP/1.1 by libcurl */
+/* how the stand-in is reached, and so by which of addonmake's clients */
+enum proto {
+	BY_H1,   /* plain HTTP/1.1: addonmake's own client (src/h2/h1.c) */
+	BY_H2,   /* TLS and HTTP/2: addonmake's own client */
+	BY_CURL, /* TLS and HTTP/1.1 only (the stand-in's --http1): libcurl */
+};
+
+/* a fresh stand-in with a kubeconfig for it (token abc), reached as p
+ * says (BY_H2 skipped where the stand-in cannot speak HTTP/2) */
 static void
-kf_init_proto(struct kf *f, int h2)
+kf_init_proto(struct kf *f, enum proto p)
 {
-	if (!h2) {
+	if (p == BY_H1) {
 		kf_init(f, NULL);
 		return;
 	}
 	tws_init(&f->t);
-	kf_start(f, NULL, 1);
+	kf_start(f, p == BY_CURL ? "--http1" : NULL, 1);
 	kf_kubeconfig(f, "{token: abc}", ", certificate-authority: api/ca.crt");
+	if (p == BY_CURL)
+		return;
 	char *n = kf_ctl(f, "h2");
 	int can = strncmp(n, "unavailable", 11) != 0;
 	free(n);
@@ -782,22 +790,24 @@ kf_init_proto(struct kf *f, int h2)
 	}
 }
 
-/* with h2, that every request came over HTTP/2 */
+/* by HTTP/2, that every request came over it; by libcurl, that none did
+ * (over TLS, only libcurl speaks HTTP/1.1) */
 static void
-assert_all_h2(struct kf *f, int h2)
+assert_proto(struct kf *f, enum proto p)
 {
-	if (!h2)
+	if (p == BY_H1)
 		return;
 	char *n = kf_ctl(f, "h2");
 	char *log = kf_log_all(f);
 	int lines = count_lines(log, "");
-	cr_assert_eq(strtol(n, NULL, 10), lines, "%s of %d requests over HTTP/2:\n%s", n, lines, log);
+	long want = p == BY_H2 ? lines : 0;
+	cr_assert_eq(strtol(n, NULL, 10), want, "%s of %d requests over HTTP/2:\n%s", n, lines, log);
 	free(n);
 	free(log);
 }
 
 static void
-survives_503_and_dropped_connections(int h2)
+survives_503_and_dropped_connections(enum proto h2)
 {
 	STAND_IN_ONLY("inject faults");
 	struct kf f;
@@ -811,27 +821,95 @@ survives_503_and_dropped_connections(int h2)
 	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/shop/configmaps/cfg"), 3, "%s", log);
 	cr_assert_eq(count_lines(log, "PATCH /api/v1/namespaces/shop/services/web"), 2, "%s", log);
 	free(log);
-	assert_all_h2(&f, h2);
+	assert_proto(&f, h2);
 	res_free(&r);
 	kf_free(&f);
 }
 
 Test(SUITE, survives_503_and_dropped_connections)
 {
-	survives_503_and_dropped_connections(0);
+	survives_503_and_dropped_connections(BY_H1);
 }
 
 /* the same by the HTTP/2 client: a dropped connection is one of many
  * streams' */
 Test(SUITE, survives_503_and_dropped_connections_over_http2)
 {
-	survives_503_and_dropped_connections(1);
+	survives_503_and_dropped_connections(BY_H2);
+}
+
+/* the same by libcurl, which serves an https server without HTTP/2 */
+Test(SUITE, survives_503_and_dropped_connections_by_libcurl)
+{
+	survives_503_and_dropped_connections(BY_CURL);
+}
+
+/* a server behind a path (a proxy's /k8s/clusters/NAME, here the
+ * stand-in's /clusters/NAME) gets every request there, by each client */
+static void
+server_behind_a_path(enum proto p)
+{
+	STAND_IN_ONLY("serve a cluster at a path");
+	struct kf f;
+	kf_init_proto(&f, p);
+	kf_ws_configmaps(&f, 2);
+	char *kc = tws_get(&f.t, "kc");
+	char at[64];
+	snprintf(at, sizeof(at), "127.0.0.1:%d\"", f.port);
+	char *q = strstr(kc, at);
+	cr_assert_not_null(q, "%s", kc);
+	tws_put(&f.t, "kc", "%.*s127.0.0.1:%d/clusters/x%s", (int)(q - kc), kc, f.port,
+		q + strlen(at) - 1);
+	free(kc);
+	struct res r = am(&f.t, "sync");
+	assert_code(r, 0);
+	char *log = kf_log_all(&f);
+	cr_assert(strstr(log, "PATCH /clusters/x/api/v1/namespaces/default/configmaps/c1?"), "%s", log);
+	cr_assert_eq(count_lines(log, "/clusters/x/"), count_lines(log, ""), "%s", log);
+	free(log);
+	assert_proto(&f, p);
+	res_free(&r);
+	kf_free(&f);
+}
+
+Test(SUITE, a_server_behind_a_path_is_asked_there)
+{
+	server_behind_a_path(BY_H1);
+}
+
+Test(SUITE, a_server_behind_a_path_is_asked_there_over_http2)
+{
+	server_behind_a_path(BY_H2);
+}
+
+Test(SUITE, a_server_behind_a_path_is_asked_there_by_libcurl)
+{
+	server_behind_a_path(BY_CURL);
+}
+
+/* a proxy from the environment is honoured: the request goes by
+ * libcurl, to the proxy (here one that cannot be reached), never around
+ * it straight to the server by addonmake's own client */
+Test(SUITE, a_proxy_from_the_environment_is_used)
+{
+	STAND_IN_ONLY("be reached over plain HTTP");
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_configmaps(&f, 1);
+	struct res r = am_env(&f.t, "http_proxy=http://127.0.0.1:1", "sync");
+	assert_code(r, 1);
+	cr_assert(strstr(r.err, "127.0.0.1 port 1") && strstr(r.err, "(after 5 tries)"), "%s", r.err);
+	char *log = kf_log_all(&f);
+	cr_assert_eq(count_lines(log, ""), 0, "%s", log);
+	free(log);
+	res_free(&r);
+	kf_free(&f);
 }
 
 /* an answer past 64 MiB is refused, whether its size is announced or
  * not, and not asked again: the layer fails with what happened */
 static void
-answer_past_64_mib(int h2)
+answer_past_64_mib(enum proto h2)
 {
 	STAND_IN_ONLY("inject faults");
 	struct kf f;
@@ -859,18 +937,23 @@ answer_past_64_mib(int h2)
 	r = am(&f.t, "sync");
 	assert_code(r, 0);
 	res_free(&r);
-	assert_all_h2(&f, h2);
+	assert_proto(&f, h2);
 	kf_free(&f);
 }
 
 Test(SUITE, an_answer_past_64_mib_fails_the_layer_at_once)
 {
-	answer_past_64_mib(0);
+	answer_past_64_mib(BY_H1);
 }
 
 Test(SUITE, an_answer_past_64_mib_fails_the_layer_at_once_over_http2)
 {
-	answer_past_64_mib(1);
+	answer_past_64_mib(BY_H2);
+}
+
+Test(SUITE, an_answer_past_64_mib_fails_the_layer_at_once_by_libcurl)
+{
+	answer_past_64_mib(BY_CURL);
 }
 
 /* a modern server (the stand-in says 1.32) offers aggregated discovery:
@@ -1090,7 +1173,7 @@ sixty_objects_connections(const char *flags)
 		tws_init(&f.t);
 		kf_start_real(&f, flags);
 	} else {
-		kf_init_proto(&f, 1);
+		kf_init_proto(&f, BY_H2);
 	}
 	struct buf packs = {0};
 	for (int l = 0; l < 3; l++) {

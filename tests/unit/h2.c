@@ -489,3 +489,336 @@ Test(h2, a_request_ends_at_its_deadline)
 	h2_close(c);
 	site_free(&s);
 }
+
+/* HTTP/1.1 over plain TCP (h1.c), against a server of the test's own: it
+ * answers each request by its path, each connection on a thread of its
+ * own, and counts the connections it accepted */
+struct h1srv {
+	int l;
+	char port[8];
+	int conns;
+	pthread_t t;
+};
+
+/* the whole request on fd (head, and body by its content-length) into
+ * req: 0, or -1 at its end */
+static int
+h1srv_request(int fd, struct buf *req)
+{
+	buf_clear(req);
+	char b[4096];
+	size_t head = 0, want = 0;
+	for (;;) {
+		if (req->s && !head) {
+			char *e = strstr(req->s, "\r\n\r\n");
+			if (e) {
+				head = (size_t)(e - req->s) + 4;
+				char *cl = strcasestr(req->s, "content-length: ");
+				want = head + (cl && cl < e ? strtoul(cl + 16, NULL, 10) : 0);
+			}
+		}
+		if (head && req->len >= want)
+			return 0;
+		ssize_t n = read(fd, b, sizeof(b));
+		if (n <= 0)
+			return -1;
+		buf_add(req, b, (size_t)n);
+	}
+}
+
+/* the answer to req (in a): 1 when the connection closes after it */
+static int
+h1srv_answer(const struct buf *req, struct buf *a)
+{
+	buf_clear(a);
+	const char *path = strchr(req->s, ' ') + 1;
+#define IS(p) (strncmp(path, p " ", strlen(p) + 1) == 0)
+	if (IS("/len"))
+		buf_adds(a, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+	else if (IS("/chunked"))
+		buf_adds(a, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nRetry-After:  3 \r\n\r\n"
+			 "3\r\nhel\r\n2;x=y\r\nlo\r\n0\r\nTrailer: t\r\n\r\n");
+	else if (IS("/interim"))
+		buf_adds(a, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok");
+	else if (IS("/nobody"))
+		buf_adds(a, "HTTP/1.1 204 No Content\r\n\r\n");
+	else if (IS("/echo"))
+		buf_printf(a, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", req->len, req->s);
+	else if (IS("/big")) {
+		buf_printf(a, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", 300000);
+		for (int i = 0; i < 300000; i++)
+			buf_add(a, "x", 1);
+	} else if (IS("/bye")) /* a close the client is not told of */
+		return buf_adds(a, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbye"), 1;
+	else if (IS("/toclose"))
+		return buf_adds(a, "HTTP/1.0 200 OK\r\n\r\nuntil the end"), 1;
+	else if (IS("/cut"))
+		return buf_adds(a, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf"), 1;
+	else if (IS("/junk"))
+		buf_adds(a, "SSH-2.0-OpenSSH_9.2\r\n\r\n");
+	/* /silent: nothing */
+#undef IS
+	return 0;
+}
+
+/* one connection, on a thread of its own */
+static void *
+h1srv_conn(void *u)
+{
+	int fd = (int)(intptr_t)u;
+	struct buf req = {0}, a = {0};
+	int bye = 0;
+	while (!bye && h1srv_request(fd, &req) == 0) {
+		bye = h1srv_answer(&req, &a);
+		if (a.len && write(fd, a.s, a.len) < 0)
+			break;
+	}
+	close(fd);
+	buf_free(&req);
+	buf_free(&a);
+	return NULL;
+}
+
+static void *
+h1srv_main(void *u)
+{
+	struct h1srv *s = u;
+	int fd;
+	while ((fd = accept(s->l, NULL, NULL)) >= 0) {
+		__atomic_add_fetch(&s->conns, 1, __ATOMIC_SEQ_CST);
+		pthread_t t;
+		if (pthread_create(&t, NULL, h1srv_conn, (void *)(intptr_t)fd) == 0)
+			pthread_detach(t);
+		else
+			close(fd);
+	}
+	return NULL;
+}
+
+static void
+h1srv_start(struct h1srv *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	cr_assert(bind(s->l, (struct sockaddr *)&a, al) == 0 && listen(s->l, 16) == 0 &&
+		  getsockname(s->l, (struct sockaddr *)&a, &al) == 0);
+	snprintf(s->port, sizeof(s->port), "%d", ntohs(a.sin_port));
+	cr_assert_eq(pthread_create(&s->t, NULL, h1srv_main, s), 0);
+}
+
+static void
+h1srv_stop(struct h1srv *s)
+{
+	shutdown(s->l, SHUT_RDWR);
+	close(s->l);
+	pthread_join(s->t, NULL);
+}
+
+static struct h2_conn *
+h1_connect_ok(struct h1srv *s)
+{
+	struct h2_conn *c = NULL;
+	struct buf why = {0};
+	cr_assert_eq(h2_connect_plain("127.0.0.1", s->port, now_ms() + 10000, &c, &why), 0, "%s",
+		     why.s);
+	cr_assert_not_null(c);
+	return c;
+}
+
+/* one request on c: its body into got (cleared first) */
+static struct h2_req
+h1_one(struct h2_conn *c, const char *method, const char *path, struct buf *got)
+{
+	buf_clear(got);
+	struct h2_req r = req(method, path, got);
+	struct h2_req *q = &r;
+	h2_run(c, &q, 1, NULL);
+	return r;
+}
+
+static void
+retry_after(void *u, const char *name, size_t nl, const char *val, size_t vl)
+{
+	if (nl == 11 && strcmp(name, "retry-after") == 0 && vl == strlen(val))
+		*(int *)u = atoi(val);
+}
+
+Test(h1, answers_of_every_framing_come_whole_on_one_kept_connection)
+{
+	struct h1srv s;
+	h1srv_start(&s);
+	struct h2_conn *c = h1_connect_ok(&s);
+	cr_assert_eq(h2_room(c), 8);
+	struct buf got = {0};
+	struct h2_req r = h1_one(c, "GET", "/len", &got);
+	cr_assert(r.err == H2_OK && r.status == 200 && strcmp(got.s, "hello") == 0, "%d %s", r.err,
+		  r.why.s);
+	/* chunked, with a chunk extension and a trailer; its headers to the
+	 * caller, names in lower case and values trimmed */
+	int ra = 0;
+	buf_clear(&got);
+	r = req("GET", "/chunked", &got);
+	r.on_header = retry_after;
+	r.u = &ra;
+	r.on_data = NULL;
+	struct h2_req *q = &r;
+	h2_run(c, &q, 1, NULL);
+	cr_assert(r.err == H2_OK && r.status == 200 && ra == 3, "%d %d %d", r.err, r.status, ra);
+	r.on_data = collect, r.u = &got, r.on_header = NULL;
+	h2_run(c, &q, 1, NULL);
+	cr_assert_str_eq(got.s, "hello");
+	/* an interim answer, then the real one */
+	r = h1_one(c, "POST", "/interim", &got);
+	cr_assert(r.err == H2_OK && r.status == 201 && strcmp(got.s, "ok") == 0, "%d %d", r.err,
+		  r.status);
+	r = h1_one(c, "DELETE", "/nobody", &got);
+	cr_assert(r.err == H2_OK && r.status == 204 && !got.len, "%d %d", r.err, r.status);
+	r = h1_one(c, "GET", "/big", &got);
+	cr_assert(r.err == H2_OK && got.len == 300000, "%d %zu", r.err, got.len);
+	/* all of them on the first connection */
+	cr_assert_eq(__atomic_load_n(&s.conns, __ATOMIC_SEQ_CST), 1);
+	/* a body that ends with the connection */
+	r = h1_one(c, "GET", "/toclose", &got);
+	cr_assert(r.err == H2_OK && r.status == 200 && strcmp(got.s, "until the end") == 0, "%d %s",
+		  r.err, r.why.s);
+	buf_free(&got);
+	h2_close(c);
+	h1srv_stop(&s);
+}
+
+Test(h1, a_request_goes_with_its_host_and_body)
+{
+	struct h1srv s;
+	h1srv_start(&s);
+	struct h2_conn *c = h1_connect_ok(&s);
+	struct buf got = {0};
+	const char *hdr[] = {"content-type", "application/apply-patch+yaml"};
+	struct h2_req r = req("PATCH", "/echo", &got);
+	r.authority = "example.test:8001";
+	r.hdr = hdr, r.nhdr = 1;
+	r.body = "{\"a\": 1}", r.len = 8;
+	struct h2_req *q = &r;
+	h2_run(c, &q, 1, NULL);
+	cr_assert_eq(r.err, H2_OK, "%s", r.why.s);
+	cr_assert_str_eq(got.s, "PATCH /echo HTTP/1.1\r\nhost: example.test:8001\r\n"
+				"content-type: application/apply-patch+yaml\r\ncontent-length: 8\r\n\r\n"
+				"{\"a\": 1}");
+	/* a GET has no length */
+	r = h1_one(c, "GET", "/echo", &got);
+	cr_assert_str_eq(got.s, "GET /echo HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n");
+	buf_free(&got);
+	h2_close(c);
+	h1srv_stop(&s);
+}
+
+/* a kept socket the server closed while idle: the request goes again on a
+ * new one, unseen by the caller; an answer cut short fails */
+Test(h1, a_socket_closed_while_idle_is_replaced_and_a_cut_answer_fails)
+{
+	struct h1srv s;
+	h1srv_start(&s);
+	struct h2_conn *c = h1_connect_ok(&s);
+	struct buf got = {0};
+	struct h2_req r = h1_one(c, "GET", "/bye", &got);
+	cr_assert(r.err == H2_OK && strcmp(got.s, "bye") == 0);
+	struct timespec ts = {0, 50000000}; /* the close has come */
+	nanosleep(&ts, NULL);
+	r = h1_one(c, "GET", "/len", &got);
+	cr_assert(r.err == H2_OK && strcmp(got.s, "hello") == 0, "%d %s", r.err, r.why.s);
+	cr_assert_eq(__atomic_load_n(&s.conns, __ATOMIC_SEQ_CST), 2);
+	r = h1_one(c, "GET", "/cut", &got);
+	cr_assert_eq(r.err, H2_ECONN);
+	cr_assert_str_eq(r.why.s, "the server closed the connection before its answer ended");
+	buf_free(&r.why);
+	/* and the next request has a socket again */
+	r = h1_one(c, "GET", "/len", &got);
+	cr_assert(r.err == H2_OK && strcmp(got.s, "hello") == 0, "%d %s", r.err, r.why.s);
+	buf_free(&got);
+	h2_close(c);
+	h1srv_stop(&s);
+}
+
+Test(h1, what_is_not_http_or_never_comes_fails_the_request)
+{
+	struct h1srv s;
+	h1srv_start(&s);
+	struct h2_conn *c = h1_connect_ok(&s);
+	struct buf got = {0};
+	struct h2_req r = h1_one(c, "GET", "/junk", &got);
+	cr_assert_eq(r.err, H2_ECONN);
+	cr_assert_str_eq(r.why.s, "the server's answer is not HTTP");
+	buf_free(&r.why);
+	buf_clear(&got);
+	r = req("GET", "/silent", &got);
+	r.deadline = now_ms() + 300;
+	struct h2_req *q = &r;
+	h2_run(c, &q, 1, NULL);
+	cr_assert_eq(r.err, H2_ETIMEDOUT);
+	buf_free(&r.why);
+	int stop = 1;
+	r = req("GET", "/len", &got);
+	h2_run(c, &q, 1, &stop);
+	cr_assert_eq(r.err, H2_ESTOPPED);
+	buf_free(&r.why);
+	buf_free(&got);
+	h2_close(c);
+	h1srv_stop(&s);
+	/* nothing listens there now */
+	struct buf why = {0};
+	cr_assert_eq(h2_connect_plain("127.0.0.1", s.port, now_ms() + 10000, &c, &why), -1);
+	cr_assert(strstr(why.s, "cannot connect to 127.0.0.1 port") && strstr(why.s, "refused"),
+		  "%s", why.s);
+	buf_free(&why);
+}
+
+struct lasting {
+	struct h2_conn *c;
+	int ended;
+};
+
+static void *
+nine_silent(void *u)
+{
+	struct lasting *l = u;
+	struct h2_req r[9], *q[9];
+	struct buf got = {0};
+	for (int i = 0; i < 9; i++) {
+		r[i] = req("GET", "/silent", &got);
+		r[i].deadline = now_ms() + 5000;
+		q[i] = &r[i];
+	}
+	h2_run(l->c, q, 9, NULL);
+	for (int i = 0; i < 9; i++)
+		buf_free(&r[i].why);
+	buf_free(&got);
+	__atomic_store_n(&l->ended, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* requests that last (watches) hold up none after them, past the room a
+ * caller is told of: each has a socket of its own */
+Test(h1, lasting_requests_hold_up_none_after_them)
+{
+	struct h1srv s;
+	h1srv_start(&s);
+	struct h2_conn *c = h1_connect_ok(&s);
+	struct lasting l = {.c = c};
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, nine_silent, &l), 0);
+	while (__atomic_load_n(&s.conns, __ATOMIC_SEQ_CST) < 9) {
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	struct buf got = {0};
+	struct h2_req r = h1_one(c, "GET", "/len", &got);
+	cr_assert(r.err == H2_OK && strcmp(got.s, "hello") == 0, "%d %s", r.err, r.why.s);
+	cr_assert_eq(__atomic_load_n(&l.ended, __ATOMIC_SEQ_CST), 0,
+		     "the answer waited for the lasting requests to end");
+	cr_assert_eq(__atomic_load_n(&s.conns, __ATOMIC_SEQ_CST), 10);
+	pthread_join(t, NULL);
+	buf_free(&got);
+	h2_close(c);
+	h1srv_stop(&s);
+}
