@@ -142,7 +142,8 @@ select_clusters(struct workspace *w, const struct cli *g, struct run_opts *ro, s
 }
 
 /* has the targets that the command will open start, in the background,
- * what they need (libcurl for the kube target), while the layers compile:
+ * what they need (for the kube target the libraries of the client its
+ * server is spoken to by), while the layers compile:
  * sync, prune, diff and state open every target; the other commands only
  * those that keep their records in the cluster */
 static void
@@ -154,7 +155,7 @@ warm_targets(const struct cmd_ctx *x, int cmd)
 		const struct target_ops *ops = target_for(x->cl[i], &err);
 		buf_free(&err); /* said when the target is opened */
 		if (ops && ops->warm && (opens || (ops->state_on && ops->state_on(x->cl[i])))) {
-			ops->warm();
+			ops->warm(x->cl[i]);
 			return;
 		}
 	}
@@ -226,7 +227,7 @@ run(struct run_opts *ro, struct cli *g)
 			rc = cli_run(&x, g->cmd);
 	}
 	cmd_end(&x);
-	http_preload_end();
+	lazy_preload_end();
 	store_close(x.st);
 	diag_free(&d);
 	ws_free(&w);

@@ -21,32 +21,6 @@ http_init(void)
 	pthread_once(&once, setup);
 }
 
-static pthread_t preloader;
-static int preloading;
-
-static void *
-preload_main(void *u)
-{
-	(void)u;
-	http_init();
-	return NULL;
-}
-
-void
-http_preload(void)
-{
-	if (!preloading)
-		preloading = pthread_create(&preloader, NULL, preload_main, NULL) == 0;
-}
-
-void
-http_preload_end(void)
-{
-	if (preloading)
-		pthread_join(preloader, NULL);
-	preloading = 0;
-}
-
 /* libcurl has OpenSSL free a connection's read and write buffers
  * whenever they are empty (SSL_MODE_RELEASE_BUFFERS), so every TLS record
  * cost a malloc and a free of 17 KiB: 3,000 of them for the 640 requests

@@ -19,13 +19,6 @@
 /* sets libcurl (and its TLS library) up, once, safely from any thread;
  * http_handle calls it. Set up on first use: most runs never need it. */
 void http_init(void);
-/* starts http_init on a thread of its own, so that loading libcurl (about
- * 4 ms: thirty libraries) overlaps the layers' compiling in a run that
- * will send requests; http_preload_end waits for it (before exit, which
- * must not unload what it is loading). Without a thread, nothing is
- * started and the first use loads libcurl as before. */
-void http_preload(void);
-void http_preload_end(void);
 /* NULL when libcurl is there; else why it is not (and what to install).
  * libcurl is loaded on first use (curl_lazy.c), so a machine without it
  * runs every command that sends no request; one that does asks here

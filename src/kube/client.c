@@ -44,7 +44,6 @@ sh_unlock(CURL *h, curl_lock_data d, void *u)
 struct kube *
 kube_open(struct kube_cfg *cfg, kube_exec_fn run, void *u, const int *cancel)
 {
-	http_init();
 	struct kube *k = xcalloc(1, sizeof(*k));
 	k->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
@@ -58,13 +57,25 @@ kube_open(struct kube_cfg *cfg, kube_exec_fn run, void *u, const int *cancel)
 	pthread_mutex_init(&k->h2mu, NULL);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&k->shmu[i], NULL);
-	k->sh = curl_share_init();
-	curl_share_setopt(k->sh, CURLSHOPT_LOCKFUNC, sh_lock);
-	curl_share_setopt(k->sh, CURLSHOPT_UNLOCKFUNC, sh_unlock);
-	curl_share_setopt(k->sh, CURLSHOPT_USERDATA, k);
-	curl_share_setopt(k->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(k->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	return k;
+}
+
+/* what libcurl's handles of k share (DNS, TLS sessions), made with the
+ * first: a server served by addonmake's own client never loads libcurl */
+static CURLSH *
+share_of(struct kube *k)
+{
+	pthread_mutex_lock(&k->mu);
+	if (!k->sh && (k->sh = curl_share_init())) {
+		curl_share_setopt(k->sh, CURLSHOPT_LOCKFUNC, sh_lock);
+		curl_share_setopt(k->sh, CURLSHOPT_UNLOCKFUNC, sh_unlock);
+		curl_share_setopt(k->sh, CURLSHOPT_USERDATA, k);
+		curl_share_setopt(k->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+		curl_share_setopt(k->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	}
+	CURLSH *sh = k->sh;
+	pthread_mutex_unlock(&k->mu);
+	return sh;
 }
 
 void
@@ -77,7 +88,8 @@ kube_close(struct kube *k)
 	pthread_mutex_destroy(&k->h2mu);
 	for (int i = 0; i < k->npool; i++)
 		conn_free(&k->pool[i]);
-	curl_share_cleanup(k->sh);
+	if (k->sh)
+		curl_share_cleanup(k->sh);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&k->shmu[i]);
 	free(k->bearer);
@@ -245,7 +257,7 @@ handle_new(struct kube *k)
 {
 	CURL *h = http_handle();
 	const struct kube_cfg *c = &k->cfg;
-	curl_easy_setopt(h, CURLOPT_SHARE, k->sh);
+	curl_easy_setopt(h, CURLOPT_SHARE, share_of(k));
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 120000L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);

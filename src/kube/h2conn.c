@@ -14,6 +14,7 @@
  * certificate from an exec plugin. */
 #define _GNU_SOURCE
 #include <stdlib.h>
+#include "../http/http.h"
 #include <string.h>
 #include "internal.h"
 
@@ -40,9 +41,8 @@ kube_host_port(const char *url, struct buf *host, struct buf *port)
 /* whether this cluster's requests may go by addonmake's own client at
  * all */
 static int
-eligible(const struct kube *k)
+eligible(const struct kube_cfg *c)
 {
-	const struct kube_cfg *c = &k->cfg;
 	int tls = strncmp(c->server, "https://", 8) == 0;
 	if ((!tls && strncmp(c->server, "http://", 7) != 0) || (c->username && !c->token))
 		return 0;
@@ -56,6 +56,20 @@ eligible(const struct kube *k)
 			return 0;
 	}
 	return !tls || h2_unavailable() == NULL;
+}
+
+int
+kube_needs_curl(const struct kube_cfg *cfg)
+{
+	return !eligible(cfg);
+}
+
+void
+kube_preload(const struct kube_cfg *cfg)
+{
+	/* eligible loads the HTTP/2 client's libraries for an https server */
+	if (!eligible(cfg))
+		http_init();
 }
 
 /* the TLS connection of an https server (host and port as connected to) */
@@ -88,13 +102,13 @@ tls_open(struct kube *k, const char *host, const char *port, struct h2_conn **h,
 }
 
 /* a new connection for k (k->h2mu held, k->mu not): 0, or -1 with
- * *fail and, when the server could not be reached, why in down. A server
- * reached without TLS gets HTTP/1.1's sockets, which fail only that way. */
+ * *fail and why. A server reached without TLS gets HTTP/1.1's sockets,
+ * which fail only as unreached. */
 static int
-h2_open(struct kube *k, enum h2_fail *fail, struct buf *down)
+h2_open(struct kube *k, enum h2_fail *fail, struct buf *why)
 {
 	const struct kube_cfg *c = &k->cfg;
-	struct buf host = {0}, port = {0}, why = {0};
+	struct buf host = {0}, port = {0};
 	kube_host_port(c->server, &host, &port);
 	int plain = strncmp(c->server, "http://", 7) == 0;
 	if (!k->h2_authority.len) /* as the URL has it: an IPv6 address in brackets */
@@ -109,15 +123,12 @@ h2_open(struct kube *k, enum h2_fail *fail, struct buf *down)
 	struct h2_conn *h = NULL;
 	k->h2_plain = plain;
 	*fail = H2_FAIL_UNREACHED;
-	int rc = plain ? h2_connect_plain(host.s, port.s, now_ms() + 10000, &h, &why)
-		       : tls_open(k, host.s, port.s, &h, fail, &why);
+	int rc = plain ? h2_connect_plain(host.s, port.s, now_ms() + 10000, &h, why)
+		       : tls_open(k, host.s, port.s, &h, fail, why);
 	if (rc == 0)
 		k->h2[k->nh2++] = h;
-	else if (*fail == H2_FAIL_UNREACHED)
-		buf_adds(down, why.s);
 	buf_free(&host);
 	buf_free(&port);
-	buf_free(&why);
 	return rc;
 }
 
@@ -149,7 +160,7 @@ kube_h2(struct kube *k, size_t *room, struct buf *down)
 {
 	pthread_mutex_lock(&k->h2mu);
 	if (!k->h2_tried)
-		k->h2_off = !eligible(k);
+		k->h2_off = !eligible(&k->cfg);
 	k->h2_tried = 1;
 	pthread_mutex_lock(&k->mu);
 	unsigned gen = k->cred_gen;
@@ -163,10 +174,17 @@ kube_h2(struct kube *k, size_t *room, struct buf *down)
 	 * for it again, as long */
 	enum h2_fail fail = H2_FAIL_NONE;
 	if (!k->h2_off && (best < 0 || (!*room && !k->h2_plain)) && k->nh2 < KUBE_H2_CONNS) {
-		if (h2_open(k, &fail, down) == 0)
+		struct buf why = {0};
+		const char *nocurl = NULL;
+		if (h2_open(k, &fail, &why) == 0)
 			best = roomiest(k, room);
-		else if (!k->nh2 && fail != H2_FAIL_UNREACHED)
+		else if (fail == H2_FAIL_UNREACHED)
+			buf_adds(down, why.s);
+		else if (!k->nh2 && (nocurl = http_unavailable()))
+			buf_printf(down, "%s; libcurl, which would serve it instead: %s", why.s, nocurl);
+		else if (!k->nh2)
 			k->h2_off = 1;
+		buf_free(&why);
 	}
 	if (best >= 0 || k->h2_off)
 		buf_clear(down); /* served after all */

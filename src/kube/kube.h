@@ -48,6 +48,16 @@ void kube_config_free(struct kube_cfg *cfg);
 typedef int (*kube_exec_fn)(void *u, char *const *argv, char *const *env,
 			    struct buf *out, struct buf *err);
 
+/* whether cfg's server is spoken to by libcurl: an https server where
+ * addonmake's own HTTP/2 client cannot be loaded, a proxy from the
+ * environment, basic credentials (else addonmake's own client serves it,
+ * and libcurl only if the server turns out not to speak HTTP/2) */
+int kube_needs_curl(const struct kube_cfg *cfg);
+/* loads what the first request to cfg's server needs: libcurl, or libssl
+ * and nghttp2 for HTTP/2, or nothing for plain HTTP (a run's background
+ * load, lazy_preload) */
+void kube_preload(const struct kube_cfg *cfg);
+
 struct kube;
 /* takes cfg; requests made from several threads run on one event loop
  * (multiplexed on one connection where the server speaks HTTP/2). cancel, when non-NULL, is read

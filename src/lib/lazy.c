@@ -5,7 +5,16 @@
  * server need them (see src/http/curl_lazy.c). */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include "lib.h"
+
+/* the one background load of the process (lazy_preload) */
+static struct {
+	pthread_t t;
+	int running;
+	void (*fn)(void *);
+	void *arg;
+} preload;
 
 int
 lazy_open(const char *soname, const char *package, const char *const *names, void **fns,
@@ -29,4 +38,30 @@ lazy_open(const char *soname, const char *package, const char *const *names, voi
 	}
 	/* never closed: the library's functions are used to the end */
 	return 0;
+}
+
+static void *
+preload_main(void *u)
+{
+	(void)u;
+	preload.fn(preload.arg);
+	return NULL;
+}
+
+void
+lazy_preload(void (*fn)(void *), void *arg)
+{
+	if (preload.running)
+		return;
+	preload.fn = fn;
+	preload.arg = arg;
+	preload.running = pthread_create(&preload.t, NULL, preload_main, NULL) == 0;
+}
+
+void
+lazy_preload_end(void)
+{
+	if (preload.running)
+		pthread_join(preload.t, NULL);
+	preload.running = 0;
 }

@@ -44,6 +44,14 @@ void buf_free(struct buf *b);
  * says which and what to install */
 int lazy_open(const char *soname, const char *package, const char *const *names, void **fns,
 	      size_t n, struct buf *why);
+/* runs fn(arg) on a thread of its own, so that loading what a run will
+ * need (libcurl's thirty libraries, about 4 ms) overlaps other work; one
+ * at a time (a second call while one runs does nothing), and without a
+ * thread nothing is started: the first use loads as before.
+ * lazy_preload_end waits for it (before exit, which must not unload what
+ * it is loading). */
+void lazy_preload(void (*fn)(void *), void *arg);
+void lazy_preload_end(void);
 
 /* arena: many small allocations freed together at the end of a run */
 struct arena {

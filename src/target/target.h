@@ -84,10 +84,11 @@ struct target_ops {
 	int (*flush)(const struct target_ctx *t, struct buf *err);
 	/* optional: connects once per cluster and run (sets t->priv) */
 	int (*open)(struct target_ctx *t, struct buf *err);
-	/* optional: starts, in the background, what open will need, so that
-	 * it overlaps compiling; called before the layers compile in a run
-	 * that will open the target */
-	void (*warm)(void);
+	/* optional: starts, in the background (lazy_preload), what open and
+	 * the first requests to cluster c will need, so that it overlaps
+	 * compiling; called before the layers compile in a run that will open
+	 * the target */
+	void (*warm)(const struct cluster *c);
 	void (*close)(struct target_ctx *t);
 	/* optional: at most this many layers in apply at once (readiness
 	 * checks are not counted); 0 is no limit beyond -j */

@@ -169,21 +169,49 @@ run_plugin(void *u, char *const *argv, char *const *env, struct buf *out, struct
 	return 0;
 }
 
+/* the cluster's kubeconfig: 0, or -1 with err */
+static int
+config_load(const struct cluster *c, struct kube_cfg *cfg, struct buf *err)
+{
+	return kube_config_load(c->target.kubepath, c->target.context,
+				getenv("ADDONMAKE_SERVICEACCOUNT_DIR"), cfg, err);
+}
+
+/* on the background thread: loads what the cluster's first request
+ * needs, which its kubeconfig tells (an error there is said by open) */
+static void
+warm_main(void *u)
+{
+	struct kube_cfg cfg;
+	struct buf e = {0};
+	if (config_load(u, &cfg, &e) == 0) {
+		kube_preload(&cfg);
+		kube_config_free(&cfg);
+	}
+	buf_free(&e);
+}
+
+static void
+kube_warm(const struct cluster *c)
+{
+	lazy_preload(warm_main, (void *)c);
+}
+
 static int
 kube_open_target(struct target_ctx *t, struct buf *err)
 {
 	const struct cluster *c = t->c;
 	struct kube_cfg cfg;
 	struct buf e = {0};
-	const char *nocurl = http_unavailable();
-	if (nocurl) {
-		buf_printf(err, "cluster %s: %s", c->name, nocurl);
-		return -1;
-	}
-	if (kube_config_load(c->target.kubepath, c->target.context,
-			     getenv("ADDONMAKE_SERVICEACCOUNT_DIR"), &cfg, &e) < 0) {
+	if (config_load(c, &cfg, &e) < 0) {
 		buf_printf(err, "cluster %s: %s", c->name, e.s);
 		buf_free(&e);
+		return -1;
+	}
+	const char *nocurl = kube_needs_curl(&cfg) ? http_unavailable() : NULL;
+	if (nocurl) {
+		buf_printf(err, "cluster %s: %s", c->name, nocurl);
+		kube_config_free(&cfg);
 		return -1;
 	}
 	struct kt *kt = xcalloc(1, sizeof(*kt));
@@ -244,7 +272,7 @@ const struct target_ops target_kube = {
 	.await = tk_await,
 	.remove = tk_remove,
 	.open = kube_open_target,
-	.warm = http_preload,
+	.warm = kube_warm,
 	.close = kube_close_target,
 	.apply_slots = 2,
 	.docs_only = 1,

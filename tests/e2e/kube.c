@@ -887,6 +887,77 @@ Test(SUITE, a_server_behind_a_path_is_asked_there_by_libcurl)
 	server_behind_a_path(BY_CURL);
 }
 
+/* a sync loads the libraries of the client its server is spoken to by,
+ * and only those: libcurl's thirty are mapped only where libcurl serves */
+static void
+loads_only_its_client(enum proto p)
+{
+	STAND_IN_ONLY("be reached over plain HTTP and over TLS without HTTP/2");
+	struct kf f;
+	kf_init_proto(&f, p);
+	kf_ws_configmaps(&f, 2);
+	struct res r = am_env(&f.t, "LD_DEBUG=files", "sync");
+	assert_code(r, 0);
+	int curl = strstr(r.err, "file=libcurl.so.4 [0];  dynamically loaded by") != NULL;
+	int ng = strstr(r.err, "file=libnghttp2.so.14 [0];  dynamically loaded by") != NULL;
+	cr_assert_eq(curl, p == BY_CURL, "libcurl %sloaded:\n%s", curl ? "" : "not ", r.err);
+	if (p == BY_H2)
+		cr_assert(ng, "nghttp2 not loaded:\n%s", r.err);
+	if (p == BY_H1)
+		cr_assert(!ng, "nghttp2 loaded for plain HTTP:\n%s", r.err);
+	assert_proto(&f, p);
+	res_free(&r);
+	kf_free(&f);
+}
+
+Test(SUITE, a_sync_loads_only_its_client)
+{
+	loads_only_its_client(BY_H1);
+}
+
+Test(SUITE, a_sync_loads_only_its_client_over_http2)
+{
+	loads_only_its_client(BY_H2);
+}
+
+Test(SUITE, a_sync_loads_only_its_client_by_libcurl)
+{
+	loads_only_its_client(BY_CURL);
+}
+
+/* where libcurl cannot be loaded (here a libcurl.so.4 without its
+ * functions, found first), a server the own client serves is synced all
+ * the same; one that needs libcurl fails, saying why and what to install */
+Test(SUITE, a_machine_without_libcurl_syncs_what_the_own_client_serves)
+{
+	STAND_IN_ONLY("be reached over plain HTTP and over TLS without HTTP/2");
+	for (enum proto p = BY_H1; p <= BY_CURL; p++) {
+		if (p == BY_H2)
+			continue;
+		struct kf f;
+		kf_init_proto(&f, p);
+		kf_ws_configmaps(&f, 2);
+		if (tws_sh(&f.t, "mkdir -p nocurl && cc -shared -fPIC -o nocurl/libcurl.so.4 -x c "
+				 "/dev/null 2>/dev/null") != 0) {
+			kf_free(&f);
+			cr_skip_test("cc is not here to make a libcurl.so.4 that is not libcurl");
+		}
+		char env[1200];
+		snprintf(env, sizeof(env), "LD_LIBRARY_PATH=%s/nocurl", f.t.dir);
+		struct res r = am_env(&f.t, env, "sync");
+		if (p == BY_H1) {
+			assert_code(r, 0);
+		} else {
+			assert_code(r, 1);
+			cr_assert(strstr(r.err, "does not speak HTTP/2; libcurl, which would serve it instead: "
+					 "libcurl.so.4 has no curl_global_init: it is older than addonmake "
+					 "needs (Debian package libcurl4)"), "%s", r.err);
+		}
+		res_free(&r);
+		kf_free(&f);
+	}
+}
+
 /* a proxy from the environment is honoured: the request goes by
  * libcurl, to the proxy (here one that cannot be reached), never around
  * it straight to the server by addonmake's own client */
