@@ -708,6 +708,21 @@ Test(h1, a_request_goes_with_its_host_and_body)
 	/* a GET has no length */
 	r = h1_one(c, "GET", "/echo", &got);
 	cr_assert_str_eq(got.s, "GET /echo HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n");
+	/* a body larger than the socket takes at once goes whole */
+	size_t big = 8u << 20;
+	char *body = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		body[i] = (char)('a' + i % 26);
+	buf_clear(&got);
+	r = req("PUT", "/echo", &got);
+	r.body = body, r.len = big;
+	h2_run(c, &q, 1, NULL);
+	cr_assert_eq(r.err, H2_OK, "%s", r.why.s);
+	const char *head = "PUT /echo HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 8388608\r\n\r\n";
+	cr_assert_eq(got.len, strlen(head) + big);
+	cr_assert(memcmp(got.s, head, strlen(head)) == 0 &&
+		  memcmp(got.s + strlen(head), body, big) == 0);
+	free(body);
 	buf_free(&got);
 	h2_close(c);
 	h1srv_stop(&s);
