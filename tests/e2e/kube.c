@@ -3067,6 +3067,54 @@ kf_kubectl(struct kf *f, const char *args)
 	return sh_out(cmd);
 }
 
+/* kubectl proxy serves the cluster over plain HTTP/1.1 (a real Go HTTP
+ * server in front of either API server): addonmake syncs through it by its
+ * own HTTP/1.1 client, and its no-op too */
+Test(SUITE, a_cluster_through_kubectl_proxy_is_synced)
+{
+	const char *kc = kubectl();
+	if (!kc)
+		cr_skip_test("kubectl is not installed");
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_configmaps(&f, 3);
+	/* a minute at most, whatever becomes of the test */
+	cr_assert_eq(tws_sh(&f.t, "KUBECACHEDIR=\"$PWD/cache\" timeout 60 %s --kubeconfig kc proxy "
+			    "--port=0 --address=127.0.0.1 >proxy.out 2>&1 & echo $! >proxy.pid", kc), 0);
+	const char *at = "Starting to serve on 127.0.0.1:";
+	int port = 0;
+	for (int i = 0; i < 400 && !port; i++) {
+		char *o = tws_get(&f.t, "proxy.out");
+		char *p = o ? strstr(o, at) : NULL;
+		port = p ? atoi(p + strlen(at)) : 0;
+		free(o);
+		struct timespec ts = {0, 25000000};
+		if (!port)
+			nanosleep(&ts, NULL);
+	}
+	cr_assert(port, "kubectl proxy did not start");
+	tws_put(&f.t, "kc", "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+		"clusters: [{name: t, cluster: {server: \"http://127.0.0.1:%d\"}}]\n"
+		"users: [{name: u, user: {}}]\ncontexts: [{name: t, context: {cluster: t, user: u}}]\n",
+		port);
+	struct res r = am(&f.t, "sync");
+	struct res n = am(&f.t, "sync");
+	tws_sh(&f.t, "kill $(cat proxy.pid)");
+	assert_code(r, 0);
+	assert_code(n, 0);
+	cr_assert(strstr(n.out, "no work to do"), "%s", n.out);
+	char *log = kf_log(&f);
+	for (int i = 0; i < 3; i++) {
+		char want[80];
+		snprintf(want, sizeof(want), "PATCH /api/v1/namespaces/default/configmaps/c%d", i);
+		cr_assert_eq(count_lines(log, want), 1, "%s\n%s", want, log);
+	}
+	free(log);
+	res_free(&r);
+	res_free(&n);
+	kf_free(&f);
+}
+
 /* kubectl edit of object what, its editor the sed script sed */
 static void
 kf_edit(struct kf *f, const char *what, const char *sed)
