@@ -14,8 +14,8 @@
  * certificate from an exec plugin. */
 #define _GNU_SOURCE
 #include <stdlib.h>
-#include "../http/http.h"
 #include <string.h>
+#include "../http/http.h"
 #include "internal.h"
 
 void
@@ -48,10 +48,10 @@ eligible(const struct kube_cfg *c)
 		return 0;
 	/* libcurl honours these (http_proxy in lower case only); the own
 	 * client has no proxy */
-	const char *proxy[] = {tls ? "https_proxy" : "http_proxy", tls ? "HTTPS_PROXY" : "all_proxy",
+	const char *proxy[] = {tls ? "https_proxy" : "http_proxy", tls ? "HTTPS_PROXY" : NULL,
 			       "all_proxy", "ALL_PROXY"};
 	for (size_t i = 0; i < sizeof(proxy) / sizeof(proxy[0]); i++) {
-		const char *v = getenv(proxy[i]);
+		const char *v = proxy[i] ? getenv(proxy[i]) : NULL;
 		if (v && *v)
 			return 0;
 	}
