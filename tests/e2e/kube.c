@@ -544,27 +544,35 @@ kf_checks_then_ready(struct kf *f, int ms, int n, int exact)
 	kf_status(f, DEPLOY, DEPLOY_READY);
 }
 
-/* the layer waits for its Deployment with a watch: the check after the
- * first comes when the status changes (2.5 s after the watch began), not
- * on the schedule, which would have checked at 1 s as well */
-Test(SUITE, readiness_waits_with_a_watch)
+/* f's workspace (deploy_layer, kf_ws_1m) synced: its Deployment waited
+ * for with a watch, the check after the first coming when the status
+ * changes (2.5 s after the watch began), not on the schedule, which would
+ * have checked at 1 s as well */
+static void
+waits_with_a_watch(struct kf *f)
 {
-	struct kf f;
-	kf_init(&f, NULL);
-	kf_ws_1m(&f, deploy_layer);
-	pid_t pid = am_bg(&f.t, "sync");
+	pid_t pid = am_bg(&f->t, "sync");
 	/* the real server's audit log has a watch once it ended: there the
 	 * first check is waited for */
-	cr_assert(wait_log(&f, REAL ? "GET " DEPLOY "\n" : "deployments?watch=1", 10000),
+	cr_assert(wait_log(f, REAL ? "GET " DEPLOY "\n" : "deployments?watch=1", 10000),
 		  "no readiness check came");
-	kf_checks_then_ready(&f, 2500, 1, 1);
-	free(kf_bg_done(&f, pid, 0));
-	char *log = kf_log(&f);
+	kf_checks_then_ready(f, 2500, 1, 1);
+	free(kf_bg_done(f, pid, 0));
+	char *log = kf_log(f);
 	cr_assert_eq(count_eq(log, "GET " DEPLOY), 2, "%s", log);
 	cr_assert_eq(count_lines(log, "deployments?watch=1&fieldSelector=metadata.name%3Dweb&"
 				      "resourceVersion="), 1, "%s", log);
 	cr_assert(line_of(log, "configmaps/later") > line_of(log, "PATCH " DEPLOY "/status"), "%s", log);
 	free(log);
+}
+
+/* the layer waits for its Deployment with a watch */
+Test(SUITE, readiness_waits_with_a_watch)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_1m(&f, deploy_layer);
+	waits_with_a_watch(&f);
 	kf_free(&f);
 }
 
@@ -3067,24 +3075,20 @@ kf_kubectl(struct kf *f, const char *args)
 	return sh_out(cmd);
 }
 
-/* kubectl proxy serves the cluster over plain HTTP/1.1 (a real Go HTTP
- * server in front of either API server): addonmake syncs through it by its
- * own HTTP/1.1 client, and its no-op too */
-Test(SUITE, a_cluster_through_kubectl_proxy_is_synced)
+/* kubectl proxy in front of f's server (for a minute at most, whatever
+ * becomes of the test; its pid in proxy.pid), and kc made to name it */
+static void
+kubectl_proxy(struct kf *f)
 {
 	const char *kc = kubectl();
 	if (!kc)
 		cr_skip_test("kubectl is not installed");
-	struct kf f;
-	kf_init(&f, NULL);
-	kf_ws_configmaps(&f, 3);
-	/* a minute at most, whatever becomes of the test */
-	cr_assert_eq(tws_sh(&f.t, "KUBECACHEDIR=\"$PWD/cache\" timeout 60 %s --kubeconfig kc proxy "
+	cr_assert_eq(tws_sh(&f->t, "KUBECACHEDIR=\"$PWD/cache\" timeout 60 %s --kubeconfig kc proxy "
 			    "--port=0 --address=127.0.0.1 >proxy.out 2>&1 & echo $! >proxy.pid", kc), 0);
 	const char *at = "Starting to serve on 127.0.0.1:";
 	int port = 0;
 	for (int i = 0; i < 400 && !port; i++) {
-		char *o = tws_get(&f.t, "proxy.out");
+		char *o = tws_get(&f->t, "proxy.out");
 		char *p = o ? strstr(o, at) : NULL;
 		port = p ? atoi(p + strlen(at)) : 0;
 		free(o);
@@ -3093,10 +3097,21 @@ Test(SUITE, a_cluster_through_kubectl_proxy_is_synced)
 			nanosleep(&ts, NULL);
 	}
 	cr_assert(port, "kubectl proxy did not start");
-	tws_put(&f.t, "kc", "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+	tws_put(&f->t, "kc", "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
 		"clusters: [{name: t, cluster: {server: \"http://127.0.0.1:%d\"}}]\n"
 		"users: [{name: u, user: {}}]\ncontexts: [{name: t, context: {cluster: t, user: u}}]\n",
 		port);
+}
+
+/* kubectl proxy serves the cluster over plain HTTP/1.1 (a real Go HTTP
+ * server in front of either API server): addonmake syncs through it by its
+ * own HTTP/1.1 client, and its no-op too */
+Test(SUITE, a_cluster_through_kubectl_proxy_is_synced)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_configmaps(&f, 3);
+	kubectl_proxy(&f);
 	struct res r = am(&f.t, "sync");
 	struct res n = am(&f.t, "sync");
 	tws_sh(&f.t, "kill $(cat proxy.pid)");
@@ -3112,6 +3127,18 @@ Test(SUITE, a_cluster_through_kubectl_proxy_is_synced)
 	free(log);
 	res_free(&r);
 	res_free(&n);
+	kf_free(&f);
+}
+
+/* and a watch streams through it: the wait ends at the status change */
+Test(SUITE, readiness_waits_with_a_watch_through_kubectl_proxy)
+{
+	struct kf f;
+	kf_init(&f, NULL);
+	kf_ws_1m(&f, deploy_layer);
+	kubectl_proxy(&f);
+	waits_with_a_watch(&f);
+	tws_sh(&f.t, "kill $(cat proxy.pid)");
 	kf_free(&f);
 }
 
