@@ -3083,8 +3083,9 @@ kubectl_proxy(struct kf *f)
 	const char *kc = kubectl();
 	if (!kc)
 		cr_skip_test("kubectl is not installed");
-	cr_assert_eq(tws_sh(&f->t, "KUBECACHEDIR=\"$PWD/cache\" timeout 60 %s --kubeconfig kc proxy "
-			    "--port=0 --address=127.0.0.1 >proxy.out 2>&1 & echo $! >proxy.pid", kc), 0);
+	/* in a group: $! and proxy.pid in the workspace, after its cd */
+	cr_assert_eq(tws_sh(&f->t, "{ KUBECACHEDIR=\"$PWD/cache\" timeout 60 %s --kubeconfig kc proxy "
+			    "--port=0 --address=127.0.0.1 >proxy.out 2>&1 & echo $! >proxy.pid; }", kc), 0);
 	const char *at = "Starting to serve on 127.0.0.1:";
 	int port = 0;
 	for (int i = 0; i < 400 && !port; i++) {
@@ -3114,7 +3115,7 @@ Test(SUITE, a_cluster_through_kubectl_proxy_is_synced)
 	kubectl_proxy(&f);
 	struct res r = am(&f.t, "sync");
 	struct res n = am(&f.t, "sync");
-	tws_sh(&f.t, "kill $(cat proxy.pid)");
+	cr_assert_eq(tws_sh(&f.t, "kill $(cat proxy.pid)"), 0);
 	assert_code(r, 0);
 	assert_code(n, 0);
 	cr_assert(strstr(n.out, "no work to do"), "%s", n.out);
@@ -3138,7 +3139,7 @@ Test(SUITE, readiness_waits_with_a_watch_through_kubectl_proxy)
 	kf_ws_1m(&f, deploy_layer);
 	kubectl_proxy(&f);
 	waits_with_a_watch(&f);
-	tws_sh(&f.t, "kill $(cat proxy.pid)");
+	cr_assert_eq(tws_sh(&f.t, "kill $(cat proxy.pid)"), 0);
 	kf_free(&f);
 }
 
