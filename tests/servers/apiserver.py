@@ -13,7 +13,7 @@ DIR gets: ca.crt (the CA of the server certificate and of client
 certificates), me.crt/me.key (a client certificate for user "me" in
 system:masters), tokens "abc" (user admin) and "sa-token" (user sa), both
 in system:masters, and "ci-token" (user ci, in no group: it may do only what
-a test's Role grants it); RBAC is on. Requests are read from the audit log.
+a test's Role grants it); RBAC is on. Requests are read from the audit log, in the order they came.
 
 A start that fails (a process exits, or it is not ready in 120 s) is
 tried again on other ports, three times in all; why each failed is in
@@ -144,6 +144,12 @@ def print_log(d):
         f = open(path)
     except OSError:
         return
+    # in the order the requests came, as the stand-in logs them: an event
+    # is written when its answer has gone, and on a busy machine a request
+    # answered late (a PATCH whose watch event has already made a client
+    # send its next request) would otherwise show after what it caused.
+    # MicroTime has a fixed width: its text sorts as its time.
+    events = []
     for line in f:
         try:
             e = json.loads(line)
@@ -152,7 +158,11 @@ def print_log(d):
         user = e.get("user", {}).get("username", "")
         if e.get("stage") != "ResponseComplete" or user.startswith("system:"):
             continue
-        print(VERBS.get(e.get("verb"), e.get("verb", "?").upper()), e.get("requestURI", ""))
+        events.append((e.get("requestReceivedTimestamp", ""),
+                       "%s %s" % (VERBS.get(e.get("verb"), e.get("verb", "?").upper()),
+                                  e.get("requestURI", ""))))
+    for _, line in sorted(events, key=lambda t: t[0]):
+        print(line)
 
 
 def log_tail(path, n=8):
