@@ -9,7 +9,6 @@
 #include "cli.h"
 #include "cmd.h"
 #include "fleet.h"
-#include "http/http.h"
 
 static int run(struct run_opts *ro, struct cli *g);
 

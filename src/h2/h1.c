@@ -46,8 +46,10 @@ struct h1_sock {
 	struct buf line;   /* a line not yet ended */
 };
 
-/* idle sockets kept for the next requests: the Kubernetes client's
- * requests in flight and its watches */
+/* the requests an HTTP/1.1 server is handed at once (h2_room), as many
+ * as the Kubernetes client has in flight; and the idle sockets kept for
+ * the next requests: those and the client's watches */
+#define H1_ROOM 8
 #define H1_KEEP 24
 
 struct h1_pool {
@@ -355,14 +357,13 @@ free_sock(struct h1_pool *p)
 	return p->s[p->ns++] = s;
 }
 
-/* the requests waiting, each on a socket while there are free ones */
+/* the requests handed in, each on a socket and going out */
 static void
 assign(struct h2_conn *c)
 {
 	struct h1_pool *p = c->h1;
-	struct h1_sock *s;
 	while (p->wait) {
-		s = free_sock(p);
+		struct h1_sock *s = free_sock(p);
 		struct h2_req *r = p->wait;
 		p->wait = r->next;
 		if (!p->wait)

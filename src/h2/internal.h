@@ -46,9 +46,6 @@ extern struct h2_fns h2_fn;
 
 /* how long a driver sleeps at most: a cancel is seen this soon */
 #define H2_NAP_MS 200
-/* the requests an HTTP/1.1 server is handed at once (h2_room), as many
- * as the Kubernetes client has in flight */
-#define H1_ROOM 8
 
 struct h1_pool;
 

@@ -178,16 +178,14 @@ kube_h2(struct kube *k, size_t *room, struct buf *down)
 		const char *nocurl = NULL;
 		if (h2_open(k, &fail, &why) == 0)
 			best = roomiest(k, room);
-		else if (fail == H2_FAIL_UNREACHED)
-			buf_adds(down, why.s);
+		else if (fail == H2_FAIL_UNREACHED && best < 0)
+			buf_adds(down, why.s); /* else a connection there serves */
 		else if (!k->nh2 && (nocurl = http_unavailable()))
 			buf_printf(down, "%s; libcurl, which would serve it instead: %s", why.s, nocurl);
 		else if (!k->nh2)
 			k->h2_off = 1;
 		buf_free(&why);
 	}
-	if (best >= 0 || k->h2_off)
-		buf_clear(down); /* served after all */
 	struct h2_conn *h = k->h2_off || best < 0 ? NULL : k->h2[best];
 	pthread_mutex_unlock(&k->h2mu);
 	if (*room < 1)
