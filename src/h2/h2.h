@@ -9,10 +9,11 @@
  * is polled only when OpenSSL holds nothing unread (tests/bench/h2_floor.c
  * measures the difference).
  *
- * A connection serves several threads at once: each hands its requests
- * in with h2_run; one of them at a time drives the connection for all,
- * the others sleep until theirs have ended (as src/kube/loop.c does with
- * libcurl's multi handle). Knows nothing of Kubernetes. */
+ * A connection serves several callers at once, threads or fibers
+ * (src/lib/fiber.c): each hands its requests in with h2_run; one of them
+ * at a time drives the connection for all, the others wait until theirs
+ * have ended (as src/kube/loop.c does with libcurl's multi handle). Knows
+ * nothing of Kubernetes. */
 #ifndef H2_H
 #define H2_H
 

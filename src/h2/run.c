@@ -327,8 +327,9 @@ h2_preface(struct h2_conn *c, int64_t deadline, struct buf *why)
 	return c->failed ? -1 : 0;
 }
 
-/* the driver asleep in nap is woken (c->mu held); were the write to
- * fail, it wakes within H2_NAP_MS anyway */
+/* the driver asleep in nap is woken (with c->mu held or not: a write to
+ * an eventfd needs no lock); were the write to fail, it wakes within
+ * H2_NAP_MS anyway */
 static void
 wake(void *u)
 {

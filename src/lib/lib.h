@@ -209,10 +209,81 @@ int pool_run(struct pool *p, struct pool_task *t);
 /* waits for the tasks queued and running, then ends the threads */
 void pool_free(struct pool *p);
 
+/* fiber (fiber.c): work of many layers on one thread. sched_run runs a
+ * scheduler's fibers on the calling thread; a fiber runs until it waits
+ * (waitq_wait, relay_run, fiber_nap), parks, and the next one runs. */
+struct fiber;
+struct sched;
+struct sched *sched_new(void);
+/* no fiber of s may be alive */
+void sched_free(struct sched *s);
+/* fn(arg) as a new fiber of s, runnable: 0, or ENOMEM (not started) */
+LIB_CHECK int sched_spawn(struct sched *s, void (*fn)(void *), void *arg);
+/* runs s's fibers on this thread until sched_interrupt or the monotonic
+ * time until (0: no end), sleeping while none can run */
+void sched_run(struct sched *s, int64_t until);
+/* this thread runs s (NULL: none): its waits outside a fiber (waitq_wait,
+ * fiber_nap) run s's fibers meanwhile, since those may hold what it
+ * waits for */
+void sched_home(struct sched *s);
+/* from any thread: sched_run returns soon (after the fiber running) */
+void sched_interrupt(struct sched *s);
+/* the fiber this thread is running, NULL on a plain thread */
+struct fiber *fiber_self(void);
+/* from any thread: a parked f runs again */
+void fiber_wake(struct fiber *f);
+/* the running fiber: parks until fiber_wake or until (0: none); mu, when
+ * not NULL, is held by the caller, released while parked and taken again */
+void fiber_park(pthread_mutex_t *mu, int64_t until);
+/* the running fiber: lets the others that can run go first; driver: it
+ * drives an event loop, and goes on doing so when it runs again */
+void fiber_yield(int driver);
+/* the running fiber, before it sleeps in an event loop's poll of at most
+ * ms: how long it may (0: not at all, yield instead: a fiber that is not
+ * driving a loop can run, or sched_run is due to return), with wake(u) to
+ * end the poll early (called from any thread, without the loop's lock);
+ * fiber_nap_end after the poll */
+int fiber_nap_begin(int ms, void (*wake)(void *), void *u);
+void fiber_nap_end(void);
+/* sleeps until the monotonic time until: a fiber parks, a thread sleeps */
+void fiber_nap(int64_t until);
+/* waitq: who waits for a change made under a caller's mutex */
+struct waiter {
+	pthread_cond_t cv; /* a thread's */
+	struct fiber *f;   /* or a fiber's */
+	struct sched *home; /* or its home thread's, outside its fibers */
+	int woken;
+	struct waiter *next;
+};
+struct waitq {
+	struct waiter *head;
+};
+/* with *mu held: sleeps until woken or until (monotonic, 0: none), and
+ * returns with *mu held; callers check their condition again */
+void waitq_wait(struct waitq *q, pthread_mutex_t *mu, int64_t until);
+/* with the waiters' mutex held: the longest waiting, or every waiter */
+void waitq_wake_one(struct waitq *q);
+void waitq_wake_all(struct waitq *q);
+
+/* hold: a lock its holder may keep across waits for requests (a fiber
+ * parks holding it, and the fibers wanting it park too, where a mutex
+ * would block their thread for good) */
+struct hold {
+	pthread_mutex_t mu;
+	int held;
+	struct waitq q;
+};
+void hold_init(struct hold *h);
+void hold_destroy(struct hold *h);
+void hold_take(struct hold *h);
+void hold_give(struct hold *h);
+
 /* relay (relay.c): callers sharing one event loop take turns driving it;
- * the owner supplies what a turn and a nap are. All under *mu. */
+ * the owner supplies what a turn and a nap are. All under *mu. Callers
+ * may be threads or fibers (a fiber driving yields to the others after
+ * each turn that left them something to do). */
 struct relay_wait {
-	pthread_cond_t cv;
+	struct waitq q;
 	size_t left; /* the caller's work not yet done */
 	struct relay_wait *next;
 };
@@ -223,7 +294,8 @@ struct relay {
 	 * waiting (mu held); one turn of the loop over what take gave (mu
 	 * not held), returning how long its nap may be, in ms; a sleep
 	 * until something happens or that time passes (mu not held); a wake
-	 * of a driver asleep in nap (mu held) */
+	 * of a driver asleep in nap (from any thread, with or without mu:
+	 * it takes no lock) */
 	void *(*take)(void *u);
 	int (*pending)(void *u);
 	int (*turn)(void *u, void *in);
@@ -231,6 +303,7 @@ struct relay {
 	void (*wake)(void *u);
 	struct relay_wait *waiting;
 	int driving, polling;
+	struct fiber *fiber; /* the fiber driving, also while it has yielded */
 };
 /* with *r->mu held and w->left set (the work handed in): drives r or
  * sleeps until w's work is done (relay_done for each piece), and returns

@@ -1,4 +1,5 @@
-/* unit tests of src/lib/: durations, buffers, the arena, atomic writes, udiff. */
+/* unit tests of src/lib/: durations, buffers, the arena, atomic writes,
+ * udiff, the pool, the relay, fibers. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
@@ -454,11 +455,12 @@ Test(pool, tasks_at_once_each_get_a_thread_and_free_waits_for_them)
 				  i, k);
 }
 
-/* a loop for relay: items handed in are done at the next turn; who
- * turned it is recorded */
+/* a loop for relay: items handed in are done at the next turn (with
+ * delay, at the first turn delay ms after); who turned it is recorded */
 struct fitem {
 	struct relay_wait *w;
 	int done;
+	int64_t due;
 	struct fitem *next;
 };
 
@@ -466,6 +468,8 @@ struct fake {
 	pthread_mutex_t mu;
 	struct relay r;
 	struct fitem *queue;
+	struct fitem *held; /* taken, not yet due */
+	int delay;
 	pthread_t turner;
 	int turns;
 	int hold; /* the first turn waits until this many callers wait */
@@ -516,7 +520,20 @@ f_turn(void *u, void *in)
 	f->hold = 0;
 	f->turner = pthread_self();
 	f->turns++;
-	for (struct fitem *it = in; it; it = it->next) {
+	int64_t now = now_ms();
+	for (struct fitem *it = in, *next; it; it = next) {
+		next = it->next;
+		it->next = f->held;
+		f->held = it;
+		if (!it->due)
+			it->due = now + f->delay;
+	}
+	for (struct fitem **p = &f->held, *it; (it = *p);) {
+		if (it->due > now) {
+			p = &it->next;
+			continue;
+		}
+		*p = it->next;
 		it->done++;
 		relay_done(it->w);
 	}
@@ -621,4 +638,217 @@ Test(relay, the_driver_hands_the_driving_on_when_its_own_is_done, .timeout = 20)
 	cr_assert_eq((long)ra, 1);
 	cr_assert_eq((long)rb, 1);
 	cr_assert(pthread_equal(f.turner, b), "the last turn was not b's: it was not handed on");
+}
+
+/* fibers: what each of a test's fibers did, in the order done */
+struct frec {
+	pthread_mutex_t mu;
+	struct waitq q;
+	struct sched *s;
+	char log[64];
+	int n, go, ended;
+	int want;    /* fibers to end before sched_run is interrupted */
+	int64_t took; /* a nap's length */
+	pthread_t thread[8];
+	struct fake *f;  /* a relay the fibers share */
+	struct hold *h;
+};
+
+static struct frec *fr_of; /* the test's, for the fibers */
+
+static void
+fr_note(char c)
+{
+	fr_of->log[fr_of->n] = c;
+	fr_of->thread[fr_of->n % 8] = pthread_self();
+	fr_of->n++;
+}
+
+static void
+fr_end(void)
+{
+	if (++fr_of->ended == fr_of->want)
+		sched_interrupt(fr_of->s);
+}
+
+static void
+yields_twice(void *arg)
+{
+	char c = (char)(long)arg;
+	for (int i = 0; i < 3; i++) {
+		fr_note(c);
+		if (i < 2)
+			fiber_yield(0);
+	}
+	fr_end();
+}
+
+static void
+fr_setup(struct frec *r, int want)
+{
+	memset(r, 0, sizeof(*r));
+	r->want = want;
+	pthread_mutex_init(&r->mu, NULL);
+	r->s = sched_new();
+	fr_of = r;
+}
+
+/* three fibers that yield run in turn, on the thread that runs the
+ * scheduler, and sched_run returns when interrupted */
+Test(fiber, fibers_take_turns_on_the_calling_thread, .timeout = 10)
+{
+	struct frec r;
+	fr_setup(&r, 3);
+	for (long c = 'a'; c <= 'c'; c++)
+		cr_assert_eq(sched_spawn(r.s, yields_twice, (void *)c), 0);
+	cr_assert_null(fiber_self());
+	sched_run(r.s, 0);
+	r.log[r.n] = 0;
+	cr_assert_str_eq(r.log, "abcabcabc");
+	for (int i = 0; i < 8; i++)
+		cr_assert(pthread_equal(r.thread[i], pthread_self()), "a fiber ran on another thread");
+	cr_assert_null(fiber_self());
+	sched_free(r.s);
+}
+
+static void
+waits_for_go(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&fr_of->mu);
+	while (!fr_of->go)
+		waitq_wait(&fr_of->q, &fr_of->mu, 0);
+	fr_note('w');
+	pthread_mutex_unlock(&fr_of->mu);
+	fr_end();
+}
+
+static void *
+says_go(void *u)
+{
+	struct frec *r = u;
+	struct timespec t = {0, 30 * 1000000L};
+	nanosleep(&t, NULL);
+	pthread_mutex_lock(&r->mu);
+	r->go = 1;
+	waitq_wake_all(&r->q);
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* a fiber parked on a waitq runs again when another thread wakes it, and
+ * the scheduler, with nothing to run meanwhile, sleeps until then */
+Test(fiber, a_parked_fiber_is_woken_from_another_thread, .timeout = 10)
+{
+	struct frec r;
+	fr_setup(&r, 1);
+	cr_assert_eq(sched_spawn(r.s, waits_for_go, NULL), 0);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, says_go, &r), 0);
+	sched_run(r.s, 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(r.n, 1);
+	cr_assert(r.go, "the fiber went on before it was told");
+	cr_assert_null(r.q.head);
+	sched_free(r.s);
+}
+
+static void
+naps(void *arg)
+{
+	int64_t t0 = now_ms();
+	fiber_nap(t0 + (long)arg);
+	fr_of->took = now_ms() - t0;
+	fr_end();
+}
+
+/* a nap ends at its time, not before, and a wait with a time ends then
+ * without a wake, leaving the waitq as it was */
+Test(fiber, a_nap_and_a_timed_wait_end_by_themselves, .timeout = 10)
+{
+	struct frec r;
+	fr_setup(&r, 1);
+	cr_assert_eq(sched_spawn(r.s, naps, (void *)40L), 0);
+	sched_run(r.s, 0);
+	cr_assert_geq(r.took, 40);
+	pthread_mutex_lock(&r.mu);
+	int64_t t0 = now_ms();
+	waitq_wait(&r.q, &r.mu, t0 + 30);
+	cr_assert_geq(now_ms() - t0, 30);
+	pthread_mutex_unlock(&r.mu);
+	cr_assert_null(r.q.head);
+	sched_free(r.s);
+}
+
+static void
+relays(void *arg)
+{
+	int n = (int)(long)arg;
+	for (int i = 0; i < 20; i++)
+		if (hand_in(fr_of->f, n) == n)
+			fr_of->go++;
+	fr_note('r');
+	fr_end();
+}
+
+/* fibers share one relay: each one's work is done once, on the one
+ * thread, with no thread to hand the driving to; while the work takes
+ * time, the driver naps in the loop's poll rather than the fibers
+ * passing the driving to and fro */
+Test(fiber, fibers_share_a_relay_on_one_thread, .timeout = 10)
+{
+	struct frec r;
+	struct fake f;
+	fr_setup(&r, 3);
+	fake_init(&f);
+	f.delay = 3;
+	r.f = &f;
+	for (long n = 1; n <= 3; n++)
+		cr_assert_eq(sched_spawn(r.s, relays, (void *)n), 0);
+	sched_run(r.s, 0);
+	cr_assert_eq(r.go, 60, "%d of 60 rounds done", r.go);
+	/* 20 rounds of 3 ms, a turn after each nap of 1 ms: about a hundred
+	 * turns; fibers passing the driving to and fro without a nap make
+	 * tens of thousands */
+	cr_assert_lt(f.turns, 2000, "%d turns", f.turns);
+	cr_assert(pthread_equal(f.turner, pthread_self()), "another thread turned the loop");
+	cr_assert_null(f.r.waiting);
+	cr_assert_eq(f.r.driving, 0);
+	cr_assert_null(f.r.fiber);
+	sched_free(r.s);
+}
+
+static void
+holds_across_a_nap(void *arg)
+{
+	(void)arg;
+	hold_take(fr_of->h);
+	fr_note('h');
+	fiber_nap(now_ms() + 20);
+	fr_note('g');
+	hold_give(fr_of->h);
+}
+
+/* the scheduler's home thread, outside any fiber, waits for a hold a
+ * parked fiber keeps: the wait runs the fiber meanwhile, where a blocked
+ * thread would wait for ever */
+Test(fiber, a_wait_of_the_home_thread_runs_its_fibers, .timeout = 10)
+{
+	struct frec r;
+	struct hold h;
+	fr_setup(&r, 1);
+	hold_init(&h);
+	r.h = &h;
+	cr_assert_eq(sched_spawn(r.s, holds_across_a_nap, NULL), 0);
+	sched_home(r.s);
+	sched_run(r.s, now_ms() + 5); /* the fiber takes the hold and naps */
+	cr_assert_eq(r.n, 1);
+	hold_take(&h);
+	fr_note('m');
+	hold_give(&h);
+	sched_home(NULL);
+	r.log[r.n] = 0;
+	cr_assert_str_eq(r.log, "hgm");
+	hold_destroy(&h);
+	sched_free(r.s);
 }
