@@ -52,8 +52,7 @@ kube_open(struct kube_cfg *cfg, kube_exec_fn run, void *u, const int *cancel)
 	k->cancel = cancel;
 	k->limit = KUBE_MAX_INFLIGHT;
 	pthread_mutex_init(&k->mu, NULL);
-	pthread_cond_init(&k->slot, NULL);
-	pthread_mutex_init(&k->dmu, NULL);
+	hold_init(&k->dmu);
 	pthread_mutex_init(&k->h2mu, NULL);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&k->shmu[i], NULL);
@@ -102,8 +101,7 @@ kube_close(struct kube *k)
 	free(k->gvkeys);
 	arena_free(&k->da);
 	pthread_mutex_destroy(&k->mu);
-	pthread_cond_destroy(&k->slot);
-	pthread_mutex_destroy(&k->dmu);
+	hold_destroy(&k->dmu);
 	free(k);
 }
 
@@ -285,7 +283,7 @@ take_handle(struct kube *k, int block, struct kube_conn *c, int curl)
 	*c = (struct kube_conn){0};
 	pthread_mutex_lock(&k->mu);
 	while (block && k->inflight >= k->limit)
-		pthread_cond_wait(&k->slot, &k->mu);
+		waitq_wait(&k->slot, &k->mu, 0);
 	if (k->inflight >= k->limit) {
 		pthread_mutex_unlock(&k->mu);
 		return 0;
@@ -312,7 +310,7 @@ give_handle(struct kube *k, struct kube_conn *c, int h2)
 	if (kept)
 		k->pool[k->npool++] = *c;
 	k->inflight--;
-	pthread_cond_signal(&k->slot);
+	waitq_wake_one(&k->slot);
 	pthread_mutex_unlock(&k->mu);
 	if (!kept && c->h)
 		conn_free(c);
@@ -615,10 +613,8 @@ try_once(struct kube *k, const char *method, const char *url, const char *ctype,
 static void
 nap_ms(const struct kube *k, long ms)
 {
-	for (long t = 0; t < ms && !cancelled(k); t += 50) {
-		struct timespec ts = {0, (ms - t < 50 ? ms - t : 50) * 1000000L};
-		nanosleep(&ts, NULL);
-	}
+	for (long t = 0; t < ms && !cancelled(k); t += 50)
+		fiber_nap(now_ms() + (ms - t < 50 ? ms - t : 50));
 }
 
 /* the tries of one request, from its first (given when first is not

@@ -144,13 +144,13 @@ int
 kube_resource(struct kube *k, const char *api_version, const char *kind,
 	      struct kube_res *out, struct buf *err)
 {
-	pthread_mutex_lock(&k->dmu);
+	hold_take(&k->dmu);
 	int rc = 1;
 	if (!k->aggregated_tried) {
 		k->aggregated_tried = 1;
 		if (fetch_aggregated(k, err) < 0) {
 			k->aggregated_tried = 0;
-			pthread_mutex_unlock(&k->dmu);
+			hold_give(&k->dmu);
 			return -1;
 		}
 	}
@@ -177,7 +177,7 @@ kube_resource(struct kube *k, const char *api_version, const char *kind,
 			break;
 		*slot = NULL; /* cached and missing: ask once more */
 	}
-	pthread_mutex_unlock(&k->dmu);
+	hold_give(&k->dmu);
 	return rc;
 }
 
@@ -185,7 +185,7 @@ void
 kube_forget(struct kube *k, const char *group)
 {
 	size_t gl = strlen(group);
-	pthread_mutex_lock(&k->dmu);
+	hold_take(&k->dmu);
 	for (size_t i = 0; i < k->ngvkeys; i++) {
 		const char *key = k->gvkeys[i];
 		if (strncmp(key, group, gl) == 0 && key[gl] == '/') {
@@ -193,7 +193,7 @@ kube_forget(struct kube *k, const char *group)
 			*strset_slot(&k->gvs, key, &added) = NULL;
 		}
 	}
-	pthread_mutex_unlock(&k->dmu);
+	hold_give(&k->dmu);
 }
 
 void

@@ -43,7 +43,7 @@ struct kube {
 	int npool;
 	int inflight;       /* at most limit; others wait on slot */
 	int limit;          /* KUBE_MAX_INFLIGHT; POOL_MAX once an answer came by HTTP/2 */
-	pthread_cond_t slot;
+	struct waitq slot;
 	/* the event loop (loop.c): its multi handle, made by the first
 	 * transfer; under mu: the transfers handed in, the callers taking
 	 * turns driving m */
@@ -56,8 +56,8 @@ struct kube {
 	struct buf exec_cert, exec_key;
 	long nreq;
 	unsigned cred_gen;  /* counts credentials fetched: see settle() */
-	/* discovery, guarded by dmu */
-	pthread_mutex_t dmu;
+	/* discovery, guarded by dmu (held across its requests) */
+	struct hold dmu;
 	int aggregated_tried; /* aggregated discovery was asked for */
 	struct strset gvs;  /* apiVersion -> struct gvres */
 	char **gvkeys;      /* every apiVersion asked, for kube_forget */

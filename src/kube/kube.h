@@ -59,7 +59,7 @@ int kube_needs_curl(const struct kube_cfg *cfg);
 void kube_preload(const struct kube_cfg *cfg);
 
 struct kube;
-/* takes cfg; requests made from several threads run on one event loop
+/* takes cfg; requests made from several threads or fibers run on one event loop
  * (multiplexed on one connection where the server speaks HTTP/2). cancel, when non-NULL, is read
  * between tries and during transfers: non-zero ends them. */
 struct kube *kube_open(struct kube_cfg *cfg, kube_exec_fn run, void *u,

@@ -244,8 +244,7 @@ crds_established(const struct target_ctx *t, struct kt *kt, struct obj *objs, si
 				break;
 			}
 			buf_free(&why);
-			struct timespec ts = {nap / 1000, (nap % 1000) * 1000000L};
-			nanosleep(&ts, NULL);
+			fiber_nap(now_ms() + nap);
 		}
 		buf_free(&path);
 	}
@@ -525,7 +524,7 @@ tk_apply(const struct target_ctx *t, const struct layer *l, const char *text, si
 	const char *dns = l->ns && *l->ns ? l->ns : cfg->ns ? cfg->ns : "default";
 	/* helm layers go through helm; what helm rendered at compile time is
 	 * only their hash */
-	int helm = l->chart.release && strcmp(l->type, "helm") == 0;
+	int helm = tk_helm_layer(l);
 	const char *rel = helm ? arena_printf(&a, "%s/%s", dns, l->chart.release) : "";
 	/* objects that cannot be read or resolved: nothing is applied, and
 	 * the record stays as it was */
