@@ -122,7 +122,7 @@ cmd_sync_fleet(struct cmd_ctx *x, struct runner *r, size_t at_once)
 			/* the running ones stop after their current tier */
 			pthread_mutex_lock(&r->mu);
 			r->halt = 1;
-			pthread_cond_broadcast(&r->cv);
+			runner_wake(r);
 			pthread_mutex_unlock(&r->mu);
 		}
 	}

@@ -1,7 +1,10 @@
 /* run: the executor. Tiers in ascending order; the dirty layers of a tier
- * run together (at most -j at once), each on a thread of the runner's pool
- * (kept for the next layer) going apply → readiness checks on the backoff
- * schedule. The cluster's main thread alone writes its records and prints
+ * run together (at most -j at once), each going apply → readiness checks
+ * on the backoff schedule. A layer whose target only waits for requests
+ * (ops->fibers) runs as a fiber on the cluster's own thread, which drives
+ * every request of the cluster's layers; one that runs commands (a check,
+ * helm), whose waits block a thread, on a thread of the runner's pool
+ * (kept for the next layer). The cluster's main thread alone writes its records and prints
  * its events (with -J each cluster being synced has one), so a layer's
  * record is committed the moment it is ready or failed, and a crash loses
  * nothing that finished. Before the first apply every layer about to be
@@ -49,8 +52,8 @@ sig_thread(void *p)
 		int again = r->stop != 0;
 		if (!again)
 			r->stop = sig;
-		pthread_cond_broadcast(&r->cv);
-		pthread_cond_broadcast(&r->wake);
+		runner_wake(r);
+		waitq_wake_all(&r->sleepers);
 		pthread_mutex_unlock(&r->mu);
 		procs_stop(&r->ps);
 		if (again) {
@@ -76,12 +79,6 @@ runner_init(struct runner *r, const struct run_opts *ro, struct out *o,
 	pthread_mutex_init(&r->tg_mu, NULL);
 	pthread_mutex_init(&r->st_mu, NULL);
 	pthread_mutex_init(&r->load_mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cv, &ca);
-	pthread_cond_init(&r->wake, &ca);
-	pthread_condattr_destroy(&ca);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -96,11 +93,11 @@ runner_init(struct runner *r, const struct run_opts *ro, struct out *o,
 	pthread_attr_destroy(&at);
 }
 
-static void
-abs_ms(struct timespec *ts, int64_t ms)
+void
+runner_wake(struct runner *r)
 {
-	ts->tv_sec = ms / 1000;
-	ts->tv_nsec = (long)(ms % 1000) * 1000000L;
+	for (struct crun *cr = r->active; cr; cr = cr->next)
+		sched_interrupt(cr->sched);
 }
 
 /* sleeps until the monotonic time `until`; 1 when the run was stopped */
@@ -108,11 +105,8 @@ static int
 sleep_until(struct runner *r, int64_t until)
 {
 	pthread_mutex_lock(&r->mu);
-	while (!r->stop && now_ms() < until) {
-		struct timespec ts;
-		abs_ms(&ts, until);
-		pthread_cond_timedwait(&r->wake, &r->mu, &ts);
-	}
+	while (!r->stop && now_ms() < until)
+		waitq_wait(&r->sleepers, &r->mu, until);
 	int stopped = r->stop != 0;
 	pthread_mutex_unlock(&r->mu);
 	return stopped;
@@ -214,7 +208,7 @@ wait_ready(struct job *j, struct buf *err)
 		buf_free(&d);
 		buf_free(&e);
 		j->seq++;
-		pthread_cond_broadcast(&j->r->cv);
+		sched_interrupt(j->cr->sched);
 		pthread_mutex_unlock(&j->r->mu);
 		buf_free(&why);
 		int w = j->ops->await && !stopping(j->r) ? j->ops->await(&j->tc, j->l, until) : -1;
@@ -243,10 +237,12 @@ job_slot(const struct target_ctx *t, int release)
 	pthread_mutex_lock(&r->mu);
 	if (release) {
 		j->cr->applying--;
-		pthread_cond_broadcast(&r->cv);
+		waitq_wake_all(&j->cr->slot);
+		/* the tier may start another layer */
+		sched_interrupt(j->cr->sched);
 	} else {
 		while (!r->stop && slots_full(j->cr, slots))
-			pthread_cond_wait(&r->cv, &r->mu);
+			waitq_wait(&j->cr->slot, &r->mu, 0);
 		j->cr->applying++;
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -273,7 +269,7 @@ worker(void *p)
 	j->result = rc;
 	j->err = err;
 	j->done = 1; /* j is the tier's again once r->mu is released */
-	pthread_cond_broadcast(&j->r->cv);
+	sched_interrupt(j->cr->sched);
 	pthread_mutex_unlock(&j->r->mu);
 }
 
@@ -487,8 +483,17 @@ tier_jobs(struct runner *r, struct crun *cr, struct cluster *c, const struct gti
 	return n;
 }
 
-/* starts jobs while the limits allow, each on a thread of the pool (r->mu
- * held; released while printing) */
+/* whether j runs as a fiber: its target only waits for requests, and
+ * it runs no command (a check, helm), whose wait would hold up the
+ * thread's other fibers */
+static int
+on_fiber(const struct job *j)
+{
+	return j->ops->fibers && !j->l->r.nchecks && !(j->ops->blocks && j->ops->blocks(j->l));
+}
+
+/* starts jobs while the limits allow, each as a fiber or on a thread of
+ * the pool (r->mu held; released while printing) */
 static void
 tier_start(struct tier_run *x)
 {
@@ -509,11 +514,13 @@ tier_start(struct tier_run *x)
 		}
 		x->cr->applying++; /* the worker gives it back after apply */
 		j->task = (struct pool_task){.fn = worker, .arg = j};
-		if (pool_run(&r->pool, &j->task)) {
+		int fiber = on_fiber(j);
+		if (fiber ? sched_spawn(x->cr->sched, worker, j) != 0 : pool_run(&r->pool, &j->task) != 0) {
 			x->cr->applying--;
 			j->done = 1;
 			j->result = T_FAILED;
-			buf_adds(&j->err, "cannot start a thread");
+			buf_adds(&j->err, fiber ? "cannot start a fiber: out of memory"
+						: "cannot start a thread");
 		}
 	}
 }
@@ -635,9 +642,11 @@ run_tier(struct runner *r, struct crun *cr, struct workspace *w, struct cluster 
 			pthread_mutex_lock(&r->mu);
 		}
 		if (!progressed && x.finished < x.n) {
-			struct timespec ts;
-			abs_ms(&ts, x.nfin ? x.fin_since + COMMIT_LINGER_MS : now_ms() + 1000);
-			pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+			/* the layers' fibers run meanwhile */
+			int64_t until = x.nfin ? x.fin_since + COMMIT_LINGER_MS : now_ms() + 1000;
+			pthread_mutex_unlock(&r->mu);
+			sched_run(cr->sched, until);
+			pthread_mutex_lock(&r->mu);
 		}
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -739,8 +748,8 @@ dirty_after(const struct cluster *c, size_t t)
 	return later;
 }
 
-int
-run_cluster(struct runner *r, struct workspace *w, struct cluster *c, struct crun *cr)
+static int
+run_tiers(struct runner *r, struct workspace *w, struct cluster *c, struct crun *cr)
 {
 	if (!plan_count_dirty(c))
 		return EXIT_DONE;
@@ -786,6 +795,28 @@ run_cluster(struct runner *r, struct workspace *w, struct cluster *c, struct cru
 			break;
 		}
 	}
+	return rc;
+}
+
+int
+run_cluster(struct runner *r, struct workspace *w, struct cluster *c, struct crun *cr)
+{
+	cr->sched = sched_new();
+	sched_home(cr->sched);
+	pthread_mutex_lock(&r->mu);
+	cr->next = r->active;
+	r->active = cr;
+	pthread_mutex_unlock(&r->mu);
+	int rc = run_tiers(r, w, c, cr);
+	pthread_mutex_lock(&r->mu);
+	struct crun **p = &r->active;
+	while (*p != cr)
+		p = &(*p)->next;
+	*p = cr->next;
+	pthread_mutex_unlock(&r->mu);
+	sched_home(NULL);
+	sched_free(cr->sched);
+	cr->sched = NULL;
 	return rc;
 }
 

@@ -83,7 +83,12 @@ struct crun {
 	struct buf failed_why;    /* and why */
 	int nready, npruned;      /* layers ready, pruned */
 	int applying;  /* its layers started and not yet past apply (r->mu) */
+	struct waitq slot; /* layers waiting for applying to drop (r->mu) */
 	int halted;    /* it stopped after a tier: another cluster failed */
+	/* run_cluster's: the fibers of its layers, on its thread; in
+	 * r->active while it runs */
+	struct sched *sched;
+	struct crun *next;
 };
 
 struct runner {
@@ -93,8 +98,8 @@ struct runner {
 	struct procs ps;
 	struct pool pool;    /* the layers' workers' threads */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;   /* the clusters' main threads wait for workers */
-	pthread_cond_t wake; /* sleeping workers wait for stop */
+	struct waitq sleepers; /* layers between checks wait for stop */
+	struct crun *active;   /* the clusters being run (their scheds) */
 	int stop;            /* signal number that stopped the run, or 0 */
 	int halt;            /* a cluster failed (without -k): the others stop after their tier */
 	struct rtarget **tg; /* targets opened so far (runner_target) */
@@ -105,6 +110,9 @@ struct runner {
 	pthread_mutex_t tg_mu, st_mu, load_mu;
 };
 
+/* wakes the clusters being run to look at r->stop and r->halt (r->mu
+ * held) */
+void runner_wake(struct runner *r);
 /* sets up signal handling (SIGINT/SIGTERM stop the run) */
 void runner_init(struct runner *r, const struct run_opts *ro, struct out *o,
 		 struct store *st);

@@ -93,6 +93,12 @@ struct target_ops {
 	/* optional: at most this many layers in apply at once (readiness
 	 * checks are not counted); 0 is no limit beyond -j */
 	int apply_slots;
+	/* apply, ready and await wait only for requests, by src/lib's waits
+	 * (waitq, relay, fiber_nap): the executor runs the target's layers
+	 * as fibers of one thread, unless blocks says a layer's run a
+	 * command (whose wait holds up the thread) */
+	int fibers;
+	int (*blocks)(const struct layer *l);
 	/* the target applies the layer's documents (layer.docs) and never
 	 * reads the rendered text: apply and ready get NULL, 0 */
 	int docs_only;

@@ -275,6 +275,9 @@ const struct target_ops target_kube = {
 	.warm = kube_warm,
 	.close = kube_close_target,
 	.apply_slots = 2,
+	/* a helm layer runs helm; the rest only send requests */
+	.fibers = 1,
+	.blocks = tk_helm_layer,
 	.docs_only = 1,
 	.state_on = tk_state_on,
 	.state_pull = tk_state_pull,

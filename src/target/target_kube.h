@@ -109,6 +109,8 @@ int tk_apply(const struct target_ctx *t, const struct layer *l, const char *text
 	     struct buf *inv, struct buf *err);
 
 /* target_kube_helm.c */
+/* whether helm installs layer l (a helm layer with a release) */
+int tk_helm_layer(const struct layer *l);
 int tk_helm_apply(const struct target_ctx *t, struct kt *kt, const struct layer *l,
 		  const char *ns, struct applied *ap, struct arena *a, struct buf *err);
 int tk_helm_uninstall(const struct target_ctx *t, const char *rel, struct buf *err);

@@ -434,7 +434,7 @@ tk_diff(const struct target_ctx *t, const struct layer *l, const char *id,
 	(void)text, (void)len; /* the kube target applies the layer's documents */
 	if (!l) {
 		rc = deletions(t, kt, rec, NULL, 0, NULL, lo, &a, fn, u, err);
-	} else if (l->chart.release && !strcmp(l->type, "helm")) {
+	} else if (tk_helm_layer(l)) {
 		struct diff_item d = {.kind = "HelmRelease", .ns = l->ns ? l->ns : "",
 				      .name = l->chart.release,
 				      .why = "a helm layer: helm installs it, and its objects are not "

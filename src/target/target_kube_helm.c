@@ -111,3 +111,9 @@ tk_helm_uninstall(const struct target_ctx *t, const char *rel, struct buf *err)
 	buf_free(&e);
 	return rc;
 }
+
+int
+tk_helm_layer(const struct layer *l)
+{
+	return l->chart.release && strcmp(l->type, "helm") == 0;
+}

@@ -923,6 +923,49 @@ Test(SUITE, a_sync_loads_only_its_client)
 	loads_only_its_client(BY_H1);
 }
 
+/* the layers of a tier wait for their Deployments together, as fibers of
+ * the thread that runs the cluster: a waiting layer holds no thread of
+ * its own, and no thread wakes another for each answer. Counted with
+ * strace: the threads a sync starts, and its futex calls. */
+Test(SUITE, waiting_layers_hold_no_thread_of_their_own)
+{
+	STAND_IN_ONLY("make Deployments Available on a timer");
+	if (system("strace -f -qq -o /dev/null true >/dev/null 2>&1") != 0)
+		cr_skip_test("strace is not here, or may not trace here, to count threads");
+	struct kf f;
+	kf_init(&f, "--available-after 500");
+	struct buf packs = {0};
+	for (int i = 0; i < 12; i++)
+		buf_printf(&packs,
+			   "      - name: d%d\n"
+			   "        type: manifest\n"
+			   "        manifests: [{name: m, content: \"apiVersion: apps/v1\\nkind: "
+			   "Deployment\\nmetadata: {name: web%d}\\nspec:\\n  replicas: 1\\n  "
+			   "selector: {matchLabels: {app: web%d}}\\n  template:\\n    metadata: "
+			   "{labels: {app: web%d}}\\n    spec: {containers: [{name: web, image: "
+			   "nginx}]}\\n\"}]\n",
+			   i, i, i, i);
+	kf_ws(&f, packs.s);
+	buf_free(&packs);
+	/* LeakSanitizer cannot run under ptrace: the sanitizer build's leak
+	 * check is left to the other tests */
+	struct res r = am_sh(&f.t,
+			     "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\" "
+			     "strace -f -qq -e trace=clone,clone3,futex -o trace.txt ",
+			     "sync");
+	assert_code(r, 0);
+	cr_assert_eq(count_lines(r.out, ": ready "), 12, "%s", r.out);
+	char *tr = tws_get(&f.t, "trace.txt");
+	int threads = count_lines(tr, "clone3(") + count_lines(tr, " clone(");
+	int futex = count_lines(tr, "futex(");
+	/* the signal thread, the one loading libraries, the lease's renewer */
+	cr_assert_leq(threads, 3, "%d threads started for 12 layers:\n%s", threads, tr);
+	cr_assert_lt(futex, 12, "%d futex calls for 12 layers:\n%s", futex, tr);
+	free(tr);
+	res_free(&r);
+	kf_free(&f);
+}
+
 Test(SUITE, a_sync_loads_only_its_client_over_http2)
 {
 	loads_only_its_client(BY_H2);
