@@ -4,13 +4,13 @@
  * (ops->fibers) runs as a fiber on the cluster's own thread, which drives
  * every request of the cluster's layers; one that runs commands (a check,
  * helm), whose waits block a thread, on a thread of the runner's pool
- * (kept for the next layer). The cluster's main thread alone writes its records and prints
- * its events (with -J each cluster being synced has one), so a layer's
- * record is committed the moment it is ready or failed, and a crash loses
- * nothing that finished. Before the first apply every layer about to be
- * applied is recorded `pending`, so a run stopped anywhere — even by
- * SIGKILL between two tiers — leaves exactly the unfinished layers for the
- * next run. */
+ * (kept for the next layer). The cluster's main thread alone writes its
+ * records and prints its events (with -J each cluster being synced has
+ * one), so a layer's record is committed the moment it is ready or
+ * failed, and a crash loses nothing that finished. Before the first apply
+ * every layer about to be applied is recorded `pending`, so a run stopped
+ * anywhere — even by SIGKILL between two tiers — leaves exactly the
+ * unfinished layers for the next run. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -515,7 +515,9 @@ tier_start(struct tier_run *x)
 		x->cr->applying++; /* the worker gives it back after apply */
 		j->task = (struct pool_task){.fn = worker, .arg = j};
 		int fiber = on_fiber(j);
-		if (fiber ? sched_spawn(x->cr->sched, worker, j) != 0 : pool_run(&r->pool, &j->task) != 0) {
+		int failed = fiber ? sched_spawn(x->cr->sched, worker, j) != 0
+				   : pool_run(&r->pool, &j->task) != 0;
+		if (failed) {
 			x->cr->applying--;
 			j->done = 1;
 			j->result = T_FAILED;
