@@ -85,6 +85,24 @@ static __thread struct fiber *self;
  * for (a request slot, the loop's driving) */
 static __thread struct sched *home;
 
+/* a monotonic time in ms as a timespec */
+static struct timespec
+ms_timespec(int64_t ms)
+{
+	return (struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L};
+}
+
+/* a condition variable whose timed waits read the monotonic clock */
+static void
+cond_init_monotonic(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 void
 sched_home(struct sched *s)
 {
@@ -102,11 +120,7 @@ sched_new(void)
 {
 	struct sched *s = xcalloc(1, sizeof(*s));
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_monotonic(&s->cv);
 	s->runt = &s->runq;
 	return s;
 }
@@ -368,7 +382,7 @@ fiber_nap(int64_t until)
 		return;
 	}
 	for (int64_t now = now_ms(); now < until; now = now_ms()) {
-		struct timespec ts = {(until - now) / 1000, (long)((until - now) % 1000) * 1000000L};
+		struct timespec ts = ms_timespec(until - now);
 		nanosleep(&ts, NULL);
 	}
 }
@@ -412,7 +426,7 @@ sched_run(struct sched *s, int64_t until)
 		int64_t t = next_until(s);
 		s->idle = 1;
 		if (t) {
-			struct timespec ts = {t / 1000, (long)(t % 1000) * 1000000L};
+			struct timespec ts = ms_timespec(t);
 			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 		} else {
 			pthread_cond_wait(&s->cv, &s->mu);
@@ -447,13 +461,9 @@ waitq_wait(struct waitq *q, pthread_mutex_t *mu, int64_t until)
 			pthread_mutex_lock(mu);
 		}
 	} else {
-		pthread_condattr_t ca;
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&w.cv, &ca);
-		pthread_condattr_destroy(&ca);
+		cond_init_monotonic(&w.cv);
 		if (until) {
-			struct timespec ts = {until / 1000, (long)(until % 1000) * 1000000L};
+			struct timespec ts = ms_timespec(until);
 			pthread_cond_timedwait(&w.cv, mu, &ts);
 		} else {
 			pthread_cond_wait(&w.cv, mu);

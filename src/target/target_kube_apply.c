@@ -5,7 +5,6 @@
  * apply recorded and this one did not is deleted after a good apply. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "target_kube.h"
 
 #define CRD_WAIT_MS 120000

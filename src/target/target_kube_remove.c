@@ -3,7 +3,6 @@
  * create — and waiting until it is gone. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "target_kube.h"
 
 /* DELETE with the recorded uid as precondition: 0 deleted (or already
@@ -116,8 +115,7 @@ tk_remove(const struct target_ctx *t, const char *id, const struct layer_rec *re
 			rc = T_FAILED;
 			break;
 		}
-		struct timespec ts = {nap / 1000, (nap % 1000) * 1000000L};
-		nanosleep(&ts, NULL);
+		fiber_nap(now_ms() + nap);
 	}
 	free(sent);
 	arena_free(&a);
